@@ -1,0 +1,90 @@
+"""The Discord side of the process: a ``commands.Bot`` that owns the store and the model client.
+
+Resources are built in ``main()`` and handed in; ``setup_hook`` opens them and loads the cogs;
+``close()`` closes what was opened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import discord
+from discord.ext import commands
+
+from .context import Budget, context_window, is_known_model
+from .conversations import Conversations
+from .llm import LLMClient
+from .pacing import Pacer
+from .settings import Settings
+from .store import Store
+from .tokens import TokenCounter
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("cogs.chat",)
+
+
+def make_intents() -> discord.Intents:
+    intents = discord.Intents.default()
+    intents.message_content = True  # privileged: enable it in the Developer Portal
+    return intents
+
+
+class ChatBot(commands.Bot):
+    def __init__(self, *, settings: Settings, store: Store, llm: LLMClient) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            help_command=None,
+            intents=make_intents(),
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+        self.settings = settings
+        self.store = store
+        self.llm = llm
+        self.pacer = Pacer()
+        # Set in setup_hook, before any cog runs.
+        self.counter: TokenCounter
+        self.conversations: Conversations
+        self._store_open = False
+
+    async def setup_hook(self) -> None:
+        await self.store.open()
+        self._store_open = True
+        interrupted = await self.store.interrupt_streaming_turns()
+        if interrupted:
+            log.info("Marked %d replies cut off by the last shutdown as interrupted", interrupted)
+        settings = self.settings
+        # Loading a vocabulary takes about a second: keep it off the event loop.
+        self.counter = await asyncio.to_thread(TokenCounter.for_model, settings.openai_model)
+        if settings.context_tokens is None and not is_known_model(settings.openai_model):
+            log.warning(
+                "Unknown model %r: assuming a %d-token context window; set CONTEXT_TOKENS",
+                settings.openai_model,
+                context_window(settings.openai_model),
+            )
+        budget = Budget(
+            window=context_window(settings.openai_model, settings.context_tokens),
+            completion=settings.max_completion_tokens,
+        )
+        self.conversations = Conversations(
+            self.store, self.counter, budget=budget, default_persona=settings.system_prompt
+        )
+        for extension in EXTENSIONS:
+            try:
+                await self.load_extension(extension)
+            except commands.ExtensionError:
+                log.exception("Could not load extension %s", extension)
+
+    async def on_ready(self) -> None:
+        assert self.user is not None
+        log.info("Ready as %s (id %s) in %d guilds", self.user, self.user.id, len(self.guilds))
+
+    async def close(self) -> None:
+        try:
+            await super().close()
+        finally:
+            if self._store_open:
+                self._store_open = False
+                await self.store.close()
+            await self.llm.close()

@@ -1,0 +1,150 @@
+"""Build a chat request within the token budget: persona first, then the newest turns that fit.
+
+Pure and Discord-free. Turns arrive newest first (as the store pages them) with their token counts
+cached at insert, so building costs O(turns kept), however long the conversation is.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from .store import Turn
+from .tokens import REPLY_PRIMING, TokenCounter, base_model
+
+TRUNCATION_MARKER = "\n\n[… middle of this message cut to fit the model's context window …]\n\n"
+FALLBACK_WINDOW = 8_192  # unknown (local) models, unless CONTEXT_TOKENS says otherwise
+
+# Context windows by model-name prefix, most specific first.
+KNOWN_WINDOWS: tuple[tuple[str, int], ...] = (
+    ("gpt-4.1", 1_047_576),
+    ("gpt-4o", 128_000),
+    ("chatgpt-4o", 128_000),
+    ("gpt-4.5", 128_000),
+    ("gpt-5", 400_000),
+    ("o1-mini", 128_000),
+    ("o1", 200_000),
+    ("o3", 200_000),
+    ("o4", 200_000),
+    ("gpt-4-turbo", 128_000),
+    ("gpt-4-1106", 128_000),
+    ("gpt-4-0125", 128_000),
+    ("gpt-4-32k", 32_768),
+    ("gpt-4", 8_192),
+    ("gpt-3.5-turbo-instruct", 4_096),
+    ("gpt-3.5", 16_385),
+)
+
+_NAME_DISALLOWED = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+def context_window(model: str, override: int | None = None) -> int:
+    if override is not None:
+        return override
+    base = base_model(model)
+    for prefix, window in KNOWN_WINDOWS:
+        if base.startswith(prefix):
+            return window
+    return FALLBACK_WINDOW
+
+
+def is_known_model(model: str) -> bool:
+    return any(base_model(model).startswith(prefix) for prefix, _ in KNOWN_WINDOWS)
+
+
+def api_name(display_name: str) -> str:
+    """A Discord name in the form the API accepts for ``name`` (``^[A-Za-z0-9_-]{1,64}$``)."""
+    cleaned = _NAME_DISALLOWED.sub("_", display_name).strip("_")[:64]
+    return cleaned or "user"
+
+
+def turn_message(turn: Turn) -> dict[str, str]:
+    message = {"role": turn.role, "content": turn.content}
+    if turn.role == "user" and turn.author_name:
+        message["name"] = turn.author_name
+    return message
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    window: int
+    completion: int  # the allowance sent as max_(completion_)tokens
+
+    @property
+    def prompt(self) -> int:
+        return self.window - self.completion
+
+
+@dataclass(slots=True)
+class ChatRequest:
+    messages: list[dict[str, str]]
+    prompt_tokens: int  # exact, reply priming included
+    turns: int = 0  # history turns included
+    dropped: bool = False  # older turns were left out
+    truncated: bool = False  # the newest turn was cut in the middle
+
+
+@dataclass(slots=True)
+class ContextPacker:
+    """Accepts turns newest first until the budget is full.
+
+    Feed it with :meth:`offer` (False means "full, stop reading") and finish with :meth:`build`.
+    """
+
+    counter: TokenCounter
+    budget: Budget
+    system_prompt: str
+    _kept: list[Turn] = field(default_factory=list)
+    _used: int = 0
+    _full: bool = False
+    _truncated_first: Turn | None = None
+
+    def __post_init__(self) -> None:
+        self._used = REPLY_PRIMING + self.counter.message("system", self.system_prompt)
+
+    def offer(self, turn: Turn) -> bool:
+        if self._full:
+            return False
+        if self._used + turn.tokens <= self.budget.prompt:
+            self._kept.append(turn)
+            self._used += turn.tokens
+            return True
+        self._full = True
+        if not self._kept:  # the newest turn alone is too big: keep its start and end
+            self._truncated_first = self._truncate(turn)
+        return False
+
+    def _truncate(self, turn: Turn) -> Turn:
+        framing = self.counter.message(turn.role, "", turn_message(turn).get("name"))
+        room = max(0, self.budget.prompt - self._used - framing)
+        content = self.counter.truncate_middle(turn.content, room, TRUNCATION_MARKER)
+        tokens = framing + self.counter.count(content)
+        self._used += tokens
+        return Turn(
+            turn.seq, turn.conversation_id, turn.message_id, turn.role, content,
+            turn.author_name, tokens, turn.status,
+        )  # fmt: skip
+
+    def build(self) -> ChatRequest:
+        kept = [self._truncated_first] if self._truncated_first else self._kept
+        messages = [{"role": "system", "content": self.system_prompt}]
+        messages.extend(turn_message(turn) for turn in reversed(kept))
+        return ChatRequest(
+            messages=messages,
+            prompt_tokens=self._used,
+            turns=len(kept),
+            dropped=self._full,
+            truncated=self._truncated_first is not None,
+        )
+
+
+def build_request(
+    counter: TokenCounter, budget: Budget, system_prompt: str, newest_first: Iterable[Turn]
+) -> ChatRequest:
+    """One-shot form of :class:`ContextPacker` for turns already in memory."""
+    packer = ContextPacker(counter, budget, system_prompt)
+    for turn in newest_first:
+        if not packer.offer(turn):
+            break
+    return packer.build()

@@ -1,0 +1,129 @@
+"""Conversations as the core sees them: stored turns in, budgeted chat requests out.
+
+Discord-free: callers pass ids, text and names. One lock per conversation makes a quick follow-up
+wait for the reply it follows, so turns are stored and answered in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from dataclasses import dataclass
+
+from .context import Budget, ChatRequest, ContextPacker, api_name
+from .store import Conversation, PersonaScope, Store, Turn, TurnStatus
+from .tokens import TokenCounter
+
+PAGE_SIZE = 64  # turns read per query while packing; most requests need one page
+
+
+@dataclass(frozen=True, slots=True)
+class Persona:
+    text: str
+    source: str  # "conversation", "channel", "server" or "default"
+
+
+class Conversations:
+    def __init__(
+        self, store: Store, counter: TokenCounter, *, budget: Budget, default_persona: str
+    ) -> None:
+        self.store = store
+        self.counter = counter
+        self.budget = budget
+        self.default_persona = default_persona
+        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def lock(self, conversation_id: int) -> asyncio.Lock:
+        lock = self._locks.get(conversation_id)
+        if lock is None:
+            lock = self._locks[conversation_id] = asyncio.Lock()
+        return lock
+
+    async def get(self, conversation_id: int) -> Conversation | None:
+        return await self.store.get_conversation(conversation_id)
+
+    async def start(
+        self, conversation_id: int, *, guild_id: int | None, parent_id: int | None, owner_id: int
+    ) -> Conversation:
+        return await self.store.create_conversation(
+            conversation_id, guild_id=guild_id, parent_id=parent_id, owner_id=owner_id
+        )
+
+    def _user_tokens(self, content: str, author: str | None) -> int:
+        return self.counter.message("user", content, author)
+
+    async def add_user_turn(
+        self, conversation_id: int, *, message_id: int, content: str, author: str | None
+    ) -> Turn | None:
+        """Store a user's message; ``None`` if it was stored already (redelivered event)."""
+        name = api_name(author) if author else None
+        return await self.store.add_turn(
+            conversation_id,
+            role="user",
+            content=content,
+            tokens=self._user_tokens(content, name),
+            message_id=message_id,
+            author_name=name,
+        )
+
+    async def edit_user_turn(self, message_id: int, content: str, author: str | None) -> bool:
+        name = api_name(author) if author else None
+        return await self.store.edit_message(message_id, content, self._user_tokens(content, name))
+
+    async def forget_message(self, message_id: int) -> bool:
+        return await self.store.delete_message(message_id)
+
+    async def begin_reply(self, conversation_id: int, text: str = "") -> Turn:
+        """Store the assistant turn as streaming, so a restart can mark it interrupted."""
+        turn = await self.store.add_turn(
+            conversation_id,
+            role="assistant",
+            content=text,
+            tokens=self.counter.message("assistant", text),
+            status=TurnStatus.STREAMING,
+        )
+        assert turn is not None  # no message id, so never a duplicate
+        return turn
+
+    async def finish_reply(
+        self, turn: Turn, text: str, *, status: TurnStatus, message_id: int | None = None
+    ) -> None:
+        await self.store.update_turn(
+            turn.seq,
+            content=text,
+            tokens=self.counter.message("assistant", text),
+            status=status,
+            message_id=message_id,
+        )
+
+    async def persona(self, conversation: Conversation) -> Persona:
+        """The most specific persona wins: conversation, channel, server, then the default."""
+        if conversation.persona:
+            return Persona(conversation.persona, "conversation")
+        if conversation.parent_id is not None:
+            text = await self.store.get_default_persona(
+                PersonaScope.CHANNEL, conversation.parent_id
+            )
+            if text:
+                return Persona(text, "channel")
+        if conversation.guild_id is not None:
+            text = await self.store.get_default_persona(PersonaScope.GUILD, conversation.guild_id)
+            if text:
+                return Persona(text, "server")
+        return Persona(self.default_persona, "default")
+
+    async def build(self, conversation: Conversation, budget: Budget | None = None) -> ChatRequest:
+        """The request for the conversation's next reply, reading only the turns that fit."""
+        persona = await self.persona(conversation)
+        packer = ContextPacker(self.counter, budget or self.budget, persona.text)
+        before: int | None = None
+        while True:
+            page = await self.store.newest_turns(
+                conversation.id, limit=PAGE_SIZE, before_seq=before
+            )
+            for turn in page:
+                if not packer.offer(turn):
+                    return packer.build()
+            if len(page) < PAGE_SIZE:
+                return packer.build()
+            before = page[-1].seq

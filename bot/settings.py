@@ -1,0 +1,185 @@
+"""Typed settings, read once from the environment and `.env` and passed down.
+
+No other module reads ``os.environ``: everything configurable lives on :class:`Settings`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
+
+DEFAULT_MODEL = "gpt-4o-mini"
+DEFAULT_DATABASE_URL = "sqlite:///bot.sqlite3"
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a helpful assistant chatting in a Discord thread. Answer clearly and concisely, "
+    "using Markdown that Discord renders. Several people may take part; each user message "
+    "carries its author's name."
+)
+LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed. The message names the variable, never its value."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable} {problem}")
+        self.variable = variable
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    discord_token: str = field(repr=False)
+    openai_api_key: str | None = field(repr=False, default=None)
+    openai_base_url: str | None = None
+    openai_model: str = DEFAULT_MODEL
+    database_url: str = DEFAULT_DATABASE_URL
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    context_tokens: int | None = None
+    max_completion_tokens: int = 1024
+    guild_rpm: int = 30
+    guild_tpm: int = 60_000
+    user_rpm: int = 8
+    log_level: str = "INFO"
+    dev_guild_id: int | None = None
+
+    @property
+    def is_openai(self) -> bool:
+        """True when talking to OpenAI itself (enables OpenAI-only request fields)."""
+        if self.openai_base_url is None:
+            return True
+        return (urlsplit(self.openai_base_url).hostname or "").endswith("api.openai.com")
+
+    @property
+    def log_level_number(self) -> int:
+        return logging.getLevelName(self.log_level)
+
+
+def _is_local_host(host: str) -> bool:
+    """Local servers (Ollama, vLLM, LM Studio) usually need no API key."""
+    host = host.strip("[]").lower()
+    if host in ("localhost",) or host.endswith((".local", ".internal", ".localhost")):
+        return True
+    if "." not in host and ":" not in host:
+        return True  # a bare service name, e.g. `ollama` in docker compose
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_private or address.is_link_local
+
+
+def _text(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name)
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def _optional_int(env: Mapping[str, str], name: str, *, minimum: int) -> int | None:
+    raw = _text(env, name)
+    if raw is None:
+        return None
+    try:
+        value = int(raw.replace("_", ""))
+    except ValueError:
+        raise SettingsError(name, "must be a whole number") from None
+    if value < minimum:
+        raise SettingsError(name, f"must be at least {minimum}")
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
+    value = _optional_int(env, name, minimum=minimum)
+    return default if value is None else value
+
+
+def _secret(env: Mapping[str, str], name: str) -> str | None:
+    value = _text(env, name)
+    if value is not None and any(ch.isspace() for ch in value):
+        raise SettingsError(name, "must not contain spaces (check for a stray quote or paste)")
+    return value
+
+
+def _base_url(env: Mapping[str, str]) -> str | None:
+    url = _text(env, "OPENAI_BASE_URL")
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingsError(
+            "OPENAI_BASE_URL", "must be an http(s) URL such as http://localhost:11434/v1"
+        )
+    return url.rstrip("/")
+
+
+def _database_url(env: Mapping[str, str]) -> str:
+    url = _text(env, "DATABASE_URL") or DEFAULT_DATABASE_URL
+    if url.startswith(("postgres://", "postgresql://")):
+        raise SettingsError(
+            "DATABASE_URL", "uses PostgreSQL, which is not supported yet; use sqlite:///path"
+        )
+    if not url.startswith("sqlite:///") or url == "sqlite:///":
+        raise SettingsError(
+            "DATABASE_URL", "must look like sqlite:///bot.sqlite3 (or sqlite:////abs/path)"
+        )
+    return url
+
+
+def load_settings(env: Mapping[str, str]) -> Settings:
+    """Build settings from a mapping of variables; raises :class:`SettingsError` on the first problem."""
+    token = _secret(env, "DISCORD_TOKEN")
+    if token is None:
+        raise SettingsError(
+            "DISCORD_TOKEN", "is required (the bot token from the Developer Portal)"
+        )
+    base_url = _base_url(env)
+    api_key = _secret(env, "OPENAI_API_KEY")
+    if api_key is None and (
+        base_url is None or not _is_local_host(urlsplit(base_url).hostname or "")
+    ):
+        raise SettingsError(
+            "OPENAI_API_KEY", "is required unless OPENAI_BASE_URL points at a local server"
+        )
+    log_level = (_text(env, "LOG_LEVEL") or "INFO").upper()
+    if log_level not in LOG_LEVELS:
+        raise SettingsError("LOG_LEVEL", f"must be one of {', '.join(LOG_LEVELS)}")
+    max_completion = _int(env, "MAX_COMPLETION_TOKENS", 1024, minimum=16)
+    context_tokens = _optional_int(env, "CONTEXT_TOKENS", minimum=256)
+    if context_tokens is not None and context_tokens <= max_completion:
+        raise SettingsError("CONTEXT_TOKENS", "must be larger than MAX_COMPLETION_TOKENS")
+    return Settings(
+        discord_token=token,
+        openai_api_key=api_key,
+        openai_base_url=base_url,
+        openai_model=_text(env, "OPENAI_MODEL") or DEFAULT_MODEL,
+        database_url=_database_url(env),
+        system_prompt=(env.get("SYSTEM_PROMPT") or "").strip() or DEFAULT_SYSTEM_PROMPT,
+        context_tokens=context_tokens,
+        max_completion_tokens=max_completion,
+        guild_rpm=_int(env, "GUILD_RPM", 30, minimum=0),
+        guild_tpm=_int(env, "GUILD_TPM", 60_000, minimum=0),
+        user_rpm=_int(env, "USER_RPM", 8, minimum=0),
+        log_level=log_level,
+        dev_guild_id=_optional_int(env, "DEV_GUILD_ID", minimum=1),
+    )
+
+
+def settings_from_environment(dotenv_path: str | os.PathLike[str] | None = ".env") -> Settings:
+    """Read `.env` (if present) under the real environment, which wins."""
+    file_values: dict[str, str] = {}
+    if dotenv_path is not None and Path(dotenv_path).is_file():
+        file_values = {k: v for k, v in dotenv_values(dotenv_path).items() if v is not None}
+    return load_settings({**file_values, **os.environ})
+
+
+def sqlite_path(database_url: str) -> str:
+    """`sqlite:///rel.db` → `rel.db`; `sqlite:////abs.db` → `/abs.db`; `sqlite:///:memory:` stays."""
+    return database_url.removeprefix("sqlite:///")

@@ -1,0 +1,140 @@
+"""The storage interface and the plain values that cross it.
+
+Cogs and core code talk to :class:`Store` only, so a PostgreSQL implementation can join the SQLite
+one without touching them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal, Protocol
+
+Role = Literal["user", "assistant"]
+
+
+class TurnStatus(StrEnum):
+    COMPLETE = "complete"
+    STREAMING = "streaming"  # an assistant reply being generated right now
+    INTERRUPTED = "interrupted"  # stopped, cut off, or the bot restarted mid-reply
+
+
+class PersonaScope(StrEnum):
+    CHANNEL = "channel"
+    GUILD = "guild"
+
+
+class StoreError(RuntimeError):
+    """The database cannot be opened or used; the message names the path and the cause."""
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    id: int  # the thread (or DM channel) id
+    guild_id: int | None
+    parent_id: int | None  # the channel the thread was started in
+    owner_id: int
+    persona: str | None
+    reset_after: int  # turns with seq <= reset_after are forgotten
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    seq: int  # insertion order within the whole store; orders turns in a conversation
+    conversation_id: int
+    message_id: int | None  # the Discord message (a reply's first message for assistant turns)
+    role: Role
+    content: str
+    author_name: str | None
+    tokens: int  # exact prompt tokens of this message, per-message overhead included
+    status: TurnStatus
+
+
+@dataclass(frozen=True, slots=True)
+class UsageTotals:
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class Store(Protocol):
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def get_conversation(self, conversation_id: int) -> Conversation | None: ...
+
+    async def create_conversation(
+        self, conversation_id: int, *, guild_id: int | None, parent_id: int | None, owner_id: int
+    ) -> Conversation:
+        """Create it, or return the existing one unchanged (safe to call twice)."""
+        ...
+
+    async def add_turn(
+        self,
+        conversation_id: int,
+        *,
+        role: Role,
+        content: str,
+        tokens: int,
+        message_id: int | None = None,
+        author_name: str | None = None,
+        status: TurnStatus = TurnStatus.COMPLETE,
+    ) -> Turn | None:
+        """Store a turn; ``None`` when ``message_id`` was stored already (redelivered event)."""
+        ...
+
+    async def update_turn(
+        self,
+        seq: int,
+        *,
+        content: str,
+        tokens: int,
+        status: TurnStatus,
+        message_id: int | None = None,
+    ) -> None: ...
+
+    async def edit_message(self, message_id: int, content: str, tokens: int) -> bool: ...
+
+    async def delete_message(self, message_id: int) -> bool: ...
+
+    async def newest_turns(
+        self, conversation_id: int, *, limit: int, before_seq: int | None = None
+    ) -> list[Turn]:
+        """Up to ``limit`` turns after the reset point, newest first, older than ``before_seq``."""
+        ...
+
+    async def reset_conversation(self, conversation_id: int) -> None: ...
+
+    async def set_conversation_persona(self, conversation_id: int, persona: str | None) -> None: ...
+
+    async def set_default_persona(
+        self, scope: PersonaScope, scope_id: int, persona: str | None
+    ) -> None: ...
+
+    async def get_default_persona(self, scope: PersonaScope, scope_id: int) -> str | None: ...
+
+    async def interrupt_streaming_turns(self) -> int:
+        """Mark replies left streaming by a previous process as interrupted; returns how many."""
+        ...
+
+    async def add_usage(
+        self,
+        *,
+        guild_id: int | None,
+        user_id: int,
+        day: dt.date,
+        prompt_tokens: int,
+        completion_tokens: int,
+        cached_tokens: int = 0,
+    ) -> None: ...
+
+    async def usage(
+        self, *, guild_id: int | None, since: dt.date, user_id: int | None = None
+    ) -> UsageTotals: ...

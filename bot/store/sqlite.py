@@ -1,0 +1,292 @@
+"""SQLite implementation of :class:`~bot.store.base.Store` on aiosqlite.
+
+WAL mode and a busy timeout let several connections (or a second process) write safely; the schema
+is versioned with ``PRAGMA user_version`` and each migration runs in one transaction, so a failure
+leaves the file as it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sqlite3
+from pathlib import Path
+
+import aiosqlite
+
+from .base import Conversation, PersonaScope, Role, StoreError, Turn, TurnStatus, UsageTotals
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE conversations (
+            id INTEGER PRIMARY KEY,
+            guild_id INTEGER,
+            parent_id INTEGER,
+            owner_id INTEGER NOT NULL,
+            persona TEXT,
+            reset_after INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
+        )""",
+        """CREATE TABLE turns (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            message_id INTEGER UNIQUE,
+            role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+            content TEXT NOT NULL,
+            author_name TEXT,
+            tokens INTEGER NOT NULL,
+            status TEXT NOT NULL DEFAULT 'complete',
+            created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
+        )""",
+        "CREATE INDEX turns_by_conversation ON turns (conversation_id, seq DESC)",
+        "CREATE INDEX turns_streaming ON turns (status) WHERE status = 'streaming'",
+        """CREATE TABLE personas (
+            scope TEXT NOT NULL,
+            scope_id INTEGER NOT NULL,
+            persona TEXT NOT NULL,
+            PRIMARY KEY (scope, scope_id)
+        )""",
+        """CREATE TABLE usage (
+            guild_id INTEGER NOT NULL,  -- 0 for direct messages
+            user_id INTEGER NOT NULL,
+            day TEXT NOT NULL,
+            requests INTEGER NOT NULL DEFAULT 0,
+            prompt_tokens INTEGER NOT NULL DEFAULT 0,
+            completion_tokens INTEGER NOT NULL DEFAULT 0,
+            cached_tokens INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (guild_id, day, user_id)
+        )""",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_TURN_COLUMNS = "seq, conversation_id, message_id, role, content, author_name, tokens, status"
+
+
+def _turn(row: sqlite3.Row | tuple) -> Turn:
+    seq, conversation_id, message_id, role, content, author_name, tokens, status = row
+    return Turn(
+        seq, conversation_id, message_id, role, content, author_name, tokens, TurnStatus(status)
+    )
+
+
+def _conversation(row: sqlite3.Row | tuple) -> Conversation:
+    return Conversation(*row)
+
+
+class SQLiteStore:
+    """One aiosqlite connection (one worker thread); SQLite serialises the writes."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._resolved = None if path == ":memory:" else Path(path).resolve()
+        self._db: aiosqlite.Connection | None = None
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise StoreError("the store is not open")
+        return self._db
+
+    def _describe(self) -> str:
+        return str(self._resolved or self.path)
+
+    async def open(self) -> None:
+        if self._resolved is not None and not self._resolved.parent.is_dir():
+            raise StoreError(f"cannot open database {self._describe()}: folder does not exist")
+        try:
+            self._db = await aiosqlite.connect(self.path, isolation_level=None, timeout=10)
+            await self._db.execute("PRAGMA foreign_keys = ON")
+            await self._db.execute("PRAGMA busy_timeout = 10000")
+            if self.path != ":memory:":
+                await self._db.execute("PRAGMA journal_mode = WAL")
+            await self._migrate()
+        except sqlite3.Error as exc:
+            await self.close()
+            raise StoreError(f"cannot open database {self._describe()}: {exc}") from exc
+
+    async def _migrate(self) -> None:
+        async with self.db.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        version = row[0] if row else 0
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"database {self._describe()} has schema version {version}, newer than this "
+                f"bot's {SCHEMA_VERSION}; upgrade the bot"
+            )
+        for number in range(version, SCHEMA_VERSION):
+            await self.db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in MIGRATIONS[number]:
+                    await self.db.execute(statement)
+                await self.db.execute(f"PRAGMA user_version = {number + 1}")
+                await self.db.execute("COMMIT")
+            except BaseException:
+                await self.db.execute("ROLLBACK")
+                raise
+            log.info("Database %s migrated to schema version %d", self._describe(), number + 1)
+
+    async def close(self) -> None:
+        if self._db is not None:
+            db, self._db = self._db, None
+            await db.close()
+
+    async def get_conversation(self, conversation_id: int) -> Conversation | None:
+        async with self.db.execute(
+            "SELECT id, guild_id, parent_id, owner_id, persona, reset_after "
+            "FROM conversations WHERE id = ?",
+            (conversation_id,),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return _conversation(row) if row else None
+
+    async def create_conversation(
+        self, conversation_id: int, *, guild_id: int | None, parent_id: int | None, owner_id: int
+    ) -> Conversation:
+        await self.db.execute(
+            "INSERT INTO conversations (id, guild_id, parent_id, owner_id) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (id) DO NOTHING",
+            (conversation_id, guild_id, parent_id, owner_id),
+        )
+        conversation = await self.get_conversation(conversation_id)
+        assert conversation is not None
+        return conversation
+
+    async def add_turn(
+        self,
+        conversation_id: int,
+        *,
+        role: Role,
+        content: str,
+        tokens: int,
+        message_id: int | None = None,
+        author_name: str | None = None,
+        status: TurnStatus = TurnStatus.COMPLETE,
+    ) -> Turn | None:
+        async with self.db.execute(
+            f"INSERT INTO turns (conversation_id, message_id, role, content, author_name, tokens, "
+            f"status) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (message_id) DO NOTHING "
+            f"RETURNING {_TURN_COLUMNS}",
+            (conversation_id, message_id, role, content, author_name, tokens, str(status)),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return _turn(row) if row else None
+
+    async def update_turn(
+        self,
+        seq: int,
+        *,
+        content: str,
+        tokens: int,
+        status: TurnStatus,
+        message_id: int | None = None,
+    ) -> None:
+        await self.db.execute(
+            "UPDATE turns SET content = ?, tokens = ?, status = ?, "
+            "message_id = COALESCE(?, message_id) WHERE seq = ?",
+            (content, tokens, str(status), message_id, seq),
+        )
+
+    async def edit_message(self, message_id: int, content: str, tokens: int) -> bool:
+        cursor = await self.db.execute(
+            "UPDATE turns SET content = ?, tokens = ? WHERE message_id = ? AND role = 'user'",
+            (content, tokens, message_id),
+        )
+        return cursor.rowcount > 0
+
+    async def delete_message(self, message_id: int) -> bool:
+        cursor = await self.db.execute("DELETE FROM turns WHERE message_id = ?", (message_id,))
+        return cursor.rowcount > 0
+
+    async def newest_turns(
+        self, conversation_id: int, *, limit: int, before_seq: int | None = None
+    ) -> list[Turn]:
+        async with self.db.execute(
+            f"SELECT {_TURN_COLUMNS} FROM turns WHERE conversation_id = ? AND seq < ? AND seq > "
+            "(SELECT reset_after FROM conversations WHERE id = ?) ORDER BY seq DESC LIMIT ?",
+            (conversation_id, before_seq or 2**63 - 1, conversation_id, limit),
+        ) as cursor:
+            return [_turn(row) for row in await cursor.fetchall()]
+
+    async def reset_conversation(self, conversation_id: int) -> None:
+        await self.db.execute(
+            "UPDATE conversations SET reset_after = "
+            "(SELECT COALESCE(MAX(seq), 0) FROM turns WHERE conversation_id = ?) WHERE id = ?",
+            (conversation_id, conversation_id),
+        )
+
+    async def set_conversation_persona(self, conversation_id: int, persona: str | None) -> None:
+        await self.db.execute(
+            "UPDATE conversations SET persona = ? WHERE id = ?", (persona, conversation_id)
+        )
+
+    async def set_default_persona(
+        self, scope: PersonaScope, scope_id: int, persona: str | None
+    ) -> None:
+        if persona is None:
+            await self.db.execute(
+                "DELETE FROM personas WHERE scope = ? AND scope_id = ?", (str(scope), scope_id)
+            )
+        else:
+            await self.db.execute(
+                "INSERT INTO personas (scope, scope_id, persona) VALUES (?, ?, ?) "
+                "ON CONFLICT (scope, scope_id) DO UPDATE SET persona = excluded.persona",
+                (str(scope), scope_id, persona),
+            )
+
+    async def get_default_persona(self, scope: PersonaScope, scope_id: int) -> str | None:
+        async with self.db.execute(
+            "SELECT persona FROM personas WHERE scope = ? AND scope_id = ?", (str(scope), scope_id)
+        ) as cursor:
+            row = await cursor.fetchone()
+        return row[0] if row else None
+
+    async def interrupt_streaming_turns(self) -> int:
+        cursor = await self.db.execute(
+            "UPDATE turns SET status = 'interrupted' WHERE status = 'streaming'"
+        )
+        return cursor.rowcount
+
+    async def add_usage(
+        self,
+        *,
+        guild_id: int | None,
+        user_id: int,
+        day: dt.date,
+        prompt_tokens: int,
+        completion_tokens: int,
+        cached_tokens: int = 0,
+    ) -> None:
+        await self.db.execute(
+            "INSERT INTO usage (guild_id, user_id, day, requests, prompt_tokens, completion_tokens, "
+            "cached_tokens) VALUES (?, ?, ?, 1, ?, ?, ?) ON CONFLICT (guild_id, day, user_id) DO "
+            "UPDATE SET requests = requests + 1, prompt_tokens = prompt_tokens + excluded.prompt_tokens, "
+            "completion_tokens = completion_tokens + excluded.completion_tokens, "
+            "cached_tokens = cached_tokens + excluded.cached_tokens",
+            (
+                guild_id or 0,
+                user_id,
+                day.isoformat(),
+                prompt_tokens,
+                completion_tokens,
+                cached_tokens,
+            ),
+        )
+
+    async def usage(
+        self, *, guild_id: int | None, since: dt.date, user_id: int | None = None
+    ) -> UsageTotals:
+        query = (
+            "SELECT COALESCE(SUM(requests), 0), COALESCE(SUM(prompt_tokens), 0), "
+            "COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cached_tokens), 0) "
+            "FROM usage WHERE guild_id = ? AND day >= ?"
+        )
+        params: list[object] = [guild_id or 0, since.isoformat()]
+        if user_id is not None:
+            query += " AND user_id = ?"
+            params.append(user_id)
+        async with self.db.execute(query, params) as cursor:
+            row = await cursor.fetchone()
+        return UsageTotals(*row) if row else UsageTotals()

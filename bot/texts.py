@@ -1,0 +1,47 @@
+"""Every user-facing text, in one place: short, specific, and free of secrets or raw API bodies."""
+
+from __future__ import annotations
+
+from .llm import Failure
+
+EMPTY_MENTION = "Hi! Mention me with a question, and I'll answer in a thread."
+THREAD_NAME_FALLBACK = "Chat"
+NO_THREAD_PERMISSION = (
+    "I can't open a thread here: I need the **Create Public Threads** and "
+    "**Send Messages in Threads** permissions in this channel."
+)
+NOT_A_THREAD_CHANNEL = (
+    "I answer in threads, which this channel doesn't support. Try a text channel."
+)
+STOPPED = "*(stopped)*"
+CUT_OFF = "*(cut off: the model service stopped mid-reply)*"
+RETRYING = "The model service is busy; retrying…"
+
+_FAILURES = {
+    Failure.RATE_LIMITED: "The model service is busy right now. Please try again in a minute.",
+    Failure.QUOTA: (
+        "The bot's API account is out of credit, so I can't answer. "
+        "Server admins: check the billing of the OpenAI account."
+    ),
+    Failure.CONTEXT_LENGTH: (
+        "This conversation no longer fits the model's context window. Use `/reset` to start over."
+    ),
+    Failure.AUTH: (
+        "The bot's API key was rejected, so I can't answer. Server admins: check OPENAI_API_KEY."
+    ),
+    Failure.MODEL_NOT_FOUND: (
+        "The configured model isn't available on the model server. Server admins: check "
+        "OPENAI_MODEL."
+    ),
+    Failure.UNAVAILABLE: "The model service is unavailable right now. Please try again shortly.",
+    Failure.BAD_REQUEST: "The model service refused this request. Please try rephrasing.",
+    Failure.CUT_OFF: CUT_OFF,
+}
+
+
+def failure_text(failure: Failure) -> str:
+    return _FAILURES[failure]
+
+
+def internal_error() -> str:
+    return "Something went wrong on my side; the error was logged. Please try again."

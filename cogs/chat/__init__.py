@@ -1,0 +1,14 @@
+"""The chat extension: mention → thread → streamed replies."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .cog import Chat
+
+if TYPE_CHECKING:
+    from bot.app import ChatBot
+
+
+async def setup(bot: ChatBot) -> None:
+    await bot.add_cog(Chat(bot))

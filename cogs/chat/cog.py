@@ -1,0 +1,236 @@
+"""Mentions, threads and follow-ups: turns Discord messages into conversation turns and replies."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import re
+from typing import TYPE_CHECKING
+
+import discord
+from discord.ext import commands
+
+from bot import texts
+from bot.limits import THREAD_NAME_LIMIT
+from bot.llm import Failure, LLMError, Reply
+from bot.store import Conversation, Turn, TurnStatus
+
+from .reply import NO_MENTIONS, ReplyStreamer, StopView
+
+if TYPE_CHECKING:
+    from bot.app import ChatBot
+
+log = logging.getLogger(__name__)
+
+ANSWERABLE_TYPES = (discord.MessageType.default, discord.MessageType.reply)
+
+
+def thread_name(prompt: str) -> str:
+    """A thread title from the prompt's first line, within Discord's limit."""
+    line = next((ln for ln in prompt.splitlines() if ln.strip()), "")
+    line = re.sub(r"[*_`~|>#]+", "", line)
+    line = " ".join(line.split())
+    if len(line) > THREAD_NAME_LIMIT:
+        line = line[: THREAD_NAME_LIMIT - 1].rsplit(" ", 1)[0].rstrip() + "…"
+    return line or texts.THREAD_NAME_FALLBACK
+
+
+class Chat(commands.Cog):
+    def __init__(self, bot: ChatBot) -> None:
+        self.bot = bot
+        self._generations: dict[int, asyncio.Task[None]] = {}  # prompt message id -> generation
+
+    # -- events -------------------------------------------------------------------------------
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        if message.author.bot or message.type not in ANSWERABLE_TYPES or self.bot.user is None:
+            return
+        mentioned = self.bot.user in message.mentions
+        text = self.prompt_text(message)
+        channel = message.channel
+        conversation = await self.bot.conversations.get(channel.id)
+        if conversation is None:
+            if not mentioned and message.guild is not None:
+                return
+            if mentioned and not text:
+                await self._notice(message, texts.EMPTY_MENTION)
+                return
+            opened = await self._open_conversation(message, text)
+            if opened is None:
+                return
+            conversation, channel = opened
+        if not text:
+            return
+        turn = await self.bot.conversations.add_user_turn(
+            conversation.id, message_id=message.id, content=text, author=message.author.display_name
+        )
+        if turn is None:
+            return  # the gateway redelivered a message we already have
+        await self.answer(conversation, channel, message.author, message.id)
+
+    @commands.Cog.listener()
+    async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
+        content = payload.data.get("content")
+        author = payload.data.get("author") or {}
+        if content is None or author.get("bot"):
+            return
+        message = payload.cached_message
+        name = message.author.display_name if message else author.get("global_name")
+        name = name or author.get("username")
+        text = self._strip_bot_mention(content)
+        if text:
+            await self.bot.conversations.edit_user_turn(payload.message_id, text, name)
+
+    @commands.Cog.listener()
+    async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        generation = self._generations.get(payload.message_id)
+        if generation is not None:
+            generation.cancel()  # the question is gone: stop answering it
+        await self.bot.conversations.forget_message(payload.message_id)
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _strip_bot_mention(self, content: str) -> str:
+        assert self.bot.user is not None
+        return re.sub(rf"<@!?{self.bot.user.id}>", "", content).strip()
+
+    def prompt_text(self, message: discord.Message) -> str:
+        """The message without the bot's mention; other mentions become readable names."""
+        text = self._strip_bot_mention(message.content)
+        for user in message.mentions:
+            text = re.sub(rf"<@!?{user.id}>", f"@{user.display_name}", text)
+        return text.strip()
+
+    async def _notice(self, message: discord.Message, text: str) -> None:
+        try:
+            await message.reply(text, allowed_mentions=NO_MENTIONS, mention_author=False)
+        except discord.HTTPException:
+            log.warning("Could not answer message %s in channel %s", message.id, message.channel.id)
+
+    async def _open_conversation(
+        self, message: discord.Message, text: str
+    ) -> tuple[Conversation, discord.abc.Messageable] | None:
+        """A DM, a thread we were mentioned in, or a new thread on the message."""
+        channel = message.channel
+        guild_id = message.guild.id if message.guild else None
+        if isinstance(channel, discord.Thread | discord.DMChannel):
+            parent_id = channel.parent_id if isinstance(channel, discord.Thread) else None
+            conversation = await self.bot.conversations.start(
+                channel.id, guild_id=guild_id, parent_id=parent_id, owner_id=message.author.id
+            )
+            return conversation, channel
+        if not isinstance(channel, discord.TextChannel):
+            await self._notice(message, texts.NOT_A_THREAD_CHANNEL)
+            return None
+        await asyncio.sleep(self.bot.pacer.reserve(channel.id, edit=False))
+        try:
+            thread = await message.create_thread(name=thread_name(text), auto_archive_duration=1440)
+        except discord.Forbidden:
+            await self._notice(message, texts.NO_THREAD_PERMISSION)
+            return None
+        conversation = await self.bot.conversations.start(
+            thread.id, guild_id=guild_id, parent_id=channel.id, owner_id=message.author.id
+        )
+        return conversation, thread
+
+    # -- answering ----------------------------------------------------------------------------
+
+    async def answer(
+        self,
+        conversation: Conversation,
+        channel: discord.abc.Messageable,
+        requester: discord.abc.User,
+        prompt_id: int,
+    ) -> None:
+        """Build the request, stream the reply into ``channel``, store it. One reply at a time
+        per conversation, so a quick follow-up waits for the reply it follows."""
+        conversations = self.bot.conversations
+        async with conversations.lock(conversation.id):
+            conversation = await conversations.get(conversation.id) or conversation
+            request = await conversations.build(conversation)
+            reply = Reply()
+            producer: asyncio.Task[None] | None = None
+
+            def stop() -> None:
+                if producer is not None:
+                    producer.cancel()
+
+            streamer = ReplyStreamer(
+                channel, conversation.id, self.bot.pacer,
+                view=StopView(requester.id, stop), on_gone=stop,
+            )  # fmt: skip
+            assistant_turn: Turn | None = None  # stored at the first text, as streaming
+
+            async def on_retry(error: LLMError, delay: float) -> None:
+                streamer.placeholder = texts.RETRYING
+
+            async def produce() -> None:
+                nonlocal assistant_turn
+                stream = self.bot.llm.stream(
+                    request.messages,
+                    max_tokens=self.bot.settings.max_completion_tokens,
+                    reply=reply,
+                    on_retry=on_retry,
+                )
+                async for delta in stream:
+                    if assistant_turn is None:
+                        assistant_turn = await conversations.begin_reply(conversation.id)
+                    streamer.feed(delta)
+
+            streamer.start()
+            producer = asyncio.create_task(produce(), name=f"generate-{prompt_id}")
+            self._generations[prompt_id] = producer
+            try:
+                await asyncio.wait({producer})
+            finally:
+                self._generations.pop(prompt_id, None)
+                producer.cancel()  # no-op when done; stops it if we are being cancelled
+            status, note = self._outcome(producer)
+            try:
+                await streamer.finish(note)
+            except discord.HTTPException:
+                log.exception("Could not show the end of a reply in channel %s", conversation.id)
+            if assistant_turn is not None:
+                first = streamer.messages[0].id if streamer.messages else None
+                await conversations.finish_reply(
+                    assistant_turn, reply.text, status=status, message_id=first
+                )
+            await self._record_usage(conversation, requester.id, request.prompt_tokens, reply)
+
+    def _outcome(self, producer: asyncio.Task[None]) -> tuple[TurnStatus, str]:
+        """How the generation ended: the stored status and the note shown under the reply."""
+        if producer.cancelled():
+            return TurnStatus.INTERRUPTED, texts.STOPPED
+        error = producer.exception()
+        if error is None:
+            return TurnStatus.COMPLETE, ""
+        if isinstance(error, LLMError):
+            log.warning("Model call failed: %s", error.detail)
+            status = (
+                TurnStatus.INTERRUPTED if error.failure is Failure.CUT_OFF else TurnStatus.COMPLETE
+            )
+            return status, texts.failure_text(error.failure)
+        log.error("Reply generation failed", exc_info=error)
+        return TurnStatus.INTERRUPTED, texts.internal_error()
+
+    async def _record_usage(
+        self, conversation: Conversation, user_id: int, prompt_tokens: int, reply: Reply
+    ) -> None:
+        if reply.usage is None and not reply.text:
+            return  # the model was never reached, or said nothing we could count
+        if reply.usage is not None:
+            prompt, completion, cached = (
+                reply.usage.prompt_tokens, reply.usage.completion_tokens, reply.usage.cached_tokens
+            )  # fmt: skip
+        else:  # some servers (llama.cpp, for one) send no usage: count it ourselves
+            prompt, completion, cached = prompt_tokens, self.bot.counter.count(reply.text), 0
+        await self.bot.store.add_usage(
+            guild_id=conversation.guild_id,
+            user_id=user_id,
+            day=dt.datetime.now(dt.UTC).date(),
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            cached_tokens=cached,
+        )
