@@ -11,6 +11,7 @@ import contextlib
 import logging
 import signal
 import sys
+from typing import Any
 
 import discord
 
@@ -22,15 +23,17 @@ from .store import StoreError, store_from_url
 log = logging.getLogger("bot")
 
 
-def build_bot(settings: Settings) -> ChatBot:
-    """The bot with its resources; nothing is opened or connected yet."""
+def build_bot(settings: Settings, **options: Any) -> ChatBot:
+    """The bot with its resources; nothing is opened or connected yet. ``options`` go to
+    ``discord.Client`` (tests shorten ``guild_ready_timeout``)."""
     llm = LLMClient.create(
         api_key=settings.openai_api_key,
         base_url=settings.openai_base_url,
         model=settings.openai_model,
         is_openai=settings.is_openai,
     )
-    return ChatBot(settings=settings, store=store_from_url(settings.database_url), llm=llm)
+    store = store_from_url(settings.database_url)
+    return ChatBot(settings=settings, store=store, llm=llm, **options)
 
 
 async def run(settings: Settings) -> int:

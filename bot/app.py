@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import discord
 from discord.ext import commands
@@ -32,12 +33,15 @@ def make_intents() -> discord.Intents:
 
 
 class ChatBot(commands.Bot):
-    def __init__(self, *, settings: Settings, store: Store, llm: LLMClient) -> None:
+    def __init__(
+        self, *, settings: Settings, store: Store, llm: LLMClient, **options: Any
+    ) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
             help_command=None,
             intents=make_intents(),
             allowed_mentions=discord.AllowedMentions.none(),
+            **options,
         )
         self.settings = settings
         self.store = store

@@ -1,0 +1,161 @@
+"""The REST routes of the fake Discord that the bot uses."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from .discord_payloads import (
+    application_payload,
+    json_response,
+    message_payload,
+    now_iso,
+    snowflake,
+)
+
+if TYPE_CHECKING:
+    from .discord_server import FakeDiscord
+
+NOT_FOUND = {"message": "Unknown Message", "code": 10008}
+
+
+def _not_found() -> web.Response:
+    return json_response(NOT_FOUND, 404)
+
+
+async def handle(fake: FakeDiscord, method: str, path: str, body: Any) -> Any:
+    parts = path.strip("/").split("/")
+    route = (method, re.sub(r"\d{5,}", "#", path))
+    if route == ("GET", "/users/@me"):
+        return fake.bot_user.payload()
+    if route == ("GET", "/oauth2/applications/@me"):
+        return application_payload(fake.app_id, fake.owner)
+    if route == ("GET", "/gateway/bot"):
+        return {
+            "url": fake.gateway_url,
+            "shards": 1,
+            "session_start_limit": {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1},
+        }
+    if method in ("PUT", "GET") and parts[0] == "applications" and parts[-1] == "commands":
+        key = "/".join(parts[2:-1]) or "global"
+        if method == "PUT":
+            fake.commands[key] = [
+                {**c, "id": str(snowflake()), "application_id": str(fake.app_id), "version": "1"}
+                for c in body
+            ]
+        return fake.commands.get(key, [])
+    if route == ("POST", "/channels/#/typing"):
+        return None
+    if route == ("GET", "/channels/#"):
+        channel = fake.channels.get(int(parts[1]))
+        return channel if channel is not None else _not_found()
+    if route == ("POST", "/channels/#/messages"):
+        return await _send(fake, int(parts[1]), body, fake.bot_user)
+    if route == ("GET", "/channels/#/messages"):
+        return list(reversed(fake.messages[int(parts[1])]))
+    if route in (("PATCH", "/channels/#/messages/#"), ("DELETE", "/channels/#/messages/#")):
+        return await _edit_or_delete(fake, method, int(parts[1]), int(parts[3]), body)
+    if route == ("POST", "/channels/#/messages/#/threads"):
+        return await _start_thread(fake, int(parts[1]), int(parts[3]), body)
+    if parts[0] == "interactions" and parts[-1] == "callback":
+        return await _interaction_callback(fake, parts[1], parts[2], body)
+    if parts[0] == "webhooks":
+        return await _followup(fake, method, parts, body)
+    return json_response({"message": f"fake Discord has no route {method} {path}", "code": 0}, 404)
+
+
+def _find(fake: FakeDiscord, channel_id: int, message_id: int) -> dict[str, Any] | None:
+    return next((m for m in fake.messages[channel_id] if int(m["id"]) == message_id), None)
+
+
+async def _send(fake: FakeDiscord, channel_id: int, body: dict[str, Any], author) -> Any:
+    if channel_id not in fake.channels:
+        return _not_found()
+    message = message_payload(
+        message_id=snowflake(),
+        channel_id=channel_id,
+        guild=fake.guild_of(channel_id),
+        author=author,
+        content=body.get("content") or "",
+        components=body.get("components"),
+    )
+    message["allowed_mentions"] = body.get("allowed_mentions")
+    if body.get("message_reference"):
+        message["message_reference"] = body["message_reference"]
+        message["type"] = 19
+    fake.messages[channel_id].append(message)
+    await fake.dispatch("MESSAGE_CREATE", message)
+    return message
+
+
+async def _edit_or_delete(
+    fake: FakeDiscord, method: str, channel_id: int, message_id: int, body: Any
+) -> Any:
+    message = _find(fake, channel_id, message_id)
+    if message is None:
+        return _not_found()
+    if method == "DELETE":
+        fake.messages[channel_id].remove(message)
+        return None
+    for key in ("content", "components", "allowed_mentions"):
+        if key in body:
+            message[key] = body[key] if body[key] is not None else ([] if key == "components" else None)
+    message["edited_timestamp"] = now_iso()
+    message.setdefault("edits", 0)
+    message["edits"] += 1
+    await fake.dispatch("MESSAGE_UPDATE", message)
+    return message
+
+
+async def _start_thread(fake: FakeDiscord, channel_id: int, message_id: int, body: Any) -> Any:
+    parent = fake.channels.get(channel_id)
+    if parent is None or _find(fake, channel_id, message_id) is None:
+        return _not_found()
+    thread = {
+        "id": str(message_id),  # as on Discord, a thread started from a message shares its id
+        "type": 11,
+        "guild_id": parent["guild_id"],
+        "parent_id": str(channel_id),
+        "owner_id": str(fake.bot_user.id),
+        "name": body["name"],
+        "last_message_id": None,
+        "message_count": 0,
+        "member_count": 1,
+        "rate_limit_per_user": 0,
+        "flags": 0,
+        "thread_metadata": {
+            "archived": False,
+            "auto_archive_duration": body.get("auto_archive_duration", 1440),
+            "archive_timestamp": now_iso(),
+            "locked": False,
+        },
+    }
+    fake.channels[message_id] = thread
+    await fake.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
+    return thread
+
+
+async def _interaction_callback(fake: FakeDiscord, interaction_id: str, token: str, body: Any):
+    fake.interaction_responses.append({"token": token, **body})
+    data = body.get("data") or {}
+    response: dict[str, Any] = {
+        "interaction": {
+            "id": interaction_id,
+            "type": body["type"],
+            "response_message_loading": body["type"] == 5,
+            "response_message_ephemeral": bool((data.get("flags") or 0) & 64),
+        }
+    }
+    return response
+
+
+async def _followup(fake: FakeDiscord, method: str, parts: list[str], body: Any) -> Any:
+    token = parts[2]
+    fake.interaction_responses.append({"token": token, "followup": method, **(body or {})})
+    message = message_payload(
+        message_id=snowflake(), channel_id=0, guild=None, author=fake.bot_user,
+        content=(body or {}).get("content") or "",
+    )  # fmt: skip
+    return message

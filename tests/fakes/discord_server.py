@@ -1,0 +1,323 @@
+"""A fake Discord (gateway websocket + REST) on 127.0.0.1 for the real discord.py client.
+
+It keeps every channel's messages, records every request with a timestamp, can be told to fail a
+route, and models Discord's per-channel edit limit (more than 5 edits in 5 s get a 429 that
+discord.py honours, because it carries a ``Via`` header as Cloudflare's do).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from .discord_routes import handle
+from .discord_payloads import (
+    FakeGuild,
+    FakeUser,
+    json_response,
+    message_payload,
+    now_iso,
+    snowflake,
+)
+
+EDIT_LIMIT = 5
+EDIT_WINDOW = 5.0
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    body: Any
+    at: float
+
+
+@dataclass
+class Fault:
+    method: str
+    pattern: re.Pattern[str]
+    status: int
+    times: int
+    retry_after: float = 1.0
+
+
+@dataclass
+class FakeDiscord:
+    token: str = "fake-discord-token"
+    reject_intents: bool = False  # close the gateway with 4014, as when the intent is off
+    requests: list[Recorded] = field(default_factory=list)
+    messages: dict[int, list[dict[str, Any]]] = field(default_factory=lambda: collections.defaultdict(list))
+    channels: dict[int, dict[str, Any]] = field(default_factory=dict)
+    guilds: dict[int, FakeGuild] = field(default_factory=dict)
+    interaction_responses: list[dict[str, Any]] = field(default_factory=list)
+    commands: dict[str, list[Any]] = field(default_factory=dict)
+    edit_429s: int = 0
+    all_429s: int = 0
+
+    def __post_init__(self) -> None:
+        self.bot_user = FakeUser(snowflake(), "threadbot", bot=True)
+        self.owner = FakeUser(snowflake(), "owner")
+        self.app_id = self.bot_user.id
+        self._faults: list[Fault] = []
+        self._edits: dict[int, collections.deque[float]] = collections.defaultdict(collections.deque)
+        self._sockets: list[web.WebSocketResponse] = []
+        self._seq = 0
+        self._changed = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/", self._gateway)
+        app.router.add_route("*", "/api/v10/{tail:.*}", self._rest)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        for ws in list(self._sockets):
+            await ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/v10"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/"
+
+    # -- world building -------------------------------------------------------------------------
+
+    def add_guild(self, name: str = "Guild") -> FakeGuild:
+        guild = FakeGuild(snowflake(), name, self.owner.id)
+        guild.members[self.bot_user.id] = self.bot_user
+        guild.members[self.owner.id] = self.owner
+        self.guilds[guild.id] = guild
+        return guild
+
+    def add_channel(self, guild: FakeGuild, name: str = "general") -> int:
+        channel_id = guild.add_text_channel(name)
+        self.channels[channel_id] = guild.channels[channel_id]
+        return channel_id
+
+    def add_member(self, guild: FakeGuild, name: str, permissions: int = 0) -> FakeUser:
+        user = FakeUser(snowflake(), name, permissions=permissions)
+        guild.members[user.id] = user
+        return user
+
+    def guild_of(self, channel_id: int) -> FakeGuild | None:
+        guild_id = self.channels.get(channel_id, {}).get("guild_id")
+        return self.guilds.get(int(guild_id)) if guild_id else None
+
+    def threads(self) -> list[dict[str, Any]]:
+        return [c for c in self.channels.values() if c["type"] == 11]
+
+    def fail(self, method: str, path: str, status: int, *, times: int = 1, retry_after: float = 1.0):
+        """Answer the next ``times`` requests matching ``method`` and the ``path`` regex with
+        ``status`` (429s carry Discord's body and headers)."""
+        self._faults.append(Fault(method, re.compile(path), status, times, retry_after))
+
+    # -- acting as users ------------------------------------------------------------------------
+
+    async def user_says(
+        self, channel_id: int, author: FakeUser, content: str, *, mention_bot: bool = False
+    ) -> dict[str, Any]:
+        if mention_bot:
+            content = f"{self.bot_user.mention()} {content}".rstrip()
+        message = message_payload(
+            message_id=snowflake(),
+            channel_id=channel_id,
+            guild=self.guild_of(channel_id),
+            author=author,
+            content=content,
+            mentions=[self.bot_user] if mention_bot else [],
+        )
+        self.messages[channel_id].append(message)
+        await self.dispatch("MESSAGE_CREATE", message)
+        return message
+
+    async def user_edits(self, message: dict[str, Any], content: str) -> None:
+        message.update(content=content, edited_timestamp=now_iso())
+        await self.dispatch("MESSAGE_UPDATE", message)
+
+    async def user_deletes(self, message: dict[str, Any]) -> None:
+        channel_id = int(message["channel_id"])
+        self.messages[channel_id].remove(message)
+        data = {"id": message["id"], "channel_id": message["channel_id"]}
+        if "guild_id" in message:
+            data["guild_id"] = message["guild_id"]
+        await self.dispatch("MESSAGE_DELETE", data)
+
+    async def click(self, message: dict[str, Any], user: FakeUser, custom_id: str | None = None):
+        """Press a button on ``message`` (the first one unless ``custom_id`` is given)."""
+        buttons = [c for row in message["components"] for c in row["components"]]
+        button = next(b for b in buttons if custom_id in (None, b["custom_id"]))
+        data = {"custom_id": button["custom_id"], "component_type": 2}
+        await self._interaction(3, int(message["channel_id"]), user, data, message=message)
+
+    async def _interaction(
+        self, kind: int, channel_id: int, user: FakeUser, data: dict[str, Any], **extra: Any
+    ) -> str:
+        guild = self.guild_of(channel_id)
+        payload: dict[str, Any] = {
+            "id": str(snowflake()),
+            "application_id": str(self.app_id),
+            "type": kind,
+            "data": data,
+            "channel_id": str(channel_id),
+            "channel": self.channels.get(channel_id, {"id": str(channel_id), "type": 1}),
+            "token": f"itoken-{snowflake()}",
+            "version": 1,
+            "locale": "en-US",
+            "entitlements": [],
+            "authorizing_integration_owners": {},
+            "context": 0,
+            "app_permissions": str((1 << 53) - 1),
+            **extra,
+        }
+        if guild is not None:
+            member = guild.member_payload(user)
+            member["permissions"] = str(guild.permissions_of(user))
+            payload.update(guild_id=str(guild.id), member=member, guild_locale="en-US")
+        else:
+            payload["user"] = user.payload()
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return payload["token"]
+
+    # -- waiting --------------------------------------------------------------------------------
+
+    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
+        """Wait until ``predicate()`` is truthy (re-checked on every change); return its value."""
+        async with asyncio.timeout(timeout), self._changed:
+            while not (result := predicate()):
+                await self._changed.wait()
+            return result
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    def bot_messages(self, channel_id: int) -> list[dict[str, Any]]:
+        return [m for m in self.messages[channel_id] if int(m["author"]["id"]) == self.bot_user.id]
+
+    # -- gateway --------------------------------------------------------------------------------
+
+    async def dispatch(self, event: str, data: dict[str, Any]) -> None:
+        self._seq += 1
+        frame = json.dumps({"op": 0, "t": event, "s": self._seq, "d": data})
+        for ws in list(self._sockets):
+            if not ws.closed:
+                await ws.send_str(frame)
+        await self._notify()
+
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.send_json({"op": 10, "d": {"heartbeat_interval": 41250}})
+        async for frame in ws:
+            if frame.type != WSMsgType.TEXT:
+                continue
+            payload = json.loads(frame.data)
+            if payload["op"] == 1:
+                await ws.send_json({"op": 11})
+            elif payload["op"] == 2:
+                if self.reject_intents:
+                    await ws.close(code=4014, message=b"Disallowed intent(s).")
+                    break
+                self._sockets.append(ws)
+                await self._ready(ws)
+        if ws in self._sockets:
+            self._sockets.remove(ws)
+        return ws
+
+    async def _ready(self, ws: web.WebSocketResponse) -> None:
+        self._seq += 1
+        ready = {
+            "v": 10,
+            "user": self.bot_user.payload(),
+            "guilds": [{"id": str(g), "unavailable": True} for g in self.guilds],
+            "session_id": "fake-session",
+            "resume_gateway_url": self.gateway_url,
+            "application": {"id": str(self.app_id), "flags": 0},
+        }
+        await ws.send_json({"op": 0, "t": "READY", "s": self._seq, "d": ready})
+        for guild in self.guilds.values():
+            self._seq += 1
+            await ws.send_json(
+                {"op": 0, "t": "GUILD_CREATE", "s": self._seq, "d": guild.payload()}
+            )
+        await self._notify()
+
+    # -- REST -----------------------------------------------------------------------------------
+
+    async def _rest(self, request: web.Request) -> web.Response:
+        path = "/" + request.match_info["tail"]
+        body = await request.json() if request.can_read_body else None
+        self.requests.append(Recorded(request.method, path, body, time.monotonic()))
+        try:
+            if request.headers.get("Authorization") != f"Bot {self.token}":
+                return json_response({"message": "401: Unauthorized", "code": 0}, 401)
+            fault = self._fault(request.method, path)
+            if fault is not None:
+                return fault
+            if request.method == "PATCH" and re.fullmatch(r"/channels/\d+/messages/\d+", path):
+                limited = self._edit_limit(int(path.split("/")[2]))
+                if limited is not None:
+                    return limited
+            result = await handle(self, request.method, path, body)
+            if result is None:
+                return web.Response(status=204)
+            if isinstance(result, web.Response):
+                return result
+            return json_response(result)
+        finally:
+            await self._notify()
+
+    def _fault(self, method: str, path: str) -> web.Response | None:
+        for fault in self._faults:
+            if fault.times > 0 and fault.method == method and fault.pattern.search(path):
+                fault.times -= 1
+                if fault.status == 429:
+                    return self._too_many(fault.retry_after)
+                return json_response({"message": "Server error", "code": 0}, fault.status)
+        return None
+
+    def _edit_limit(self, channel_id: int) -> web.Response | None:
+        now = time.monotonic()
+        window = self._edits[channel_id]
+        while window and now - window[0] > EDIT_WINDOW:
+            window.popleft()
+        if len(window) >= EDIT_LIMIT:
+            self.edit_429s += 1
+            return self._too_many(round(EDIT_WINDOW - (now - window[0]), 3))
+        window.append(now)
+        return None
+
+    def _too_many(self, retry_after: float) -> web.Response:
+        self.all_429s += 1
+        body = {"message": "You are being rate limited.", "retry_after": retry_after, "global": False}
+        headers = {
+            "Via": "1.1 google",
+            "Retry-After": str(max(1, round(retry_after))),
+            "X-RateLimit-Limit": str(EDIT_LIMIT),
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset-After": str(retry_after),
+            "X-RateLimit-Bucket": "fake-bucket",
+            "X-RateLimit-Scope": "user",
+        }
+        return json_response(body, 429, headers)
+
