@@ -33,9 +33,7 @@ def make_intents() -> discord.Intents:
 
 
 class ChatBot(commands.Bot):
-    def __init__(
-        self, *, settings: Settings, store: Store, llm: LLMClient, **options: Any
-    ) -> None:
+    def __init__(self, *, settings: Settings, store: Store, llm: LLMClient, **options: Any) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
             help_command=None,

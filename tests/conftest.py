@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -13,8 +14,8 @@ import pytest
 import yarl
 from discord.gateway import DiscordWebSocket
 
-from bot.__main__ import build_bot
 from bot.app import ChatBot
+from bot.runner import build_bot
 from bot.settings import load_settings
 from tests.fakes.discord_payloads import FakeGuild, FakeUser
 from tests.fakes.discord_server import FakeDiscord
@@ -53,7 +54,12 @@ class World:
 def world(fake_discord: FakeDiscord) -> World:
     guild = fake_discord.add_guild("Test Guild")
     channel = fake_discord.add_channel(guild, "general")
-    return World(guild, channel, fake_discord.add_member(guild, "alice"), fake_discord.add_member(guild, "bob"))
+    return World(
+        guild,
+        channel,
+        fake_discord.add_member(guild, "alice"),
+        fake_discord.add_member(guild, "bob"),
+    )
 
 
 StartBot = Callable[..., Awaitable[ChatBot]]
@@ -93,7 +99,5 @@ async def start_bot(
     yield start
     for bot, task in running:
         await bot.close()
-        try:
+        with contextlib.suppress(Exception):
             await asyncio.wait_for(task, 5)
-        except Exception:  # noqa: BLE001 - start-up errors were asserted by the test
-            pass

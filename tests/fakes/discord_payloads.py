@@ -204,7 +204,9 @@ def application_payload(app_id: int, owner: FakeUser) -> dict[str, Any]:
     }
 
 
-def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+def json_response(
+    data: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
     # discord.py parses JSON only when Content-Type is exactly application/json (no charset).
     return web.Response(
         body=json.dumps(data).encode(),

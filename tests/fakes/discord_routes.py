@@ -36,7 +36,12 @@ async def handle(fake: FakeDiscord, method: str, path: str, body: Any) -> Any:
         return {
             "url": fake.gateway_url,
             "shards": 1,
-            "session_start_limit": {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1},
+            "session_start_limit": {
+                "total": 1000,
+                "remaining": 1000,
+                "reset_after": 0,
+                "max_concurrency": 1,
+            },
         }
     if method in ("PUT", "GET") and parts[0] == "applications" and parts[-1] == "commands":
         key = "/".join(parts[2:-1]) or "global"
@@ -101,7 +106,9 @@ async def _edit_or_delete(
         return None
     for key in ("content", "components", "allowed_mentions"):
         if key in body:
-            message[key] = body[key] if body[key] is not None else ([] if key == "components" else None)
+            message[key] = (
+                body[key] if body[key] is not None else ([] if key == "components" else None)
+            )
     message["edited_timestamp"] = now_iso()
     message.setdefault("edits", 0)
     message["edits"] += 1

@@ -18,7 +18,6 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from .discord_routes import handle
 from .discord_payloads import (
     FakeGuild,
     FakeUser,
@@ -27,6 +26,7 @@ from .discord_payloads import (
     now_iso,
     snowflake,
 )
+from .discord_routes import handle
 
 EDIT_LIMIT = 5
 EDIT_WINDOW = 5.0
@@ -54,7 +54,9 @@ class FakeDiscord:
     token: str = "fake-discord-token"
     reject_intents: bool = False  # close the gateway with 4014, as when the intent is off
     requests: list[Recorded] = field(default_factory=list)
-    messages: dict[int, list[dict[str, Any]]] = field(default_factory=lambda: collections.defaultdict(list))
+    messages: dict[int, list[dict[str, Any]]] = field(
+        default_factory=lambda: collections.defaultdict(list)
+    )
     channels: dict[int, dict[str, Any]] = field(default_factory=dict)
     guilds: dict[int, FakeGuild] = field(default_factory=dict)
     interaction_responses: list[dict[str, Any]] = field(default_factory=list)
@@ -67,7 +69,9 @@ class FakeDiscord:
         self.owner = FakeUser(snowflake(), "owner")
         self.app_id = self.bot_user.id
         self._faults: list[Fault] = []
-        self._edits: dict[int, collections.deque[float]] = collections.defaultdict(collections.deque)
+        self._edits: dict[int, collections.deque[float]] = collections.defaultdict(
+            collections.deque
+        )
         self._sockets: list[web.WebSocketResponse] = []
         self._seq = 0
         self._changed = asyncio.Condition()
@@ -126,7 +130,9 @@ class FakeDiscord:
     def threads(self) -> list[dict[str, Any]]:
         return [c for c in self.channels.values() if c["type"] == 11]
 
-    def fail(self, method: str, path: str, status: int, *, times: int = 1, retry_after: float = 1.0):
+    def fail(
+        self, method: str, path: str, status: int, *, times: int = 1, retry_after: float = 1.0
+    ):
         """Answer the next ``times`` requests matching ``method`` and the ``path`` regex with
         ``status`` (429s carry Discord's body and headers)."""
         self._faults.append(Fault(method, re.compile(path), status, times, retry_after))
@@ -257,9 +263,7 @@ class FakeDiscord:
         await ws.send_json({"op": 0, "t": "READY", "s": self._seq, "d": ready})
         for guild in self.guilds.values():
             self._seq += 1
-            await ws.send_json(
-                {"op": 0, "t": "GUILD_CREATE", "s": self._seq, "d": guild.payload()}
-            )
+            await ws.send_json({"op": 0, "t": "GUILD_CREATE", "s": self._seq, "d": guild.payload()})
         await self._notify()
 
     # -- REST -----------------------------------------------------------------------------------
@@ -309,7 +313,11 @@ class FakeDiscord:
 
     def _too_many(self, retry_after: float) -> web.Response:
         self.all_429s += 1
-        body = {"message": "You are being rate limited.", "retry_after": retry_after, "global": False}
+        body = {
+            "message": "You are being rate limited.",
+            "retry_after": retry_after,
+            "global": False,
+        }
         headers = {
             "Via": "1.1 google",
             "Retry-After": str(max(1, round(retry_after))),
@@ -320,4 +328,3 @@ class FakeDiscord:
             "X-RateLimit-Scope": "user",
         }
         return json_response(body, 429, headers)
-

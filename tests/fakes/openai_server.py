@@ -84,10 +84,17 @@ class FakeOpenAI:
 
     async def _stream(self, request: web.Request, body: dict[str, Any], script: Script):
         response = web.StreamResponse(
-            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", **script.headers}
+            headers={
+                "Content-Type": "text/event-stream",
+                "Cache-Control": "no-cache",
+                **script.headers,
+            }
         )
         await response.prepare(request)
-        pieces = [script.text[i : i + script.chunk_size] for i in range(0, len(script.text), script.chunk_size)]
+        pieces = [
+            script.text[i : i + script.chunk_size]
+            for i in range(0, len(script.text), script.chunk_size)
+        ]
         for index, piece in enumerate(pieces):
             if script.die_after is not None and index >= script.die_after:
                 assert request.transport is not None
@@ -95,7 +102,12 @@ class FakeOpenAI:
                 return response
             if script.delay:
                 await asyncio.sleep(script.delay)
-            await _event(response, _chunk(body, {"content": piece} if index else {"role": "assistant", "content": piece}))
+            await _event(
+                response,
+                _chunk(
+                    body, {"content": piece} if index else {"role": "assistant", "content": piece}
+                ),
+            )
             if index == 0 and script.gate is not None:
                 await script.gate.wait()
         await _event(response, _chunk(body, {}, finish_reason="stop"))
@@ -123,7 +135,9 @@ def _usage(script: Script) -> dict[str, Any]:
 
 
 def _chunk(body: dict[str, Any], delta: dict[str, Any] | None, finish_reason: str | None = None):
-    choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish_reason}]
+    choices = (
+        [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish_reason}]
+    )
     return {
         "id": "chatcmpl-fake",
         "object": "chat.completion.chunk",
@@ -141,7 +155,11 @@ def _completion(body: dict[str, Any], script: Script) -> dict[str, Any]:
         "created": int(time.time()),
         "model": body.get("model", "fake"),
         "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": script.text}, "finish_reason": "stop"}
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": script.text},
+                "finish_reason": "stop",
+            }
         ],
         "usage": _usage(script),
     }
@@ -152,7 +170,9 @@ def _error(script: Script) -> web.Response:
     body = {
         "error": {
             "message": f"fake error {script.status} {script.error_code or ''}".strip(),
-            "type": "insufficient_quota" if script.error_code == "insufficient_quota" else kinds.get(script.status or 0, "server_error"),
+            "type": "insufficient_quota"
+            if script.error_code == "insufficient_quota"
+            else kinds.get(script.status or 0, "server_error"),
             "param": None,
             "code": script.error_code,
         }

@@ -1,0 +1,67 @@
+"""Running the bot: build it with its resources, start it, stop it cleanly on SIGINT/SIGTERM.
+
+Kept apart from ``__main__`` so that a configuration error is reported before the slow imports
+(discord.py, openai) happen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from typing import Any
+
+import discord
+
+from .app import ChatBot
+from .llm import LLMClient
+from .settings import Settings
+from .store import StoreError, store_from_url
+
+log = logging.getLogger("bot")
+
+
+def build_bot(settings: Settings, **options: Any) -> ChatBot:
+    """The bot with its resources; nothing is opened or connected yet. ``options`` go to
+    ``discord.Client`` (tests shorten ``guild_ready_timeout``)."""
+    llm = LLMClient.create(
+        api_key=settings.openai_api_key,
+        base_url=settings.openai_base_url,
+        model=settings.openai_model,
+        is_openai=settings.is_openai,
+    )
+    store = store_from_url(settings.database_url)
+    return ChatBot(settings=settings, store=store, llm=llm, **options)
+
+
+async def run(settings: Settings) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # Windows has no signal handlers
+            loop.add_signal_handler(signum, stop.set)
+    async with build_bot(settings) as bot:
+        runner = asyncio.create_task(bot.start(settings.discord_token), name="discord")
+        stopper = asyncio.create_task(stop.wait(), name="signals")
+        await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if not runner.done():
+            log.info("Shutting down")
+            await bot.close()
+        stopper.cancel()
+        try:
+            await runner
+        except discord.LoginFailure:
+            log.error("Discord rejected DISCORD_TOKEN (401 Unauthorized): reset the token in the "
+                      "Developer Portal (Bot → Reset Token) and update .env")  # fmt: skip
+            return 1
+        except discord.PrivilegedIntentsRequired:
+            log.error("Discord refused the connection (4014): turn on 'Message Content Intent' "
+                      "in the Developer Portal (Bot → Privileged Gateway Intents)")  # fmt: skip
+            return 1
+        except StoreError as exc:
+            log.error("%s", exc)
+            return 1
+        except asyncio.CancelledError:
+            pass
+    return 0

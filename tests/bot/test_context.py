@@ -1,0 +1,90 @@
+"""The request builder: order, persona kept, oldest dropped whole, truncation, exact counts."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.context import TRUNCATION_MARKER, Budget, api_name, build_request, context_window
+from bot.store import Turn, TurnStatus
+from bot.tokens import TokenCounter
+
+COUNTER = TokenCounter.for_model("gpt-4o-mini")
+
+
+def turns(*contents: str, name: str | None = "alice") -> list[Turn]:
+    """Turns oldest first, alternating user/assistant, tokens counted as the store would."""
+    result = []
+    for seq, content in enumerate(contents, 1):
+        role = "user" if seq % 2 else "assistant"
+        author = name if role == "user" else None
+        tokens = COUNTER.message(role, content, author)
+        result.append(Turn(seq, 1, seq, role, content, author, tokens, TurnStatus.COMPLETE))
+    return result
+
+
+def newest_first(items):
+    return list(reversed(items))
+
+
+def test_persona_first_then_turns_oldest_to_newest():
+    history = turns("hi", "hello!", "how are you?")
+    request = build_request(COUNTER, Budget(8000, 1000), "Be kind.", newest_first(history))
+    assert request.messages == [
+        {"role": "system", "content": "Be kind."},
+        {"role": "user", "content": "hi", "name": "alice"},
+        {"role": "assistant", "content": "hello!"},
+        {"role": "user", "content": "how are you?", "name": "alice"},
+    ]
+    assert not request.dropped and not request.truncated
+
+
+def test_prompt_tokens_equal_an_independent_count():
+    history = turns(
+        "Bonjour 🇫🇷", "Salut ! Ça va ?", "日本語で答えてください。", "はい、わかりました。", "ok"
+    )
+    request = build_request(COUNTER, Budget(8000, 1000), "persona", newest_first(history))
+    assert request.prompt_tokens == COUNTER.prompt(request.messages)
+
+
+@pytest.mark.parametrize("window", [60, 80, 100, 150, 400])
+def test_oldest_turns_dropped_whole_and_budget_respected(window):
+    history = turns(*[f"message number {i} with some words" for i in range(40)])
+    budget = Budget(window + 20, 20)
+    request = build_request(COUNTER, budget, "sys", newest_first(history))
+    assert request.prompt_tokens == COUNTER.prompt(request.messages) <= budget.prompt
+    kept = request.messages[1:]
+    assert [m["content"] for m in kept] == [t.content for t in history[len(history) - len(kept) :]]
+    assert request.dropped
+
+
+def test_a_single_huge_newest_turn_is_truncated_in_the_middle():
+    huge = "BEGIN " + "word " * 5000 + "FINISH"
+    history = turns("older", "reply", huge)
+    budget = Budget(600, 100)
+    request = build_request(COUNTER, budget, "sys", newest_first(history))
+    assert request.truncated and request.turns == 1
+    content = request.messages[-1]["content"]
+    assert content.startswith("BEGIN") and content.endswith("FINISH")
+    assert TRUNCATION_MARKER.strip() in content
+    assert request.prompt_tokens == COUNTER.prompt(request.messages) <= budget.prompt
+
+
+def test_windows_and_override():
+    assert context_window("gpt-4o-mini") == 128_000
+    assert context_window("gpt-4") == 8_192
+    assert context_window("gpt-4.1-mini") == 1_047_576
+    assert context_window("llama3.1") == 8_192
+    assert context_window("gpt-4o", 4000) == 4000
+
+
+@pytest.mark.parametrize(
+    ("display", "expected"),
+    [
+        ("alice", "alice"),
+        ("Zoë the Great!", "Zo_the_Great"),
+        ("🎉🎉", "user"),
+        ("a" * 80, "a" * 64),
+    ],
+)
+def test_api_names(display, expected):
+    assert api_name(display) == expected

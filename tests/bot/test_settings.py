@@ -1,0 +1,119 @@
+"""Settings: defaults, each error case, and that secrets never appear in errors or reprs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from bot.settings import SettingsError, load_settings, sqlite_path
+
+BASE = {"DISCORD_TOKEN": "discord-secret-token", "OPENAI_API_KEY": "sk-secret"}
+
+
+def test_defaults():
+    settings = load_settings(BASE)
+    assert settings.openai_model == "gpt-4o-mini"
+    assert settings.database_url == "sqlite:///bot.sqlite3"
+    assert settings.max_completion_tokens == 1024
+    assert settings.context_tokens is None
+    assert settings.is_openai
+    assert "secret" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({}, "DISCORD_TOKEN"),
+        ({"DISCORD_TOKEN": "  "}, "DISCORD_TOKEN"),
+        ({"DISCORD_TOKEN": "two words"}, "DISCORD_TOKEN"),
+        ({"DISCORD_TOKEN": "t"}, "OPENAI_API_KEY"),
+        ({**BASE, "OPENAI_API_KEY": ""}, "OPENAI_API_KEY"),
+        ({**BASE, "OPENAI_BASE_URL": "localhost:11434"}, "OPENAI_BASE_URL"),
+        ({**BASE, "MAX_COMPLETION_TOKENS": "lots"}, "MAX_COMPLETION_TOKENS"),
+        ({**BASE, "MAX_COMPLETION_TOKENS": "0"}, "MAX_COMPLETION_TOKENS"),
+        ({**BASE, "CONTEXT_TOKENS": "1.5"}, "CONTEXT_TOKENS"),
+        ({**BASE, "CONTEXT_TOKENS": "1000", "MAX_COMPLETION_TOKENS": "1000"}, "CONTEXT_TOKENS"),
+        ({**BASE, "GUILD_RPM": "-1"}, "GUILD_RPM"),
+        ({**BASE, "GUILD_TPM": "x"}, "GUILD_TPM"),
+        ({**BASE, "USER_RPM": "1e3"}, "USER_RPM"),
+        ({**BASE, "LOG_LEVEL": "chatty"}, "LOG_LEVEL"),
+        ({**BASE, "DATABASE_URL": "postgresql://u:p@h/db"}, "DATABASE_URL"),
+        ({**BASE, "DATABASE_URL": "bot.sqlite3"}, "DATABASE_URL"),
+        ({**BASE, "DEV_GUILD_ID": "abc"}, "DEV_GUILD_ID"),
+    ],
+)
+def test_errors_name_the_variable(env, variable):
+    with pytest.raises(SettingsError) as caught:
+        load_settings(env)
+    assert caught.value.variable == variable
+    assert str(caught.value).startswith(variable)
+    for secret in ("discord-secret-token", "sk-secret", "u:p"):
+        assert secret not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://localhost:11434/v1", "http://127.0.0.1:8000/v1", "http://ollama:11434/v1",
+     "http://192.168.1.20:1234/v1", "http://[::1]:8080/v1", "http://gpu.local/v1"],
+)  # fmt: skip
+def test_local_servers_need_no_api_key(url):
+    settings = load_settings({"DISCORD_TOKEN": "t", "OPENAI_BASE_URL": url})
+    assert settings.openai_api_key is None
+    assert not settings.is_openai
+
+
+def test_remote_server_needs_a_key():
+    with pytest.raises(SettingsError, match="OPENAI_API_KEY"):
+        load_settings({"DISCORD_TOKEN": "t", "OPENAI_BASE_URL": "https://api.groq.com/openai/v1"})
+
+
+def test_numbers_accept_underscores_and_zero_disables_limits():
+    settings = load_settings({**BASE, "GUILD_TPM": "100_000", "USER_RPM": "0"})
+    assert settings.guild_tpm == 100_000
+    assert settings.user_rpm == 0
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [("sqlite:///bot.sqlite3", "bot.sqlite3"), ("sqlite:////var/lib/bot.db", "/var/lib/bot.db"),
+     ("sqlite:///:memory:", ":memory:")],
+)  # fmt: skip
+def test_sqlite_paths(url, path):
+    assert sqlite_path(url) == path
+
+
+def test_python_m_bot_with_missing_settings_exits_2_quickly(tmp_path):
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "bot"],
+        cwd=tmp_path,  # no .env here
+        env={"PATH": "/usr/bin:/bin", "OPENAI_API_KEY": "sk-never-printed"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert (
+        time.monotonic() - started < 5
+    )  # the interpreter start dominates; well under a second here
+    assert result.stderr.strip().splitlines() == [
+        "threadbot: configuration error: DISCORD_TOKEN is required (the bot token from the "
+        "Developer Portal)"
+    ]
+    assert "sk-never-printed" not in result.stderr + result.stdout
+
+
+def test_dotenv_file_is_read_and_environment_wins(tmp_path, monkeypatch):
+    from bot.settings import settings_from_environment
+
+    (tmp_path / ".env").write_text(
+        "DISCORD_TOKEN=from-file\nOPENAI_API_KEY=sk-file\nOPENAI_MODEL=gpt-4o\n"
+    )
+    monkeypatch.setenv("OPENAI_MODEL", "gpt-4.1-mini")
+    monkeypatch.delenv("DISCORD_TOKEN", raising=False)
+    settings = settings_from_environment(tmp_path / ".env")
+    assert settings.discord_token == "from-file"
+    assert settings.openai_model == "gpt-4.1-mini"
