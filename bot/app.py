@@ -78,6 +78,9 @@ class ChatBot(commands.Bot):
             except commands.ExtensionError:
                 log.exception("Could not load extension %s", extension)
 
+    async def on_message(self, message: discord.Message, /) -> None:
+        """No prefix commands: the chat cog handles messages, so skip command parsing."""
+
     async def on_ready(self) -> None:
         assert self.user is not None
         log.info("Ready as %s (id %s) in %d guilds", self.user, self.user.id, len(self.guilds))

@@ -244,6 +244,8 @@ class SQLiteStore:
         return row[0] if row else None
 
     async def interrupt_streaming_turns(self) -> int:
+        # A reply cut off before any of its text was stored says nothing: drop it.
+        await self.db.execute("DELETE FROM turns WHERE status = 'streaming' AND content = ''")
         cursor = await self.db.execute(
             "UPDATE turns SET status = 'interrupted' WHERE status = 'streaming'"
         )

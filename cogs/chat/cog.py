@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+SHUTDOWN_GRACE = 5.0  # seconds for running replies to finish their last edit on shutdown
 ANSWERABLE_TYPES = (discord.MessageType.default, discord.MessageType.reply)
 
 
@@ -39,7 +40,9 @@ def thread_name(prompt: str) -> str:
 class Chat(commands.Cog):
     def __init__(self, bot: ChatBot) -> None:
         self.bot = bot
-        self._generations: dict[int, asyncio.Task[None]] = {}  # prompt message id -> generation
+        # Replies being generated, by prompt message id: deleting the prompt cancels its reply.
+        self.active: dict[int, tuple[asyncio.Task[None], ReplyStreamer]] = {}
+        self._answering: set[asyncio.Task[object]] = set()
 
     # -- events -------------------------------------------------------------------------------
 
@@ -85,10 +88,17 @@ class Chat(commands.Cog):
 
     @commands.Cog.listener()
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
-        generation = self._generations.get(payload.message_id)
-        if generation is not None:
-            generation.cancel()  # the question is gone: stop answering it
+        active = self.active.get(payload.message_id)
+        if active is not None:
+            active[0].cancel()  # the question is gone: stop answering it
         await self.bot.conversations.forget_message(payload.message_id)
+
+    async def cog_unload(self) -> None:
+        """On shutdown, stop every reply, and give each a moment to show and store what it has."""
+        for producer, _ in list(self.active.values()):
+            producer.cancel()
+        if self._answering:
+            await asyncio.wait(self._answering, timeout=SHUTDOWN_GRACE)
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -147,6 +157,10 @@ class Chat(commands.Cog):
         """Build the request, stream the reply into ``channel``, store it. One reply at a time
         per conversation, so a quick follow-up waits for the reply it follows."""
         conversations = self.bot.conversations
+        task = asyncio.current_task()
+        assert task is not None
+        self._answering.add(task)
+        task.add_done_callback(self._answering.discard)
         async with conversations.lock(conversation.id):
             conversation = await conversations.get(conversation.id) or conversation
             request = await conversations.build(conversation)
@@ -181,21 +195,25 @@ class Chat(commands.Cog):
 
             streamer.start()
             producer = asyncio.create_task(produce(), name=f"generate-{prompt_id}")
-            self._generations[prompt_id] = producer
+            self.active[prompt_id] = (producer, streamer)
             try:
                 await asyncio.wait({producer})
             finally:
-                self._generations.pop(prompt_id, None)
+                self.active.pop(prompt_id, None)
                 producer.cancel()  # no-op when done; stops it if we are being cancelled
             status, note = self._outcome(producer)
-            try:
-                await streamer.finish(note)
-            except discord.HTTPException:
-                log.exception("Could not show the end of a reply in channel %s", conversation.id)
-            if assistant_turn is not None:
-                first = streamer.messages[0].id if streamer.messages else None
+            first = streamer.messages[0].id if streamer.messages else None
+            if assistant_turn is not None:  # stored before the last edit, which may be paced
                 await conversations.finish_reply(
                     assistant_turn, reply.text, status=status, message_id=first
+                )
+            try:
+                await streamer.finish(note)
+            except (discord.HTTPException, RuntimeError):  # RuntimeError: closed during shutdown
+                log.exception("Could not show the end of a reply in channel %s", conversation.id)
+            if assistant_turn is not None and first is None and streamer.messages:
+                await conversations.finish_reply(
+                    assistant_turn, reply.text, status=status, message_id=streamer.messages[0].id
                 )
             await self._record_usage(conversation, requester.id, request.prompt_tokens, reply)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import json
 import re
 import time
@@ -84,7 +85,7 @@ class FakeDiscord:
         app = web.Application()
         app.router.add_get("/", self._gateway)
         app.router.add_route("*", "/api/v10/{tail:.*}", self._rest)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
@@ -192,6 +193,7 @@ class FakeDiscord:
             "entitlements": [],
             "authorizing_integration_owners": {},
             "context": 0,
+            "attachment_size_limit": 26_214_400,
             "app_permissions": str((1 << 53) - 1),
             **extra,
         }
@@ -207,10 +209,12 @@ class FakeDiscord:
     # -- waiting --------------------------------------------------------------------------------
 
     async def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
-        """Wait until ``predicate()`` is truthy (re-checked on every change); return its value."""
+        """Wait until ``predicate()`` is truthy; return its value. Re-checked on every change here,
+        and every 20 ms for predicates about the bot's own state."""
         async with asyncio.timeout(timeout), self._changed:
             while not (result := predicate()):
-                await self._changed.wait()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), 0.02)
             return result
 
     async def _notify(self) -> None:
@@ -273,7 +277,8 @@ class FakeDiscord:
         body = await request.json() if request.can_read_body else None
         self.requests.append(Recorded(request.method, path, body, time.monotonic()))
         try:
-            if request.headers.get("Authorization") != f"Bot {self.token}":
+            webhook = path.startswith(("/interactions/", "/webhooks/"))  # token in the URL
+            if not webhook and request.headers.get("Authorization") != f"Bot {self.token}":
                 return json_response({"message": "401: Unauthorized", "code": 0}, 401)
             fault = self._fault(request.method, path)
             if fault is not None:

@@ -40,6 +40,7 @@ class FakeOpenAI:
     def __post_init__(self) -> None:
         self._scripts: collections.deque[Script] = collections.deque()
         self._runner: web.AppRunner | None = None
+        self.held: list[Script] = []
         self._changed = asyncio.Condition()
         self.port = 0
 
@@ -54,13 +55,16 @@ class FakeOpenAI:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._completions)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
     async def stop(self) -> None:
+        for script in (*self._scripts, *self.held):
+            if script.gate is not None:
+                script.gate.set()  # release held streams so the server can shut down
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -109,6 +113,7 @@ class FakeOpenAI:
                 ),
             )
             if index == 0 and script.gate is not None:
+                self.held.append(script)
                 await script.gate.wait()
         await _event(response, _chunk(body, {}, finish_reason="stop"))
         if script.send_usage and (body.get("stream_options") or {}).get("include_usage"):
