@@ -35,33 +35,43 @@ def build_bot(settings: Settings, **options: Any) -> ChatBot:
     return ChatBot(settings=settings, store=store, llm=llm, **options)
 
 
-async def run(settings: Settings) -> int:
+async def run(settings: Settings, **options: Any) -> int:
+    """Run until Discord disconnects for good or a SIGINT/SIGTERM arrives; the exit status."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for signum in signals:
         with contextlib.suppress(NotImplementedError):  # Windows has no signal handlers
             loop.add_signal_handler(signum, stop.set)
-    async with build_bot(settings) as bot:
-        runner = asyncio.create_task(bot.start(settings.discord_token), name="discord")
-        stopper = asyncio.create_task(stop.wait(), name="signals")
-        await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        if not runner.done():
-            log.info("Shutting down")
-            await bot.close()
-        stopper.cancel()
-        try:
-            await runner
-        except discord.LoginFailure:
-            log.error("Discord rejected DISCORD_TOKEN (401 Unauthorized): reset the token in the "
-                      "Developer Portal (Bot → Reset Token) and update .env")  # fmt: skip
-            return 1
-        except discord.PrivilegedIntentsRequired:
-            log.error("Discord refused the connection (4014): turn on 'Message Content Intent' "
-                      "in the Developer Portal (Bot → Privileged Gateway Intents)")  # fmt: skip
-            return 1
-        except StoreError as exc:
-            log.error("%s", exc)
-            return 1
-        except asyncio.CancelledError:
-            pass
-    return 0
+    try:
+        async with build_bot(settings, **options) as bot:
+            runner = asyncio.create_task(bot.start(settings.discord_token), name="discord")
+            stopper = asyncio.create_task(stop.wait(), name="signals")
+            await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            stopper.cancel()
+            if not runner.done():
+                log.info("Shutting down")
+                await bot.close()
+            return _exit_status(runner)
+    finally:
+        for signum in signals:
+            with contextlib.suppress(NotImplementedError):
+                loop.remove_signal_handler(signum)
+
+
+def _exit_status(runner: asyncio.Task[None]) -> int:
+    """One clear log line, not a traceback, for the failures a user can fix."""
+    if runner.cancelled() or runner.exception() is None:
+        return 0
+    error = runner.exception()
+    if isinstance(error, discord.LoginFailure):
+        log.error("Discord rejected DISCORD_TOKEN (401 Unauthorized): reset the token in the "
+                  "Developer Portal (Bot → Reset Token) and update .env")  # fmt: skip
+    elif isinstance(error, discord.PrivilegedIntentsRequired):
+        log.error("Discord refused the connection (4014): turn on 'Message Content Intent' "
+                  "in the Developer Portal (Bot → Privileged Gateway Intents)")  # fmt: skip
+    elif isinstance(error, StoreError):
+        log.error("%s", error)
+    else:
+        log.error("The bot stopped on an unexpected error", exc_info=error)
+    return 1

@@ -1,0 +1,75 @@
+"""Start-up and shutdown through the fakes: bad token, missing intent, broken database, SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+
+import discord
+import pytest
+import yarl
+from discord.gateway import DiscordWebSocket
+
+from bot.runner import run
+from bot.settings import load_settings
+
+
+@pytest.fixture
+def settings_for(fake_discord, fake_openai, tmp_path, monkeypatch):
+    monkeypatch.setattr(discord.http.Route, "BASE", fake_discord.api_base)
+    monkeypatch.setattr(DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(fake_discord.gateway_url))
+
+    def make(**env):
+        return load_settings(
+            {
+                "DISCORD_TOKEN": fake_discord.token,
+                "OPENAI_BASE_URL": fake_openai.base_url,
+                "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.sqlite3'}",
+                **env,
+            }
+        )
+
+    return make
+
+
+def errors(caplog):
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_rejected_token_is_one_line_and_exit_1(settings_for, caplog, world):
+    status = await asyncio.wait_for(run(settings_for(DISCORD_TOKEN="wrong-token")), 10)
+    assert status == 1
+    assert errors(caplog) == [
+        "Discord rejected DISCORD_TOKEN (401 Unauthorized): reset the token in the Developer "
+        "Portal (Bot → Reset Token) and update .env"
+    ]
+    assert "wrong-token" not in caplog.text
+
+
+async def test_missing_message_content_intent_names_the_switch(
+    settings_for, fake_discord, caplog, world
+):
+    fake_discord.reject_intents = True
+    status = await asyncio.wait_for(run(settings_for()), 10)
+    assert status == 1
+    assert any("turn on 'Message Content Intent'" in line for line in errors(caplog))
+
+
+async def test_corrupt_database_names_the_path(settings_for, tmp_path, caplog, world):
+    (tmp_path / "bot.sqlite3").write_bytes(b"garbage" * 1000)
+    status = await asyncio.wait_for(run(settings_for()), 10)
+    assert status == 1
+    (line,) = errors(caplog)
+    assert line.startswith(f"cannot open database {tmp_path / 'bot.sqlite3'}")
+
+
+async def test_sigterm_shuts_down_cleanly(settings_for, fake_discord, caplog, world):
+    caplog.set_level(logging.INFO)
+    runner = asyncio.create_task(run(settings_for(), guild_ready_timeout=0.05))
+    await fake_discord.wait_for(lambda: "Ready as threadbot" in caplog.text)
+    os.kill(os.getpid(), signal.SIGTERM)
+    assert await asyncio.wait_for(runner, 10) == 0
+    assert "Shutting down" in caplog.text
+    assert errors(caplog) == []
