@@ -103,6 +103,11 @@ class ContextPacker:
     def __post_init__(self) -> None:
         self._used = REPLY_PRIMING + self.counter.message("system", self.system_prompt)
 
+    @property
+    def room(self) -> int:
+        """Tokens still free for turns."""
+        return self.budget.prompt - self._used
+
     def offer(self, turn: Turn) -> bool:
         if self._full:
             return False

@@ -14,8 +14,6 @@ from .context import Budget, ChatRequest, ContextPacker, api_name
 from .store import Conversation, PersonaScope, Store, Turn, TurnStatus
 from .tokens import TokenCounter
 
-PAGE_SIZE = 64  # turns read per query while packing; most requests need one page
-
 
 @dataclass(frozen=True, slots=True)
 class Persona:
@@ -116,14 +114,7 @@ class Conversations:
         """The request for the conversation's next reply, reading only the turns that fit."""
         persona = await self.persona(conversation)
         packer = ContextPacker(self.counter, budget or self.budget, persona.text)
-        before: int | None = None
-        while True:
-            page = await self.store.newest_turns(
-                conversation.id, limit=PAGE_SIZE, before_seq=before
-            )
-            for turn in page:
-                if not packer.offer(turn):
-                    return packer.build()
-            if len(page) < PAGE_SIZE:
-                return packer.build()
-            before = page[-1].seq
+        for turn in await self.store.newest_turns_within(conversation.id, max(0, packer.room)):
+            if not packer.offer(turn):
+                break
+        return packer.build()

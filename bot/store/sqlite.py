@@ -40,7 +40,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             status TEXT NOT NULL DEFAULT 'complete',
             created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
         )""",
-        "CREATE INDEX turns_by_conversation ON turns (conversation_id, seq DESC)",
+        # Covers the running token sums of the newest turns (see newest_turns_within).
+        "CREATE INDEX turns_by_conversation ON turns (conversation_id, seq DESC, tokens)",
         "CREATE INDEX turns_streaming ON turns (status) WHERE status = 'streaming'",
         """CREATE TABLE personas (
             scope TEXT NOT NULL,
@@ -63,6 +64,24 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _TURN_COLUMNS = "seq, conversation_id, message_id, role, content, author_name, tokens, status"
+_STATUS = {status.value: status for status in TurnStatus}
+
+# The newest turns whose tokens fit a budget, plus the first one that does not (so the caller
+# knows older turns exist, or can cut a single huge turn). The last column is the running total.
+_WITHIN_QUERY = f"""
+WITH recent AS (
+    SELECT seq, tokens FROM turns
+    WHERE conversation_id = ? AND seq > (SELECT reset_after FROM conversations WHERE id = ?)
+    ORDER BY seq DESC LIMIT ?
+), running AS (
+    SELECT seq, SUM(tokens) OVER (ORDER BY seq DESC ROWS UNBOUNDED PRECEDING) AS total
+    FROM recent
+)
+SELECT {", ".join("t." + c for c in _TURN_COLUMNS.split(", "))}, r.total
+FROM running r JOIN turns t ON t.seq = r.seq
+WHERE r.total - t.tokens <= ?
+ORDER BY t.seq DESC
+"""
 
 
 def _turn(row: sqlite3.Row | tuple) -> Turn:
@@ -209,6 +228,20 @@ class SQLiteStore:
             (conversation_id, before_seq or 2**63 - 1, conversation_id, limit),
         ) as cursor:
             return [_turn(row) for row in await cursor.fetchall()]
+
+    async def newest_turns_within(self, conversation_id: int, budget: int) -> list[Turn]:
+        # The running sum runs in SQLite over an index, on a bounded window of the newest turns
+        # that grows only while every turn in it still fits: the cost follows what is kept,
+        # not the length of the conversation.
+        limit = max(64, budget // 100)  # a first guess of how many turns fit
+        while True:
+            async with self.db.execute(
+                _WITHIN_QUERY, (conversation_id, conversation_id, limit, budget)
+            ) as cursor:
+                rows = await cursor.fetchall()
+            if len(rows) < limit or rows[-1][-1] > budget:
+                return [_turn(row[:-1]) for row in rows]
+            limit *= 8
 
     async def reset_conversation(self, conversation_id: int) -> None:
         await self.db.execute(

@@ -179,3 +179,23 @@ async def test_failed_migration_leaves_the_file_unchanged(tmp_path, monkeypatch)
         assert db.execute("PRAGMA user_version").fetchone()[0] == len(broken) - 1
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert "extra" not in tables
+
+
+@pytest.mark.parametrize(("budget", "expected"), [(0, 1), (10, 2), (25, 3), (30, 4), (10_000, 20)])
+async def test_newest_turns_within_a_budget(store, budget, expected):
+    await _conversation(store)
+    for i in range(20):
+        await store.add_turn(1, role="user", content=f"m{i}", tokens=10, message_id=i + 1)
+    turns = await store.newest_turns_within(1, budget)
+    # All that fit, plus the next older one (so the caller knows more exist).
+    assert [t.content for t in turns] == [f"m{19 - i}" for i in range(expected)]
+
+
+async def test_newest_turns_within_grows_its_window_and_respects_resets(store):
+    await _conversation(store)
+    for i in range(3000):
+        await store.add_turn(1, role="user", content="x", tokens=1, message_id=i + 1)
+    assert len(await store.newest_turns_within(1, 2500)) == 2501
+    await store.reset_conversation(1)
+    await store.add_turn(1, role="user", content="new", tokens=1, message_id=99_999)
+    assert [t.content for t in await store.newest_turns_within(1, 2500)] == ["new"]

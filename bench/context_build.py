@@ -1,0 +1,107 @@
+"""Benchmark: building one request from a long stored conversation.
+
+Compares the real builder (cached per-message counts, newest pages only) with a naive one that
+loads the whole history and re-tokenises every message, for conversations of 100 to 10,000
+messages of mixed English, CJK and code, with the default gpt-4o-mini window and a 4,000-token one.
+
+    python bench/context_build.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bot.context import Budget, ContextPacker, context_window
+from bot.conversations import Conversations
+from bot.store import SQLiteStore
+from bot.tokens import TokenCounter
+
+MODEL = "gpt-4o-mini"
+SIZES = (100, 1_000, 10_000)
+REPEAT = 20
+
+ENGLISH = "The quick brown fox jumps over the lazy dog while the committee reviews the budget. "
+CJK = "今日はとても良い天気ですね。我们明天去公园散步吧。한국어 문장도 섞어 봅시다. "
+CODE = "```python\ndef handler(event):\n    return {k: v for k, v in event.items() if v}\n```\n"
+
+
+def message(rng: random.Random) -> str:
+    piece = rng.choice([ENGLISH, ENGLISH, CJK, CODE])
+    return piece * rng.randint(1, 12)
+
+
+async def fill(store: SQLiteStore, counter: TokenCounter, size: int, rng: random.Random) -> None:
+    await store.create_conversation(1, guild_id=1, parent_id=1, owner_id=1)
+    await store.db.execute("BEGIN")
+    for i in range(size):
+        role = "user" if i % 2 == 0 else "assistant"
+        name = "alice" if role == "user" else None
+        text = message(rng)
+        await store.add_turn(
+            1, role=role, content=text, tokens=counter.message(role, text, name),
+            message_id=i + 1, author_name=name,
+        )  # fmt: skip
+    await store.db.execute("COMMIT")
+
+
+async def naive_build(store: SQLiteStore, counter: TokenCounter, budget: Budget, persona: str):
+    """Re-send everything that fits, re-tokenising the whole history on every request."""
+    turns = await store.newest_turns(1, limit=10**9)
+    packer = ContextPacker(counter, budget, persona)
+    for turn in turns:
+        tokens = counter.message(turn.role, turn.content, turn.author_name)
+        turn = type(turn)(*(tokens if f == "tokens" else getattr(turn, f) for f in turn.__slots__))
+        packer.offer(turn)  # keeps offering: a naive builder looks at every message
+    return packer.build()
+
+
+async def timed(fn, repeat: int = REPEAT) -> float:
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        await fn()
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples) * 1000
+
+
+async def main() -> None:
+    counter = TokenCounter.for_model(MODEL)
+    persona = "You are a helpful assistant."
+    windows = {"default (128k)": context_window(MODEL), "4,000": 4_000}
+    print(
+        f"{'messages':>9} | {'window':>14} | {'kept':>5} | {'builder ms':>10} | {'naive ms':>9} | {'speed-up':>8}"
+    )
+    print("-" * 72)
+    with tempfile.TemporaryDirectory() as folder:
+        for size in SIZES:
+            store = SQLiteStore(str(Path(folder) / f"bench-{size}.sqlite3"))
+            await store.open()
+            await fill(store, counter, size, random.Random(size))
+            conversation = await store.get_conversation(1)
+            assert conversation is not None
+            for label, window in windows.items():
+                budget = Budget(window, 1024)
+                conversations = Conversations(
+                    store, counter, budget=budget, default_persona=persona
+                )
+                request = await conversations.build(conversation)
+                naive = await naive_build(store, counter, budget, persona)
+                assert request.messages == naive.messages  # same answer, different cost
+                fast = await timed(lambda: conversations.build(conversation))  # noqa: B023
+                slow = await timed(lambda: naive_build(store, counter, budget, persona), 3)  # noqa: B023
+                print(
+                    f"{size:>9,} | {label:>14} | {request.turns:>5} | {fast:>10.2f} | {slow:>9.1f} | {slow / fast:>7.0f}x"
+                )
+            await store.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
