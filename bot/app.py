@@ -17,6 +17,7 @@ from .context import Budget, context_window, is_known_model
 from .conversations import Conversations
 from .llm import LLMClient
 from .pacing import Pacer
+from .ratelimit import Limiter, LocalLimiter
 from .settings import Settings
 from .store import Store
 from .tokens import TokenCounter
@@ -45,6 +46,9 @@ class ChatBot(commands.Bot):
         self.store = store
         self.llm = llm
         self.pacer = Pacer()
+        self.limiter: Limiter = LocalLimiter(
+            guild_rpm=settings.guild_rpm, guild_tpm=settings.guild_tpm, user_rpm=settings.user_rpm
+        )
         # Set in setup_hook, before any cog runs.
         self.counter: TokenCounter
         self.conversations: Conversations

@@ -7,12 +7,15 @@ wait for the reply it follows, so turns are stored and answered in order.
 from __future__ import annotations
 
 import asyncio
+import logging
 import weakref
 from dataclasses import dataclass
 
 from .context import Budget, ChatRequest, ContextPacker, api_name
 from .store import Conversation, PersonaScope, Store, Turn, TurnStatus
 from .tokens import TokenCounter
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +112,19 @@ class Conversations:
             if text:
                 return Persona(text, "server")
         return Persona(self.default_persona, "default")
+
+    def shrink_window(self, rejected_prompt_tokens: int) -> Budget:
+        """The server said a request did not fit: remember a smaller window from now on."""
+        used = rejected_prompt_tokens + self.budget.completion
+        window = max(self.budget.completion + 256, int(min(self.budget.window, used) * 0.75))
+        log.warning(
+            "The model rejected %d prompt tokens as too long; using a %d-token context window "
+            "from now on (set CONTEXT_TOKENS to the model's real window)",
+            rejected_prompt_tokens,
+            window,
+        )
+        self.budget = Budget(window, self.budget.completion)
+        return self.budget
 
     async def build(self, conversation: Conversation, budget: Budget | None = None) -> ChatRequest:
         """The request for the conversation's next reply, reading only the turns that fit."""

@@ -45,3 +45,18 @@ def failure_text(failure: Failure) -> str:
 
 def internal_error() -> str:
     return "Something went wrong on my side; the error was logged. Please try again."
+
+
+_LIMITS = {
+    "server requests": "This server has reached its limit of model requests per minute.",
+    "server tokens": "This server has used its model token allowance for the minute.",
+    "your requests": "You're sending messages faster than I'm allowed to answer.",
+    "account": "The bot's API account is at its rate limit.",
+}
+
+
+def rate_limited(limit: str | None, wait: float) -> str:
+    seconds = max(1, round(wait))
+    when = f"about {seconds} seconds" if seconds < 90 else f"about {round(seconds / 60)} minutes"
+    reason = _LIMITS.get(limit or "", "The bot is at its rate limit.")
+    return f"{reason} Try again in {when}; your message is saved."

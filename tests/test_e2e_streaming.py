@@ -24,7 +24,12 @@ async def bot_knows(fake_discord, bot, message):
     """Wait until the bot has the reply message (and its Stop button) as its own."""
     chat = bot.get_cog("Chat")
     await fake_discord.wait_for(
-        lambda: any(m.id == int(message["id"]) for _, s in chat.active.values() for m in s.messages)
+        lambda: any(
+            m.id == int(message["id"])
+            for g in chat.active.values()
+            if g.streamer
+            for m in g.streamer.messages
+        )
     )
 
 

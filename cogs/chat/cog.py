@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import re
 from typing import TYPE_CHECKING
@@ -13,10 +12,11 @@ from discord.ext import commands
 
 from bot import texts
 from bot.limits import THREAD_NAME_LIMIT
-from bot.llm import Failure, LLMError, Reply
-from bot.store import Conversation, Turn, TurnStatus
+from bot.llm import Failure
+from bot.store import Conversation
 
-from .reply import NO_MENTIONS, ReplyStreamer, StopView
+from .generation import Generation
+from .reply import NO_MENTIONS
 
 if TYPE_CHECKING:
     from bot.app import ChatBot
@@ -41,8 +41,9 @@ class Chat(commands.Cog):
     def __init__(self, bot: ChatBot) -> None:
         self.bot = bot
         # Replies being generated, by prompt message id: deleting the prompt cancels its reply.
-        self.active: dict[int, tuple[asyncio.Task[None], ReplyStreamer]] = {}
+        self.active: dict[int, Generation] = {}
         self._answering: set[asyncio.Task[object]] = set()
+        self._logged_once: set[Failure] = set()
 
     # -- events -------------------------------------------------------------------------------
 
@@ -88,15 +89,15 @@ class Chat(commands.Cog):
 
     @commands.Cog.listener()
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
-        active = self.active.get(payload.message_id)
-        if active is not None:
-            active[0].cancel()  # the question is gone: stop answering it
+        generation = self.active.get(payload.message_id)
+        if generation is not None:
+            generation.stop()  # the question is gone: stop answering it
         await self.bot.conversations.forget_message(payload.message_id)
 
     async def cog_unload(self) -> None:
         """On shutdown, stop every reply, and give each a moment to show and store what it has."""
-        for producer, _ in list(self.active.values()):
-            producer.cancel()
+        for generation in list(self.active.values()):
+            generation.stop()
         if self._answering:
             await asyncio.wait(self._answering, timeout=SHUTDOWN_GRACE)
 
@@ -154,101 +155,19 @@ class Chat(commands.Cog):
         requester: discord.abc.User,
         prompt_id: int,
     ) -> None:
-        """Build the request, stream the reply into ``channel``, store it. One reply at a time
-        per conversation, so a quick follow-up waits for the reply it follows."""
-        conversations = self.bot.conversations
+        """Answer the newest turn in ``channel``. One reply at a time per conversation, so a
+        quick follow-up waits for the reply it follows."""
         task = asyncio.current_task()
         assert task is not None
         self._answering.add(task)
         task.add_done_callback(self._answering.discard)
-        async with conversations.lock(conversation.id):
-            conversation = await conversations.get(conversation.id) or conversation
-            request = await conversations.build(conversation)
-            reply = Reply()
-            producer: asyncio.Task[None] | None = None
-
-            def stop() -> None:
-                if producer is not None:
-                    producer.cancel()
-
-            streamer = ReplyStreamer(
-                channel, conversation.id, self.bot.pacer,
-                view=StopView(requester.id, stop), on_gone=stop,
-            )  # fmt: skip
-            assistant_turn: Turn | None = None  # stored at the first text, as streaming
-
-            async def on_retry(error: LLMError, delay: float) -> None:
-                streamer.placeholder = texts.RETRYING
-
-            async def produce() -> None:
-                nonlocal assistant_turn
-                stream = self.bot.llm.stream(
-                    request.messages,
-                    max_tokens=self.bot.settings.max_completion_tokens,
-                    reply=reply,
-                    on_retry=on_retry,
-                )
-                async for delta in stream:
-                    if assistant_turn is None:
-                        assistant_turn = await conversations.begin_reply(conversation.id)
-                    streamer.feed(delta)
-
-            streamer.start()
-            producer = asyncio.create_task(produce(), name=f"generate-{prompt_id}")
-            self.active[prompt_id] = (producer, streamer)
+        async with self.bot.conversations.lock(conversation.id):
+            conversation = await self.bot.conversations.get(conversation.id) or conversation
+            generation = Generation(
+                self.bot, conversation, channel, requester.id, self._logged_once
+            )
+            self.active[prompt_id] = generation
             try:
-                await asyncio.wait({producer})
+                await generation.run()
             finally:
                 self.active.pop(prompt_id, None)
-                producer.cancel()  # no-op when done; stops it if we are being cancelled
-            status, note = self._outcome(producer)
-            first = streamer.messages[0].id if streamer.messages else None
-            if assistant_turn is not None:  # stored before the last edit, which may be paced
-                await conversations.finish_reply(
-                    assistant_turn, reply.text, status=status, message_id=first
-                )
-            try:
-                await streamer.finish(note)
-            except (discord.HTTPException, RuntimeError):  # RuntimeError: closed during shutdown
-                log.exception("Could not show the end of a reply in channel %s", conversation.id)
-            if assistant_turn is not None and first is None and streamer.messages:
-                await conversations.finish_reply(
-                    assistant_turn, reply.text, status=status, message_id=streamer.messages[0].id
-                )
-            await self._record_usage(conversation, requester.id, request.prompt_tokens, reply)
-
-    def _outcome(self, producer: asyncio.Task[None]) -> tuple[TurnStatus, str]:
-        """How the generation ended: the stored status and the note shown under the reply."""
-        if producer.cancelled():
-            return TurnStatus.INTERRUPTED, texts.STOPPED
-        error = producer.exception()
-        if error is None:
-            return TurnStatus.COMPLETE, ""
-        if isinstance(error, LLMError):
-            log.warning("Model call failed: %s", error.detail)
-            status = (
-                TurnStatus.INTERRUPTED if error.failure is Failure.CUT_OFF else TurnStatus.COMPLETE
-            )
-            return status, texts.failure_text(error.failure)
-        log.error("Reply generation failed", exc_info=error)
-        return TurnStatus.INTERRUPTED, texts.internal_error()
-
-    async def _record_usage(
-        self, conversation: Conversation, user_id: int, prompt_tokens: int, reply: Reply
-    ) -> None:
-        if reply.usage is None and not reply.text:
-            return  # the model was never reached, or said nothing we could count
-        if reply.usage is not None:
-            prompt, completion, cached = (
-                reply.usage.prompt_tokens, reply.usage.completion_tokens, reply.usage.cached_tokens
-            )  # fmt: skip
-        else:  # some servers (llama.cpp, for one) send no usage: count it ourselves
-            prompt, completion, cached = prompt_tokens, self.bot.counter.count(reply.text), 0
-        await self.bot.store.add_usage(
-            guild_id=conversation.guild_id,
-            user_id=user_id,
-            day=dt.datetime.now(dt.UTC).date(),
-            prompt_tokens=prompt,
-            completion_tokens=completion,
-            cached_tokens=cached,
-        )

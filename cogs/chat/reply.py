@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import discord
 
@@ -21,6 +21,22 @@ log = logging.getLogger(__name__)
 
 NO_MENTIONS = discord.AllowedMentions.none()
 MAX_DISCORD_FAILURES = 5
+
+
+@contextlib.asynccontextmanager
+async def typing(channel: discord.abc.Messageable) -> AsyncIterator[None]:
+    """The typing indicator, if Discord lets us show it; its failure never stops a reply."""
+    indicator = channel.typing()
+    try:
+        await indicator.__aenter__()
+    except discord.HTTPException:
+        yield
+        return
+    try:
+        yield
+    finally:
+        with contextlib.suppress(discord.HTTPException):
+            await indicator.__aexit__(None, None, None)
 
 
 class StopView(discord.ui.View):
@@ -147,19 +163,10 @@ class ReplyStreamer:
 
     async def _wait_for_text(self) -> None:
         """Show the typing indicator until the first text (or the end) arrives."""
-        typing = self.channel.typing()
-        try:
-            await typing.__aenter__()
-        except discord.HTTPException:
-            typing = None
-        try:
+        async with typing(self.channel):
             while not (self.text or self.placeholder or self._done):
                 self._changed.clear()
                 await self._changed.wait()
-        finally:
-            if typing is not None:
-                with contextlib.suppress(discord.HTTPException):
-                    await typing.__aexit__(None, None, None)
 
     async def _apply(self, index: int) -> None:
         target = self._target()  # the latest text, computed after the wait
