@@ -114,10 +114,12 @@ class LLMClient:
         model: str,
         is_openai: bool,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        backoff: float = 1.0,
     ) -> None:
         self.client = client
         self.model = model
         self.is_openai = is_openai
+        self.backoff = backoff  # seconds before the first retry; doubles each time
         self._sleep = sleep
 
     @classmethod
@@ -201,11 +203,10 @@ class LLMClient:
         finally:
             await stream.close()
 
-    @staticmethod
-    def _retry_delay(error: LLMError, attempt: int) -> float | None:
+    def _retry_delay(self, error: LLMError, attempt: int) -> float | None:
         if error.failure not in RETRYABLE or attempt >= MAX_ATTEMPTS:
             return None
         delay = error.retry_after
         if delay is None:
-            delay = min(8.0, 2.0 ** (attempt - 1)) * (0.75 + random.random() / 2)
+            delay = min(8.0, self.backoff * 2.0 ** (attempt - 1)) * (0.75 + random.random() / 2)
         return delay if delay <= MAX_RETRY_WAIT else None

@@ -138,6 +138,23 @@ def _number(value: str | None) -> float | None:
         return None
 
 
+class _Buckets(dict[int, TokenBucket]):
+    """Buckets by key. A full bucket is the same as none, so full ones are forgotten, in sweeps
+    spaced so that each insertion costs O(1) amortised."""
+
+    sweep_at = MAX_BUCKETS
+
+    def get_or_add(self, key: int, capacity: int, now: float) -> TokenBucket:
+        bucket = self.get(key)
+        if bucket is None:
+            if len(self) >= self.sweep_at:
+                for stale in [k for k, b in self.items() if b.full(now)]:
+                    del self[stale]
+                self.sweep_at = max(MAX_BUCKETS, 2 * len(self))
+            bucket = self[key] = TokenBucket.per_minute(capacity, now)
+        return bucket
+
+
 @dataclass(slots=True)
 class LocalLimiter:
     """Per-server requests and tokens per minute, per-user requests per minute; 0 disables one."""
@@ -147,37 +164,26 @@ class LocalLimiter:
     user_rpm: int
     clock: Clock = time.monotonic
     account: AccountGate = field(init=False)
-    _requests: dict[int, TokenBucket] = field(default_factory=dict)
-    _tokens: dict[int, TokenBucket] = field(default_factory=dict)
-    _users: dict[int, TokenBucket] = field(default_factory=dict)
+    _requests: _Buckets = field(default_factory=lambda: _Buckets())
+    _tokens: _Buckets = field(default_factory=lambda: _Buckets())
+    _users: _Buckets = field(default_factory=lambda: _Buckets())
 
     def __post_init__(self) -> None:
         self.account = AccountGate(self.clock)
-
-    def _bucket(self, table: dict[int, TokenBucket], key: int, capacity: int, now: float):
-        bucket = table.get(key)
-        if bucket is None:
-            if len(table) >= MAX_BUCKETS:
-                for stale in [k for k, b in table.items() if b.full(now)]:
-                    del table[stale]
-            bucket = table[key] = TokenBucket.per_minute(capacity, now)
-        return bucket
 
     def acquire(self, scope: int, user_id: int, tokens: int) -> Decision:
         now = self.clock()
         checks: list[tuple[str, TokenBucket, float]] = []
         if self.guild_rpm:
             checks.append(
-                ("server requests", self._bucket(self._requests, scope, self.guild_rpm, now), 1)
+                ("server requests", self._requests.get_or_add(scope, self.guild_rpm, now), 1)
             )
         if self.guild_tpm:
             checks.append(
-                ("server tokens", self._bucket(self._tokens, scope, self.guild_tpm, now), tokens)
+                ("server tokens", self._tokens.get_or_add(scope, self.guild_tpm, now), tokens)
             )
         if self.user_rpm:
-            checks.append(
-                ("your requests", self._bucket(self._users, user_id, self.user_rpm, now), 1)
-            )
+            checks.append(("your requests", self._users.get_or_add(user_id, self.user_rpm, now), 1))
         waits = [(bucket.wait(amount, now), name) for name, bucket, amount in checks]
         waits.append((self.account.wait(now), "account"))
         wait, limit = max(waits)
