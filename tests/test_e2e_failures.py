@@ -1,0 +1,166 @@
+"""End to end: every failure turns into a short, specific message, and the bot keeps serving."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.store import TurnStatus
+from tests.fakes.openai_server import Script
+from tests.test_e2e_chat import ask, reply_done, texts_in
+from tests.test_e2e_streaming import finished
+
+BUSY_RETRY = {"retry-after-ms": "50"}
+
+
+async def fast_bot(start_bot, **env):
+    bot = await start_bot(**env)
+    bot.llm.backoff = 0.01  # keep retry backoff short in tests
+    return bot
+
+
+async def test_rate_limited_then_answered(fake_discord, fake_openai, world, start_bot):
+    await fast_bot(start_bot)
+    fake_openai.respond(
+        Script(status=429, error_code="rate_limit_exceeded", headers={"retry-after-ms": "300"}),
+        Script(text="Answer after a retry."),
+    )
+    thread_id = await ask(fake_discord, world, "busy?")
+    await fake_discord.wait_for(lambda: "retrying" in "".join(texts_in(fake_discord, thread_id)))
+    await reply_done(fake_discord, thread_id, "Answer after a retry.")
+    assert len(fake_openai.requests) == 2
+
+
+async def test_rate_limited_gives_up_with_a_clear_message(
+    fake_discord, fake_openai, world, start_bot
+):
+    await fast_bot(start_bot)
+    fake_openai.respond(
+        *[Script(status=429, error_code="rate_limit_exceeded", headers=BUSY_RETRY)] * 3
+    )
+    thread_id = await ask(fake_discord, world, "busy?")
+    await reply_done(
+        fake_discord,
+        thread_id,
+        "The model service is busy right now. Please try again in a minute.",
+    )
+    assert len(fake_openai.requests) == 3  # bounded retries
+
+
+async def test_insufficient_quota_is_not_retried(fake_discord, fake_openai, world, start_bot):
+    await fast_bot(start_bot)
+    fake_openai.respond(
+        Script(status=429, error_code="insufficient_quota"), Script(text="Credit is back.")
+    )
+    thread_id = await ask(fake_discord, world, "hello")
+    await fake_discord.wait_for(lambda: finished(fake_discord, thread_id))
+    assert "out of credit" in texts_in(fake_discord, thread_id)[0]
+    assert len(fake_openai.requests) == 1
+    await ask(
+        fake_discord, world, "again", channel=thread_id, mention=False
+    )  # served normally after
+    await reply_done(fake_discord, thread_id, "Credit is back.", count=2)
+
+
+async def test_context_length_exceeded_rebuilds_smaller_and_remembers(
+    fake_discord, fake_openai, world, start_bot
+):
+    bot = await fast_bot(start_bot, CONTEXT_TOKENS="6000", MAX_COMPLETION_TOKENS="500")
+    thread_id = await ask(fake_discord, world, "start " + "words " * 1500)
+    await reply_done(fake_discord, thread_id, fake_openai.default.text)
+    fake_openai.respond(
+        Script(status=400, error_code="context_length_exceeded"), Script(text="Fits now.")
+    )
+    await ask(fake_discord, world, "next " + "more " * 1500, channel=thread_id, mention=False)
+    await reply_done(fake_discord, thread_id, "Fits now.", count=2)
+
+    _, rejected, retried = fake_openai.requests
+    assert len(retried["messages"]) < len(rejected["messages"])
+    assert retried["messages"][-1] == rejected["messages"][-1]
+    assert bot.conversations.budget.window < 6000  # remembered for later requests
+
+
+async def test_invalid_api_key_tells_admins_and_logs_once(
+    fake_discord, fake_openai, world, start_bot, caplog
+):
+    await fast_bot(start_bot)
+    fake_openai.respond(Script(status=401), Script(status=401))
+    thread_id = await ask(fake_discord, world, "hello")
+    await fake_discord.wait_for(lambda: finished(fake_discord, thread_id))
+    await ask(fake_discord, world, "again", channel=thread_id, mention=False)
+    await fake_discord.wait_for(lambda: finished(fake_discord, thread_id, parts=2))
+    assert all("API key was rejected" in t for t in texts_in(fake_discord, thread_id))
+    assert caplog.text.count("refused the bot's account") == 1
+    assert "sk-test" not in "".join(texts_in(fake_discord, thread_id)) + caplog.text
+
+
+async def test_server_errors_are_retried_with_backoff(fake_discord, fake_openai, world, start_bot):
+    await fast_bot(start_bot)
+    fake_openai.respond(Script(status=500), Script(status=503), Script(text="Third time lucky."))
+    thread_id = await ask(fake_discord, world, "hello")
+    await reply_done(fake_discord, thread_id, "Third time lucky.")
+    assert len(fake_openai.requests) == 3
+
+
+async def test_unreachable_service_says_unavailable(fake_discord, fake_openai, world, start_bot):
+    bot = await fast_bot(start_bot)
+    await fake_openai.stop()  # connection refused from now on
+    thread_id = await ask(fake_discord, world, "hello")
+    await reply_done(
+        fake_discord,
+        thread_id,
+        "The model service is unavailable right now. Please try again shortly.",
+    )
+    assert bot.is_ready()
+
+
+async def test_guild_rpm_limits_one_guild_and_not_another(
+    fake_discord, fake_openai, world, start_bot
+):
+    await start_bot(GUILD_RPM="3", USER_RPM="0")
+    other_guild = fake_discord.add_guild("Other")
+    other_channel = fake_discord.add_channel(other_guild, "general")
+    carol = fake_discord.add_member(other_guild, "carol")  # the bot joins the guild while running
+    await fake_discord.dispatch("GUILD_CREATE", other_guild.payload())
+
+    threads = [await ask(fake_discord, world, f"question {i}") for i in range(5)]
+    for thread_id in threads:
+        await fake_discord.wait_for(lambda t=thread_id: finished(fake_discord, t))
+    refused = [
+        t for t in threads if "limit of model requests per minute" in texts_in(fake_discord, t)[0]
+    ]
+    assert len(fake_openai.requests) == 3 and len(refused) == 2
+    assert "Try again in about" in texts_in(fake_discord, refused[0])[0]
+
+    message = await fake_discord.user_says(
+        other_channel, carol, "from the other guild", mention_bot=True
+    )
+    other = int(message["id"])
+    await reply_done(fake_discord, other, fake_openai.default.text)
+    assert len(fake_openai.requests) == 4
+
+
+async def test_shutdown_mid_reply_stores_it_interrupted_once(
+    fake_discord, fake_openai, world, start_bot
+):
+    bot = await start_bot()
+    gate = asyncio.Event()
+    fake_openai.respond(Script(text="Half of the answer and then", chunk_size=12, gate=gate))
+    thread_id = await ask(fake_discord, world, "long question")
+    await fake_discord.wait_for(lambda: fake_discord.bot_messages(thread_id))
+    await bot.close()
+    await fake_discord.wait_for(lambda: finished(fake_discord, thread_id))
+    assert texts_in(fake_discord, thread_id) == ["Half of the \n\n*(stopped)*"]
+
+    bot = await start_bot()
+    turns = await bot.store.newest_turns(thread_id, limit=10)
+    assert [(t.role, t.status) for t in turns] == [
+        ("assistant", TurnStatus.INTERRUPTED),
+        ("user", TurnStatus.COMPLETE),
+    ]
+    await ask(fake_discord, world, "continue", channel=thread_id, mention=False)
+    await fake_openai.wait_for_requests(2)
+    assert [m["content"] for m in fake_openai.requests[1]["messages"][1:]] == [
+        "long question",
+        "Half of the ",
+        "continue",
+    ]
