@@ -7,12 +7,16 @@ Resources are built in ``main()`` and handed in; ``setup_hook`` opens them and l
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 from typing import Any
 
 import discord
+from discord import app_commands
 from discord.ext import commands
 
+from . import texts
 from .context import Budget, context_window, is_known_model
 from .conversations import Conversations
 from .llm import LLMClient
@@ -24,7 +28,26 @@ from .tokens import TokenCounter
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.chat",)
+EXTENSIONS = ("cogs.chat", "cogs.commands")
+COMMANDS_DIGEST_KEY = "commands_digest"
+
+
+class ChatTree(app_commands.CommandTree["ChatBot"]):
+    """One error handler for every slash command: log the cause, answer the user privately."""
+
+    async def on_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        command = interaction.command.qualified_name if interaction.command else "?"
+        log.error("Slash command /%s failed", command, exc_info=error)
+        text = texts.internal_error()
+        try:
+            if interaction.response.is_done():
+                await interaction.followup.send(text, ephemeral=True)
+            else:
+                await interaction.response.send_message(text, ephemeral=True)
+        except discord.HTTPException:
+            log.warning("Could not tell the user that /%s failed", command)
 
 
 def make_intents() -> discord.Intents:
@@ -40,6 +63,7 @@ class ChatBot(commands.Bot):
             help_command=None,
             intents=make_intents(),
             allowed_mentions=discord.AllowedMentions.none(),
+            tree_cls=ChatTree,
             **options,
         )
         self.settings = settings
@@ -81,6 +105,29 @@ class ChatBot(commands.Bot):
                 await self.load_extension(extension)
             except commands.ExtensionError:
                 log.exception("Could not load extension %s", extension)
+        await self.sync_commands()
+
+    async def sync_commands(self) -> None:
+        """Sync slash commands only when their definitions changed: Discord limits syncs.
+        With DEV_GUILD_ID they go to that one server, where changes show at once."""
+        guild = discord.Object(self.settings.dev_guild_id) if self.settings.dev_guild_id else None
+        definitions = [command.to_dict(self.tree) for command in self.tree.get_commands()]
+        target = f"guild:{guild.id}" if guild else "global"
+        digest = hashlib.sha256(
+            json.dumps({"target": target, "commands": definitions}, sort_keys=True).encode()
+        ).hexdigest()
+        if await self.store.get_meta(COMMANDS_DIGEST_KEY) == digest:
+            log.info("Slash commands unchanged; not syncing")
+            return
+        try:
+            if guild is not None:
+                self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+        except discord.HTTPException:
+            log.exception("Could not sync slash commands; they may be out of date")
+            return
+        await self.store.set_meta(COMMANDS_DIGEST_KEY, digest)
+        log.info("Synced %d slash commands (%s)", len(synced), target)
 
     async def on_message(self, message: discord.Message, /) -> None:
         """No prefix commands: the chat cog handles messages, so skip command parsing."""

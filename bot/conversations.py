@@ -98,17 +98,25 @@ class Conversations:
         )
 
     async def persona(self, conversation: Conversation) -> Persona:
+        """The persona in effect for a conversation."""
+        return await self.resolve_persona(
+            own=conversation.persona,
+            channel_id=conversation.parent_id,
+            guild_id=conversation.guild_id,
+        )
+
+    async def resolve_persona(
+        self, *, own: str | None, channel_id: int | None, guild_id: int | None
+    ) -> Persona:
         """The most specific persona wins: conversation, channel, server, then the default."""
-        if conversation.persona:
-            return Persona(conversation.persona, "conversation")
-        if conversation.parent_id is not None:
-            text = await self.store.get_default_persona(
-                PersonaScope.CHANNEL, conversation.parent_id
-            )
+        if own:
+            return Persona(own, "conversation")
+        if channel_id is not None:
+            text = await self.store.get_default_persona(PersonaScope.CHANNEL, channel_id)
             if text:
                 return Persona(text, "channel")
-        if conversation.guild_id is not None:
-            text = await self.store.get_default_persona(PersonaScope.GUILD, conversation.guild_id)
+        if guild_id is not None:
+            text = await self.store.get_default_persona(PersonaScope.GUILD, guild_id)
             if text:
                 return Persona(text, "server")
         return Persona(self.default_persona, "default")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .llm import Failure
+from .store import UsageTotals
 
 EMPTY_MENTION = "Hi! Mention me with a question, and I'll answer in a thread."
 THREAD_NAME_FALLBACK = "Chat"
@@ -60,3 +61,63 @@ def rate_limited(limit: str | None, wait: float) -> str:
     when = f"about {seconds} seconds" if seconds < 90 else f"about {round(seconds / 60)} minutes"
     reason = _LIMITS.get(limit or "", "The bot is at its rate limit.")
     return f"{reason} Try again in {when}; your message is saved."
+
+
+NOT_A_CONVERSATION = (
+    "This isn't a conversation with me. Mention me or use `/chat` in a channel to start one."
+)
+SERVER_ONLY = "Server defaults can only be set inside a server."
+PERSONA_EMPTY = "The persona can't be empty. Use `/persona clear` to remove one."
+_SCOPES = {
+    "conversation": "this conversation",
+    "channel": "new conversations in this channel",
+    "server": "new conversations in this server",
+}
+_SOURCES = {
+    "conversation": "set for this conversation",
+    "channel": "this channel's default",
+    "server": "this server's default",
+    "default": "the bot's built-in default",
+}
+
+
+def needs_permission(permission: str, *, owner: bool = False) -> str:
+    who = "the person who started this conversation, or " if owner else ""
+    return f"Only {who}members with the **{permission}** permission can do that."
+
+
+def reset_done(name: str) -> str:
+    return f"Conversation reset by {name}: I've forgotten everything said before this message."
+
+
+def persona_too_long(length: int, limit: int) -> str:
+    return f"That persona is {length:,} characters; the limit is {limit:,}."
+
+
+def persona_set(kind: str) -> str:
+    return f"Persona set for {_SCOPES[kind]}. It applies from the next reply."
+
+
+def persona_cleared(kind: str) -> str:
+    return f"Persona cleared for {_SCOPES[kind]}."
+
+
+def persona_shown(text: str, source: str) -> str:
+    quoted = text if len(text) <= 1800 else text[:1800] + "…"
+    quoted = quoted.replace("```", "`\u200b``")  # keep the code block intact
+    return f"Persona in effect here ({_SOURCES[source]}):\n```\n{quoted}\n```"
+
+
+def usage_table(rows: list[tuple[str, UsageTotals]]) -> str:
+    lines = ["Model usage (UTC days):"]
+    for label, totals in rows:
+        cached = (
+            f", {totals.cached_tokens / totals.prompt_tokens:.0%} of prompt tokens cached"
+            if totals.prompt_tokens and totals.cached_tokens
+            else ""
+        )
+        lines.append(
+            f"**{label}:** {totals.requests:,} replies, {totals.prompt_tokens:,} prompt + "
+            f"{totals.completion_tokens:,} completion tokens{cached}"
+        )
+    return "\n".join(lines)

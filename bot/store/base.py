@@ -129,6 +129,12 @@ class Store(Protocol):
         """Mark replies left streaming by a previous process as interrupted; returns how many."""
         ...
 
+    async def get_meta(self, key: str) -> str | None:
+        """Small facts about the deployment, e.g. the digest of the last synced commands."""
+        ...
+
+    async def set_meta(self, key: str, value: str) -> None: ...
+
     async def add_usage(
         self,
         *,

@@ -144,6 +144,20 @@ async def _start_thread(fake: FakeDiscord, channel_id: int, message_id: int, bod
     return thread
 
 
+def _interaction_message(fake: FakeDiscord, token: str, body: dict[str, Any]) -> dict[str, Any]:
+    """A message posted in answer to an interaction, kept in its channel like any other."""
+    channel_id = fake.interaction_channels.get(token, 0)
+    message = message_payload(
+        message_id=snowflake(), channel_id=channel_id, guild=fake.guild_of(channel_id),
+        author=fake.bot_user, content=body.get("content") or "", components=body.get("components"),
+    )  # fmt: skip
+    message["flags"] = body.get("flags") or 0
+    message["interaction_token"] = token
+    ephemeral = bool(message["flags"] & 64)  # seen only by the user, not in the channel
+    (fake.ephemeral if ephemeral else fake.messages)[channel_id].append(message)
+    return message
+
+
 async def _interaction_callback(fake: FakeDiscord, interaction_id: str, token: str, body: Any):
     fake.interaction_responses.append({"token": token, **body})
     data = body.get("data") or {}
@@ -155,14 +169,30 @@ async def _interaction_callback(fake: FakeDiscord, interaction_id: str, token: s
             "response_message_ephemeral": bool((data.get("flags") or 0) & 64),
         }
     }
+    if body["type"] == 4:  # a message in the channel
+        message = _interaction_message(fake, token, data)
+        response["interaction"]["response_message_id"] = message["id"]
+        response["resource"] = {"type": 4, "message": message}
     return response
 
 
 async def _followup(fake: FakeDiscord, method: str, parts: list[str], body: Any) -> Any:
     token = parts[2]
     fake.interaction_responses.append({"token": token, "followup": method, **(body or {})})
-    message = message_payload(
-        message_id=snowflake(), channel_id=0, guild=None, author=fake.bot_user,
-        content=(body or {}).get("content") or "",
-    )  # fmt: skip
-    return message
+    if parts[-1] == "@original":  # GET or PATCH the response message
+        original = next(
+            (
+                m
+                for store in (fake.messages, fake.ephemeral)
+                for ms in store.values()
+                for m in ms
+                if m.get("interaction_token") == token
+            ),
+            None,
+        )
+        if original is None:
+            return _not_found()
+        if method == "PATCH":
+            original.update({k: v for k, v in body.items() if k in ("content", "components")})
+        return original
+    return _interaction_message(fake, token, body or {})

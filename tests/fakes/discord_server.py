@@ -58,9 +58,13 @@ class FakeDiscord:
     messages: dict[int, list[dict[str, Any]]] = field(
         default_factory=lambda: collections.defaultdict(list)
     )
+    ephemeral: dict[int, list[dict[str, Any]]] = field(
+        default_factory=lambda: collections.defaultdict(list)
+    )
     channels: dict[int, dict[str, Any]] = field(default_factory=dict)
     guilds: dict[int, FakeGuild] = field(default_factory=dict)
     interaction_responses: list[dict[str, Any]] = field(default_factory=list)
+    interaction_channels: dict[str, int] = field(default_factory=dict)  # token -> channel
     commands: dict[str, list[Any]] = field(default_factory=dict)
     edit_429s: int = 0
     all_429s: int = 0
@@ -176,6 +180,44 @@ class FakeDiscord:
         data = {"custom_id": button["custom_id"], "component_type": 2}
         await self._interaction(3, int(message["channel_id"]), user, data, message=message)
 
+    async def invoke(
+        self,
+        channel_id: int,
+        user: FakeUser,
+        command: str,
+        subcommand: str | None = None,
+        **options: str | int | bool,
+    ) -> str:
+        """Use a slash command (``/persona set text:...``); returns the interaction token."""
+        kinds = {str: 3, int: 4, bool: 5}
+        values = [{"name": k, "type": kinds[type(v)], "value": v} for k, v in options.items()]
+        if subcommand is not None:
+            values = [{"name": subcommand, "type": 1, "options": values}]
+        synced = [c for cs in self.commands.values() for c in cs if c["name"] == command]
+        data = {
+            "id": synced[0]["id"] if synced else str(snowflake()),
+            "name": command,
+            "type": 1,
+            "options": values,
+        }
+        return await self._interaction(2, channel_id, user, data)
+
+    async def submit_modal(self, token: str, user: FakeUser, values: dict[str, str]) -> str:
+        """Submit the modal that the interaction ``token`` was answered with."""
+        modal = next(
+            r["data"] for r in self.interaction_responses if r["token"] == token and r["type"] == 9
+        )
+        rows = [
+            {"type": 1, "components": [{"type": 4, "custom_id": k, "value": v}]}
+            for k, v in values.items()
+        ]
+        data = {"custom_id": modal["custom_id"], "components": rows}
+        return await self._interaction(5, self.interaction_channels[token], user, data)
+
+    def responses_to(self, token: str) -> list[dict[str, Any]]:
+        """What the bot answered an interaction with (the callback, then any follow-ups)."""
+        return [r for r in self.interaction_responses if r["token"] == token]
+
     async def _interaction(
         self, kind: int, channel_id: int, user: FakeUser, data: dict[str, Any], **extra: Any
     ) -> str:
@@ -203,6 +245,7 @@ class FakeDiscord:
             payload.update(guild_id=str(guild.id), member=member, guild_locale="en-US")
         else:
             payload["user"] = user.payload()
+        self.interaction_channels[payload["token"]] = channel_id
         await self.dispatch("INTERACTION_CREATE", payload)
         return payload["token"]
 

@@ -1,0 +1,263 @@
+"""Slash commands: /chat, /reset, /persona set|show|clear, /usage.
+
+Every answer about settings is ephemeral; refusals name the permission that is needed. Slash
+commands work without the Message Content intent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import TYPE_CHECKING, Literal
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import texts
+from bot.store import Conversation, PersonaScope
+
+from .chat.cog import Chat, thread_name
+from .chat.reply import NO_MENTIONS
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from bot.app import ChatBot
+    from bot.conversations import Persona
+
+    PersonaSetter = Callable[[discord.Interaction, str], Awaitable[None]]
+
+log = logging.getLogger(__name__)
+
+PERSONA_LIMIT = 4000
+Scope = Literal["here", "server"]
+
+
+class PersonaModal(discord.ui.Modal, title="Set the persona"):
+    """A paragraph field for long, multi-line personas, prefilled with the current one."""
+
+    def __init__(self, current: str, apply: PersonaSetter) -> None:
+        super().__init__(custom_id=f"persona:{discord.utils.utcnow().timestamp()}")
+        self.apply = apply
+        self.text = discord.ui.TextInput(
+            label="Persona (system message)", style=discord.TextStyle.paragraph,
+            default=current[:PERSONA_LIMIT], max_length=PERSONA_LIMIT, custom_id="persona_text",
+        )  # fmt: skip
+        self.add_item(self.text)
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        await self.apply(interaction, self.text.value)
+
+
+class Commands(commands.Cog):
+    persona = app_commands.Group(name="persona", description="The bot's persona (system message)")
+
+    def __init__(self, bot: ChatBot) -> None:
+        self.bot = bot
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    async def _conversation_here(self, interaction: discord.Interaction) -> Conversation | None:
+        channel_id = interaction.channel_id
+        return await self.bot.conversations.get(channel_id) if channel_id else None
+
+    @staticmethod
+    def _may_manage_conversation(
+        interaction: discord.Interaction, conversation: Conversation
+    ) -> bool:
+        return (
+            interaction.user.id == conversation.owner_id or interaction.permissions.manage_threads
+        )
+
+    @staticmethod
+    async def _private(interaction: discord.Interaction, text: str) -> None:
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    # -- /chat --------------------------------------------------------------------------------
+
+    @app_commands.command(name="chat")
+    @app_commands.describe(prompt="Your first message to the bot")
+    async def chat(
+        self, interaction: discord.Interaction, prompt: app_commands.Range[str, 1, 4000]
+    ) -> None:
+        """Start a new conversation thread with a first prompt."""
+        chat = self.bot.get_cog("Chat")
+        assert isinstance(chat, Chat)
+        user, channel = interaction.user, interaction.channel
+        await interaction.response.send_message(
+            f"**{user.display_name}:** {prompt}"[:2000], allowed_mentions=NO_MENTIONS
+        )
+        message = await interaction.original_response()
+        guild_id = interaction.guild_id
+        if isinstance(channel, discord.TextChannel):
+            try:
+                target = await message.create_thread(
+                    name=thread_name(prompt), auto_archive_duration=1440
+                )
+            except discord.Forbidden:
+                await interaction.followup.send(texts.NO_THREAD_PERMISSION, ephemeral=True)
+                return
+            parent_id: int | None = channel.id
+        elif isinstance(channel, discord.Thread | discord.DMChannel):
+            target = channel
+            parent_id = channel.parent_id if isinstance(channel, discord.Thread) else None
+        else:
+            await interaction.followup.send(texts.NOT_A_THREAD_CHANNEL, ephemeral=True)
+            return
+        conversation = await self.bot.conversations.get(
+            target.id
+        ) or await self.bot.conversations.start(
+            target.id, guild_id=guild_id, parent_id=parent_id, owner_id=user.id
+        )
+        await self.bot.conversations.add_user_turn(
+            target.id, message_id=message.id, content=prompt, author=user.display_name
+        )
+        await chat.answer(conversation, target, user, message.id)
+
+    # -- /reset -------------------------------------------------------------------------------
+
+    @app_commands.command(name="reset")
+    async def reset(self, interaction: discord.Interaction) -> None:
+        """Forget this conversation's history; the persona stays."""
+        conversation = await self._conversation_here(interaction)
+        if conversation is None:
+            await self._private(interaction, texts.NOT_A_CONVERSATION)
+            return
+        if not self._may_manage_conversation(interaction, conversation):
+            await self._private(interaction, texts.needs_permission("Manage Threads", owner=True))
+            return
+        async with self.bot.conversations.lock(conversation.id):
+            await self.bot.store.reset_conversation(conversation.id)
+        await interaction.response.send_message(
+            texts.reset_done(interaction.user.display_name), allowed_mentions=NO_MENTIONS
+        )
+
+    # -- /persona -----------------------------------------------------------------------------
+
+    async def _persona_target(
+        self, interaction: discord.Interaction, scope: Scope
+    ) -> tuple[str, str | None] | None:
+        """Where a persona change applies (kind, refusal); None after answering the user."""
+        channel = interaction.channel
+        if scope == "server":
+            if interaction.guild_id is None:
+                await self._private(interaction, texts.SERVER_ONLY)
+                return None
+            ok = interaction.permissions.manage_guild
+            return "server", None if ok else texts.needs_permission("Manage Server")
+        conversation = await self._conversation_here(interaction)
+        if conversation is not None or isinstance(channel, discord.DMChannel):
+            if conversation is None:  # a DM without messages yet becomes a conversation
+                conversation = await self.bot.conversations.start(
+                    interaction.channel_id or 0,
+                    guild_id=None,
+                    parent_id=None,
+                    owner_id=interaction.user.id,
+                )
+            ok = self._may_manage_conversation(interaction, conversation)
+            return "conversation", None if ok else texts.needs_permission(
+                "Manage Threads", owner=True
+            )
+        if isinstance(channel, discord.Thread):
+            await self._private(interaction, texts.NOT_A_CONVERSATION)
+            return None
+        ok = interaction.permissions.manage_channels
+        return "channel", None if ok else texts.needs_permission("Manage Channels")
+
+    async def _store_persona(
+        self, interaction: discord.Interaction, kind: str, text: str | None
+    ) -> None:
+        store, channel_id = self.bot.store, interaction.channel_id or 0
+        if kind == "conversation":
+            await store.set_conversation_persona(channel_id, text)
+        elif kind == "channel":
+            await store.set_default_persona(PersonaScope.CHANNEL, channel_id, text)
+        else:
+            await store.set_default_persona(PersonaScope.GUILD, interaction.guild_id or 0, text)
+
+    @persona.command(name="set")
+    @app_commands.describe(
+        text="The persona; leave empty to write a long one in a form",
+        scope="here: this conversation, or this channel's new conversations; server: the default",
+    )
+    async def persona_set(
+        self, interaction: discord.Interaction, text: str | None = None, scope: Scope = "here"
+    ) -> None:
+        """Set the persona (system message) for this conversation, channel or server."""
+        target = await self._persona_target(interaction, scope)
+        if target is None:
+            return
+        kind, refusal = target
+        if refusal:
+            await self._private(interaction, refusal)
+            return
+
+        async def apply(inner: discord.Interaction, value: str) -> None:
+            value = value.strip()
+            if not value:
+                await self._private(inner, texts.PERSONA_EMPTY)
+            elif len(value) > PERSONA_LIMIT:
+                await self._private(inner, texts.persona_too_long(len(value), PERSONA_LIMIT))
+            else:
+                await self._store_persona(inner, kind, value)
+                await self._private(inner, texts.persona_set(kind))
+
+        if text is not None:
+            await apply(interaction, text)
+            return
+        current = await self._effective_persona(interaction)
+        await interaction.response.send_modal(PersonaModal(current.text, apply))
+
+    async def _effective_persona(self, interaction: discord.Interaction) -> Persona:
+        conversation = await self._conversation_here(interaction)
+        channel = interaction.channel
+        if conversation is not None:
+            return await self.bot.conversations.persona(conversation)
+        channel_id = interaction.channel_id if not isinstance(channel, discord.Thread) else None
+        return await self.bot.conversations.resolve_persona(
+            own=None, channel_id=channel_id, guild_id=interaction.guild_id
+        )
+
+    @persona.command(name="show")
+    async def persona_show(self, interaction: discord.Interaction) -> None:
+        """Show the persona in effect here and where it comes from."""
+        persona = await self._effective_persona(interaction)
+        await self._private(interaction, texts.persona_shown(persona.text, persona.source))
+
+    @persona.command(name="clear")
+    @app_commands.describe(scope="here: this conversation or channel; server: the server default")
+    async def persona_clear(self, interaction: discord.Interaction, scope: Scope = "here") -> None:
+        """Remove a persona, so the next one up (channel, server, built-in) applies."""
+        target = await self._persona_target(interaction, scope)
+        if target is None:
+            return
+        kind, refusal = target
+        if refusal:
+            await self._private(interaction, refusal)
+            return
+        await self._store_persona(interaction, kind, None)
+        await self._private(interaction, texts.persona_cleared(kind))
+
+    # -- /usage -------------------------------------------------------------------------------
+
+    @app_commands.command(name="usage")
+    async def usage(self, interaction: discord.Interaction) -> None:
+        """Tokens used today and this month, by you and by this server."""
+        today = dt.datetime.now(dt.UTC).date()
+        month = today.replace(day=1)
+        store, guild_id, user_id = self.bot.store, interaction.guild_id, interaction.user.id
+        rows = [
+            ("You, today", await store.usage(guild_id=guild_id, since=today, user_id=user_id)),
+            ("You, this month", await store.usage(guild_id=guild_id, since=month, user_id=user_id)),
+        ]
+        if guild_id is not None:
+            rows += [
+                ("Server, today", await store.usage(guild_id=guild_id, since=today)),
+                ("Server, this month", await store.usage(guild_id=guild_id, since=month)),
+            ]
+        await self._private(interaction, texts.usage_table(rows))
+
+
+async def setup(bot: ChatBot) -> None:
+    await bot.add_cog(Commands(bot))
