@@ -17,10 +17,16 @@ from .limits import EDIT_INTERVAL, FINAL_RESERVE, GLOBAL_BURST, GLOBAL_RATE
 
 @dataclass(slots=True)
 class Pacer:
-    """Reserve slots with :meth:`reserve`; it returns how long to wait before using the slot.
+    """Two kinds of slot, each an O(1) decision that returns how long to wait:
 
-    The global budget is a GCRA (a token bucket expressed as a "theoretical arrival time"), so
-    each decision is O(1) and a reservation made now may be for a later time.
+    * :meth:`edit_slot`, per channel: edits at least ``edit_interval`` apart. A progress edit
+      is refused (``None``) while another edit is already queued in the channel, so a busy
+      channel never builds a queue of stale progress edits and a final edit waits for at most
+      one edit ahead of it. The caller retries after the returned hint, with newer text.
+    * :meth:`request_slot`, process-wide: a GCRA (a token bucket written as a "theoretical
+      arrival time") at ``rate`` per second. Final edits and first posts may use the whole
+      burst and queue; other requests leave ``final_reserve`` of it free and never queue, so
+      under load the requests that matter go first.
     """
 
     edit_interval: float = EDIT_INTERVAL
@@ -31,35 +37,32 @@ class Pacer:
     _channel_next: dict[int, float] = field(default_factory=dict)
     _tat: float = 0.0  # theoretical arrival time of the global bucket
 
-    def reserve(self, channel_id: int | None, *, final: bool = False, edit: bool = True) -> float:
-        """Reserve the next slot for one request; returns the delay (seconds) until it.
-
-        ``edit`` requests are also spaced per channel; sends, typing and thread creation
-        (``edit=False``) only count against the global budget.
-        """
+    def edit_slot(self, channel_id: int, *, final: bool) -> tuple[bool, float]:
+        """``(True, delay)``: a slot is reserved, edit after ``delay``. ``(False, hint)``: the
+        channel is busy; try again after ``hint`` (progress edits only)."""
         now = self.clock()
-        start = self._global_slot(now, final)
-        if edit and channel_id is not None:
-            start = max(start, self._channel_next.get(channel_id, 0.0))
-            self._channel_next[channel_id] = start + self.edit_interval
-        interval = 1.0 / self.rate
-        self._tat = max(self._tat, start) + interval
+        next_free = self._channel_next.get(channel_id, 0.0)
+        if not final and next_free > now + self.edit_interval:
+            return False, next_free - self.edit_interval - now
+        start = max(now, next_free)
+        self._channel_next[channel_id] = start + self.edit_interval
         if len(self._channel_next) > 4096:
             self._forget_idle(now)
-        return max(0.0, start - now)
+        return True, start - now
 
-    def _global_slot(self, now: float, final: bool) -> float:
-        interval = 1.0 / self.rate
-        burst = self.burst if final else max(1, self.burst - self.final_reserve)
-        tolerance = (burst - 1) * interval
-        return max(now, self._tat - tolerance)
-
-    def penalise(self, channel_id: int, retry_after: float) -> None:
-        """Discord answered 429 anyway: push the channel's next edit past ``retry_after``."""
+    def request_slot(self, *, priority: bool = False) -> tuple[bool, float]:
+        """Reserve one request against the process-wide budget. Priority requests (final
+        edits, first posts, thread creation) always get a slot, queueing if they must:
+        ``(True, delay)``. Others get one only while the budget, less its reserve, has room
+        now; otherwise ``(False, hint)``, so they never queue ahead of priority requests."""
         now = self.clock()
-        self._channel_next[channel_id] = max(
-            self._channel_next.get(channel_id, 0.0), now + retry_after
-        )
+        interval = 1.0 / self.rate
+        burst = self.burst if priority else max(1, self.burst - self.final_reserve)
+        start = max(now, self._tat - (burst - 1) * interval)
+        if not priority and start > now + 1e-9:  # (float rounding)
+            return False, start - now
+        self._tat = max(self._tat, now) + interval
+        return True, start - now
 
     def _forget_idle(self, now: float) -> None:
         for channel_id in [c for c, t in self._channel_next.items() if t < now]:

@@ -135,7 +135,7 @@ class Chat(commands.Cog):
         if not isinstance(channel, discord.TextChannel):
             await self._notice(message, texts.NOT_A_THREAD_CHANNEL)
             return None
-        await asyncio.sleep(self.bot.pacer.reserve(channel.id, edit=False))
+        await asyncio.sleep(self.bot.pacer.request_slot(priority=True)[1])
         try:
             thread = await message.create_thread(name=thread_name(text), auto_archive_duration=1440)
         except discord.Forbidden:

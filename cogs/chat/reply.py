@@ -87,6 +87,7 @@ class ReplyStreamer:
         self._shown: list[tuple[str, bool]] = []  # per message: content, has the view
         self._done = False
         self._changed = asyncio.Event()
+        self._finished = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -101,6 +102,7 @@ class ReplyStreamer:
         self.note = note
         self._done = True
         self._changed.set()
+        self._finished.set()
         if self._task is not None:
             await self._task
 
@@ -143,9 +145,18 @@ class ReplyStreamer:
                     await self._changed.wait()
                     continue
                 is_edit = index < len(self.messages)
-                await asyncio.sleep(
-                    self.pacer.reserve(self.channel_id, final=self._done, edit=is_edit)
-                )
+                if is_edit:
+                    granted, delay = self.pacer.edit_slot(self.channel_id, final=self._done)
+                    if not granted:  # the channel is busy: skip this progress edit
+                        await self._wait_for_finish(delay)
+                        continue
+                    await asyncio.sleep(delay)
+                # First posts and final edits go first when the process-wide budget is tight.
+                granted, delay = self.pacer.request_slot(priority=self._done or not is_edit)
+                if not granted:
+                    await self._wait_for_finish(delay)
+                    continue
+                await asyncio.sleep(delay)
                 try:
                     await self._apply(index)
                     failures = 0
@@ -161,8 +172,15 @@ class ReplyStreamer:
             if self.view is not None:
                 self.view.stop()
 
+    async def _wait_for_finish(self, at_most: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._finished.wait(), max(0.05, at_most))
+
     async def _wait_for_text(self) -> None:
         """Show the typing indicator until the first text (or the end) arrives."""
+        granted, _ = self.pacer.request_slot()
+        if not granted:  # the process is busy: skip the typing indicator
+            return
         async with typing(self.channel):
             while not (self.text or self.placeholder or self._done):
                 self._changed.clear()

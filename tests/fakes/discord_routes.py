@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -87,6 +88,7 @@ async def _send(fake: FakeDiscord, channel_id: int, body: dict[str, Any], author
         components=body.get("components"),
     )
     message["allowed_mentions"] = body.get("allowed_mentions")
+    message["created_at"] = time.monotonic()  # for benchmarks: when Discord got it
     if body.get("message_reference"):
         message["message_reference"] = body["message_reference"]
         message["type"] = 19

@@ -36,6 +36,7 @@ class FakeOpenAI:
     default: Script = field(default_factory=Script)
     requests: list[dict[str, Any]] = field(default_factory=list)
     request_headers: list[dict[str, str]] = field(default_factory=list)
+    first_chunk_at: dict[int, float] = field(default_factory=dict)  # request index -> monotonic
 
     def __post_init__(self) -> None:
         self._scripts: collections.deque[Script] = collections.deque()
@@ -84,9 +85,9 @@ class FakeOpenAI:
             return _error(script)
         if not body.get("stream"):
             return web.json_response(_completion(body, script), headers=script.headers)
-        return await self._stream(request, body, script)
+        return await self._stream(request, body, script, len(self.requests) - 1)
 
-    async def _stream(self, request: web.Request, body: dict[str, Any], script: Script):
+    async def _stream(self, request: web.Request, body: dict[str, Any], script: Script, index: int):
         response = web.StreamResponse(
             headers={
                 "Content-Type": "text/event-stream",
@@ -99,20 +100,18 @@ class FakeOpenAI:
             script.text[i : i + script.chunk_size]
             for i in range(0, len(script.text), script.chunk_size)
         ]
-        for index, piece in enumerate(pieces):
-            if script.die_after is not None and index >= script.die_after:
+        for number, piece in enumerate(pieces):
+            if script.die_after is not None and number >= script.die_after:
                 assert request.transport is not None
                 request.transport.close()  # the connection dies mid-stream
                 return response
             if script.delay:
                 await asyncio.sleep(script.delay)
-            await _event(
-                response,
-                _chunk(
-                    body, {"content": piece} if index else {"role": "assistant", "content": piece}
-                ),
-            )
-            if index == 0 and script.gate is not None:
+            delta = {"content": piece} if number else {"role": "assistant", "content": piece}
+            await _event(response, _chunk(body, delta))
+            if number == 0:
+                self.first_chunk_at[index] = time.monotonic()
+            if number == 0 and script.gate is not None:
                 self.held.append(script)
                 await script.gate.wait()
         await _event(response, _chunk(body, {}, finish_reason="stop"))
