@@ -135,15 +135,22 @@ class Commands(commands.Cog):
 
     # -- /persona -----------------------------------------------------------------------------
 
-    async def _persona_target(
+    async def _persona_target(self, interaction: discord.Interaction, scope: Scope) -> str | None:
+        """Where a persona change applies ("conversation", "channel" or "server"), if the user
+        may make it; otherwise None, after telling them privately why not."""
+        kind, refusal = await self._persona_scope(interaction, scope)
+        if refusal is not None:
+            await self._private(interaction, refusal)
+            return None
+        return kind
+
+    async def _persona_scope(
         self, interaction: discord.Interaction, scope: Scope
-    ) -> tuple[str, str | None] | None:
-        """Where a persona change applies (kind, refusal); None after answering the user."""
+    ) -> tuple[str, str | None]:
         channel = interaction.channel
         if scope == "server":
             if interaction.guild_id is None:
-                await self._private(interaction, texts.SERVER_ONLY)
-                return None
+                return "server", texts.SERVER_ONLY
             ok = interaction.permissions.manage_guild
             return "server", None if ok else texts.needs_permission("Manage Server")
         conversation = await self._conversation_here(interaction)
@@ -160,8 +167,7 @@ class Commands(commands.Cog):
                 "Manage Threads", owner=True
             )
         if isinstance(channel, discord.Thread):
-            await self._private(interaction, texts.NOT_A_CONVERSATION)
-            return None
+            return "conversation", texts.NOT_A_CONVERSATION
         ok = interaction.permissions.manage_channels
         return "channel", None if ok else texts.needs_permission("Manage Channels")
 
@@ -185,12 +191,8 @@ class Commands(commands.Cog):
         self, interaction: discord.Interaction, text: str | None = None, scope: Scope = "here"
     ) -> None:
         """Set the persona (system message) for this conversation, channel or server."""
-        target = await self._persona_target(interaction, scope)
-        if target is None:
-            return
-        kind, refusal = target
-        if refusal:
-            await self._private(interaction, refusal)
+        kind = await self._persona_target(interaction, scope)
+        if kind is None:
             return
 
         async def apply(inner: discord.Interaction, value: str) -> None:
@@ -229,12 +231,8 @@ class Commands(commands.Cog):
     @app_commands.describe(scope="here: this conversation or channel; server: the server default")
     async def persona_clear(self, interaction: discord.Interaction, scope: Scope = "here") -> None:
         """Remove a persona, so the next one up (channel, server, built-in) applies."""
-        target = await self._persona_target(interaction, scope)
-        if target is None:
-            return
-        kind, refusal = target
-        if refusal:
-            await self._private(interaction, refusal)
+        kind = await self._persona_target(interaction, scope)
+        if kind is None:
             return
         await self._store_persona(interaction, kind, None)
         await self._private(interaction, texts.persona_cleared(kind))

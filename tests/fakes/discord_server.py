@@ -28,6 +28,7 @@ from .discord_payloads import (
     snowflake,
 )
 from .discord_routes import handle
+from .serving import serve
 
 EDIT_LIMIT = 5
 EDIT_WINDOW = 5.0
@@ -89,11 +90,7 @@ class FakeDiscord:
         app = web.Application()
         app.router.add_get("/", self._gateway)
         app.router.add_route("*", "/api/v10/{tail:.*}", self._rest)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, self.port = await serve(app)
 
     async def stop(self) -> None:
         for ws in list(self._sockets):
