@@ -7,6 +7,7 @@ Resources are built in ``main()`` and handed in; ``setup_hook`` opens them and l
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import logging
@@ -24,6 +25,7 @@ from .pacing import Pacer
 from .ratelimit import Limiter, LocalLimiter
 from .settings import Settings
 from .store import Store
+from .summaries import Summarizer
 from .tokens import TokenCounter
 
 log = logging.getLogger(__name__)
@@ -76,6 +78,7 @@ class ChatBot(commands.Bot):
         # Set in setup_hook, before any cog runs.
         self.counter: TokenCounter
         self.conversations: Conversations
+        self.summarizer: Summarizer | None = None
         self._store_open = False
 
     async def setup_hook(self) -> None:
@@ -98,7 +101,19 @@ class ChatBot(commands.Bot):
             completion=settings.max_completion_tokens,
         )
         self.conversations = Conversations(
-            self.store, self.counter, budget=budget, default_persona=settings.system_prompt
+            self.store,
+            self.counter,
+            budget=budget,
+            default_persona=settings.system_prompt,
+            history_tokens=settings.history_tokens,
+        )
+        complete = (
+            functools.partial(self.llm.complete, model=settings.summary_model)
+            if settings.summaries
+            else None
+        )
+        self.summarizer = Summarizer(
+            self.store, self.counter, complete, max_tokens=settings.summary_tokens
         )
         for extension in EXTENSIONS:
             try:
@@ -140,6 +155,8 @@ class ChatBot(commands.Bot):
         try:
             await super().close()
         finally:
+            if self.summarizer is not None:
+                await self.summarizer.close()
             if self._store_open:
                 self._store_open = False
                 await self.store.close()

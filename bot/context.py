@@ -83,6 +83,11 @@ class ChatRequest:
     turns: int = 0  # history turns included
     dropped: bool = False  # older turns were left out
     truncated: bool = False  # the newest turn was cut in the middle
+    summarise_through: int | None = None  # turns up to this seq should go into the summary
+
+
+def summary_message(summary: str) -> str:
+    return f"Summary of the earlier conversation (older messages are not shown):\n{summary}"
 
 
 @dataclass(slots=True)
@@ -95,13 +100,28 @@ class ContextPacker:
     counter: TokenCounter
     budget: Budget
     system_prompt: str
+    summary: str | None = None  # a rolling summary, sent as a second system message
     _kept: list[Turn] = field(default_factory=list)
     _used: int = 0
     _full: bool = False
     _truncated_first: Turn | None = None
 
     def __post_init__(self) -> None:
-        self._used = REPLY_PRIMING + self.counter.message("system", self.system_prompt)
+        self._used = REPLY_PRIMING + sum(
+            self.counter.message(m["role"], m["content"]) for m in self._system_messages()
+        )
+
+    def _system_messages(self) -> list[dict[str, str]]:
+        """The stable prefix: persona, then the summary (unchanged between summary updates)."""
+        messages = [{"role": "system", "content": self.system_prompt}]
+        if self.summary:
+            messages.append({"role": "system", "content": summary_message(self.summary)})
+        return messages
+
+    @property
+    def kept(self) -> list[Turn]:
+        """The turns accepted so far, newest first."""
+        return self._kept
 
     @property
     def room(self) -> int:
@@ -133,7 +153,7 @@ class ContextPacker:
 
     def build(self) -> ChatRequest:
         kept = [self._truncated_first] if self._truncated_first else self._kept
-        messages = [{"role": "system", "content": self.system_prompt}]
+        messages = self._system_messages()
         messages.extend(turn_message(turn) for turn in reversed(kept))
         return ChatRequest(
             messages=messages,

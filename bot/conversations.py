@@ -26,12 +26,19 @@ class Persona:
 
 class Conversations:
     def __init__(
-        self, store: Store, counter: TokenCounter, *, budget: Budget, default_persona: str
+        self,
+        store: Store,
+        counter: TokenCounter,
+        *,
+        budget: Budget,
+        default_persona: str,
+        history_tokens: int | None = None,
     ) -> None:
         self.store = store
         self.counter = counter
         self.budget = budget
         self.default_persona = default_persona
+        self.history_tokens = history_tokens  # the most history re-sent per request (soft)
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
     def lock(self, conversation_id: int) -> asyncio.Lock:
@@ -135,10 +142,43 @@ class Conversations:
         return self.budget
 
     async def build(self, conversation: Conversation, budget: Budget | None = None) -> ChatRequest:
-        """The request for the conversation's next reply, reading only the turns that fit."""
+        """The request for the conversation's next reply, reading only the turns that fit.
+
+        History beyond ``history_tokens`` is evicted in blocks, not one turn per request: the
+        request says which turns to fold into the summary (``summarise_through``), and they
+        keep being sent until that summary exists, so the prompt prefix changes once a block.
+        """
         persona = await self.persona(conversation)
-        packer = ContextPacker(self.counter, budget or self.budget, persona.text)
-        for turn in await self.store.newest_turns_within(conversation.id, max(0, packer.room)):
+        packer = ContextPacker(
+            self.counter, budget or self.budget, persona.text, conversation.summary
+        )
+        newest = await self.store.newest_turns_within(
+            conversation.id, max(0, packer.room), after_seq=conversation.history_start
+        )
+        for turn in newest:
             if not packer.offer(turn):
                 break
-        return packer.build()
+        request = packer.build()
+        request.summarise_through = self._block_to_summarise(conversation, packer.kept)
+        return request
+
+    def _block_to_summarise(self, conversation: Conversation, kept: list[Turn]) -> int | None:
+        """When the history sent passes ``history_tokens``, the oldest turns to fold away so
+        that about three quarters of it remain; also any evicted turns still unsummarised."""
+        pending = (
+            conversation.history_start
+            if conversation.summary_through < conversation.history_start
+            else None
+        )
+        if self.history_tokens is None:
+            return pending
+        if sum(turn.tokens for turn in kept) <= self.history_tokens:
+            return pending
+        keep, total = 0, 0
+        for turn in kept:  # newest first
+            if keep and total + turn.tokens > self.history_tokens * 0.75:
+                break
+            keep, total = keep + 1, total + turn.tokens
+        while keep > 1 and kept[keep - 1].role == "assistant":
+            keep -= 1  # start the window at a question, not at an answer to a folded one
+        return kept[keep - 1].seq - 1

@@ -135,16 +135,32 @@ class LLMClient:
     async def close(self) -> None:
         await self.client.close()
 
-    def _body(self, messages: list[dict[str, str]], max_tokens: int) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "model": self.model,
-            "messages": messages,
-            "stream": True,
-            "stream_options": {"include_usage": True},
-        }
+    def _body(
+        self,
+        messages: list[dict[str, str]],
+        max_tokens: int,
+        *,
+        model: str | None = None,
+        cache_key: str | None = None,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": model or self.model, "messages": messages}
         # OpenAI's reasoning models refuse `max_tokens`; most local servers only know it.
         body["max_completion_tokens" if self.is_openai else "max_tokens"] = max_tokens
+        if cache_key is not None:  # routes requests sharing a prefix to the same cache
+            body["extra_body"] = {"prompt_cache_key": cache_key}
         return body
+
+    async def complete(
+        self, messages: list[dict[str, str]], max_tokens: int, *, model: str | None = None
+    ) -> str:
+        """One non-streamed completion (for summaries); no retries, the caller retries later."""
+        try:
+            completion = await self.client.chat.completions.create(
+                **self._body(messages, max_tokens, model=model)
+            )
+        except Exception as exc:
+            raise classify(exc) from exc
+        return (completion.choices[0].message.content or "") if completion.choices else ""
 
     async def stream(
         self,
@@ -153,15 +169,16 @@ class LLMClient:
         max_tokens: int,
         reply: Reply,
         on_retry: RetryHook | None = None,
+        cache_key: str | None = None,
     ) -> AsyncIterator[str]:
         """Yield text deltas; fill ``reply`` as it goes. Retries only before the first text."""
+        body = self._body(messages, max_tokens, cache_key=cache_key)
+        body.update(stream=True, stream_options={"include_usage": True})
         attempt = 0
         while True:
             attempt += 1
             try:
-                stream = await self.client.chat.completions.create(
-                    **self._body(messages, max_tokens)
-                )
+                stream = await self.client.chat.completions.create(**body)
             except Exception as exc:
                 error = classify(exc)
                 delay = self._retry_delay(error, attempt)

@@ -48,6 +48,15 @@ class Settings:
     user_rpm: int = 8
     log_level: str = "INFO"
     dev_guild_id: int | None = None
+    history_tokens: int = 12_000
+    summaries: bool = True
+    summary_tokens: int = 400
+    summary_model: str | None = None
+    prompt_cache_key: bool | None = None  # None: send it only to OpenAI itself
+
+    @property
+    def sends_prompt_cache_key(self) -> bool:
+        return self.is_openai if self.prompt_cache_key is None else self.prompt_cache_key
 
     @property
     def is_openai(self) -> bool:
@@ -99,6 +108,21 @@ def _optional_int(env: Mapping[str, str], name: str, *, minimum: int) -> int | N
 def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
     value = _optional_int(env, name, minimum=minimum)
     return default if value is None else value
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _optional_bool(env: Mapping[str, str], name: str) -> bool | None:
+    raw = _text(env, name)
+    if raw is None:
+        return None
+    if raw.lower() in _TRUE:
+        return True
+    if raw.lower() in _FALSE:
+        return False
+    raise SettingsError(name, "must be on or off (true/false)")
 
 
 def _secret(env: Mapping[str, str], name: str) -> str | None:
@@ -169,6 +193,11 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         user_rpm=_int(env, "USER_RPM", 8, minimum=0),
         log_level=log_level,
         dev_guild_id=_optional_int(env, "DEV_GUILD_ID", minimum=1),
+        history_tokens=_int(env, "HISTORY_TOKENS", 12_000, minimum=256),
+        summaries=_optional_bool(env, "SUMMARIES") is not False,
+        summary_tokens=_int(env, "SUMMARY_TOKENS", 400, minimum=50),
+        summary_model=_text(env, "SUMMARY_MODEL"),
+        prompt_cache_key=_optional_bool(env, "PROMPT_CACHE_KEY"),
     )
 
 

@@ -36,7 +36,9 @@ class Conversation:
     parent_id: int | None  # the channel the thread was started in
     owner_id: int
     persona: str | None
-    reset_after: int  # turns with seq <= reset_after are forgotten
+    history_start: int  # turns with seq <= this are not re-sent (reset, or summarised)
+    summary: str | None = None  # of the turns up to summary_through
+    summary_through: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,15 +109,37 @@ class Store(Protocol):
     async def newest_turns(
         self, conversation_id: int, *, limit: int, before_seq: int | None = None
     ) -> list[Turn]:
-        """Up to ``limit`` turns after the reset point, newest first, older than ``before_seq``."""
+        """Up to ``limit`` turns after ``history_start``, newest first, older than ``before_seq``."""
         ...
 
-    async def newest_turns_within(self, conversation_id: int, budget: int) -> list[Turn]:
-        """Newest first: the newest turns (after the reset point) whose token counts add up to
-        at most ``budget``, plus the next older turn if there is one."""
+    async def newest_turns_within(
+        self, conversation_id: int, budget: int, *, after_seq: int
+    ) -> list[Turn]:
+        """Newest first: the newest turns after ``after_seq`` (the caller's ``history_start``,
+        so that turns and summary come from one snapshot) whose token counts add up to at most
+        ``budget``, plus the next older turn if there is one."""
         ...
 
-    async def reset_conversation(self, conversation_id: int) -> None: ...
+    async def reset_conversation(self, conversation_id: int) -> None:
+        """Forget the history so far, summary included."""
+        ...
+
+    async def turns_between(
+        self, conversation_id: int, after_seq: int, through_seq: int
+    ) -> list[Turn]:
+        """Turns with ``after_seq < seq <= through_seq``, oldest first."""
+        ...
+
+    async def evict(self, conversation_id: int, through_seq: int) -> None:
+        """Stop re-sending turns up to ``through_seq`` (they await a summary)."""
+        ...
+
+    async def save_summary(
+        self, conversation_id: int, summary: str | None, through_seq: int
+    ) -> bool:
+        """Store a summary of the turns up to ``through_seq`` and stop re-sending them. False
+        (nothing stored) if a newer summary or a reset came first."""
+        ...
 
     async def set_conversation_persona(self, conversation_id: int, persona: str | None) -> None: ...
 

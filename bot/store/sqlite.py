@@ -61,6 +61,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
     ),
     ("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",),
+    (
+        # Turns up to history_start are no longer re-sent verbatim (reset, or folded into the
+        # summary); turns up to summary_through are covered by the summary.
+        "ALTER TABLE conversations RENAME COLUMN reset_after TO history_start",
+        "ALTER TABLE conversations ADD COLUMN summary TEXT",
+        "ALTER TABLE conversations ADD COLUMN summary_through INTEGER NOT NULL DEFAULT 0",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -72,7 +79,7 @@ _STATUS = {status.value: status for status in TurnStatus}
 _WITHIN_QUERY = f"""
 WITH recent AS (
     SELECT seq, tokens FROM turns
-    WHERE conversation_id = ? AND seq > (SELECT reset_after FROM conversations WHERE id = ?)
+    WHERE conversation_id = ? AND seq > ?
     ORDER BY seq DESC LIMIT ?
 ), running AS (
     SELECT seq, SUM(tokens) OVER (ORDER BY seq DESC ROWS UNBOUNDED PRECEDING) AS total
@@ -88,7 +95,7 @@ ORDER BY t.seq DESC
 def _turn(row: sqlite3.Row | tuple) -> Turn:
     seq, conversation_id, message_id, role, content, author_name, tokens, status = row
     return Turn(
-        seq, conversation_id, message_id, role, content, author_name, tokens, TurnStatus(status)
+        seq, conversation_id, message_id, role, content, author_name, tokens, _STATUS[status]
     )
 
 
@@ -155,7 +162,8 @@ class SQLiteStore:
 
     async def get_conversation(self, conversation_id: int) -> Conversation | None:
         async with self.db.execute(
-            "SELECT id, guild_id, parent_id, owner_id, persona, reset_after "
+            "SELECT id, guild_id, parent_id, owner_id, persona, history_start, summary, "
+            "summary_through "
             "FROM conversations WHERE id = ?",
             (conversation_id,),
         ) as cursor:
@@ -225,19 +233,21 @@ class SQLiteStore:
     ) -> list[Turn]:
         async with self.db.execute(
             f"SELECT {_TURN_COLUMNS} FROM turns WHERE conversation_id = ? AND seq < ? AND seq > "
-            "(SELECT reset_after FROM conversations WHERE id = ?) ORDER BY seq DESC LIMIT ?",
+            "(SELECT history_start FROM conversations WHERE id = ?) ORDER BY seq DESC LIMIT ?",
             (conversation_id, before_seq or 2**63 - 1, conversation_id, limit),
         ) as cursor:
             return [_turn(row) for row in await cursor.fetchall()]
 
-    async def newest_turns_within(self, conversation_id: int, budget: int) -> list[Turn]:
+    async def newest_turns_within(
+        self, conversation_id: int, budget: int, *, after_seq: int
+    ) -> list[Turn]:
         # The running sum runs in SQLite over an index, on a bounded window of the newest turns
         # that grows only while every turn in it still fits: the cost follows what is kept,
         # not the length of the conversation.
         limit = max(64, budget // 100)  # a first guess of how many turns fit
         while True:
             async with self.db.execute(
-                _WITHIN_QUERY, (conversation_id, conversation_id, limit, budget)
+                _WITHIN_QUERY, (conversation_id, after_seq, limit, budget)
             ) as cursor:
                 rows = await cursor.fetchall()
             if len(rows) < limit or rows[-1][-1] > budget:
@@ -245,11 +255,38 @@ class SQLiteStore:
             limit *= 8
 
     async def reset_conversation(self, conversation_id: int) -> None:
+        last = "(SELECT COALESCE(MAX(seq), 0) FROM turns WHERE conversation_id = ?)"
         await self.db.execute(
-            "UPDATE conversations SET reset_after = "
-            "(SELECT COALESCE(MAX(seq), 0) FROM turns WHERE conversation_id = ?) WHERE id = ?",
-            (conversation_id, conversation_id),
+            f"UPDATE conversations SET summary = NULL, history_start = {last}, "
+            f"summary_through = {last} WHERE id = ?",
+            (conversation_id, conversation_id, conversation_id),
         )
+
+    async def turns_between(
+        self, conversation_id: int, after_seq: int, through_seq: int
+    ) -> list[Turn]:
+        async with self.db.execute(
+            f"SELECT {_TURN_COLUMNS} FROM turns WHERE conversation_id = ? AND seq > ? AND seq <= ? "
+            "ORDER BY seq",
+            (conversation_id, after_seq, through_seq),
+        ) as cursor:
+            return [_turn(row) for row in await cursor.fetchall()]
+
+    async def evict(self, conversation_id: int, through_seq: int) -> None:
+        await self.db.execute(
+            "UPDATE conversations SET history_start = MAX(history_start, ?) WHERE id = ?",
+            (through_seq, conversation_id),
+        )
+
+    async def save_summary(
+        self, conversation_id: int, summary: str | None, through_seq: int
+    ) -> bool:
+        cursor = await self.db.execute(
+            "UPDATE conversations SET summary = ?, summary_through = ?, "
+            "history_start = MAX(history_start, ?) WHERE id = ? AND summary_through < ?",
+            (summary, through_seq, through_seq, conversation_id, through_seq),
+        )
+        return cursor.rowcount > 0
 
     async def set_conversation_persona(self, conversation_id: int, persona: str | None) -> None:
         await self.db.execute(

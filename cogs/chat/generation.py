@@ -88,6 +88,7 @@ class Generation:
                     max_tokens=self.bot.settings.max_completion_tokens,
                     reply=self.reply,
                     on_retry=self._on_retry,
+                    cache_key=self._cache_key(),
                 )
                 async for delta in stream:
                     if self._turn is None:
@@ -102,6 +103,12 @@ class Generation:
                 self.request = await self.bot.conversations.build(self.conversation)
             finally:
                 self.bot.limiter.observe(self.reply.headers)
+
+    def _cache_key(self) -> str | None:
+        """OpenAI routes requests with the same key to the same prompt cache."""
+        if not self.bot.settings.sends_prompt_cache_key:
+            return None
+        return f"discord-conversation-{self.conversation.id}"
 
     async def _on_retry(self, error: LLMError, delay: float) -> None:
         assert self.streamer is not None
@@ -146,6 +153,8 @@ class Generation:
             await conversations.finish_reply(
                 self._turn, self.reply.text, status=status, message_id=streamer.messages[0].id
             )
+        if self.request.summarise_through is not None and self.bot.summarizer is not None:
+            self.bot.summarizer.request(self.conversation.id, self.request.summarise_through)
         usage = self._usage()
         self.bot.limiter.settle(ticket, sum(usage[:2]) if usage else 0)
         if usage is not None:

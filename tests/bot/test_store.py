@@ -43,7 +43,7 @@ async def test_create_conversation_is_idempotent(store):
     first = await _conversation(store)
     again = await store.create_conversation(1, guild_id=99, parent_id=99, owner_id=99)
     assert again == first
-    assert first.owner_id == 30 and first.reset_after == 0
+    assert first.owner_id == 30 and first.history_start == 0
 
 
 async def test_same_discord_message_twice_is_a_no_op(store):
@@ -186,7 +186,7 @@ async def test_newest_turns_within_a_budget(store, budget, expected):
     await _conversation(store)
     for i in range(20):
         await store.add_turn(1, role="user", content=f"m{i}", tokens=10, message_id=i + 1)
-    turns = await store.newest_turns_within(1, budget)
+    turns = await store.newest_turns_within(1, budget, after_seq=0)
     # All that fit, plus the next older one (so the caller knows more exist).
     assert [t.content for t in turns] == [f"m{19 - i}" for i in range(expected)]
 
@@ -195,7 +195,8 @@ async def test_newest_turns_within_grows_its_window_and_respects_resets(store):
     await _conversation(store)
     for i in range(3000):
         await store.add_turn(1, role="user", content="x", tokens=1, message_id=i + 1)
-    assert len(await store.newest_turns_within(1, 2500)) == 2501
+    assert len(await store.newest_turns_within(1, 2500, after_seq=0)) == 2501
     await store.reset_conversation(1)
     await store.add_turn(1, role="user", content="new", tokens=1, message_id=99_999)
-    assert [t.content for t in await store.newest_turns_within(1, 2500)] == ["new"]
+    start = (await store.get_conversation(1)).history_start
+    assert [t.content for t in await store.newest_turns_within(1, 2500, after_seq=start)] == ["new"]

@@ -36,6 +36,7 @@ class Script:
 @dataclass
 class FakeOpenAI:
     default: Script = field(default_factory=Script)
+    non_streamed: Script | None = None  # answers every non-streamed request (summaries) if set
     requests: list[dict[str, Any]] = field(default_factory=list)
     request_headers: list[dict[str, str]] = field(default_factory=list)
     first_chunk_at: dict[int, float] = field(default_factory=dict)  # request index -> monotonic
@@ -74,7 +75,10 @@ class FakeOpenAI:
 
     async def _completions(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
-        script = self._scripts.popleft() if self._scripts else self.default
+        if not body.get("stream") and self.non_streamed is not None:
+            script = self.non_streamed
+        else:
+            script = self._scripts.popleft() if self._scripts else self.default
         self.requests.append(body)
         self.request_headers.append(dict(request.headers))
         async with self._changed:

@@ -1,0 +1,119 @@
+"""Rolling summaries: turns that leave the re-sent history are folded into one summary.
+
+A summary is made in the background after a reply, never before one. If the model call fails,
+the turns leave the history anyway (the plain window) and are summarised at a later reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from .store import Store, Turn
+from .tokens import TokenCounter
+
+log = logging.getLogger(__name__)
+
+MAX_INPUT_TOKENS = 24_000  # the most transcript one summary call reads (the newest part)
+
+Complete = Callable[[list[dict[str, str]], int], Awaitable[str]]
+
+INSTRUCTIONS = (
+    "You keep a running summary of a Discord conversation between users and an assistant. "
+    "Update the summary with the new messages. Keep names, facts, decisions, open questions "
+    "and what each user wants; drop greetings and small talk. Write in the conversation's "
+    "language, at most about {words} words. Reply with the summary only."
+)
+
+
+def summary_prompt(previous: str | None, turns: list[Turn], words: int) -> list[dict[str, str]]:
+    transcript = "\n\n".join(
+        f"{(turn.author_name or 'user') if turn.role == 'user' else 'assistant'}: {turn.content}"
+        for turn in turns
+    )
+    return [
+        {"role": "system", "content": INSTRUCTIONS.format(words=words)},
+        {
+            "role": "user",
+            "content": f"Summary so far:\n{previous or '(none yet)'}\n\nNew messages:\n{transcript}",
+        },
+    ]
+
+
+class Summarizer:
+    """One background job per conversation at a time; each decision is the store's."""
+
+    def __init__(
+        self,
+        store: Store,
+        counter: TokenCounter,
+        complete: Complete | None,
+        *,
+        max_tokens: int,
+    ) -> None:
+        self.store = store
+        self.counter = counter
+        self.complete = complete  # None: summaries are off, evicted turns are just dropped
+        self.max_tokens = max_tokens
+        self.calls = 0
+        self._running: dict[int, asyncio.Task[None]] = {}
+
+    def request(self, conversation_id: int, through_seq: int) -> None:
+        """Fold the turns up to ``through_seq`` into the summary, in the background."""
+        if conversation_id in self._running:
+            return
+        task = asyncio.create_task(
+            self._run(conversation_id, through_seq), name=f"summary-{conversation_id}"
+        )
+        self._running[conversation_id] = task
+        task.add_done_callback(lambda done: self._done(conversation_id, done))
+
+    def _done(self, conversation_id: int, task: asyncio.Task[None]) -> None:
+        self._running.pop(conversation_id, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("A summary job failed", exc_info=task.exception())
+
+    async def wait_idle(self) -> None:
+        """Wait for the running jobs (shutdown, tests)."""
+        while self._running:
+            await asyncio.gather(*self._running.values(), return_exceptions=True)
+
+    async def close(self) -> None:
+        for task in list(self._running.values()):
+            task.cancel()
+        await self.wait_idle()
+
+    async def _run(self, conversation_id: int, through: int) -> None:
+        conversation = await self.store.get_conversation(conversation_id)
+        if conversation is None or conversation.summary_through >= through:
+            return
+        if self.complete is None:  # summaries off: the turns are simply no longer sent
+            await self.store.save_summary(conversation_id, conversation.summary, through)
+            return
+        turns = self._newest_within(
+            await self.store.turns_between(conversation_id, conversation.summary_through, through)
+        )
+        prompt = summary_prompt(conversation.summary, turns, words=int(self.max_tokens * 0.7))
+        try:
+            self.calls += 1
+            summary = (await self.complete(prompt, self.max_tokens)).strip()
+            if not summary:
+                raise ValueError("the model returned an empty summary")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the plain window keeps working; retried at a later reply
+            log.warning(
+                "Could not summarise conversation %s (%s); will retry", conversation_id, exc
+            )
+            await self.store.evict(conversation_id, through)
+            return
+        if await self.store.save_summary(conversation_id, summary, through):
+            log.info("Summarised conversation %s through turn %s", conversation_id, through)
+
+    def _newest_within(self, turns: list[Turn]) -> list[Turn]:
+        total, start = 0, len(turns)
+        while start > 0 and total + turns[start - 1].tokens <= MAX_INPUT_TOKENS:
+            start -= 1
+            total += turns[start].tokens
+        return turns[start:] or turns[-1:]

@@ -1,0 +1,160 @@
+"""Block eviction, rolling summaries and prefix stability, without Discord or a model server."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.context import Budget
+from bot.conversations import Conversations
+from bot.store import SQLiteStore
+from bot.summaries import Summarizer
+from bot.tokens import TokenCounter
+
+COUNTER = TokenCounter.for_model("gpt-4o-mini")
+
+
+@pytest.fixture
+async def store():
+    store = SQLiteStore(":memory:")
+    await store.open()
+    await store.create_conversation(1, guild_id=1, parent_id=2, owner_id=3)
+    yield store
+    await store.close()
+
+
+class FakeModel:
+    def __init__(self, fail: bool = False) -> None:
+        self.prompts: list[list[dict[str, str]]] = []
+        self.fail = fail
+
+    async def __call__(self, messages, max_tokens):
+        self.prompts.append(messages)
+        if self.fail:
+            raise RuntimeError("model down")
+        return f"summary #{len(self.prompts)}"
+
+
+async def say(conversations, n: int, words: int = 20) -> None:
+    await conversations.add_user_turn(
+        1, message_id=10_000 + n, content=f"question {n} " + "word " * words, author="alice"
+    )
+    turn = await conversations.begin_reply(1)
+    await conversations.finish_reply(
+        turn, f"answer {n} " + "word " * words, status=turn.status.COMPLETE
+    )
+
+
+def make(store, history=300):
+    return Conversations(
+        store,
+        COUNTER,
+        budget=Budget(100_000, 500),
+        default_persona="persona",
+        history_tokens=history,
+    )
+
+
+async def test_history_within_the_cap_is_sent_whole(store):
+    conversations = make(store)
+    for n in range(3):
+        await say(conversations, n)
+    request = await conversations.build(await store.get_conversation(1))
+    assert request.summarise_through is None and request.turns == 6
+
+
+async def test_over_the_cap_a_block_is_marked_for_summary_but_still_sent(store):
+    conversations = make(store, history=300)
+    for n in range(8):
+        await say(conversations, n)
+    conversation = await store.get_conversation(1)
+    request = await conversations.build(conversation)
+    assert request.turns == 16  # nothing vanishes before its summary exists
+    through = request.summarise_through
+    kept = [t for t in await store.newest_turns(1, limit=100) if t.seq > through]
+    assert sum(t.tokens for t in kept) <= 0.75 * 300
+    assert kept  # the newest turns stay
+
+
+async def test_summary_replaces_the_block_after_the_persona(store):
+    conversations = make(store, history=300)
+    model = FakeModel()
+    summarizer = Summarizer(store, COUNTER, model, max_tokens=100)
+    for n in range(8):
+        await say(conversations, n)
+    request = await conversations.build(await store.get_conversation(1))
+    summarizer.request(1, request.summarise_through)
+    await summarizer.wait_idle()
+    transcript = model.prompts[0][1]["content"]
+    assert "question 0" in transcript and "alice:" in transcript and "(none yet)" in transcript
+
+    after = await conversations.build(await store.get_conversation(1))
+    assert after.messages[0] == {"role": "system", "content": "persona"}
+    assert after.messages[1]["role"] == "system" and after.messages[1]["content"].endswith(
+        "summary #1"
+    )
+    assert after.summarise_through is None
+    assert all("question 0" not in m["content"] for m in after.messages[2:])
+    assert after.prompt_tokens == COUNTER.prompt(after.messages)
+
+
+async def test_prefix_is_stable_between_blocks(store):
+    conversations = make(store, history=400)
+    summarizer = Summarizer(store, COUNTER, FakeModel(), max_tokens=100)
+    prefixes, changes = [], 0
+    for n in range(60):
+        await say(conversations, n)
+        request = await conversations.build(await store.get_conversation(1))
+        head = request.messages[:3]
+        if prefixes and head != prefixes[-1]:
+            changes += 1
+        prefixes.append(head)
+        if request.summarise_through is not None:
+            summarizer.request(1, request.summarise_through)
+            await summarizer.wait_idle()
+    # Each block changes the prefix once (when its summary lands), not every request.
+    assert summarizer.calls >= 3
+    assert changes <= summarizer.calls + 1
+
+
+async def test_failed_summary_falls_back_to_the_plain_window_and_retries(store):
+    conversations = make(store, history=300)
+    model = FakeModel(fail=True)
+    summarizer = Summarizer(store, COUNTER, model, max_tokens=100)
+    for n in range(8):
+        await say(conversations, n)
+    request = await conversations.build(await store.get_conversation(1))
+    summarizer.request(1, request.summarise_through)
+    await summarizer.wait_idle()
+    conversation = await store.get_conversation(1)
+    assert conversation.summary is None and conversation.history_start == request.summarise_through
+    retry = await conversations.build(conversation)
+    assert retry.summarise_through == conversation.history_start  # still owed a summary
+    model.fail = False
+    summarizer.request(1, retry.summarise_through)
+    await summarizer.wait_idle()
+    assert (await store.get_conversation(1)).summary == "summary #2"
+
+
+async def test_summaries_off_just_drop_the_block(store):
+    conversations = make(store, history=300)
+    summarizer = Summarizer(store, COUNTER, None, max_tokens=100)
+    for n in range(8):
+        await say(conversations, n)
+    request = await conversations.build(await store.get_conversation(1))
+    summarizer.request(1, request.summarise_through)
+    await summarizer.wait_idle()
+    after = await conversations.build(await store.get_conversation(1))
+    assert after.turns < request.turns and after.messages[1]["role"] == "user"
+
+
+async def test_reset_clears_the_summary_and_a_late_summary_is_ignored(store):
+    conversations = make(store, history=300)
+    for n in range(8):
+        await say(conversations, n)
+    assert await store.save_summary(1, "old summary", 5)
+    await store.reset_conversation(1)
+    conversation = await store.get_conversation(1)
+    assert conversation.summary is None
+    assert not await store.save_summary(1, "too late", 6)
+    request = await conversations.build(conversation)
+    assert request.messages == [{"role": "system", "content": "persona"}]
