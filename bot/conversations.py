@@ -17,6 +17,11 @@ from .tokens import TokenCounter
 
 log = logging.getLogger(__name__)
 
+# Past HISTORY_TOKENS, evict down to this share of it. Bigger blocks mean fewer prefix changes
+# (OpenAI caches byte-identical prefixes) and fewer summary calls; bench/token_growth.py
+# measured 0.5 against 0.75: 24% vs 27% of naive prompt tokens, 94% vs 88% stable prefixes.
+EVICT_TO = 0.5
+
 
 @dataclass(frozen=True, slots=True)
 class Persona:
@@ -164,7 +169,7 @@ class Conversations:
 
     def _block_to_summarise(self, conversation: Conversation, kept: list[Turn]) -> int | None:
         """When the history sent passes ``history_tokens``, the oldest turns to fold away so
-        that about three quarters of it remain; also any evicted turns still unsummarised."""
+        that about ``EVICT_TO`` of it remains; also any evicted turns still unsummarised."""
         pending = (
             conversation.history_start
             if conversation.summary_through < conversation.history_start
@@ -176,7 +181,7 @@ class Conversations:
             return pending
         keep, total = 0, 0
         for turn in kept:  # newest first
-            if keep and total + turn.tokens > self.history_tokens * 0.75:
+            if keep and total + turn.tokens > self.history_tokens * EVICT_TO:
                 break
             keep, total = keep + 1, total + turn.tokens
         while keep > 1 and kept[keep - 1].role == "assistant":

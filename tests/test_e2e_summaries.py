@@ -5,7 +5,7 @@ from __future__ import annotations
 from tests.fakes.openai_server import Script
 from tests.test_e2e_chat import ask, reply_done
 
-LONG = "this sentence pads the message to a realistic length. " * 8  # ~90 tokens
+LONG = "this sentence pads the message to a realistic length. " * 20  # ~220 tokens
 
 
 def chat_requests(fake_openai):
@@ -35,7 +35,7 @@ async def test_evicted_turns_are_summarised_and_the_summary_follows_the_persona(
     bot = await start_bot(HISTORY_TOKENS="600", SYSTEM_PROMPT="the persona")
     fake_openai.default = Script(text="A short reply.")
     fake_openai.non_streamed = Script(text="SUMMARY: alice asked about messages 0 to 3.")
-    thread_id = await converse(fake_discord, fake_openai, world, 8)
+    thread_id = await converse(fake_discord, fake_openai, world, 4)
     await bot.summarizer.wait_idle()
 
     (summary_call, *_) = summary_requests(fake_openai)
@@ -43,12 +43,12 @@ async def test_evicted_turns_are_summarised_and_the_summary_follows_the_persona(
     assert "message 0:" in transcript and "alice:" in transcript
     assert summary_call["max_tokens"] == 400
 
-    await converse(fake_discord, fake_openai, world, 1, thread_id, first=8)
+    await converse(fake_discord, fake_openai, world, 1, thread_id, first=4)
     messages = chat_requests(fake_openai)[-1]["messages"]
     assert messages[0] == {"role": "system", "content": "the persona"}
     assert messages[1]["role"] == "system" and "SUMMARY: alice asked" in messages[1]["content"]
     assert all("message 0:" not in m["content"] for m in messages[2:])
-    assert messages[-1]["content"].startswith("message 8:")
+    assert messages[-1]["content"].startswith("message 4:")
 
 
 async def test_a_failing_summary_does_not_affect_replies(
@@ -56,12 +56,12 @@ async def test_a_failing_summary_does_not_affect_replies(
 ):
     bot = await start_bot(HISTORY_TOKENS="600")
     fake_openai.non_streamed = Script(status=500)
-    thread_id = await converse(fake_discord, fake_openai, world, 10)
+    thread_id = await converse(fake_discord, fake_openai, world, 5)
     await bot.summarizer.wait_idle()
     assert summary_requests(fake_openai)  # it was tried, and failed
     messages = chat_requests(fake_openai)[-1]["messages"]
     assert messages[1]["role"] == "user"  # no summary, the plain window
-    assert sum(len(m["content"]) for m in messages) < 600 * 6
+    assert len(messages) < 2 * 5 + 1  # older turns left the window without a summary
     assert (await bot.store.get_conversation(thread_id)).summary is None
 
 
@@ -70,17 +70,17 @@ async def test_summary_survives_restart_and_reset_clears_it(
 ):
     bot = await start_bot(HISTORY_TOKENS="600")
     fake_openai.non_streamed = Script(text="SUMMARY TEXT")
-    thread_id = await converse(fake_discord, fake_openai, world, 8)
+    thread_id = await converse(fake_discord, fake_openai, world, 4)
     await bot.summarizer.wait_idle()
     await bot.close()
 
     bot = await start_bot(HISTORY_TOKENS="600")
-    await converse(fake_discord, fake_openai, world, 1, thread_id)
+    await converse(fake_discord, fake_openai, world, 1, thread_id, first=4)
     assert "SUMMARY TEXT" in chat_requests(fake_openai)[-1]["messages"][1]["content"]
 
     token = await fake_discord.invoke(thread_id, world.alice, "reset")
     await fake_discord.wait_for(lambda: fake_discord.responses_to(token))
-    await converse(fake_discord, fake_openai, world, 1, thread_id)
+    await converse(fake_discord, fake_openai, world, 1, thread_id, first=5)
     assert [m["role"] for m in chat_requests(fake_openai)[-1]["messages"]] == ["system", "user"]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.context import Budget
-from bot.conversations import Conversations
+from bot.conversations import EVICT_TO, Conversations
 from bot.store import SQLiteStore
 from bot.summaries import Summarizer
 from bot.tokens import TokenCounter
@@ -71,7 +71,7 @@ async def test_over_the_cap_a_block_is_marked_for_summary_but_still_sent(store):
     assert request.turns == 16  # nothing vanishes before its summary exists
     through = request.summarise_through
     kept = [t for t in await store.newest_turns(1, limit=100) if t.seq > through]
-    assert sum(t.tokens for t in kept) <= 0.75 * 300
+    assert sum(t.tokens for t in kept) <= EVICT_TO * 300
     assert kept  # the newest turns stay
 
 
