@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.context import Budget, build_request, context_window
 from bot.conversations import Conversations
+from bot.llm import Reply
 from bot.store import SQLiteStore, Turn, TurnStatus
 from bot.summaries import Summarizer
 from bot.tokens import TokenCounter
@@ -105,10 +106,10 @@ async def main() -> None:
     await store.create_conversation(1, guild_id=1, parent_id=1, owner_id=1)
     summary_usage = 0
 
-    async def complete(messages: list[dict[str, str]], max_tokens: int) -> str:
+    async def complete(messages: list[dict[str, str]], max_tokens: int) -> Reply:
         nonlocal summary_usage
         summary_usage += counter.prompt(messages) + max_tokens
-        return text(rng, max_tokens)
+        return Reply(text=text(rng, max_tokens))
 
     summarizer = Summarizer(store, counter, complete, max_tokens=SUMMARY_TOKENS)
     conversations = Conversations(

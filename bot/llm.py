@@ -152,7 +152,7 @@ class LLMClient:
 
     async def complete(
         self, messages: list[dict[str, str]], max_tokens: int, *, model: str | None = None
-    ) -> str:
+    ) -> Reply:
         """One non-streamed completion (for summaries); no retries, the caller retries later."""
         try:
             completion = await self.client.chat.completions.create(
@@ -160,7 +160,17 @@ class LLMClient:
             )
         except Exception as exc:
             raise classify(exc) from exc
-        return (completion.choices[0].message.content or "") if completion.choices else ""
+        reply = Reply(
+            text=(completion.choices[0].message.content or "") if completion.choices else ""
+        )
+        if completion.usage is not None:
+            details = getattr(completion.usage, "prompt_tokens_details", None)
+            reply.usage = Usage(
+                completion.usage.prompt_tokens,
+                completion.usage.completion_tokens,
+                getattr(details, "cached_tokens", None) or 0,
+            )
+        return reply
 
     async def stream(
         self,

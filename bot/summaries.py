@@ -7,17 +7,22 @@ the turns leave the history anyway (the plain window) and are summarised at a la
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
+from .llm import Reply
 from .store import Store, Turn
 from .tokens import TokenCounter
 
 log = logging.getLogger(__name__)
 
 MAX_INPUT_TOKENS = 24_000  # the most transcript one summary call reads (the newest part)
+RETRY_AFTER = 120.0  # seconds before a conversation whose summary failed is tried again
 
-Complete = Callable[[list[dict[str, str]], int], Awaitable[str]]
+Complete = Callable[[list[dict[str, str]], int], Awaitable[Reply]]
+SUMMARY_USER_ID = 0  # usage of summary calls is recorded under this user id
 
 INSTRUCTIONS = (
     "You keep a running summary of a Discord conversation between users and an assistant. "
@@ -58,11 +63,15 @@ class Summarizer:
         self.max_tokens = max_tokens
         self.calls = 0
         self._running: dict[int, asyncio.Task[None]] = {}
+        self._failed_at: dict[int, float] = {}  # conversation -> when its summary last failed
 
     def request(self, conversation_id: int, through_seq: int) -> None:
         """Fold the turns up to ``through_seq`` into the summary, in the background."""
         if conversation_id in self._running:
             return
+        failed_at = self._failed_at.get(conversation_id)
+        if failed_at is not None and time.monotonic() - failed_at < RETRY_AFTER:
+            return  # the plain window serves meanwhile; don't call a failing model every reply
         task = asyncio.create_task(
             self._run(conversation_id, through_seq), name=f"summary-{conversation_id}"
         )
@@ -97,7 +106,9 @@ class Summarizer:
         prompt = summary_prompt(conversation.summary, turns, words=int(self.max_tokens * 0.7))
         try:
             self.calls += 1
-            summary = (await self.complete(prompt, self.max_tokens)).strip()
+            reply = await self.complete(prompt, self.max_tokens)
+            await self._record_usage(conversation.guild_id, prompt, reply)
+            summary = reply.text.strip()
             if not summary:
                 raise ValueError("the model returned an empty summary")
         except asyncio.CancelledError:
@@ -106,10 +117,31 @@ class Summarizer:
             log.warning(
                 "Could not summarise conversation %s (%s); will retry", conversation_id, exc
             )
+            self._failed_at[conversation_id] = time.monotonic()
             await self.store.evict(conversation_id, through)
             return
+        self._failed_at.pop(conversation_id, None)
         if await self.store.save_summary(conversation_id, summary, through):
             log.info("Summarised conversation %s through turn %s", conversation_id, through)
+
+    async def _record_usage(
+        self, guild_id: int | None, prompt: list[dict[str, str]], reply: Reply
+    ) -> None:
+        """Summaries cost tokens too: /usage shows them in the server's totals."""
+        if reply.usage is not None:
+            prompt_tokens, completion, cached = (
+                reply.usage.prompt_tokens, reply.usage.completion_tokens, reply.usage.cached_tokens
+            )  # fmt: skip
+        else:
+            prompt_tokens, completion, cached = (
+                self.counter.prompt(prompt),
+                self.counter.count(reply.text),
+                0,
+            )
+        await self.store.add_usage(
+            guild_id=guild_id, user_id=SUMMARY_USER_ID, day=dt.datetime.now(dt.UTC).date(),
+            prompt_tokens=prompt_tokens, completion_tokens=completion, cached_tokens=cached,
+        )  # fmt: skip
 
     def _newest_within(self, turns: list[Turn]) -> list[Turn]:
         total, start = 0, len(turns)

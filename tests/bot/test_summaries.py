@@ -6,6 +6,7 @@ import pytest
 
 from bot.context import Budget
 from bot.conversations import EVICT_TO, Conversations
+from bot.llm import Reply
 from bot.store import SQLiteStore
 from bot.summaries import Summarizer
 from bot.tokens import TokenCounter
@@ -31,7 +32,7 @@ class FakeModel:
         self.prompts.append(messages)
         if self.fail:
             raise RuntimeError("model down")
-        return f"summary #{len(self.prompts)}"
+        return Reply(text=f"summary #{len(self.prompts)}")
 
 
 async def say(conversations, n: int, words: int = 20) -> None:
@@ -132,6 +133,10 @@ async def test_failed_summary_falls_back_to_the_plain_window_and_retries(store):
     model.fail = False
     summarizer.request(1, retry.summarise_through)
     await summarizer.wait_idle()
+    assert len(model.prompts) == 1  # not retried at once: the model just failed
+    summarizer._failed_at[1] -= 10_000  # ...but after a while
+    summarizer.request(1, retry.summarise_through)
+    await summarizer.wait_idle()
     assert (await store.get_conversation(1)).summary == "summary #2"
 
 
@@ -158,3 +163,17 @@ async def test_reset_clears_the_summary_and_a_late_summary_is_ignored(store):
     assert not await store.save_summary(1, "too late", 6)
     request = await conversations.build(conversation)
     assert request.messages == [{"role": "system", "content": "persona"}]
+
+
+async def test_summary_calls_are_counted_in_usage(store):
+    import datetime as dt
+
+    conversations = make(store, history=300)
+    summarizer = Summarizer(store, COUNTER, FakeModel(), max_tokens=100)
+    for n in range(8):
+        await say(conversations, n)
+    request = await conversations.build(await store.get_conversation(1))
+    summarizer.request(1, request.summarise_through)
+    await summarizer.wait_idle()
+    totals = await store.usage(guild_id=1, since=dt.datetime.now(dt.UTC).date())
+    assert totals.requests == 1 and totals.prompt_tokens > 100 and totals.completion_tokens > 0
