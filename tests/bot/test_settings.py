@@ -117,3 +117,38 @@ def test_dotenv_file_is_read_and_environment_wins(tmp_path, monkeypatch):
     settings = settings_from_environment(tmp_path / ".env")
     assert settings.discord_token == "from-file"
     assert settings.openai_model == "gpt-4.1-mini"
+
+
+def test_token_growth_settings():
+    settings = load_settings(BASE)
+    assert (settings.history_tokens, settings.summaries, settings.summary_tokens) == (
+        12_000,
+        True,
+        400,
+    )
+    assert settings.sends_prompt_cache_key  # OpenAI itself
+    local = load_settings({"DISCORD_TOKEN": "t", "OPENAI_BASE_URL": "http://localhost:11434/v1"})
+    assert not local.sends_prompt_cache_key
+    forced = load_settings(
+        {**BASE, "PROMPT_CACHE_KEY": "on", "SUMMARIES": "off", "SUMMARY_MODEL": "gpt-4.1-nano"}
+    )
+    assert (
+        forced.sends_prompt_cache_key
+        and not forced.summaries
+        and forced.summary_model == "gpt-4.1-nano"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SUMMARIES", "maybe"),
+        ("PROMPT_CACHE_KEY", "2"),
+        ("HISTORY_TOKENS", "10"),
+        ("SUMMARY_TOKENS", "x"),
+    ],
+)
+def test_token_growth_setting_errors(name, value):
+    with pytest.raises(SettingsError) as caught:
+        load_settings({**BASE, name: value})
+    assert caught.value.variable == name
