@@ -53,6 +53,13 @@ class Usage:
     completion_tokens: int
     cached_tokens: int = 0
 
+    @classmethod
+    def of(cls, usage: Any) -> Usage:
+        """From the API's usage object; servers other than OpenAI may omit the details."""
+        details = getattr(usage, "prompt_tokens_details", None)
+        cached = getattr(details, "cached_tokens", None) or 0
+        return cls(usage.prompt_tokens or 0, usage.completion_tokens or 0, cached)
+
 
 @dataclass(slots=True)
 class Reply:
@@ -164,12 +171,7 @@ class LLMClient:
             text=(completion.choices[0].message.content or "") if completion.choices else ""
         )
         if completion.usage is not None:
-            details = getattr(completion.usage, "prompt_tokens_details", None)
-            reply.usage = Usage(
-                completion.usage.prompt_tokens,
-                completion.usage.completion_tokens,
-                getattr(details, "cached_tokens", None) or 0,
-            )
+            reply.usage = Usage.of(completion.usage)
         return reply
 
     async def stream(
@@ -208,12 +210,7 @@ class LLMClient:
         try:
             async for chunk in stream:
                 if chunk.usage is not None:
-                    details = getattr(chunk.usage, "prompt_tokens_details", None)
-                    reply.usage = Usage(
-                        chunk.usage.prompt_tokens,
-                        chunk.usage.completion_tokens,
-                        getattr(details, "cached_tokens", None) or 0,
-                    )
+                    reply.usage = Usage.of(chunk.usage)
                 for choice in chunk.choices or ():
                     if choice.finish_reason:
                         reply.finish_reason = choice.finish_reason

@@ -15,61 +15,10 @@ from pathlib import Path
 import aiosqlite
 
 from .base import Conversation, PersonaScope, Role, StoreError, Turn, TurnStatus, UsageTotals
+from .schema import migrate
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (
-        """CREATE TABLE conversations (
-            id INTEGER PRIMARY KEY,
-            guild_id INTEGER,
-            parent_id INTEGER,
-            owner_id INTEGER NOT NULL,
-            persona TEXT,
-            reset_after INTEGER NOT NULL DEFAULT 0,
-            created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
-        )""",
-        """CREATE TABLE turns (
-            seq INTEGER PRIMARY KEY AUTOINCREMENT,
-            conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
-            message_id INTEGER UNIQUE,
-            role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
-            content TEXT NOT NULL,
-            author_name TEXT,
-            tokens INTEGER NOT NULL,
-            status TEXT NOT NULL DEFAULT 'complete',
-            created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
-        )""",
-        # Covers the running token sums of the newest turns (see newest_turns_within).
-        "CREATE INDEX turns_by_conversation ON turns (conversation_id, seq DESC, tokens)",
-        "CREATE INDEX turns_streaming ON turns (status) WHERE status = 'streaming'",
-        """CREATE TABLE personas (
-            scope TEXT NOT NULL,
-            scope_id INTEGER NOT NULL,
-            persona TEXT NOT NULL,
-            PRIMARY KEY (scope, scope_id)
-        )""",
-        """CREATE TABLE usage (
-            guild_id INTEGER NOT NULL,  -- 0 for direct messages
-            user_id INTEGER NOT NULL,
-            day TEXT NOT NULL,
-            requests INTEGER NOT NULL DEFAULT 0,
-            prompt_tokens INTEGER NOT NULL DEFAULT 0,
-            completion_tokens INTEGER NOT NULL DEFAULT 0,
-            cached_tokens INTEGER NOT NULL DEFAULT 0,
-            PRIMARY KEY (guild_id, day, user_id)
-        )""",
-    ),
-    ("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",),
-    (
-        # Turns up to history_start are no longer re-sent verbatim (reset, or folded into the
-        # summary); turns up to summary_through are covered by the summary.
-        "ALTER TABLE conversations RENAME COLUMN reset_after TO history_start",
-        "ALTER TABLE conversations ADD COLUMN summary TEXT",
-        "ALTER TABLE conversations ADD COLUMN summary_through INTEGER NOT NULL DEFAULT 0",
-    ),
-)
-SCHEMA_VERSION = len(MIGRATIONS)
 
 _TURN_COLUMNS = "seq, conversation_id, message_id, role, content, author_name, tokens, status"
 _STATUS = {status.value: status for status in TurnStatus}
@@ -129,31 +78,10 @@ class SQLiteStore:
             await self._db.execute("PRAGMA busy_timeout = 10000")
             if self.path != ":memory:":
                 await self._db.execute("PRAGMA journal_mode = WAL")
-            await self._migrate()
+            await migrate(self.db, self._describe())
         except sqlite3.Error as exc:
             await self.close()
             raise StoreError(f"cannot open database {self._describe()}: {exc}") from exc
-
-    async def _migrate(self) -> None:
-        async with self.db.execute("PRAGMA user_version") as cursor:
-            row = await cursor.fetchone()
-        version = row[0] if row else 0
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"database {self._describe()} has schema version {version}, newer than this "
-                f"bot's {SCHEMA_VERSION}; upgrade the bot"
-            )
-        for number in range(version, SCHEMA_VERSION):
-            await self.db.execute("BEGIN IMMEDIATE")
-            try:
-                for statement in MIGRATIONS[number]:
-                    await self.db.execute(statement)
-                await self.db.execute(f"PRAGMA user_version = {number + 1}")
-                await self.db.execute("COMMIT")
-            except BaseException:
-                await self.db.execute("ROLLBACK")
-                raise
-            log.info("Database %s migrated to schema version %d", self._describe(), number + 1)
 
     async def close(self) -> None:
         if self._db is not None:

@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 
 from bot.store import PersonaScope, SQLiteStore, StoreError, TurnStatus
-from bot.store.sqlite import SCHEMA_VERSION
+from bot.store.schema import SCHEMA_VERSION
 
 
 @pytest.fixture
@@ -167,7 +167,7 @@ async def test_missing_folder_is_a_clear_error(tmp_path):
 
 
 async def test_failed_migration_leaves_the_file_unchanged(tmp_path, monkeypatch):
-    import bot.store.sqlite as sqlite_module
+    import bot.store.schema as sqlite_module
 
     path = tmp_path / "bot.sqlite3"
     broken = (*sqlite_module.MIGRATIONS, ("CREATE TABLE extra (id INTEGER)", "THIS IS NOT SQL"))

@@ -1,0 +1,91 @@
+"""The SQLite schema, as numbered migrations recorded in ``PRAGMA user_version``.
+
+Each migration runs in one transaction, so a failure leaves the file as it was. Never edit a
+released migration: add a new one.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import aiosqlite
+
+from .base import StoreError
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE conversations (
+            id INTEGER PRIMARY KEY,
+            guild_id INTEGER,
+            parent_id INTEGER,
+            owner_id INTEGER NOT NULL,
+            persona TEXT,
+            reset_after INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
+        )""",
+        """CREATE TABLE turns (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            message_id INTEGER UNIQUE,
+            role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+            content TEXT NOT NULL,
+            author_name TEXT,
+            tokens INTEGER NOT NULL,
+            status TEXT NOT NULL DEFAULT 'complete',
+            created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
+        )""",
+        # Covers the running token sums of the newest turns (see newest_turns_within).
+        "CREATE INDEX turns_by_conversation ON turns (conversation_id, seq DESC, tokens)",
+        "CREATE INDEX turns_streaming ON turns (status) WHERE status = 'streaming'",
+        """CREATE TABLE personas (
+            scope TEXT NOT NULL,
+            scope_id INTEGER NOT NULL,
+            persona TEXT NOT NULL,
+            PRIMARY KEY (scope, scope_id)
+        )""",
+        """CREATE TABLE usage (
+            guild_id INTEGER NOT NULL,  -- 0 for direct messages
+            user_id INTEGER NOT NULL,
+            day TEXT NOT NULL,
+            requests INTEGER NOT NULL DEFAULT 0,
+            prompt_tokens INTEGER NOT NULL DEFAULT 0,
+            completion_tokens INTEGER NOT NULL DEFAULT 0,
+            cached_tokens INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (guild_id, day, user_id)
+        )""",
+    ),
+    ("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",),
+    (
+        # Turns up to history_start are no longer re-sent verbatim (reset, or folded into the
+        # summary); turns up to summary_through are covered by the summary.
+        "ALTER TABLE conversations RENAME COLUMN reset_after TO history_start",
+        "ALTER TABLE conversations ADD COLUMN summary TEXT",
+        "ALTER TABLE conversations ADD COLUMN summary_through INTEGER NOT NULL DEFAULT 0",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+async def migrate(db: aiosqlite.Connection, describe: str) -> None:
+    """Bring the database at ``describe`` (a path, for messages) up to :data:`SCHEMA_VERSION`."""
+    async with db.execute("PRAGMA user_version") as cursor:
+        row = await cursor.fetchone()
+    version = row[0] if row else 0
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"database {describe} has schema version {version}, newer than this bot's "
+            f"{SCHEMA_VERSION}; upgrade the bot"
+        )
+    for number in range(version, SCHEMA_VERSION):
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in MIGRATIONS[number]:
+                await db.execute(statement)
+            await db.execute(f"PRAGMA user_version = {number + 1}")
+            await db.execute("COMMIT")
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+        log.info("Database %s migrated to schema version %d", describe, number + 1)
