@@ -70,6 +70,13 @@ class Reply:
     finish_reason: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
 
+    def spent(self, prompt_tokens: int, count: Callable[[str], int]) -> Usage | None:
+        """The usage as reported, or counted when the server sends none (llama.cpp, for one);
+        None when the model produced nothing to count."""
+        if self.usage is not None:
+            return self.usage
+        return Usage(prompt_tokens, count(self.text)) if self.text else None
+
 
 def _retry_after(error: openai.APIStatusError) -> float | None:
     headers = error.response.headers

@@ -128,20 +128,13 @@ class Summarizer:
         self, guild_id: int | None, prompt: list[dict[str, str]], reply: Reply
     ) -> None:
         """Summaries cost tokens too: /usage shows them in the server's totals."""
-        if reply.usage is not None:
-            prompt_tokens, completion, cached = (
-                reply.usage.prompt_tokens, reply.usage.completion_tokens, reply.usage.cached_tokens
+        usage = reply.spent(self.counter.prompt(prompt), self.counter.count)
+        if usage is not None:
+            await self.store.add_usage(
+                guild_id=guild_id, user_id=SUMMARY_USER_ID, day=dt.datetime.now(dt.UTC).date(),
+                prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
+                cached_tokens=usage.cached_tokens,
             )  # fmt: skip
-        else:
-            prompt_tokens, completion, cached = (
-                self.counter.prompt(prompt),
-                self.counter.count(reply.text),
-                0,
-            )
-        await self.store.add_usage(
-            guild_id=guild_id, user_id=SUMMARY_USER_ID, day=dt.datetime.now(dt.UTC).date(),
-            prompt_tokens=prompt_tokens, completion_tokens=completion, cached_tokens=cached,
-        )  # fmt: skip
 
     def _newest_within(self, turns: list[Turn]) -> list[Turn]:
         total, start = 0, len(turns)

@@ -155,24 +155,16 @@ class Generation:
             )
         if self.request.summarise_through is not None and self.bot.summarizer is not None:
             self.bot.summarizer.request(self.conversation.id, self.request.summarise_through)
-        usage = self._usage()
-        self.bot.limiter.settle(ticket, sum(usage[:2]) if usage else 0)
-        if usage is not None:
-            await self.bot.store.add_usage(
-                guild_id=self.conversation.guild_id,
-                user_id=self.requester_id,
-                day=dt.datetime.now(dt.UTC).date(),
-                prompt_tokens=usage[0],
-                completion_tokens=usage[1],
-                cached_tokens=usage[2],
-            )
-
-    def _usage(self) -> tuple[int, int, int] | None:
-        """(prompt, completion, cached) tokens as reported, or counted when the server sends no
-        usage (llama.cpp, for one); None when the model produced nothing."""
-        if self.reply.usage is not None:
-            u = self.reply.usage
-            return u.prompt_tokens, u.completion_tokens, u.cached_tokens
-        if not self.reply.text:
-            return None
-        return self.request.prompt_tokens, self.bot.counter.count(self.reply.text), 0
+        usage = self.reply.spent(self.request.prompt_tokens, self.bot.counter.count)
+        if usage is None:
+            self.bot.limiter.settle(ticket, 0)
+            return
+        self.bot.limiter.settle(ticket, usage.prompt_tokens + usage.completion_tokens)
+        await self.bot.store.add_usage(
+            guild_id=self.conversation.guild_id,
+            user_id=self.requester_id,
+            day=dt.datetime.now(dt.UTC).date(),
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            cached_tokens=usage.cached_tokens,
+        )
