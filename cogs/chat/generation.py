@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot import texts
+from bot.context import ChatRequest
 from bot.llm import Failure, LLMError, Reply
 from bot.ratelimit import Ticket, scope_of
 from bot.store import Conversation, Turn, TurnStatus
@@ -34,6 +35,7 @@ class Generation:
     requester_id: int
     logged_once: set[Failure]  # failures that admins need to see once, not on every message
     reply: Reply = field(default_factory=Reply)
+    request: ChatRequest = field(init=False)  # built under the lock, rebuilt if too long
     producer: asyncio.Task[None] | None = None
     streamer: ReplyStreamer | None = None
     _turn: Turn | None = None  # the assistant turn, stored at the first text as streaming
