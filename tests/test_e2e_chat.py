@@ -188,3 +188,19 @@ async def test_mention_in_an_existing_thread_adopts_it(fake_discord, fake_openai
     assert fake_openai.requests[-1]["messages"][1:] == [
         {"role": "user", "content": "now with one", "name": "bob"}
     ]
+
+
+async def test_a_direct_message_is_a_conversation(fake_discord, fake_openai, world, start_bot):
+    await start_bot()
+    fake_openai.respond(Script(text="Hello in private."), Script(text="Still private."))
+    dm = fake_discord.add_dm(world.alice)
+    await fake_discord.user_says(dm, world.alice, "hi there")  # no mention needed in a DM
+    await reply_done(fake_discord, dm, "Hello in private.")
+    await fake_discord.user_says(dm, world.alice, "and again")
+    await reply_done(fake_discord, dm, "Still private.", count=2)
+    assert fake_discord.threads() == []
+    assert [m["content"] for m in fake_openai.requests[1]["messages"][1:]] == [
+        "hi there",
+        "Hello in private.",
+        "and again",
+    ]

@@ -194,3 +194,15 @@ async def test_usage_reports_what_the_server_said(fake_discord, fake_openai, wor
         in shown
     )
     assert "**Server, today:** 2 replies, 200 prompt + 12 completion tokens" in shown
+
+
+async def test_a_failing_command_answers_privately_and_logs(fake_discord, world, start_bot, caplog):
+    bot = await start_bot()
+
+    async def broken(**_):
+        raise RuntimeError("database on fire")
+
+    bot.store.usage = broken
+    token = await fake_discord.invoke(world.channel, world.alice, "usage")
+    assert "Something went wrong on my side" in await private_answer(fake_discord, token)
+    assert "Slash command /usage failed" in caplog.text and "database on fire" in caplog.text

@@ -160,8 +160,12 @@ async def test_stream_that_dies_keeps_the_partial_text_marked_cut_off(
     await fake_discord.wait_for(lambda: "Back to normal." in texts_in(fake_discord, thread_id))
 
 
+async def bot_knows_no_reply(fake_discord, bot):
+    await fake_discord.wait_for(lambda: not bot.get_cog("Chat").active)
+
+
 async def test_deleting_the_reply_stops_quietly(fake_discord, fake_openai, world, start_bot):
-    await start_bot()
+    bot = await start_bot()
     fake_openai.respond(
         Script(text="x " * 400, chunk_size=10, delay=0.02), Script(text="Next one fine.")
     )
@@ -170,7 +174,12 @@ async def test_deleting_the_reply_stops_quietly(fake_discord, fake_openai, world
         lambda: next(iter(fake_discord.bot_messages(thread_id)), None)
     )
     fake_discord.messages[thread_id].remove(message)  # a moderator deletes the reply
-    await asyncio.sleep(0.5)
+    await fake_discord.wait_for(  # the bot's next edit finds it gone...
+        lambda: any(
+            r.status == 404 and r.path.endswith(message["id"]) for r in fake_discord.requests
+        )
+    )
+    await bot_knows_no_reply(fake_discord, bot)  # ...and stops
     await ask(fake_discord, world, "again", channel=thread_id, mention=False)
     await fake_discord.wait_for(
         lambda: "Next one fine." in texts_in(fake_discord, thread_id), timeout=10

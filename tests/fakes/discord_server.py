@@ -40,6 +40,7 @@ class Recorded:
     path: str
     body: Any
     at: float
+    status: int = 0  # the status the fake answered with
 
 
 @dataclass
@@ -118,6 +119,15 @@ class FakeDiscord:
     def add_channel(self, guild: FakeGuild, name: str = "general") -> int:
         channel_id = guild.add_text_channel(name)
         self.channels[channel_id] = guild.channels[channel_id]
+        return channel_id
+
+    def add_dm(self, user: FakeUser) -> int:
+        """A direct-message channel between ``user`` and the bot."""
+        channel_id = snowflake()
+        self.channels[channel_id] = {
+            "id": str(channel_id), "type": 1, "last_message_id": None,
+            "recipients": [user.payload()],
+        }  # fmt: skip
         return channel_id
 
     def add_member(self, guild: FakeGuild, name: str, permissions: int = 0) -> FakeUser:
@@ -315,26 +325,32 @@ class FakeDiscord:
     async def _rest(self, request: web.Request) -> web.Response:
         path = "/" + request.match_info["tail"]
         body = await request.json() if request.can_read_body else None
-        self.requests.append(Recorded(request.method, path, body, time.monotonic()))
+        record = Recorded(request.method, path, body, time.monotonic())
+        self.requests.append(record)
         try:
-            webhook = path.startswith(("/interactions/", "/webhooks/"))  # token in the URL
-            if not webhook and request.headers.get("Authorization") != f"Bot {self.token}":
-                return json_response({"message": "401: Unauthorized", "code": 0}, 401)
-            fault = self._fault(request.method, path)
-            if fault is not None:
-                return fault
-            if request.method == "PATCH" and re.fullmatch(r"/channels/\d+/messages/\d+", path):
-                limited = self._edit_limit(int(path.split("/")[2]))
-                if limited is not None:
-                    return limited
-            result = await handle(self, request.method, path, body)
-            if result is None:
-                return web.Response(status=204)
-            if isinstance(result, web.Response):
-                return result
-            return json_response(result)
+            response = await self._answer(request, path, body)
+            record.status = response.status
+            return response
         finally:
             await self._notify()
+
+    async def _answer(self, request: web.Request, path: str, body: Any) -> web.Response:
+        webhook = path.startswith(("/interactions/", "/webhooks/"))  # token in the URL
+        if not webhook and request.headers.get("Authorization") != f"Bot {self.token}":
+            return json_response({"message": "401: Unauthorized", "code": 0}, 401)
+        fault = self._fault(request.method, path)
+        if fault is not None:
+            return fault
+        if request.method == "PATCH" and re.fullmatch(r"/channels/\d+/messages/\d+", path):
+            limited = self._edit_limit(int(path.split("/")[2]))
+            if limited is not None:
+                return limited
+        result = await handle(self, request.method, path, body)
+        if result is None:
+            return web.Response(status=204)
+        if isinstance(result, web.Response):
+            return result
+        return json_response(result)
 
     def _fault(self, method: str, path: str) -> web.Response | None:
         for fault in self._faults:
