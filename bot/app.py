@@ -24,7 +24,7 @@ from .llm import LLMClient
 from .pacing import Pacer
 from .ratelimit import Limiter, LocalLimiter
 from .settings import Settings
-from .store import Store
+from .store import Store, Turn
 from .summaries import Summarizer
 from .tokens import TokenCounter
 
@@ -79,14 +79,19 @@ class ChatBot(commands.Bot):
         self.counter: TokenCounter
         self.conversations: Conversations
         self.summarizer: Summarizer | None = None
+        self.interrupted_replies: list[Turn] = []
         self._store_open = False
 
     async def setup_hook(self) -> None:
         await self.store.open()
         self._store_open = True
-        interrupted = await self.store.interrupt_streaming_turns()
-        if interrupted:
-            log.info("Marked %d replies cut off by the last shutdown as interrupted", interrupted)
+        # Replies a crash left half-shown; the chat cog mends their messages once connected.
+        self.interrupted_replies = await self.store.interrupt_streaming_turns()
+        if self.interrupted_replies:
+            log.info(
+                "Marked %d replies cut off by the last shutdown as interrupted",
+                len(self.interrupted_replies),
+            )
         settings = self.settings
         # Loading a vocabulary takes about a second: keep it off the event loop.
         self.counter = await asyncio.to_thread(TokenCounter.for_model, settings.openai_model)

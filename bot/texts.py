@@ -15,6 +15,7 @@ NOT_A_THREAD_CHANNEL = (
     "I answer in threads, which this channel doesn't support. Try a text channel."
 )
 STOPPED = "*(stopped)*"
+INTERRUPTED_BY_RESTART = "*(interrupted: the bot restarted)*"
 CUT_OFF = "*(cut off: the model service stopped mid-reply)*"
 RETRYING = "The model service is busy; retrying…"
 

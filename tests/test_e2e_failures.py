@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.store import TurnStatus
+import pytest
+
+from bot.store import SQLiteStore, TurnStatus
+from tests.fakes.discord_payloads import message_payload, snowflake
 from tests.fakes.openai_server import Script
 from tests.test_e2e_chat import ask, reply_done, texts_in
 from tests.test_e2e_streaming import finished
@@ -164,3 +167,48 @@ async def test_shutdown_mid_reply_stores_it_interrupted_once(
         "Half of the ",
         "continue",
     ]
+
+
+STOP_ROW = [{"type": 1, "components": [{"type": 2, "custom_id": "x", "label": "Stop", "style": 2}]}]
+
+
+@pytest.mark.parametrize(
+    ("left_behind", "stored_text"),
+    [
+        ([("Half of an answer ▌", STOP_ROW)], "Half of an answer"),
+        ([("Part one, finished. ", []), ("Part two ▌", STOP_ROW)], "Part one, finished. Part two"),
+    ],
+)
+async def test_a_reply_left_half_shown_by_a_crash_is_mended_after_restart(
+    fake_discord, fake_openai, world, start_bot, tmp_path, left_behind, stored_text
+):
+    bot = await start_bot()
+    thread_id = await ask(fake_discord, world, "a question")
+    await fake_discord.wait_for(lambda: finished(fake_discord, thread_id))
+    await bot.close()
+    # What a crash mid-reply leaves: messages ending in a cursor and a Stop button, and a turn
+    # still marked streaming that knows its first message.
+    left = [
+        message_payload(
+            message_id=snowflake(), channel_id=thread_id, guild=world.guild,
+            author=fake_discord.bot_user, content=content, components=components,
+        )
+        for content, components in left_behind
+    ]  # fmt: skip
+    fake_discord.messages[thread_id].extend(left)
+    store = SQLiteStore(str(tmp_path / "bot.sqlite3"))
+    await store.open()
+    turn = await store.add_turn(
+        thread_id, role="assistant", content="", tokens=3, status=TurnStatus.STREAMING
+    )
+    await store.attach_message(turn.seq, int(left[0]["id"]))
+    await store.close()
+
+    bot = await start_bot()
+    await fake_discord.wait_for(lambda: not left[-1]["components"])
+    assert (
+        left[-1]["content"]
+        == left_behind[-1][0].removesuffix(" ▌") + "\n\n*(interrupted: the bot restarted)*"
+    )
+    (stored, *_) = await bot.store.newest_turns(thread_id, limit=1)
+    assert (stored.content, stored.status) == (stored_text, TurnStatus.INTERRUPTED)

@@ -149,8 +149,13 @@ class Store(Protocol):
 
     async def get_default_persona(self, scope: PersonaScope, scope_id: int) -> str | None: ...
 
-    async def interrupt_streaming_turns(self) -> int:
-        """Mark replies left streaming by a previous process as interrupted; returns how many."""
+    async def interrupt_streaming_turns(self) -> list[Turn]:
+        """Mark replies left streaming by a previous process as interrupted; returns them, so
+        their Discord messages can be mended."""
+        ...
+
+    async def attach_message(self, seq: int, message_id: int) -> None:
+        """Record the Discord message a reply is shown in, as soon as it is posted."""
         ...
 
     async def get_meta(self, key: str) -> str | None:

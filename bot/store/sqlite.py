@@ -242,13 +242,19 @@ class SQLiteStore:
             row = await cursor.fetchone()
         return row[0] if row else None
 
-    async def interrupt_streaming_turns(self) -> int:
-        # A reply cut off before any of its text was stored says nothing: drop it.
-        await self.db.execute("DELETE FROM turns WHERE status = 'streaming' AND content = ''")
-        cursor = await self.db.execute(
-            "UPDATE turns SET status = 'interrupted' WHERE status = 'streaming'"
+    async def interrupt_streaming_turns(self) -> list[Turn]:
+        # A reply cut off before it reached Discord says nothing: drop it.
+        await self.db.execute(
+            "DELETE FROM turns WHERE status = 'streaming' AND content = '' AND message_id IS NULL"
         )
-        return cursor.rowcount
+        async with self.db.execute(
+            f"UPDATE turns SET status = 'interrupted' WHERE status = 'streaming' "
+            f"RETURNING {_TURN_COLUMNS}"
+        ) as cursor:
+            return [_turn(row) for row in await cursor.fetchall()]
+
+    async def attach_message(self, seq: int, message_id: int) -> None:
+        await self.db.execute("UPDATE turns SET message_id = ? WHERE seq = ?", (message_id, seq))
 
     async def get_meta(self, key: str) -> str | None:
         async with self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)) as cursor:

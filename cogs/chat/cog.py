@@ -16,6 +16,7 @@ from bot.llm import Failure
 from bot.store import Conversation
 
 from .generation import Generation
+from .recovery import mend_interrupted_replies
 from .reply import NO_MENTIONS
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ class Chat(commands.Cog):
         self.active: dict[int, Generation] = {}
         self._answering: set[asyncio.Task[object]] = set()
         self._logged_once: set[Failure] = set()
+        self._mending: asyncio.Task[None] | None = None
 
     # -- events -------------------------------------------------------------------------------
 
@@ -94,8 +96,17 @@ class Chat(commands.Cog):
             generation.stop()  # the question is gone: stop answering it
         await self.bot.conversations.forget_message(payload.message_id)
 
+    async def cog_load(self) -> None:
+        if self.bot.interrupted_replies:
+            self._mending = asyncio.create_task(
+                mend_interrupted_replies(self.bot, self.bot.interrupted_replies),
+                name="mend-interrupted-replies",
+            )
+
     async def cog_unload(self) -> None:
         """On shutdown, stop every reply, and give each a moment to show and store what it has."""
+        if self._mending is not None:
+            self._mending.cancel()
         for generation in list(self.active.values()):
             generation.stop()
         if self._answering:

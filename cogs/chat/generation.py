@@ -53,6 +53,7 @@ class Generation:
         self.streamer = ReplyStreamer(
             self.channel, self.conversation.id, self.bot.pacer,
             view=StopView(self.requester_id, self.stop), on_gone=self.stop,
+            on_posted=self._posted,
         )  # fmt: skip
         self.streamer.start()
         self.producer = asyncio.create_task(
@@ -105,6 +106,11 @@ class Generation:
                 self.request = await self.bot.conversations.build(self.conversation)
             finally:
                 self.bot.limiter.observe(self.reply.headers)
+
+    async def _posted(self, message: discord.Message) -> None:
+        """Remember where the reply is shown, so that a restart can mend it after a crash."""
+        if self._turn is not None:
+            await self.bot.store.attach_message(self._turn.seq, message.id)
 
     def _cache_key(self) -> str | None:
         """OpenAI routes requests with the same key to the same prompt cache."""

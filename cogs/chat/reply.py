@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import discord
 
@@ -73,12 +73,14 @@ class ReplyStreamer:
         *,
         view: discord.ui.View | None = None,
         on_gone: Callable[[], object] | None = None,
+        on_posted: Callable[[discord.Message], Awaitable[None]] | None = None,
     ) -> None:
         self.channel = channel
         self.channel_id = channel_id
         self.pacer = pacer
         self.view = view
         self.on_gone = on_gone
+        self.on_posted = on_posted  # called with the first message, once posted
         self.text = ""
         self.note = ""
         self._placeholder = ""  # shown while there is no text yet (e.g. "retrying…")
@@ -203,6 +205,8 @@ class ReplyStreamer:
             message = await self.channel.send(content, allowed_mentions=NO_MENTIONS, **kwargs)
             self.messages.append(message)
             self._shown.append((content, with_view))
+            if len(self.messages) == 1 and self.on_posted is not None:
+                await self.on_posted(message)
 
     def _vanished(self) -> None:
         log.info("A reply message in channel %s was deleted; stopping that reply", self.channel_id)

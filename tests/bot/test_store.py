@@ -93,12 +93,15 @@ async def test_edit_and_delete_by_message_id(store):
 
 async def test_streaming_turns_become_interrupted(store):
     await _conversation(store)
-    turn = await store.add_turn(
-        1, role="assistant", content="par", tokens=2, status=TurnStatus.STREAMING
+    shown = await store.add_turn(
+        1, role="assistant", content="", tokens=2, status=TurnStatus.STREAMING
     )
-    assert await store.interrupt_streaming_turns() == 1
-    (stored,) = await store.newest_turns(1, limit=1)
-    assert stored.seq == turn.seq and stored.status is TurnStatus.INTERRUPTED
+    await store.attach_message(shown.seq, 777)
+    await store.add_turn(1, role="assistant", content="", tokens=2, status=TurnStatus.STREAMING)
+    (interrupted,) = await store.interrupt_streaming_turns()
+    assert interrupted.message_id == 777 and interrupted.status is TurnStatus.INTERRUPTED
+    (stored,) = await store.newest_turns(1, limit=5)  # the never-shown one is gone
+    assert stored.seq == shown.seq and stored.status is TurnStatus.INTERRUPTED
 
 
 async def test_personas_by_scope(store):

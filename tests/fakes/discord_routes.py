@@ -26,7 +26,9 @@ def _not_found() -> web.Response:
     return json_response(NOT_FOUND, 404)
 
 
-async def handle(fake: FakeDiscord, method: str, path: str, body: Any) -> Any:
+async def handle(
+    fake: FakeDiscord, method: str, path: str, body: Any, query: dict[str, str] | None = None
+) -> Any:
     parts = path.strip("/").split("/")
     route = (method, re.sub(r"\d{5,}", "#", path))
     if route == ("GET", "/users/@me"):
@@ -59,8 +61,14 @@ async def handle(fake: FakeDiscord, method: str, path: str, body: Any) -> Any:
         return channel if channel is not None else _not_found()
     if route == ("POST", "/channels/#/messages"):
         return await _send(fake, int(parts[1]), body, fake.bot_user)
-    if route == ("GET", "/channels/#/messages"):
-        return list(reversed(fake.messages[int(parts[1])]))
+    if route == ("GET", "/channels/#/messages"):  # newest first, like Discord
+        query = query or {}
+        after, limit = int(query.get("after", 0)), int(query.get("limit", 50))
+        found = [m for m in reversed(fake.messages[int(parts[1])]) if int(m["id"]) > after]
+        return found[-limit:] if after else found[:limit]
+    if route == ("GET", "/channels/#/messages/#"):
+        message = _find(fake, int(parts[1]), int(parts[3]))
+        return message if message is not None else _not_found()
     if route in (("PATCH", "/channels/#/messages/#"), ("DELETE", "/channels/#/messages/#")):
         return await _edit_or_delete(fake, method, int(parts[1]), int(parts[3]), body)
     if route == ("POST", "/channels/#/messages/#/threads"):

@@ -345,7 +345,7 @@ class FakeDiscord:
             limited = self._edit_limit(int(path.split("/")[2]))
             if limited is not None:
                 return limited
-        result = await handle(self, request.method, path, body)
+        result = await handle(self, request.method, path, body, dict(request.query))
         if result is None:
             return web.Response(status=204)
         if isinstance(result, web.Response):
