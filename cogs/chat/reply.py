@@ -164,6 +164,9 @@ class ReplyStreamer:
                     failures = 0
                 except discord.NotFound:
                     self._vanished()
+                except discord.Forbidden:  # permissions changed mid-reply: retrying won't help
+                    log.warning("No permission to show a reply in channel %s", self.channel_id)
+                    self._vanished()
                 except discord.HTTPException as exc:
                     failures += 1
                     log.warning("Discord refused a reply update (%s); retry %d", exc, failures)
