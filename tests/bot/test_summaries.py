@@ -45,6 +45,16 @@ async def say(conversations, n: int, words: int = 20) -> None:
     )
 
 
+async def past_the_cap_then_summarise(store, conversations, summarizer):
+    """Eight exchanges (past a 300-token cap), a request, then its summary job; the request."""
+    for n in range(8):
+        await say(conversations, n)
+    request = await conversations.build(await store.get_conversation(1))
+    summarizer.request(1, request.summarise_through)
+    await summarizer.wait_idle()
+    return request
+
+
 def make(store, history=300):
     return Conversations(
         store,
@@ -80,11 +90,7 @@ async def test_summary_replaces_the_block_after_the_persona(store):
     conversations = make(store, history=300)
     model = FakeModel()
     summarizer = Summarizer(store, COUNTER, model, max_tokens=100)
-    for n in range(8):
-        await say(conversations, n)
-    request = await conversations.build(await store.get_conversation(1))
-    summarizer.request(1, request.summarise_through)
-    await summarizer.wait_idle()
+    await past_the_cap_then_summarise(store, conversations, summarizer)
     transcript = model.prompts[0][1]["content"]
     assert "question 0" in transcript and "alice:" in transcript and "(none yet)" in transcript
 
@@ -121,11 +127,7 @@ async def test_failed_summary_falls_back_to_the_plain_window_and_retries(store):
     conversations = make(store, history=300)
     model = FakeModel(fail=True)
     summarizer = Summarizer(store, COUNTER, model, max_tokens=100)
-    for n in range(8):
-        await say(conversations, n)
-    request = await conversations.build(await store.get_conversation(1))
-    summarizer.request(1, request.summarise_through)
-    await summarizer.wait_idle()
+    request = await past_the_cap_then_summarise(store, conversations, summarizer)
     conversation = await store.get_conversation(1)
     assert conversation.summary is None and conversation.history_start == request.summarise_through
     retry = await conversations.build(conversation)
@@ -143,11 +145,7 @@ async def test_failed_summary_falls_back_to_the_plain_window_and_retries(store):
 async def test_summaries_off_just_drop_the_block(store):
     conversations = make(store, history=300)
     summarizer = Summarizer(store, COUNTER, None, max_tokens=100)
-    for n in range(8):
-        await say(conversations, n)
-    request = await conversations.build(await store.get_conversation(1))
-    summarizer.request(1, request.summarise_through)
-    await summarizer.wait_idle()
+    request = await past_the_cap_then_summarise(store, conversations, summarizer)
     after = await conversations.build(await store.get_conversation(1))
     assert after.turns < request.turns and after.messages[1]["role"] == "user"
 
@@ -170,10 +168,6 @@ async def test_summary_calls_are_counted_in_usage(store):
 
     conversations = make(store, history=300)
     summarizer = Summarizer(store, COUNTER, FakeModel(), max_tokens=100)
-    for n in range(8):
-        await say(conversations, n)
-    request = await conversations.build(await store.get_conversation(1))
-    summarizer.request(1, request.summarise_through)
-    await summarizer.wait_idle()
+    await past_the_cap_then_summarise(store, conversations, summarizer)
     totals = await store.usage(guild_id=1, since=dt.datetime.now(dt.UTC).date())
     assert totals.requests == 1 and totals.prompt_tokens > 100 and totals.completion_tokens > 0
