@@ -6,4 +6,3 @@ EDIT_INTERVAL = 1.3  # seconds between edits in one channel (Discord allows abou
 GLOBAL_RATE = 40.0  # requests per second for the whole process (Discord allows 50 per token)
 GLOBAL_BURST = 40
 FINAL_RESERVE = 10  # of the burst, kept for final edits so finished replies go first
-INTERACTION_DEADLINE = 3.0  # seconds to answer or defer an interaction

@@ -109,10 +109,6 @@ def split_parts(text: str, limit: int = PART_LIMIT) -> list[Part]:
         start += cut
 
 
-def split_message(text: str, limit: int = PART_LIMIT) -> list[str]:
-    return [part.render() for part in split_parts(text, limit)]
-
-
 def display_parts(text: str, *, streaming: bool) -> list[str]:
     """What to show in Discord for ``text``: while streaming, the last part gets a cursor and
     a display-only fence closer so that an unfinished code block already renders as code."""
