@@ -127,11 +127,16 @@ class Commands(commands.Cog):
         if not self._may_manage_conversation(interaction, conversation):
             await self._private(interaction, texts.needs_permission("Manage Threads", owner=True))
             return
-        async with self.bot.conversations.lock(conversation.id):
+        lock = self.bot.conversations.lock(conversation.id)
+        if lock.locked():  # a reply is being written: wait for it, within Discord's 3 s window
+            await interaction.response.defer()
+        async with lock:
             await self.bot.store.reset_conversation(conversation.id)
-        await interaction.response.send_message(
-            texts.reset_done(interaction.user.display_name), allowed_mentions=NO_MENTIONS
-        )
+        text = texts.reset_done(interaction.user.display_name)
+        if interaction.response.is_done():
+            await interaction.followup.send(text, allowed_mentions=NO_MENTIONS)
+        else:
+            await interaction.response.send_message(text, allowed_mentions=NO_MENTIONS)
 
     # -- /persona -----------------------------------------------------------------------------
 

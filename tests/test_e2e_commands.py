@@ -206,3 +206,23 @@ async def test_a_failing_command_answers_privately_and_logs(fake_discord, world,
     token = await fake_discord.invoke(world.channel, world.alice, "usage")
     assert "Something went wrong on my side" in await private_answer(fake_discord, token)
     assert "Slash command /usage failed" in caplog.text and "database on fire" in caplog.text
+
+
+async def test_reset_during_a_reply_defers_then_confirms(
+    fake_discord, fake_openai, world, start_bot
+):
+    import asyncio
+
+    from tests.fakes.openai_server import Script
+
+    await start_bot()
+    gate = asyncio.Event()
+    fake_openai.respond(Script(text="A slow answer", chunk_size=4, gate=gate))
+    thread_id = await ask(fake_discord, world, "slow one")
+    await fake_discord.wait_for(lambda: fake_discord.bot_messages(thread_id))
+    token = await fake_discord.invoke(thread_id, world.alice, "reset")
+    (deferred,) = await fake_discord.wait_for(lambda: fake_discord.responses_to(token))
+    assert deferred["type"] == 5  # answered at once, while the reply holds the conversation
+    gate.set()
+    followup = await fake_discord.wait_for(lambda: fake_discord.responses_to(token)[1:])
+    assert "Conversation reset by alice" in followup[0]["content"]
