@@ -115,6 +115,10 @@ def classify(error: Exception) -> LLMError:
     return LLMError(Failure.UNAVAILABLE, f"{type(error).__name__}: {error}")
 
 
+def _refuses_stream_options(error: Exception) -> bool:
+    return isinstance(error, openai.BadRequestError) and "stream_options" in str(error.message)
+
+
 RetryHook = Callable[[LLMError, float], Awaitable[None]]
 
 
@@ -134,6 +138,7 @@ class LLMClient:
         self.model = model
         self.is_openai = is_openai
         self.backoff = backoff  # seconds before the first retry; doubles each time
+        self.usage_in_stream = True  # ask for a usage chunk, until a server refuses the field
         self._sleep = sleep
 
     @classmethod
@@ -192,13 +197,21 @@ class LLMClient:
     ) -> AsyncIterator[str]:
         """Yield text deltas; fill ``reply`` as it goes. Retries only before the first text."""
         body = self._body(messages, max_tokens, cache_key=cache_key)
-        body.update(stream=True, stream_options={"include_usage": True})
+        body["stream"] = True
+        if self.usage_in_stream:
+            body["stream_options"] = {"include_usage": True}
         attempt = 0
         while True:
             attempt += 1
             try:
                 stream = await self.client.chat.completions.create(**body)
             except Exception as exc:
+                if _refuses_stream_options(exc) and body.pop("stream_options", None):
+                    # An older OpenAI-compatible server: stream without usage (it is counted).
+                    log.warning("The model server refuses stream_options; counting usage locally")
+                    self.usage_in_stream = False
+                    attempt -= 1
+                    continue
                 error = classify(exc)
                 delay = self._retry_delay(error, attempt)
                 if delay is None:

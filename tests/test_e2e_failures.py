@@ -212,3 +212,19 @@ async def test_a_reply_left_half_shown_by_a_crash_is_mended_after_restart(
     )
     (stored, *_) = await bot.store.newest_turns(thread_id, limit=1)
     assert (stored.content, stored.status) == (stored_text, TurnStatus.INTERRUPTED)
+
+
+async def test_a_server_that_refuses_stream_options_still_answers(
+    fake_discord, fake_openai, world, start_bot
+):
+    bot = await fast_bot(start_bot)
+    fake_openai.respond(
+        Script(status=400, error_message="Unrecognized request argument supplied: stream_options"),
+        Script(text="Answered without usage.", send_usage=False),
+    )
+    thread_id = await ask(fake_discord, world, "hello")
+    await reply_done(fake_discord, thread_id, "Answered without usage.")
+    assert "stream_options" not in fake_openai.requests[1] and not bot.llm.usage_in_stream
+    await ask(fake_discord, world, "again", channel=thread_id, mention=False)
+    await fake_openai.wait_for_requests(3)
+    assert "stream_options" not in fake_openai.requests[2]  # remembered

@@ -25,6 +25,7 @@ class Script:
     delay: float = 0.0  # seconds before each chunk
     status: int | None = None  # answer with this error status instead
     error_code: str | None = None  # e.g. rate_limit_exceeded, insufficient_quota
+    error_message: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     die_after: int | None = None  # chunks sent before the connection is dropped
     send_usage: bool = True  # a usage chunk when the request asks for it
@@ -175,7 +176,8 @@ def _error(script: Script) -> web.Response:
     kinds = {400: "invalid_request_error", 401: "invalid_request_error", 429: "requests"}
     body = {
         "error": {
-            "message": f"fake error {script.status} {script.error_code or ''}".strip(),
+            "message": script.error_message
+            or f"fake error {script.status} {script.error_code or ''}".strip(),
             "type": "insufficient_quota"
             if script.error_code == "insufficient_quota"
             else kinds.get(script.status or 0, "server_error"),
