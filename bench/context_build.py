@@ -1,8 +1,9 @@
 """Benchmark: building one request from a long stored conversation.
 
-Compares the real builder (cached per-message counts, newest pages only) with a naive one that
+Compares the real builder (cached per-message counts, newest turns only) with a naive one that
 loads the whole history and re-tokenises every message, for conversations of 100 to 10,000
-messages of mixed English, CJK and code, with the default gpt-4o-mini window and a 4,000-token one.
+messages of mixed English, CJK and code: with the whole gpt-4o-mini window, with a 4,000-token
+window, and with the default settings (HISTORY_TOKENS 12,000, after a block was summarised).
 
     python bench/context_build.py
 """
@@ -97,9 +98,28 @@ async def main() -> None:
                 assert request.messages == naive.messages  # same answer, different cost
                 fast = await timed(lambda: conversations.build(conversation))  # noqa: B023
                 slow = await timed(lambda: naive_build(store, counter, budget, persona), 3)  # noqa: B023
+                if window == context_window(MODEL):
+                    naive_full_window = slow
                 print(
                     f"{size:>9,} | {label:>14} | {request.turns:>5} | {fast:>10.2f} | {slow:>9.1f} | {slow / fast:>7.0f}x"
                 )
+            # Default settings: 128k window, HISTORY_TOKENS 12,000, after a block was summarised.
+            budget = Budget(context_window(MODEL), 1024)
+            capped = Conversations(
+                store, counter, budget=budget, default_persona=persona, history_tokens=12_000
+            )
+            through = (await capped.build(conversation)).summarise_through
+            if through is not None:
+                await store.save_summary(1, "a summary of the earlier conversation " * 40, through)
+            summarised = await store.get_conversation(1)
+            assert summarised is not None
+            request = await capped.build(summarised)
+            fast = await timed(lambda: capped.build(summarised))  # noqa: B023
+            slow = naive_full_window  # the naive builder re-sends everything, cap or not
+            label = "128k, cap 12k"
+            print(
+                f"{size:>9,} | {label:>14} | {request.turns:>5} | {fast:>10.2f} | {slow:>9.1f} | {slow / fast:>7.0f}x"
+            )
             await store.close()
 
 
