@@ -17,7 +17,7 @@ from discord.ext import commands
 from bot import texts
 from bot.store import Conversation, PersonaScope
 
-from .chat.cog import Chat, thread_name
+from .chat.cog import Chat
 from .chat.reply import NO_MENTIONS
 
 if TYPE_CHECKING:
@@ -84,36 +84,13 @@ class Commands(commands.Cog):
         """Start a new conversation thread with a first prompt."""
         chat = self.bot.get_cog("Chat")
         assert isinstance(chat, Chat)
-        user, channel = interaction.user, interaction.channel
+        user = interaction.user
         await interaction.response.send_message(
             f"**{user.display_name}:** {prompt}"[:2000], allowed_mentions=NO_MENTIONS
         )
         message = await interaction.original_response()
-        guild_id = interaction.guild_id
-        if isinstance(channel, discord.TextChannel):
-            try:
-                target = await message.create_thread(
-                    name=thread_name(prompt), auto_archive_duration=1440
-                )
-            except discord.Forbidden:
-                await interaction.followup.send(texts.NO_THREAD_PERMISSION, ephemeral=True)
-                return
-            parent_id: int | None = channel.id
-        elif isinstance(channel, discord.Thread | discord.DMChannel):
-            target = channel
-            parent_id = channel.parent_id if isinstance(channel, discord.Thread) else None
-        else:
-            await interaction.followup.send(texts.NOT_A_THREAD_CHANNEL, ephemeral=True)
-            return
-        conversation = await self.bot.conversations.get(
-            target.id
-        ) or await self.bot.conversations.start(
-            target.id, guild_id=guild_id, parent_id=parent_id, owner_id=user.id
-        )
-        await self.bot.conversations.add_user_turn(
-            target.id, message_id=message.id, content=prompt, author=user.display_name
-        )
-        await chat.answer(conversation, target, user, message.id)
+        conversation = await self.bot.conversations.get(message.channel.id)
+        await chat.take_turn(message, prompt, interaction.user, conversation)
 
     # -- /reset -------------------------------------------------------------------------------
 

@@ -55,26 +55,36 @@ class Chat(commands.Cog):
             return
         mentioned = self.bot.user in message.mentions
         text = self.prompt_text(message)
-        channel = message.channel
-        conversation = await self.bot.conversations.get(channel.id)
-        if conversation is None:
-            if not mentioned and message.guild is not None:
-                return
-            if mentioned and not text:
+        conversation = await self.bot.conversations.get(message.channel.id)
+        if conversation is None and not mentioned and message.guild is not None:
+            return  # not for us
+        if not text:  # an attachment alone, or a bare mention
+            if conversation is None and mentioned:
                 await self._notice(message, texts.EMPTY_MENTION)
-                return
-            opened = await self._open_conversation(message, text)
+            return
+        await self.take_turn(message, text, message.author, conversation)
+
+    async def take_turn(
+        self,
+        message: discord.Message,
+        text: str,
+        author: discord.abc.User,
+        conversation: Conversation | None = None,
+    ) -> None:
+        """Store ``text`` (said by ``author``, shown in ``message``) as a turn and answer it,
+        opening the conversation first if there is none. Mentions and /chat both end here."""
+        channel: discord.abc.Messageable = message.channel
+        if conversation is None:
+            opened = await self._open_conversation(message, text, owner_id=author.id)
             if opened is None:
                 return
             conversation, channel = opened
-        if not text:
-            return
         turn = await self.bot.conversations.add_user_turn(
-            conversation.id, message_id=message.id, content=text, author=message.author.display_name
+            conversation.id, message_id=message.id, content=text, author=author.display_name
         )
         if turn is None:
             return  # the gateway redelivered a message we already have
-        await self.answer(conversation, channel, message.author, message.id)
+        await self.answer(conversation, channel, author, message.id)
 
     @commands.Cog.listener()
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
@@ -132,7 +142,7 @@ class Chat(commands.Cog):
             log.warning("Could not answer message %s in channel %s", message.id, message.channel.id)
 
     async def _open_conversation(
-        self, message: discord.Message, text: str
+        self, message: discord.Message, text: str, *, owner_id: int
     ) -> tuple[Conversation, discord.abc.Messageable] | None:
         """A DM, a thread we were mentioned in, or a new thread on the message."""
         channel = message.channel
@@ -140,7 +150,7 @@ class Chat(commands.Cog):
         if isinstance(channel, discord.Thread | discord.DMChannel):
             parent_id = channel.parent_id if isinstance(channel, discord.Thread) else None
             conversation = await self.bot.conversations.start(
-                channel.id, guild_id=guild_id, parent_id=parent_id, owner_id=message.author.id
+                channel.id, guild_id=guild_id, parent_id=parent_id, owner_id=owner_id
             )
             return conversation, channel
         if not isinstance(channel, discord.TextChannel):
@@ -153,7 +163,7 @@ class Chat(commands.Cog):
             await self._notice(message, texts.NO_THREAD_PERMISSION)
             return None
         conversation = await self.bot.conversations.start(
-            thread.id, guild_id=guild_id, parent_id=channel.id, owner_id=message.author.id
+            thread.id, guild_id=guild_id, parent_id=channel.id, owner_id=owner_id
         )
         return conversation, thread
 
