@@ -109,6 +109,12 @@ def split_parts(text: str, limit: int = PART_LIMIT) -> list[Part]:
         start += cut
 
 
+def close_open_fence(text: str) -> str:
+    """``text`` with a code block left open at its end closed (e.g. a reply cut short)."""
+    fence = open_fence(text)
+    return text + _closer(fence, text) if fence else text
+
+
 def display_parts(text: str, *, streaming: bool) -> list[str]:
     """What to show in Discord for ``text``: while streaming, the last part gets a cursor and
     a display-only fence closer so that an unfinished code block already renders as code."""

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import discord
 
 from bot.pacing import Pacer
-from bot.render import display_parts
+from bot.render import close_open_fence, display_parts
 
 log = logging.getLogger(__name__)
 
@@ -119,8 +119,8 @@ class ReplyStreamer:
 
     def _target(self) -> list[tuple[str, bool]]:
         text = self.text or ("" if self._done else self.placeholder)
-        if self._done and self.note:
-            text = f"{text}\n\n{self.note}" if text.strip() else self.note
+        if self._done and self.note:  # e.g. "(stopped)", outside any code block left open
+            text = f"{close_open_fence(text)}\n\n{self.note}" if text.strip() else self.note
         if not text:
             return []
         parts = display_parts(text, streaming=not self._done)

@@ -100,3 +100,11 @@ def test_streaming_display_has_cursor_and_closed_fence():
     assert display_parts("Here:\n```py\nprint(1)\n```", streaming=False) == [
         "Here:\n```py\nprint(1)\n```"
     ]
+
+
+def test_close_open_fence():
+    from bot.render import close_open_fence
+
+    assert close_open_fence("```py\nx = 1") == "```py\nx = 1\n```"
+    assert close_open_fence("```py\nx = 1\n```") == "```py\nx = 1\n```"
+    assert close_open_fence("plain") == "plain"
