@@ -204,3 +204,15 @@ async def test_a_direct_message_is_a_conversation(fake_discord, fake_openai, wor
         "Hello in private.",
         "and again",
     ]
+
+
+async def test_mentioning_the_bots_role_works_like_mentioning_the_bot(
+    fake_discord, fake_openai, world, start_bot
+):
+    await start_bot()
+    message = await fake_discord.user_says(
+        world.channel, world.alice, "what is 2+2?", mention_bot_role=True
+    )
+    thread_id = int(message["id"])
+    await reply_done(fake_discord, thread_id, fake_openai.default.text)
+    assert fake_openai.requests[0]["messages"][-1]["content"] == "what is 2+2?"

@@ -53,7 +53,7 @@ class Chat(commands.Cog):
     async def on_message(self, message: discord.Message) -> None:
         if message.author.bot or message.type not in ANSWERABLE_TYPES or self.bot.user is None:
             return
-        mentioned = self.bot.user in message.mentions
+        mentioned = self._mentions_me(message)
         text = self.prompt_text(message)
         conversation = await self.bot.conversations.get(message.channel.id)
         if conversation is None and not mentioned and message.guild is not None:
@@ -124,13 +124,22 @@ class Chat(commands.Cog):
 
     # -- helpers ------------------------------------------------------------------------------
 
-    def _strip_bot_mention(self, content: str) -> str:
+    def _mentions_me(self, message: discord.Message) -> bool:
+        """The bot's user, or its own role (Discord's autocomplete often picks the role)."""
+        role = message.guild.self_role if message.guild else None
+        return self.bot.user in message.mentions or (
+            role is not None and role in message.role_mentions
+        )
+
+    def _strip_bot_mention(self, content: str, guild: discord.Guild | None = None) -> str:
         assert self.bot.user is not None
-        return re.sub(rf"<@!?{self.bot.user.id}>", "", content).strip()
+        role = guild.self_role if guild else None
+        pattern = rf"<@!?{self.bot.user.id}>" + (rf"|<@&{role.id}>" if role else "")
+        return re.sub(pattern, "", content).strip()
 
     def prompt_text(self, message: discord.Message) -> str:
         """The message without the bot's mention; other mentions become readable names."""
-        text = self._strip_bot_mention(message.content)
+        text = self._strip_bot_mention(message.content, message.guild)
         for user in message.mentions:
             text = re.sub(rf"<@!?{user.id}>", f"@{user.display_name}", text)
         return text.strip()

@@ -152,17 +152,28 @@ class FakeDiscord:
     # -- acting as users ------------------------------------------------------------------------
 
     async def user_says(
-        self, channel_id: int, author: FakeUser, content: str, *, mention_bot: bool = False
+        self,
+        channel_id: int,
+        author: FakeUser,
+        content: str,
+        *,
+        mention_bot: bool = False,
+        mention_bot_role: bool = False,
     ) -> dict[str, Any]:
         if mention_bot:
             content = f"{self.bot_user.mention()} {content}".rstrip()
+        guild = self.guild_of(channel_id)
+        bot_role = guild.id + 1 if guild is not None else None  # the bot's managed role
+        if mention_bot_role:
+            content = f"<@&{bot_role}> {content}".rstrip()
         message = message_payload(
             message_id=snowflake(),
             channel_id=channel_id,
-            guild=self.guild_of(channel_id),
+            guild=guild,
             author=author,
             content=content,
             mentions=[self.bot_user] if mention_bot else [],
+            role_mentions=[bot_role] if mention_bot_role and bot_role else [],
         )
         self.messages[channel_id].append(message)
         await self.dispatch("MESSAGE_CREATE", message)
