@@ -95,7 +95,8 @@ class Chat(commands.Cog):
         message = payload.cached_message
         name = message.author.display_name if message else author.get("global_name")
         name = name or author.get("username")
-        text = self._strip_bot_mention(content)
+        guild = self.bot.get_guild(payload.guild_id) if payload.guild_id else None
+        text = self._strip_bot_mention(content, guild)
         if text:
             await self.bot.conversations.edit_user_turn(payload.message_id, text, name)
 
