@@ -152,3 +152,20 @@ def test_token_growth_setting_errors(name, value):
     with pytest.raises(SettingsError) as caught:
         load_settings({**BASE, name: value})
     assert caught.value.variable == name
+
+
+def test_env_example_is_valid_once_the_secrets_are_filled_in(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from bot.settings import settings_from_environment
+
+    example = (Path(__file__).resolve().parents[2] / ".env.example").read_text()
+    example = example.replace("DISCORD_TOKEN=\n", "DISCORD_TOKEN=abc\n").replace(
+        "OPENAI_API_KEY=\n", "OPENAI_API_KEY=sk-abc\n"
+    )
+    (tmp_path / ".env").write_text(example)
+    for line in example.splitlines():  # the real environment would win over the file
+        if "=" in line and not line.startswith("#"):
+            monkeypatch.delenv(line.split("=")[0], raising=False)
+    settings = settings_from_environment(tmp_path / ".env")
+    assert settings == load_settings({"DISCORD_TOKEN": "abc", "OPENAI_API_KEY": "sk-abc"})
