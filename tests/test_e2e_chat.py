@@ -216,3 +216,19 @@ async def test_mentioning_the_bots_role_works_like_mentioning_the_bot(
     thread_id = int(message["id"])
     await reply_done(fake_discord, thread_id, fake_openai.default.text)
     assert fake_openai.requests[0]["messages"][-1]["content"] == "what is 2+2?"
+
+
+async def test_text_attachments_reach_the_model(fake_discord, fake_openai, world, start_bot):
+    await start_bot()
+    long_paste = "line of a long paste\n" * 200  # what Discord turns into message.txt
+    await fake_discord.user_says(
+        world.channel, world.alice, "review this", mention_bot=True,
+        files=[("message.txt", long_paste.encode(), "text/plain; charset=utf-8"), ("cat.png", b"\x89PNG", "image/png")],
+    )  # fmt: skip
+    await fake_openai.wait_for_requests(1)
+    content = fake_openai.requests[0]["messages"][-1]["content"]
+    assert content.startswith(
+        "review this\n\n[attached file: message.txt]\n```\nline of a long paste"
+    )
+    assert content.endswith("[attached file: cat.png (not read)]")
+    assert not any(r.path.endswith("cat.png") for r in fake_discord.requests)  # never downloaded

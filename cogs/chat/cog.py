@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import discord
 from discord.ext import commands
 
-from bot import texts
+from bot import attachments, texts
 from bot.limits import THREAD_NAME_LIMIT
 from bot.llm import Failure
 from bot.store import Conversation
@@ -54,10 +54,10 @@ class Chat(commands.Cog):
         if message.author.bot or message.type not in ANSWERABLE_TYPES or self.bot.user is None:
             return
         mentioned = self._mentions_me(message)
-        text = self.prompt_text(message)
         conversation = await self.bot.conversations.get(message.channel.id)
         if conversation is None and not mentioned and message.guild is not None:
             return  # not for us
+        text = await self.turn_text(message)
         if not text:  # an attachment alone, or a bare mention
             if conversation is None and mentioned:
                 await self._notice(message, texts.EMPTY_MENTION)
@@ -88,17 +88,17 @@ class Chat(commands.Cog):
 
     @commands.Cog.listener()
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
-        content = payload.data.get("content")
-        author = payload.data.get("author") or {}
-        if content is None or author.get("bot"):
-            return
-        message = payload.cached_message
-        name = message.author.display_name if message else author.get("global_name")
-        name = name or author.get("username")
-        guild = self.bot.get_guild(payload.guild_id) if payload.guild_id else None
-        text = self._strip_bot_mention(content, guild)
+        message = payload.message
+        if message.author.bot or "content" not in payload.data:
+            return  # not a user's text edit (embeds resolving, pins, ...)
+        conversations = self.bot.conversations
+        if not await conversations.get(message.channel.id) and not await conversations.get(
+            message.id
+        ):
+            return  # not in a conversation (a thread opened on a message shares its id)
+        text = await self.turn_text(message)
         if text:
-            await self.bot.conversations.edit_user_turn(payload.message_id, text, name)
+            await conversations.edit_user_turn(message.id, text, message.author.display_name)
 
     @commands.Cog.listener()
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
@@ -138,12 +138,28 @@ class Chat(commands.Cog):
         pattern = rf"<@!?{self.bot.user.id}>" + (rf"|<@&{role.id}>" if role else "")
         return re.sub(pattern, "", content).strip()
 
+    async def turn_text(self, message: discord.Message) -> str:
+        """What the model gets from a message: its text, then any text attachments."""
+        return attachments.with_attachments(
+            self.prompt_text(message), [await self._read(a) for a in message.attachments]
+        )
+
     def prompt_text(self, message: discord.Message) -> str:
         """The message without the bot's mention; other mentions become readable names."""
         text = self._strip_bot_mention(message.content, message.guild)
         for user in message.mentions:
             text = re.sub(rf"<@!?{user.id}>", f"@{user.display_name}", text)
         return text.strip()
+
+    @staticmethod
+    async def _read(attachment: discord.Attachment) -> str:
+        data = None
+        if attachments.should_read(attachment.filename, attachment.content_type, attachment.size):
+            try:
+                data = await attachment.read()
+            except discord.HTTPException:
+                log.warning("Could not download attachment %s", attachment.filename)
+        return attachments.render(attachment.filename, data)
 
     async def _notice(self, message: discord.Message, text: str) -> None:
         try:

@@ -68,6 +68,7 @@ class FakeDiscord:
     interaction_responses: list[dict[str, Any]] = field(default_factory=list)
     interaction_channels: dict[str, int] = field(default_factory=dict)  # token -> channel
     commands: dict[str, list[Any]] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)  # attachments, served by the fake CDN
     edit_429s: int = 0
     all_429s: int = 0
 
@@ -90,6 +91,7 @@ class FakeDiscord:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_get("/", self._gateway)
+        app.router.add_get("/attachments/{name}", self._attachment)
         app.router.add_route("*", "/api/v10/{tail:.*}", self._rest)
         self._runner, self.port = await serve(app)
 
@@ -159,7 +161,9 @@ class FakeDiscord:
         *,
         mention_bot: bool = False,
         mention_bot_role: bool = False,
+        files: list[tuple[str, bytes, str | None]] = (),
     ) -> dict[str, Any]:
+        """Post as a user; ``files`` are (filename, bytes, content type) attachments."""
         if mention_bot:
             content = f"{self.bot_user.mention()} {content}".rstrip()
         guild = self.guild_of(channel_id)
@@ -175,9 +179,22 @@ class FakeDiscord:
             mentions=[self.bot_user] if mention_bot else [],
             role_mentions=[bot_role] if mention_bot_role and bot_role else [],
         )
+        for filename, data, content_type in files:
+            attachment_id = snowflake()
+            self.files[f"{attachment_id}-{filename}"] = data
+            url = f"http://127.0.0.1:{self.port}/attachments/{attachment_id}-{filename}"
+            message["attachments"].append({
+                "id": str(attachment_id), "filename": filename, "size": len(data), "url": url,
+                "proxy_url": url, "content_type": content_type,
+            })  # fmt: skip
         self.messages[channel_id].append(message)
         await self.dispatch("MESSAGE_CREATE", message)
         return message
+
+    async def _attachment(self, request: web.Request) -> web.Response:
+        self.requests.append(Recorded("GET", request.path, None, time.monotonic(), 200))
+        data = self.files.get(request.match_info["name"])
+        return web.Response(body=data) if data is not None else web.Response(status=404)
 
     async def user_edits(self, message: dict[str, Any], content: str) -> None:
         message.update(content=content, edited_timestamp=now_iso())

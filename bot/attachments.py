@@ -1,0 +1,42 @@
+"""Text attachments become part of the user's turn.
+
+Discord turns a long paste into a `message.txt` attachment, and people share code as files; both
+should reach the model. Binary files and very large ones are named but not read.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePath
+
+MAX_BYTES = 200_000  # larger files are mentioned, not read (the builder would cut them anyway)
+TEXT_TYPES = ("text/", "application/json", "application/xml", "application/x-yaml")
+LANGUAGES = {
+    ".py": "python", ".js": "js", ".ts": "ts", ".json": "json", ".md": "markdown", ".sh": "sh",
+    ".yaml": "yaml", ".yml": "yaml", ".toml": "toml", ".rs": "rust", ".go": "go", ".java": "java",
+    ".c": "c", ".h": "c", ".cpp": "cpp", ".cs": "cs", ".rb": "ruby", ".sql": "sql", ".html": "html",
+    ".css": "css", ".xml": "xml", ".ini": "ini", ".log": "", ".txt": "", ".csv": "",
+}  # fmt: skip
+
+
+def is_text(filename: str, content_type: str | None) -> bool:
+    if content_type and content_type.split(";")[0].strip().startswith(TEXT_TYPES):
+        return True
+    return PurePath(filename).suffix.lower() in LANGUAGES
+
+
+def should_read(filename: str, content_type: str | None, size: int) -> bool:
+    return size <= MAX_BYTES and is_text(filename, content_type)
+
+
+def render(filename: str, data: bytes | None) -> str:
+    """How an attachment appears in the turn: its text in a code block, or just its name."""
+    if data is None:
+        return f"[attached file: {filename} (not read)]"
+    text = data.decode("utf-8", errors="replace").strip("\n")
+    language = LANGUAGES.get(PurePath(filename).suffix.lower(), "")
+    fence = "````" if "```" in text else "```"
+    return f"[attached file: {filename}]\n{fence}{language}\n{text}\n{fence}"
+
+
+def with_attachments(text: str, rendered: list[str]) -> str:
+    return "\n\n".join(part for part in (text, *rendered) if part)
