@@ -18,6 +18,8 @@ STOPPED = "*(stopped)*"
 INTERRUPTED_BY_RESTART = "*(interrupted: the bot restarted)*"
 CUT_OFF = "*(cut off: the model service stopped mid-reply)*"
 RETRYING = "The model service is busy; retrying…"
+EMPTY_REPLY = "*(the model returned an empty reply; try rephrasing)*"
+LENGTH_LIMIT = "*(reply cut at the length limit; ask me to continue)*"
 
 _FAILURES = {
     Failure.RATE_LIMITED: "The model service is busy right now. Please try again in a minute.",

@@ -184,3 +184,21 @@ async def test_deleting_the_reply_stops_quietly(fake_discord, fake_openai, world
     await fake_discord.wait_for(
         lambda: "Next one fine." in texts_in(fake_discord, thread_id), timeout=10
     )
+
+
+async def test_an_empty_reply_or_a_length_cut_is_said_plainly(
+    fake_discord, fake_openai, world, start_bot
+):
+    await start_bot()
+    fake_openai.respond(Script(text=""), Script(text="A long answer that", finish_reason="length"))
+    thread_id = await ask(fake_discord, world, "say nothing")
+    await fake_discord.wait_for(lambda: finished(fake_discord, thread_id))
+    assert texts_in(fake_discord, thread_id) == [
+        "*(the model returned an empty reply; try rephrasing)*"
+    ]
+    await ask(fake_discord, world, "go on", channel=thread_id, mention=False)
+    await fake_discord.wait_for(lambda: finished(fake_discord, thread_id, parts=2))
+    assert (
+        texts_in(fake_discord, thread_id)[1]
+        == "A long answer that\n\n*(reply cut at the length limit; ask me to continue)*"
+    )

@@ -129,6 +129,10 @@ class Generation:
             return TurnStatus.INTERRUPTED, texts.STOPPED
         error = self.producer.exception()
         if error is None:
+            if not self.reply.text.strip():
+                return TurnStatus.COMPLETE, texts.EMPTY_REPLY
+            if self.reply.finish_reason == "length":
+                return TurnStatus.COMPLETE, texts.LENGTH_LIMIT
             return TurnStatus.COMPLETE, ""
         if isinstance(error, LLMError):
             if error.failure in (Failure.AUTH, Failure.QUOTA, Failure.MODEL_NOT_FOUND):

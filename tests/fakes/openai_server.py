@@ -32,6 +32,7 @@ class Script:
     prompt_tokens: int = 11
     cached_tokens: int = 0
     gate: asyncio.Event | None = None  # hold the stream after the first chunk until set
+    finish_reason: str = "stop"
 
 
 @dataclass
@@ -117,7 +118,7 @@ class FakeOpenAI:
             if number == 0 and script.gate is not None:
                 self.held.append(script)
                 await script.gate.wait()
-        await _event(response, _chunk(body, {}, finish_reason="stop"))
+        await _event(response, _chunk(body, {}, finish_reason=script.finish_reason))
         if script.send_usage and (body.get("stream_options") or {}).get("include_usage"):
             usage_chunk = _chunk(body, None)
             usage_chunk["usage"] = _usage(script)
