@@ -173,7 +173,7 @@ class Chat(commands.Cog):
         """A DM, a thread we were mentioned in, or a new thread on the message."""
         channel = message.channel
         guild_id = message.guild.id if message.guild else None
-        if isinstance(channel, discord.Thread | discord.DMChannel):
+        if isinstance(channel, discord.Thread) or message.guild is None:  # a thread, or a DM
             parent_id = channel.parent_id if isinstance(channel, discord.Thread) else None
             conversation = await self.bot.conversations.start(
                 channel.id, guild_id=guild_id, parent_id=parent_id, owner_id=owner_id
