@@ -226,3 +226,15 @@ async def test_reset_during_a_reply_defers_then_confirms(
     gate.set()
     followup = await fake_discord.wait_for(lambda: fake_discord.responses_to(token)[1:])
     assert "Conversation reset by alice" in followup[0]["content"]
+
+
+async def test_chat_command_in_a_dm(fake_discord, fake_openai, world, start_bot):
+    await start_bot()
+    fake_openai.respond(Script(text="Private answer."))
+    dm = fake_discord.add_dm(world.alice)
+    await fake_discord.invoke(dm, world.alice, "chat", prompt="just between us")
+    await reply_done(
+        fake_discord, dm, "Private answer.", count=2
+    )  # the echoed prompt, then the reply
+    assert fake_openai.requests[0]["messages"][-1]["content"] == "just between us"
+    assert fake_discord.threads() == []
