@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from tests.fakes.openai_server import Script
 from tests.test_e2e_chat import ask, reply_done
 
@@ -211,10 +213,6 @@ async def test_a_failing_command_answers_privately_and_logs(fake_discord, world,
 async def test_reset_during_a_reply_defers_then_confirms(
     fake_discord, fake_openai, world, start_bot
 ):
-    import asyncio
-
-    from tests.fakes.openai_server import Script
-
     await start_bot()
     gate = asyncio.Event()
     fake_openai.respond(Script(text="A slow answer", chunk_size=4, gate=gate))

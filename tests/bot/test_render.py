@@ -8,7 +8,7 @@ import random
 import pytest
 
 from bot.limits import MESSAGE_LIMIT
-from bot.render import CURSOR, display_parts, open_fence, split_parts
+from bot.render import CURSOR, close_open_fence, display_parts, open_fence, split_parts
 
 WORDS = [
     "alpha",
@@ -103,8 +103,6 @@ def test_streaming_display_has_cursor_and_closed_fence():
 
 
 def test_close_open_fence():
-    from bot.render import close_open_fence
-
     assert close_open_fence("```py\nx = 1") == "```py\nx = 1\n```"
     assert close_open_fence("```py\nx = 1\n```") == "```py\nx = 1\n```"
     assert close_open_fence("plain") == "plain"

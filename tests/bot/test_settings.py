@@ -5,10 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
-from bot.settings import SettingsError, load_settings, sqlite_path
+from bot.settings import SettingsError, load_settings, settings_from_environment, sqlite_path
 
 BASE = {"DISCORD_TOKEN": "discord-secret-token", "OPENAI_API_KEY": "sk-secret"}
 
@@ -107,8 +108,6 @@ def test_python_m_bot_with_missing_settings_exits_2_quickly(tmp_path):
 
 
 def test_dotenv_file_is_read_and_environment_wins(tmp_path, monkeypatch):
-    from bot.settings import settings_from_environment
-
     (tmp_path / ".env").write_text(
         "DISCORD_TOKEN=from-file\nOPENAI_API_KEY=sk-file\nOPENAI_MODEL=gpt-4o\n"
     )
@@ -155,10 +154,6 @@ def test_token_growth_setting_errors(name, value):
 
 
 def test_env_example_is_valid_once_the_secrets_are_filled_in(tmp_path, monkeypatch):
-    from pathlib import Path
-
-    from bot.settings import settings_from_environment
-
     example = (Path(__file__).resolve().parents[2] / ".env.example").read_text()
     example = example.replace("DISCORD_TOKEN=\n", "DISCORD_TOKEN=abc\n").replace(
         "OPENAI_API_KEY=\n", "OPENAI_API_KEY=sk-abc\n"

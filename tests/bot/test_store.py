@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from bot.store import PersonaScope, SQLiteStore, StoreError, TurnStatus
+from bot.store import PersonaScope, SQLiteStore, StoreError, TurnStatus, schema
 from bot.store.schema import SCHEMA_VERSION
 
 
@@ -170,12 +170,10 @@ async def test_missing_folder_is_a_clear_error(tmp_path):
 
 
 async def test_failed_migration_leaves_the_file_unchanged(tmp_path, monkeypatch):
-    import bot.store.schema as sqlite_module
-
     path = tmp_path / "bot.sqlite3"
-    broken = (*sqlite_module.MIGRATIONS, ("CREATE TABLE extra (id INTEGER)", "THIS IS NOT SQL"))
-    monkeypatch.setattr(sqlite_module, "MIGRATIONS", broken)
-    monkeypatch.setattr(sqlite_module, "SCHEMA_VERSION", len(broken))
+    broken = (*schema.MIGRATIONS, ("CREATE TABLE extra (id INTEGER)", "THIS IS NOT SQL"))
+    monkeypatch.setattr(schema, "MIGRATIONS", broken)
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", len(broken))
     with pytest.raises(StoreError):
         await SQLiteStore(str(path)).open()
     with sqlite3.connect(path) as db:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from bot.context import Budget
@@ -164,8 +166,6 @@ async def test_reset_clears_the_summary_and_a_late_summary_is_ignored(store):
 
 
 async def test_summary_calls_are_counted_in_usage(store):
-    import datetime as dt
-
     conversations = make(store, history=300)
     summarizer = Summarizer(store, COUNTER, FakeModel(), max_tokens=100)
     await past_the_cap_then_summarise(store, conversations, summarizer)
