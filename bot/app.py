@@ -112,6 +112,7 @@ class ChatBot(commands.Bot):
             default_persona=settings.system_prompt,
             history_tokens=settings.history_tokens,
         )
+        await self.conversations.recount_if_encoding_changed()
         complete = (
             functools.partial(self.llm.complete, model=settings.summary_model)
             if settings.summaries

@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 # (OpenAI caches byte-identical prefixes) and fewer summary calls; bench/token_growth.py
 # measured 0.5 against 0.75: 24% vs 27% of naive prompt tokens, 94% vs 88% stable prefixes.
 EVICT_TO = 0.5
+ENCODING_KEY = "token_encoding"  # the tokenizer the stored counts were made with
+RECOUNT_PAGE = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +134,25 @@ class Conversations:
             if text:
                 return Persona(text, "server")
         return Persona(self.default_persona, "default")
+
+    async def recount_if_encoding_changed(self) -> int:
+        """Cached counts are exact for one tokenizer. After a model change that changes it
+        (cl100k_base ↔ o200k_base), count every stored turn again, once; returns how many."""
+        current = self.counter.encoding.name
+        previous = await self.store.get_meta(ENCODING_KEY)
+        recounted = 0
+        if previous is not None and previous != current:
+            after = 0
+            while page := await self.store.turns_after(after, RECOUNT_PAGE):
+                await self.store.set_token_counts(
+                    [(t.seq, self.counter.message(t.role, t.content, t.author_name)) for t in page]
+                )
+                recounted += len(page)
+                after = page[-1].seq
+            log.info("Recounted %d stored turns for %s (was %s)", recounted, current, previous)
+        if previous != current:
+            await self.store.set_meta(ENCODING_KEY, current)
+        return recounted
 
     def shrink_window(self, rejected_prompt_tokens: int) -> Budget:
         """The server said a request did not fit: remember a smaller window from now on."""

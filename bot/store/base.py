@@ -158,6 +158,14 @@ class Store(Protocol):
         """Record the Discord message a reply is shown in, as soon as it is posted."""
         ...
 
+    async def turns_after(self, after_seq: int, limit: int) -> list[Turn]:
+        """All conversations' turns, oldest first, in pages (for recounting tokens)."""
+        ...
+
+    async def set_token_counts(self, counts: list[tuple[int, int]]) -> None:
+        """(seq, tokens) pairs."""
+        ...
+
     async def get_meta(self, key: str) -> str | None:
         """Small facts about the deployment, e.g. the digest of the last synced commands."""
         ...

@@ -256,6 +256,18 @@ class SQLiteStore:
     async def attach_message(self, seq: int, message_id: int) -> None:
         await self.db.execute("UPDATE turns SET message_id = ? WHERE seq = ?", (message_id, seq))
 
+    async def turns_after(self, after_seq: int, limit: int) -> list[Turn]:
+        async with self.db.execute(
+            f"SELECT {_TURN_COLUMNS} FROM turns WHERE seq > ? ORDER BY seq LIMIT ?",
+            (after_seq, limit),
+        ) as cursor:
+            return [_turn(row) for row in await cursor.fetchall()]
+
+    async def set_token_counts(self, counts: list[tuple[int, int]]) -> None:
+        await self.db.executemany(
+            "UPDATE turns SET tokens = ? WHERE seq = ?", [(tokens, seq) for seq, tokens in counts]
+        )
+
     async def get_meta(self, key: str) -> str | None:
         async with self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)) as cursor:
             row = await cursor.fetchone()

@@ -171,3 +171,18 @@ async def test_summary_calls_are_counted_in_usage(store):
     await past_the_cap_then_summarise(store, conversations, summarizer)
     totals = await store.usage(guild_id=1, since=dt.datetime.now(dt.UTC).date())
     assert totals.requests == 1 and totals.prompt_tokens > 100 and totals.completion_tokens > 0
+
+
+async def test_counts_are_redone_once_when_the_tokenizer_changes(store):
+    old = Conversations(
+        store, TokenCounter.for_model("gpt-4"), budget=Budget(8000, 500), default_persona="p"
+    )
+    assert await old.recount_if_encoding_changed() == 0  # first start: just remembered
+    for n in range(3):
+        await say(old, n)
+    new_counter = TokenCounter.for_model("gpt-4o")
+    new = Conversations(store, new_counter, budget=Budget(8000, 500), default_persona="p")
+    assert await new.recount_if_encoding_changed() == 6
+    for turn in await store.newest_turns(1, limit=10):
+        assert turn.tokens == new_counter.message(turn.role, turn.content, turn.author_name)
+    assert await new.recount_if_encoding_changed() == 0  # only once
