@@ -152,6 +152,7 @@ class Generation:
         assert self.streamer is not None
         streamer, conversations = self.streamer, self.bot.conversations
         status, note = self._outcome()
+        # A first message posted later, during the last edit, is attached by _posted.
         first = streamer.messages[0].id if streamer.messages else None
         if self._turn is not None:  # stored before the last edit, which may be paced
             await conversations.finish_reply(
@@ -161,10 +162,6 @@ class Generation:
             await streamer.finish(note)
         except (discord.HTTPException, RuntimeError):  # RuntimeError: closed during shutdown
             log.exception("Could not show the end of a reply in channel %s", self.conversation.id)
-        if self._turn is not None and first is None and streamer.messages:
-            await conversations.finish_reply(
-                self._turn, self.reply.text, status=status, message_id=streamer.messages[0].id
-            )
         if self.request.summarise_through is not None and self.bot.summarizer is not None:
             self.bot.summarizer.request(self.conversation.id, self.request.summarise_through)
         usage = self.reply.spent(self.request.prompt_tokens, self.bot.counter.count)
