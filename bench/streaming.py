@@ -30,7 +30,7 @@ from discord.gateway import DiscordWebSocket
 from bot.llm import Reply
 from bot.runner import build_bot
 from bot.settings import load_settings
-from cogs.chat.reply import ReplyStreamer
+from bot.replies import Display
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI, Script
 

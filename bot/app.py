@@ -22,7 +22,8 @@ from .context import Budget, context_window, is_known_model
 from .conversations import Conversations
 from .llm import LLMClient
 from .pacing import Pacer
-from .ratelimit import Limiter, LocalLimiter
+from .ratelimit import Limiter, LocalLimiter, scope_of
+from .replies import Deps, Replies
 from .settings import Settings
 from .store import Store, Turn
 from .summaries import Summarizer
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 EXTENSIONS = ("cogs.chat", "cogs.commands")
 COMMANDS_DIGEST_KEY = "commands_digest"
+SHUTDOWN_GRACE = 5.0  # seconds for running replies to show and store their end on shutdown
 
 
 class ChatTree(app_commands.CommandTree["ChatBot"]):
@@ -79,12 +81,13 @@ class ChatBot(commands.Bot):
         self.counter: TokenCounter
         self.conversations: Conversations
         self.summarizer: Summarizer | None = None
+        self.replies: Replies
         self.interrupted_replies: list[Turn] = []
         self._store_open = False
 
     async def setup_hook(self) -> None:
+        self._store_open = True  # closed by close(), even if opening is interrupted
         await self.store.open()
-        self._store_open = True
         # Replies a crash left half-shown; the chat cog mends their messages once connected.
         self.interrupted_replies = await self.store.interrupt_streaming_turns()
         if self.interrupted_replies:
@@ -113,14 +116,25 @@ class ChatBot(commands.Bot):
             history_tokens=settings.history_tokens,
         )
         await self.conversations.recount_if_encoding_changed()
+        await self.conversations.load_index()
         complete = (
             functools.partial(self.llm.complete, model=settings.summary_model)
             if settings.summaries
             else None
         )
         self.summarizer = Summarizer(
-            self.store, self.counter, complete, max_tokens=settings.summary_tokens
-        )
+            self.store, self.counter, complete, max_tokens=settings.summary_tokens,
+            charge=lambda guild_id, owner_id, tokens: self.limiter.charge(
+                scope_of(guild_id, owner_id), tokens
+            ),
+        )  # fmt: skip
+        self.replies = Replies(
+            Deps(
+                self.conversations, self.llm, self.limiter, self.pacer, self.summarizer,
+                max_completion_tokens=settings.max_completion_tokens,
+                cache_keys=settings.sends_prompt_cache_key,
+            )
+        )  # fmt: skip
         for extension in EXTENSIONS:
             try:
                 await self.load_extension(extension)
@@ -158,12 +172,17 @@ class ChatBot(commands.Bot):
         log.info("Ready as %s (id %s) in %d guilds", self.user, self.user.id, len(self.guilds))
 
     async def close(self) -> None:
+        """Stop taking work and let running replies show their end while Discord is still
+        reachable; then disconnect, and close the model client, then the store."""
         try:
+            replies: Replies | None = getattr(self, "replies", None)  # set in setup_hook
+            if replies is not None:
+                await replies.drain(SHUTDOWN_GRACE)
             await super().close()
         finally:
             if self.summarizer is not None:
                 await self.summarizer.close()
+            await self.llm.close()
             if self._store_open:
                 self._store_open = False
                 await self.store.close()
-            await self.llm.close()

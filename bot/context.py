@@ -85,6 +85,11 @@ class ChatRequest:
     truncated: bool = False  # the newest turn was cut in the middle
     summarise_through: int | None = None  # turns up to this seq should go into the summary
 
+    @property
+    def ends_with_user(self) -> bool:
+        """A request answers user messages: it must end with one, never with an answer."""
+        return self.messages[-1]["role"] == "user"
+
 
 def summary_message(summary: str) -> str:
     return f"Summary of the earlier conversation (older messages are not shown):\n{summary}"

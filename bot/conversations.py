@@ -1,18 +1,19 @@
 """Conversations as the core sees them: stored turns in, budgeted chat requests out.
 
-Discord-free: callers pass ids, text and names. One lock per conversation makes a quick follow-up
-wait for the reply it follows, so turns are stored and answered in order.
+Discord-free: callers pass ids, text and names. The order of turns and replies is
+:mod:`bot.replies`'s to keep; this module stores and reads them.
 """
 
 from __future__ import annotations
 
-import asyncio
+import datetime as dt
 import logging
-import weakref
 from dataclasses import dataclass
 
 from .context import Budget, ChatRequest, ContextPacker, api_name
-from .store import Conversation, PersonaScope, Store, Turn, TurnStatus
+from .known import ConversationIndex
+from .llm import Usage
+from .store import Conversation, PersonaScope, Store, Turn, TurnStatus, UsageTotals
 from .tokens import TokenCounter
 
 log = logging.getLogger(__name__)
@@ -46,13 +47,22 @@ class Conversations:
         self.budget = budget
         self.default_persona = default_persona
         self.history_tokens = history_tokens  # the most history re-sent per request (soft)
-        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+        self.index = ConversationIndex()
 
-    def lock(self, conversation_id: int) -> asyncio.Lock:
-        lock = self._locks.get(conversation_id)
-        if lock is None:
-            lock = self._locks[conversation_id] = asyncio.Lock()
-        return lock
+    async def load_index(self) -> None:
+        ids = await self.store.conversation_ids(self.index.capacity + 1)
+        self.index.load(ids[: self.index.capacity], complete=len(ids) <= self.index.capacity)
+
+    def known(self, channel_id: int) -> bool | None:
+        """Is this channel a conversation? None when only the store can tell (rare)."""
+        return self.index.lookup(channel_id)
+
+    async def is_conversation(self, channel_id: int) -> bool:
+        known = self.index.lookup(channel_id)
+        if known is None:
+            known = await self.store.get_conversation(channel_id) is not None
+            self.index.remember(channel_id, known)
+        return known
 
     async def get(self, conversation_id: int) -> Conversation | None:
         return await self.store.get_conversation(conversation_id)
@@ -60,9 +70,35 @@ class Conversations:
     async def start(
         self, conversation_id: int, *, guild_id: int | None, parent_id: int | None, owner_id: int
     ) -> Conversation:
-        return await self.store.create_conversation(
+        conversation = await self.store.create_conversation(
             conversation_id, guild_id=guild_id, parent_id=parent_id, owner_id=owner_id
         )
+        self.index.remember(conversation_id, True)
+        return conversation
+
+    async def reset(self, conversation_id: int) -> None:
+        await self.store.reset_conversation(conversation_id)
+
+    async def set_persona(self, kind: str, scope_id: int, text: str | None) -> None:
+        """``kind``: "conversation" (``scope_id`` the conversation), "channel" or "server"."""
+        if kind == "conversation":
+            await self.store.set_conversation_persona(scope_id, text)
+        else:
+            scope = PersonaScope.CHANNEL if kind == "channel" else PersonaScope.GUILD
+            await self.store.set_default_persona(scope, scope_id, text)
+
+    async def usage(
+        self, *, guild_id: int | None, since: dt.date, user_id: int | None = None
+    ) -> UsageTotals:
+        return await self.store.usage(guild_id=guild_id, since=since, user_id=user_id)
+
+    async def record_usage(
+        self, *, guild_id: int | None, user_id: int, day: dt.date, usage: Usage
+    ) -> None:
+        await self.store.add_usage(
+            guild_id=guild_id, user_id=user_id, day=day, prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens, cached_tokens=usage.cached_tokens,
+        )  # fmt: skip
 
     def _user_tokens(self, content: str, author: str | None) -> int:
         return self.counter.message("user", content, author)
@@ -89,7 +125,8 @@ class Conversations:
         return await self.store.delete_message(message_id)
 
     async def begin_reply(self, conversation_id: int, text: str = "") -> Turn:
-        """Store the assistant turn as streaming, so a restart can mark it interrupted."""
+        """Store the assistant turn as streaming before anything of it is shown: it takes its
+        place in the history now, and a restart finds it to mend what was shown."""
         turn = await self.store.add_turn(
             conversation_id,
             role="assistant",
@@ -100,9 +137,19 @@ class Conversations:
         assert turn is not None  # no message id, so never a duplicate
         return turn
 
+    async def attach_reply(self, turn: Turn, message_id: int) -> None:
+        await self.store.attach_message(turn.seq, message_id)
+
+    async def drop_reply(self, turn: Turn) -> None:
+        """A reply that said nothing leaves no turn (its questions stay unanswered)."""
+        await self.store.delete_turn(turn.seq)
+
     async def finish_reply(
         self, turn: Turn, text: str, *, status: TurnStatus, message_id: int | None = None
     ) -> None:
+        if not text:
+            await self.drop_reply(turn)
+            return
         await self.store.update_turn(
             turn.seq,
             content=text,
@@ -110,6 +157,10 @@ class Conversations:
             status=status,
             message_id=message_id,
         )
+
+    async def mend_reply(self, turn: Turn, shown: str) -> None:
+        """After a crash: keep what was shown of an interrupted reply (nothing: drop it)."""
+        await self.finish_reply(turn, shown, status=TurnStatus.INTERRUPTED)
 
     async def persona(self, conversation: Conversation) -> Persona:
         """The persona in effect for a conversation."""
@@ -167,7 +218,13 @@ class Conversations:
         self.budget = Budget(window, self.budget.completion)
         return self.budget
 
-    async def build(self, conversation: Conversation, budget: Budget | None = None) -> ChatRequest:
+    async def build(
+        self,
+        conversation: Conversation,
+        budget: Budget | None = None,
+        *,
+        before_seq: int | None = None,
+    ) -> ChatRequest:
         """The request for the conversation's next reply, reading only the turns that fit.
 
         History beyond ``history_tokens`` is evicted in blocks, not one turn per request: the
@@ -179,7 +236,10 @@ class Conversations:
             self.counter, budget or self.budget, persona.text, conversation.summary
         )
         newest = await self.store.newest_turns_within(
-            conversation.id, max(0, packer.room), after_seq=conversation.history_start
+            conversation.id,
+            max(0, packer.room),
+            after_seq=conversation.history_start,
+            before_seq=before_seq,
         )
         for turn in newest:
             if not packer.offer(turn):

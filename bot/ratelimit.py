@@ -87,6 +87,11 @@ class Limiter(Protocol):
         """Correct a granted request's token charge with what it really used."""
         ...
 
+    def charge(self, scope: int, tokens: int) -> None:
+        """Spend tokens that no request was admitted for (summaries): they may put the
+        server's budget into debt, which later requests wait out."""
+        ...
+
     def observe(self, headers: Mapping[str, str]) -> None:
         """Learn the account's remaining quota from a model response's headers."""
         ...
@@ -197,6 +202,11 @@ class LocalLimiter:
         bucket = self._tokens.get(ticket.scope)
         if bucket is not None:
             bucket.give(ticket.charged_tokens - actual_tokens, self.clock())
+
+    def charge(self, scope: int, tokens: int) -> None:
+        if self.guild_tpm:
+            now = self.clock()
+            self._tokens.get_or_add(scope, self.guild_tpm, now).take(tokens, now)
 
     def observe(self, headers: Mapping[str, str]) -> None:
         self.account.observe(headers)

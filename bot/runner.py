@@ -49,10 +49,17 @@ async def run(settings: Settings, **options: Any) -> int:
             stopper = asyncio.create_task(stop.wait(), name="signals")
             await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
             stopper.cancel()
-            if not runner.done():
-                log.info("Shutting down")
-                await bot.close()
-            return _exit_status(runner)
+            if not stop.is_set():
+                return _exit_status(runner)  # Discord or the database ended it
+            log.info("Shutting down")
+            if not bot.is_ready():  # still starting up: stop wherever it is
+                runner.cancel()
+                await asyncio.wait({runner})
+            await bot.close()
+            await asyncio.wait({runner})
+            if not runner.cancelled() and runner.exception() is not None:
+                log.debug("Start-up ended by the shutdown", exc_info=runner.exception())
+            return 0
     finally:
         for signum in signals:
             with contextlib.suppress(NotImplementedError):

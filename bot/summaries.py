@@ -22,6 +22,7 @@ MAX_INPUT_TOKENS = 24_000  # the most transcript one summary call reads (the new
 RETRY_AFTER = 120.0  # seconds before a conversation whose summary failed is tried again
 
 Complete = Callable[[list[dict[str, str]], int], Awaitable[Reply]]
+Charge = Callable[[int | None, int, int], None]  # (guild id, owner id, tokens)
 SUMMARY_USER_ID = 0  # usage of summary calls is recorded under this user id
 
 INSTRUCTIONS = (
@@ -56,18 +57,21 @@ class Summarizer:
         complete: Complete | None,
         *,
         max_tokens: int,
+        charge: Charge | None = None,
     ) -> None:
         self.store = store
+        self.charge = charge  # summaries spend the server's token budget like replies
         self.counter = counter
         self.complete = complete  # None: summaries are off, evicted turns are just dropped
         self.max_tokens = max_tokens
         self.calls = 0
+        self.closing = False  # shutting down: no new summary calls
         self._running: dict[int, asyncio.Task[None]] = {}
         self._failed_at: dict[int, float] = {}  # conversation -> when its summary last failed
 
     def request(self, conversation_id: int, through_seq: int) -> None:
         """Fold the turns up to ``through_seq`` into the summary, in the background."""
-        if conversation_id in self._running:
+        if self.closing or conversation_id in self._running:
             return
         failed_at = self._failed_at.get(conversation_id)
         if failed_at is not None and time.monotonic() - failed_at < RETRY_AFTER:
@@ -107,7 +111,7 @@ class Summarizer:
         try:
             self.calls += 1
             reply = await self.complete(prompt, self.max_tokens)
-            await self._record_usage(conversation.guild_id, prompt, reply)
+            await self._record_usage(conversation.guild_id, conversation.owner_id, prompt, reply)
             summary = reply.text.strip()
             if not summary:
                 raise ValueError("the model returned an empty summary")
@@ -125,10 +129,12 @@ class Summarizer:
             log.info("Summarised conversation %s through turn %s", conversation_id, through)
 
     async def _record_usage(
-        self, guild_id: int | None, prompt: list[dict[str, str]], reply: Reply
+        self, guild_id: int | None, owner_id: int, prompt: list[dict[str, str]], reply: Reply
     ) -> None:
-        """Summaries cost tokens too: /usage shows them in the server's totals."""
+        """Summaries cost tokens too: charged to the server's budget, shown in /usage."""
         usage = reply.spent(self.counter.prompt(prompt), self.counter.count)
+        if usage is not None and self.charge is not None:
+            self.charge(guild_id, owner_id, usage.prompt_tokens + usage.completion_tokens)
         if usage is not None:
             await self.store.add_usage(
                 guild_id=guild_id, user_id=SUMMARY_USER_ID, day=dt.datetime.now(dt.UTC).date(),

@@ -7,19 +7,41 @@ from .store import UsageTotals
 
 EMPTY_MENTION = "Hi! Mention me with a question, and I'll answer in a thread."
 THREAD_NAME_FALLBACK = "Chat"
-NO_THREAD_PERMISSION = (
-    "I can't open a thread here: I need the **Create Public Threads** and "
-    "**Send Messages in Threads** permissions in this channel."
-)
+THREAD_FAILED = "I couldn't open a thread for this: Discord kept failing. Please try again."
+DISCORD_FAILED = "I couldn't show the rest of my reply: Discord kept failing. Please try again."
+STOP_REFUSED = "Only the person who asked (or a moderator) can stop this reply."
 NOT_A_THREAD_CHANNEL = (
     "I answer in threads, which this channel doesn't support. Try a text channel."
 )
 STOPPED = "*(stopped)*"
+STOPPED_FOR_SHUTDOWN = "*(stopped: the bot is restarting)*"
 INTERRUPTED_BY_RESTART = "*(interrupted: the bot restarted)*"
 CUT_OFF = "*(cut off: the model service stopped mid-reply)*"
 RETRYING = "The model service is busy; retrying…"
 EMPTY_REPLY = "*(the model returned an empty reply; try rephrasing)*"
 LENGTH_LIMIT = "*(reply cut at the length limit; ask me to continue)*"
+ALLOWANCE_SPENT = (
+    "*(the model used its whole token allowance before writing an answer; "
+    "try a narrower question, or ask the bot's admins to raise MAX_COMPLETION_TOKENS)*"
+)
+# Shown in place of a reply while there is no text yet; never part of a stored answer.
+PLACEHOLDERS = (RETRYING,)
+
+
+def _listed(names: list[str]) -> str:
+    bold = [f"**{name}**" for name in names]
+    return bold[0] if len(bold) == 1 else ", ".join(bold[:-1]) + " and " + bold[-1]
+
+
+def cannot_open_thread(missing: list[str]) -> str:
+    """The bot lacks permissions to open a conversation thread in a channel."""
+    return f"I can't open a thread here: I need the {_listed(missing)} permission in this channel."
+
+
+def cannot_post(permission: str) -> str:
+    """Discord refused a reply for a missing permission."""
+    return f"I can't post my reply here: I need the **{permission}** permission."
+
 
 _FAILURES = {
     Failure.RATE_LIMITED: "The model service is busy right now. Please try again in a minute.",
@@ -120,7 +142,8 @@ def usage_table(rows: list[tuple[str, UsageTotals]]) -> str:
             else ""
         )
         lines.append(
-            f"**{label}:** {totals.requests:,} replies, {totals.prompt_tokens:,} prompt + "
-            f"{totals.completion_tokens:,} completion tokens{cached}"
+            f"**{label}:** {totals.total_tokens:,} tokens ({totals.prompt_tokens:,} prompt + "
+            f"{totals.completion_tokens:,} completion{cached}), {totals.requests:,} "
+            + ("request" if totals.requests == 1 else "requests")
         )
     return "\n".join(lines)

@@ -15,10 +15,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import texts
-from bot.store import Conversation, PersonaScope
+from bot.permissions import LABELS, PERSONA_SCOPE_PERMISSION, may_manage_conversation
+from bot.store import Conversation
 
 from .chat.cog import Chat
-from .chat.reply import NO_MENTIONS
+from .chat.surface import NO_MENTIONS
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -66,9 +67,18 @@ class Commands(commands.Cog):
     def _may_manage_conversation(
         interaction: discord.Interaction, conversation: Conversation
     ) -> bool:
-        return (
-            interaction.user.id == conversation.owner_id or interaction.permissions.manage_threads
-        )
+        return may_manage_conversation(
+            interaction.user.id, conversation.owner_id,
+            manage_threads=interaction.permissions.manage_threads,
+        )  # fmt: skip
+
+    @staticmethod
+    def _may_set_default(interaction: discord.Interaction, kind: str) -> str | None:
+        """None if the user may set ``kind``'s default persona; else the refusal."""
+        permission = PERSONA_SCOPE_PERMISSION[kind]
+        if getattr(interaction.permissions, permission):
+            return None
+        return texts.needs_permission(LABELS[permission])
 
     @staticmethod
     async def _private(interaction: discord.Interaction, text: str) -> None:
@@ -89,8 +99,8 @@ class Commands(commands.Cog):
             f"**{user.display_name}:** {prompt}"[:2000], allowed_mentions=NO_MENTIONS
         )
         message = await interaction.original_response()
-        conversation = await self.bot.conversations.get(message.channel.id)
-        await chat.take_turn(message, prompt, interaction.user, conversation)
+        known = await self.bot.conversations.is_conversation(message.channel.id)
+        await chat.take_turn(message, prompt, interaction.user, known=known)
 
     # -- /reset -------------------------------------------------------------------------------
 
@@ -104,11 +114,9 @@ class Commands(commands.Cog):
         if not self._may_manage_conversation(interaction, conversation):
             await self._private(interaction, texts.needs_permission("Manage Threads", owner=True))
             return
-        lock = self.bot.conversations.lock(conversation.id)
-        if lock.locked():  # a reply is being written: wait for it, within Discord's 3 s window
-            await interaction.response.defer()
-        async with lock:
-            await self.bot.store.reset_conversation(conversation.id)
+        if self.bot.replies.busy(conversation.id):  # a reply is being written: it ends first
+            await interaction.response.defer()  # (Discord wants an answer within 3 s)
+        await self.bot.replies.reset(conversation.id)
         text = texts.reset_done(interaction.user.display_name)
         if interaction.response.is_done():
             await interaction.followup.send(text, allowed_mentions=NO_MENTIONS)
@@ -133,8 +141,7 @@ class Commands(commands.Cog):
         if scope == "server":
             if interaction.guild_id is None:
                 return "server", texts.SERVER_ONLY
-            ok = interaction.permissions.manage_guild
-            return "server", None if ok else texts.needs_permission("Manage Server")
+            return "server", self._may_set_default(interaction, "server")
         conversation = await self._conversation_here(interaction)
         if conversation is not None or isinstance(channel, discord.DMChannel):
             if conversation is None:  # a DM without messages yet becomes a conversation
@@ -150,19 +157,13 @@ class Commands(commands.Cog):
             )
         if isinstance(channel, discord.Thread):
             return "conversation", texts.NOT_A_CONVERSATION
-        ok = interaction.permissions.manage_channels
-        return "channel", None if ok else texts.needs_permission("Manage Channels")
+        return "channel", self._may_set_default(interaction, "channel")
 
     async def _store_persona(
         self, interaction: discord.Interaction, kind: str, text: str | None
     ) -> None:
-        store, channel_id = self.bot.store, interaction.channel_id or 0
-        if kind == "conversation":
-            await store.set_conversation_persona(channel_id, text)
-        elif kind == "channel":
-            await store.set_default_persona(PersonaScope.CHANNEL, channel_id, text)
-        else:
-            await store.set_default_persona(PersonaScope.GUILD, interaction.guild_id or 0, text)
+        scope_id = interaction.guild_id if kind == "server" else interaction.channel_id
+        await self.bot.conversations.set_persona(kind, scope_id or 0, text)
 
     @persona.command(name="set")
     @app_commands.describe(
@@ -226,15 +227,19 @@ class Commands(commands.Cog):
         """Tokens used today and this month, by you and by this server."""
         today = dt.datetime.now(dt.UTC).date()
         month = today.replace(day=1)
-        store, guild_id, user_id = self.bot.store, interaction.guild_id, interaction.user.id
+        usage, guild_id, user_id = (
+            self.bot.conversations.usage,
+            interaction.guild_id,
+            interaction.user.id,
+        )
         rows = [
-            ("You, today", await store.usage(guild_id=guild_id, since=today, user_id=user_id)),
-            ("You, this month", await store.usage(guild_id=guild_id, since=month, user_id=user_id)),
+            ("You, today", await usage(guild_id=guild_id, since=today, user_id=user_id)),
+            ("You, this month", await usage(guild_id=guild_id, since=month, user_id=user_id)),
         ]
         if guild_id is not None:
             rows += [
-                ("Server, today", await store.usage(guild_id=guild_id, since=today)),
-                ("Server, this month", await store.usage(guild_id=guild_id, since=month)),
+                ("Server, today", await usage(guild_id=guild_id, since=today)),
+                ("Server, this month", await usage(guild_id=guild_id, since=month)),
             ]
         await self._private(interaction, texts.usage_table(rows))
 

@@ -192,10 +192,10 @@ async def test_usage_reports_what_the_server_said(fake_discord, fake_openai, wor
         fake_discord, await fake_discord.invoke(world.channel, world.alice, "usage")
     )
     assert (
-        "**You, today:** 1 replies, 120 prompt + 10 completion tokens, 25% of prompt tokens cached"
+        "**You, today:** 130 tokens (120 prompt + 10 completion, 25% of prompt tokens cached), 1 request"
         in shown
     )
-    assert "**Server, today:** 2 replies, 200 prompt + 12 completion tokens" in shown
+    assert "**Server, today:** 212 tokens (200 prompt + 12 completion, 15% of" in shown
 
 
 async def test_a_failing_command_answers_privately_and_logs(fake_discord, world, start_bot, caplog):

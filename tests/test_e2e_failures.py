@@ -152,7 +152,9 @@ async def test_shutdown_mid_reply_stores_it_interrupted_once(
     await fake_discord.wait_for(lambda: fake_discord.bot_messages(thread_id))
     await bot.close()
     await fake_discord.wait_for(lambda: finished(fake_discord, thread_id))
-    assert texts_in(fake_discord, thread_id) == ["Half of the \n\n*(stopped)*"]
+    assert texts_in(fake_discord, thread_id) == [
+        "Half of the \n\n*(stopped: the bot is restarting)*"
+    ]
 
     bot = await start_bot()
     turns = await bot.store.newest_turns(thread_id, limit=10)

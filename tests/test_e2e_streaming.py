@@ -22,14 +22,9 @@ def finished(fake_discord, thread_id, parts=1):
 
 async def bot_knows(fake_discord, bot, message):
     """Wait until the bot has the reply message (and its Stop button) as its own."""
-    chat = bot.get_cog("Chat")
+    line = bot.replies._lines.get(int(message["channel_id"]))
     await fake_discord.wait_for(
-        lambda: any(
-            m.id == int(message["id"])
-            for g in chat.active.values()
-            if g.streamer
-            for m in g.streamer.messages
-        )
+        lambda: line and line.running and int(message["id"]) in line.running.display.messages
     )
 
 
@@ -160,8 +155,8 @@ async def test_stream_that_dies_keeps_the_partial_text_marked_cut_off(
     await fake_discord.wait_for(lambda: "Back to normal." in texts_in(fake_discord, thread_id))
 
 
-async def bot_knows_no_reply(fake_discord, bot):
-    await fake_discord.wait_for(lambda: not bot.get_cog("Chat").active)
+async def bot_knows_no_reply(fake_discord, bot, thread_id):
+    await fake_discord.wait_for(lambda: not bot.replies.busy(thread_id))
 
 
 async def test_deleting_the_reply_stops_quietly(fake_discord, fake_openai, world, start_bot):
@@ -179,7 +174,7 @@ async def test_deleting_the_reply_stops_quietly(fake_discord, fake_openai, world
             r.status == 404 and r.path.endswith(message["id"]) for r in fake_discord.requests
         )
     )
-    await bot_knows_no_reply(fake_discord, bot)  # ...and stops
+    await bot_knows_no_reply(fake_discord, bot, thread_id)  # ...and stops
     await ask(fake_discord, world, "again", channel=thread_id, mention=False)
     await fake_discord.wait_for(
         lambda: "Next one fine." in texts_in(fake_discord, thread_id), timeout=10

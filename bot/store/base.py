@@ -113,11 +113,12 @@ class Store(Protocol):
         ...
 
     async def newest_turns_within(
-        self, conversation_id: int, budget: int, *, after_seq: int
+        self, conversation_id: int, budget: int, *, after_seq: int, before_seq: int | None = None
     ) -> list[Turn]:
         """Newest first: the newest turns after ``after_seq`` (the caller's ``history_start``,
-        so that turns and summary come from one snapshot) whose token counts add up to at most
-        ``budget``, plus the next older turn if there is one."""
+        so that turns and summary come from one snapshot) and before ``before_seq`` (the reply
+        being written) whose token counts add up to at most ``budget``, plus the next older
+        turn if there is one."""
         ...
 
     async def reset_conversation(self, conversation_id: int) -> None:
@@ -151,7 +152,15 @@ class Store(Protocol):
 
     async def interrupt_streaming_turns(self) -> list[Turn]:
         """Mark replies left streaming by a previous process as interrupted; returns them, so
-        their Discord messages can be mended."""
+        their Discord messages can be mended (or the turn dropped if nothing was shown)."""
+        ...
+
+    async def delete_turn(self, seq: int) -> None:
+        """Drop one turn, e.g. a reply that ended before it said anything."""
+        ...
+
+    async def conversation_ids(self, limit: int) -> list[int]:
+        """Up to ``limit`` conversation ids, newest first (the in-memory index at start-up)."""
         ...
 
     async def attach_message(self, seq: int, message_id: int) -> None:

@@ -22,13 +22,14 @@ log = logging.getLogger(__name__)
 
 _TURN_COLUMNS = "seq, conversation_id, message_id, role, content, author_name, tokens, status"
 _STATUS = {status.value: status for status in TurnStatus}
+_NO_SEQ = 2**63 - 1  # "no upper bound" for seq
 
 # The newest turns whose tokens fit a budget, plus the first one that does not (so the caller
 # knows older turns exist, or can cut a single huge turn). The last column is the running total.
 _WITHIN_QUERY = f"""
 WITH recent AS (
     SELECT seq, tokens FROM turns
-    WHERE conversation_id = ? AND seq > ?
+    WHERE conversation_id = ? AND seq > ? AND seq < ?
     ORDER BY seq DESC LIMIT ?
 ), running AS (
     SELECT seq, SUM(tokens) OVER (ORDER BY seq DESC ROWS UNBOUNDED PRECEDING) AS total
@@ -162,12 +163,12 @@ class SQLiteStore:
         async with self.db.execute(
             f"SELECT {_TURN_COLUMNS} FROM turns WHERE conversation_id = ? AND seq < ? AND seq > "
             "(SELECT history_start FROM conversations WHERE id = ?) ORDER BY seq DESC LIMIT ?",
-            (conversation_id, before_seq or 2**63 - 1, conversation_id, limit),
+            (conversation_id, before_seq or _NO_SEQ, conversation_id, limit),
         ) as cursor:
             return [_turn(row) for row in await cursor.fetchall()]
 
     async def newest_turns_within(
-        self, conversation_id: int, budget: int, *, after_seq: int
+        self, conversation_id: int, budget: int, *, after_seq: int, before_seq: int | None = None
     ) -> list[Turn]:
         # The running sum runs in SQLite over an index, on a bounded window of the newest turns
         # that grows only while every turn in it still fits: the cost follows what is kept,
@@ -175,7 +176,8 @@ class SQLiteStore:
         limit = max(64, budget // 100)  # a first guess of how many turns fit
         while True:
             async with self.db.execute(
-                _WITHIN_QUERY, (conversation_id, after_seq, limit, budget)
+                _WITHIN_QUERY,
+                (conversation_id, after_seq, before_seq or _NO_SEQ, limit, budget),
             ) as cursor:
                 rows = await cursor.fetchall()
             if len(rows) < limit or rows[-1][-1] > budget:
@@ -243,15 +245,20 @@ class SQLiteStore:
         return row[0] if row else None
 
     async def interrupt_streaming_turns(self) -> list[Turn]:
-        # A reply cut off before it reached Discord says nothing: drop it.
-        await self.db.execute(
-            "DELETE FROM turns WHERE status = 'streaming' AND content = '' AND message_id IS NULL"
-        )
         async with self.db.execute(
             f"UPDATE turns SET status = 'interrupted' WHERE status = 'streaming' "
             f"RETURNING {_TURN_COLUMNS}"
         ) as cursor:
             return [_turn(row) for row in await cursor.fetchall()]
+
+    async def delete_turn(self, seq: int) -> None:
+        await self.db.execute("DELETE FROM turns WHERE seq = ?", (seq,))
+
+    async def conversation_ids(self, limit: int) -> list[int]:
+        async with self.db.execute(
+            "SELECT id FROM conversations ORDER BY id DESC LIMIT ?", (limit,)
+        ) as cursor:
+            return [row[0] for row in await cursor.fetchall()]
 
     async def attach_message(self, seq: int, message_id: int) -> None:
         await self.db.execute("UPDATE turns SET message_id = ? WHERE seq = ?", (message_id, seq))

@@ -1,30 +1,28 @@
-"""Mentions, threads and follow-ups: turns Discord messages into conversation turns and replies."""
+"""Mentions, threads and follow-ups: Discord events turned into calls to the core's replies."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import discord
 from discord.ext import commands
 
-from bot import attachments, texts
+from bot import attachments, permissions, texts
 from bot.limits import THREAD_NAME_LIMIT
-from bot.llm import Failure
-from bot.store import Conversation
+from bot.replies import Submitted
 
-from .generation import Generation
 from .recovery import mend_interrupted_replies
-from .reply import NO_MENTIONS
+from .surface import DiscordSurface, notice
 
 if TYPE_CHECKING:
     from bot.app import ChatBot
 
 log = logging.getLogger(__name__)
 
-SHUTDOWN_GRACE = 5.0  # seconds for running replies to finish their last edit on shutdown
 ANSWERABLE_TYPES = (discord.MessageType.default, discord.MessageType.reply)
 
 
@@ -41,10 +39,6 @@ def thread_name(prompt: str) -> str:
 class Chat(commands.Cog):
     def __init__(self, bot: ChatBot) -> None:
         self.bot = bot
-        # Replies being generated, by prompt message id: deleting the prompt cancels its reply.
-        self.active: dict[int, Generation] = {}
-        self._answering: set[asyncio.Task[object]] = set()
-        self._logged_once: set[Failure] = set()
         self._mending: asyncio.Task[None] | None = None
 
     # -- events -------------------------------------------------------------------------------
@@ -53,38 +47,61 @@ class Chat(commands.Cog):
     async def on_message(self, message: discord.Message) -> None:
         if message.author.bot or message.type not in ANSWERABLE_TYPES or self.bot.user is None:
             return
+        channel = message.channel
+        in_dm = message.guild is None
+        known = self.bot.conversations.known(channel.id)  # in memory: no query
+        if known is None and not isinstance(channel, discord.abc.GuildChannel):
+            # Only past the in-memory index's capacity; a thread or DM may be a conversation.
+            known = await self.bot.conversations.is_conversation(channel.id)
+        if known:  # first await: arrival order is kept from here on
+            await self._submit(message, channel, message.author, lambda: self.turn_text(message))
+            return
         mentioned = self._mentions_me(message)
-        conversation = await self.bot.conversations.get(message.channel.id)
-        if conversation is None and not mentioned and message.guild is not None:
+        if not (mentioned or in_dm):
             return  # not for us
         text = await self.turn_text(message)
         if not text:  # an attachment alone, or a bare mention
-            if conversation is None and mentioned:
-                await self._notice(message, texts.EMPTY_MENTION)
+            if mentioned:
+                await notice(message, texts.EMPTY_MENTION)
             return
-        await self.take_turn(message, text, message.author, conversation)
+        await self.take_turn(message, text, message.author, known=False)
 
     async def take_turn(
-        self,
-        message: discord.Message,
-        text: str,
-        author: discord.abc.User,
-        conversation: Conversation | None = None,
+        self, message: discord.Message, text: str, author: discord.abc.User, *, known: bool
     ) -> None:
         """Store ``text`` (said by ``author``, shown in ``message``) as a turn and answer it,
-        opening the conversation first if there is none. Mentions and /chat both end here."""
+        opening the conversation first unless ``known``. Mentions and /chat both end here."""
         channel: discord.abc.Messageable = message.channel
-        if conversation is None:
+        if not known:
             opened = await self._open_conversation(message, text, owner_id=author.id)
             if opened is None:
                 return
-            conversation, channel = opened
-        turn = await self.bot.conversations.add_user_turn(
-            conversation.id, message_id=message.id, content=text, author=author.display_name
-        )
-        if turn is None:
-            return  # the gateway redelivered a message we already have
-        await self.answer(conversation, channel, author, message.id)
+            channel = opened
+
+        async def read() -> str:
+            return text
+
+        await self._submit(message, channel, author, read)
+
+    async def _submit(
+        self,
+        message: discord.Message,
+        channel: discord.abc.Messageable,
+        author: discord.abc.User,
+        read: Callable[[], Awaitable[str]],
+    ) -> None:
+        """Hand a message to the core, which reads it (``read``) in its turn."""
+        channel_id = getattr(channel, "id", message.channel.id)
+        result = await self.bot.replies.submit(
+            channel_id, message_id=message.id, author_id=author.id,
+            author_name=author.display_name, read_text=read,
+            surface=DiscordSurface(
+                self.bot, channel, channel_id, fallback=message,
+                in_thread=message.guild is not None,
+            ),
+        )  # fmt: skip
+        if result is Submitted.STORED:
+            log.info("Stored message %s unanswered: shutting down", message.id)
 
     @commands.Cog.listener()
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
@@ -92,20 +109,18 @@ class Chat(commands.Cog):
         if message.author.bot or "content" not in payload.data:
             return  # not a user's text edit (embeds resolving, pins, ...)
         conversations = self.bot.conversations
-        if not await conversations.get(message.channel.id) and not await conversations.get(
-            message.id
-        ):
-            return  # not in a conversation (a thread opened on a message shares its id)
-        text = await self.turn_text(message)
-        if text:
-            await conversations.edit_user_turn(message.id, text, message.author.display_name)
+        # In a conversation, or a thread's first message (the thread shares its id).
+        for conversation_id in (message.channel.id, message.id):
+            if await conversations.is_conversation(conversation_id):
+                await self.bot.replies.edit(
+                    conversation_id, message.id, message.author.display_name,
+                    lambda: self.turn_text(message),
+                )  # fmt: skip
+                return
 
     @commands.Cog.listener()
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
-        generation = self.active.get(payload.message_id)
-        if generation is not None:
-            generation.stop()  # the question is gone: stop answering it
-        await self.bot.conversations.forget_message(payload.message_id)
+        await self.bot.replies.forget(payload.message_id, payload.channel_id)
 
     async def cog_load(self) -> None:
         if self.bot.interrupted_replies:
@@ -115,13 +130,8 @@ class Chat(commands.Cog):
             )
 
     async def cog_unload(self) -> None:
-        """On shutdown, stop every reply, and give each a moment to show and store what it has."""
         if self._mending is not None:
             self._mending.cancel()
-        for generation in list(self.active.values()):
-            generation.stop()
-        if self._answering:
-            await asyncio.wait(self._answering, timeout=SHUTDOWN_GRACE)
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -161,60 +171,39 @@ class Chat(commands.Cog):
                 log.warning("Could not download attachment %s", attachment.filename)
         return attachments.render(attachment.filename, data)
 
-    async def _notice(self, message: discord.Message, text: str) -> None:
-        try:
-            await message.reply(text, allowed_mentions=NO_MENTIONS, mention_author=False)
-        except discord.HTTPException:
-            log.warning("Could not answer message %s in channel %s", message.id, message.channel.id)
-
     async def _open_conversation(
         self, message: discord.Message, text: str, *, owner_id: int
-    ) -> tuple[Conversation, discord.abc.Messageable] | None:
+    ) -> discord.abc.Messageable | None:
         """A DM, a thread we were mentioned in, or a new thread on the message."""
         channel = message.channel
         guild_id = message.guild.id if message.guild else None
         if isinstance(channel, discord.Thread) or message.guild is None:  # a thread, or a DM
             parent_id = channel.parent_id if isinstance(channel, discord.Thread) else None
-            conversation = await self.bot.conversations.start(
+            await self.bot.conversations.start(
                 channel.id, guild_id=guild_id, parent_id=parent_id, owner_id=owner_id
             )
-            return conversation, channel
+            return channel
         if not isinstance(channel, discord.TextChannel):
-            await self._notice(message, texts.NOT_A_THREAD_CHANNEL)
+            await notice(message, texts.NOT_A_THREAD_CHANNEL)
+            return None
+        mine = channel.permissions_for(channel.guild.me)
+        lacking = permissions.missing(lambda name: getattr(mine, name), permissions.TO_OPEN_THREAD)
+        if lacking:  # say so before opening a thread we could not answer in
+            await notice(message, texts.cannot_open_thread(lacking))
             return None
         await asyncio.sleep(self.bot.pacer.request_slot(priority=True)[1])
         try:
             thread = await message.create_thread(name=thread_name(text), auto_archive_duration=1440)
         except discord.Forbidden:
-            await self._notice(message, texts.NO_THREAD_PERMISSION)
+            await notice(
+                message, texts.cannot_open_thread([permissions.LABELS["create_public_threads"]])
+            )
             return None
-        conversation = await self.bot.conversations.start(
+        except discord.HTTPException as exc:  # 429 or 5xx after discord.py's own retries
+            log.warning("Could not open a thread on message %s: %s", message.id, exc)
+            await notice(message, texts.THREAD_FAILED)
+            return None
+        await self.bot.conversations.start(
             thread.id, guild_id=guild_id, parent_id=channel.id, owner_id=owner_id
         )
-        return conversation, thread
-
-    # -- answering ----------------------------------------------------------------------------
-
-    async def answer(
-        self,
-        conversation: Conversation,
-        channel: discord.abc.Messageable,
-        requester: discord.abc.User,
-        prompt_id: int,
-    ) -> None:
-        """Answer the newest turn in ``channel``. One reply at a time per conversation, so a
-        quick follow-up waits for the reply it follows."""
-        task = asyncio.current_task()
-        assert task is not None
-        self._answering.add(task)
-        task.add_done_callback(self._answering.discard)
-        async with self.bot.conversations.lock(conversation.id):
-            conversation = await self.bot.conversations.get(conversation.id) or conversation
-            generation = Generation(
-                self.bot, conversation, channel, requester.id, self._logged_once
-            )
-            self.active[prompt_id] = generation
-            try:
-                await generation.run()
-            finally:
-                self.active.pop(prompt_id, None)
+        return thread

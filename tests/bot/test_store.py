@@ -97,11 +97,22 @@ async def test_streaming_turns_become_interrupted(store):
         1, role="assistant", content="", tokens=2, status=TurnStatus.STREAMING
     )
     await store.attach_message(shown.seq, 777)
-    await store.add_turn(1, role="assistant", content="", tokens=2, status=TurnStatus.STREAMING)
-    (interrupted,) = await store.interrupt_streaming_turns()
-    assert interrupted.message_id == 777 and interrupted.status is TurnStatus.INTERRUPTED
-    (stored,) = await store.newest_turns(1, limit=5)  # the never-shown one is gone
+    unseen = await store.add_turn(
+        1, role="assistant", content="", tokens=2, status=TurnStatus.STREAMING
+    )
+    interrupted = await store.interrupt_streaming_turns()
+    assert [(t.seq, t.message_id) for t in interrupted] == [(shown.seq, 777), (unseen.seq, None)]
+    assert all(t.status is TurnStatus.INTERRUPTED for t in interrupted)
+    assert await store.interrupt_streaming_turns() == []  # once only
+    await store.delete_turn(unseen.seq)
+    (stored,) = await store.newest_turns(1, limit=5)
     assert stored.seq == shown.seq and stored.status is TurnStatus.INTERRUPTED
+
+
+async def test_conversation_ids_newest_first(store):
+    for conversation_id in (5, 3, 9):
+        await _conversation(store, conversation_id)
+    assert await store.conversation_ids(2) == [9, 5]  # snowflakes: the newest first
 
 
 async def test_personas_by_scope(store):
@@ -201,3 +212,14 @@ async def test_newest_turns_within_grows_its_window_and_respects_resets(store):
     await store.add_turn(1, role="user", content="new", tokens=1, message_id=99_999)
     start = (await store.get_conversation(1)).history_start
     assert [t.content for t in await store.newest_turns_within(1, 2500, after_seq=start)] == ["new"]
+
+
+async def test_newest_turns_within_stops_before_a_reply_being_written(store):
+    await _conversation(store)
+    first = await store.add_turn(1, role="user", content="q1", tokens=1, message_id=1)
+    reply = await store.add_turn(
+        1, role="assistant", content="", tokens=1, status=TurnStatus.STREAMING
+    )
+    await store.add_turn(1, role="user", content="q2", tokens=1, message_id=2)
+    turns = await store.newest_turns_within(1, 100, after_seq=0, before_seq=reply.seq)
+    assert [t.seq for t in turns] == [first.seq]

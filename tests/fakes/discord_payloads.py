@@ -64,6 +64,11 @@ class FakeGuild:
     owner_id: int
     channels: dict[int, dict[str, Any]] = field(default_factory=dict)
     members: dict[int, FakeUser] = field(default_factory=dict)
+    bot_permissions: int = ADMINISTRATOR  # the bot's managed role
+
+    @property
+    def bot_role(self) -> int:
+        return self.id + 1
 
     def add_text_channel(self, name: str) -> int:
         channel_id = snowflake()
@@ -95,7 +100,7 @@ class FakeGuild:
         }
 
     def permissions_of(self, user: FakeUser) -> int:
-        return EVERYONE_PERMISSIONS | user.permissions | (ADMINISTRATOR if user.bot else 0)
+        return EVERYONE_PERMISSIONS | user.permissions | (self.bot_permissions if user.bot else 0)
 
     def payload(self) -> dict[str, Any]:
         return {
@@ -124,7 +129,7 @@ class FakeGuild:
                 {
                     "id": str(self.id + 1),
                     "name": "bot",
-                    "permissions": str(ADMINISTRATOR),
+                    "permissions": str(self.bot_permissions),
                     "position": 1,
                     "color": 0,
                     "hoist": False,

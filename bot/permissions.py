@@ -1,0 +1,46 @@
+"""Who may do what, in one place. Pure: callers pass ids and permission flags as plain values.
+
+Permission names are discord.py's ``Permissions`` attribute names; :data:`LABELS` gives the name
+Discord's own settings screens show, for messages that tell users what is missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+
+LABELS = {
+    "view_channel": "View Channels",
+    "send_messages": "Send Messages",
+    "send_messages_in_threads": "Send Messages in Threads",
+    "create_public_threads": "Create Public Threads",
+    "read_message_history": "Read Message History",
+    "manage_messages": "Manage Messages",
+    "manage_threads": "Manage Threads",
+    "manage_channels": "Manage Channels",
+    "manage_guild": "Manage Server",
+}
+
+# What the bot needs in a channel to open a conversation thread there and answer in it.
+TO_OPEN_THREAD = ("view_channel", "create_public_threads", "send_messages_in_threads")
+# What it needs to answer in an existing thread (or a channel, for notices).
+TO_ANSWER_IN_THREAD = ("view_channel", "send_messages_in_threads")
+TO_ANSWER_IN_CHANNEL = ("view_channel", "send_messages")
+
+
+def missing(has: Callable[[str], bool], needed: Collection[str]) -> list[str]:
+    """The labels of the permissions in ``needed`` that ``has`` says are not granted."""
+    return [LABELS[name] for name in needed if not has(name)]
+
+
+def may_stop_reply(user_id: int, askers: Collection[int], *, manage_messages: bool) -> bool:
+    """The Stop button: the people the reply answers, or a moderator."""
+    return user_id in askers or manage_messages
+
+
+def may_manage_conversation(user_id: int, owner_id: int, *, manage_threads: bool) -> bool:
+    """/reset and a conversation's persona: whoever started it, or Manage Threads."""
+    return user_id == owner_id or manage_threads
+
+
+# The permission needed to set a persona for new conversations, by scope.
+PERSONA_SCOPE_PERMISSION = {"channel": "manage_channels", "server": "manage_guild"}

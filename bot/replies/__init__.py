@@ -1,0 +1,21 @@
+"""The reply lifecycle: queues per conversation, one reply at a time, shown on a Surface."""
+
+from .display import Display
+from .job import Deps, Job, Prompt
+from .service import Replies, Stop, Submitted
+from .surface import Failed, Gone, Refused, Surface, SurfaceError
+
+__all__ = [
+    "Deps",
+    "Display",
+    "Failed",
+    "Gone",
+    "Job",
+    "Prompt",
+    "Refused",
+    "Replies",
+    "Stop",
+    "Submitted",
+    "Surface",
+    "SurfaceError",
+]

@@ -1,0 +1,193 @@
+"""Show a streaming reply: typing first, then one message edited as text arrives, split into
+more messages at Discord's length limit.
+
+Where to split is :mod:`bot.render`'s decision, when to touch the platform is
+:class:`~bot.pacing.Pacer`'s; this class carries both out on a :class:`Surface`. Edits are
+coalesced: one call in flight per reply, and each call shows the latest text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from ..pacing import Pacer
+from ..render import close_open_fence, display_parts
+from .surface import Failed, Gone, Refused, Surface
+
+log = logging.getLogger(__name__)
+
+MAX_FAILURES = 5  # transient failures in a row before the reply gives up on showing more
+
+
+class Display:
+    """Feed it text with :meth:`feed`; :meth:`finish` makes the last edit and waits for it."""
+
+    def __init__(
+        self,
+        surface: Surface,
+        pacer: Pacer,
+        *,
+        button: bool = True,
+        on_gone: Callable[[], object] | None = None,
+        on_posted: Callable[[int], Awaitable[None]] | None = None,
+        reply_to: Callable[[], int | None] | None = None,
+    ) -> None:
+        self.surface = surface
+        self.pacer = pacer
+        self.button = button  # the Stop button on the last message while streaming
+        self.on_gone = on_gone
+        self.on_posted = on_posted  # called with the first message's id, once posted
+        self.reply_to = reply_to  # asked once, at the first post
+        self.text = ""
+        self.note = ""
+        self.messages: list[int] = []
+        self.gone = False  # a reply message was deleted, or may not be posted: stop
+        self.refused: str | None = None  # the permission that Discord says is missing
+        self._placeholder = ""  # shown while there is no text yet (e.g. "retrying…")
+        self._shown: list[tuple[str, bool]] = []  # per message: content, has the button
+        self._done = False
+        self._changed = asyncio.Event()
+        self._finished = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def channel_id(self) -> int:
+        return self.surface.channel_id
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"display-{self.channel_id}")
+
+    def feed(self, delta: str) -> None:
+        self.text += delta
+        self._changed.set()
+
+    @property
+    def placeholder(self) -> str:
+        return self._placeholder
+
+    @placeholder.setter
+    def placeholder(self, value: str) -> None:
+        self._placeholder = value
+        self._changed.set()
+
+    @property
+    def shown_anything(self) -> bool:
+        return bool(self.messages)
+
+    async def finish(self, note: str = "") -> None:
+        """Show the full text (plus an optional note), remove the button, wait until shown.
+        Raises :class:`Failed` if the platform kept failing."""
+        self.note = note
+        self._done = True
+        self._changed.set()
+        self._finished.set()
+        if self._task is None:
+            self.start()
+        assert self._task is not None
+        await self._task
+
+    def _target(self) -> list[tuple[str, bool]]:
+        text = self.text or ("" if self._done else self.placeholder)
+        if self._done and self.note:  # e.g. "(stopped)", outside any code block left open
+            text = f"{close_open_fence(text)}\n\n{self.note}" if text.strip() else self.note
+        if not text:
+            return []
+        parts = display_parts(text, streaming=not self._done)
+        button = self.button and not self._done
+        return [(part, button and i == len(parts) - 1) for i, part in enumerate(parts)]
+
+    def _next_change(self) -> int | None:
+        target = self._target()
+        for index, wanted in enumerate(target):
+            if index >= len(self._shown) or self._shown[index] != wanted:
+                return index
+        return None
+
+    async def _run(self) -> None:
+        await self._wait_for_text()
+        failures = 0
+        while not self.gone:
+            index = self._next_change()
+            if index is None:
+                if self._done:
+                    return
+                self._changed.clear()
+                await self._changed.wait()
+                continue
+            if not await self._slot(is_edit=index < len(self.messages)):
+                continue
+            try:
+                await self._apply(index)
+                failures = 0
+            except Gone:
+                self._vanished()
+            except Refused as exc:  # permissions changed: retrying won't help
+                log.warning("No permission to show a reply in %s: %s", self.channel_id, exc)
+                self.refused = exc.permission
+                self._vanished()
+            except Failed as exc:
+                failures += 1
+                log.warning("Discord refused a reply update (%s); retry %d", exc, failures)
+                if failures >= MAX_FAILURES:
+                    raise
+                await asyncio.sleep(min(10.0, 0.5 * 2**failures))
+
+    async def _slot(self, *, is_edit: bool) -> bool:
+        """Wait for the pacer's slot; False when this progress edit is skipped for now."""
+        if is_edit:
+            granted, delay = self.pacer.edit_slot(self.channel_id, final=self._done)
+            if not granted:  # the channel is busy: skip this progress edit
+                await self._wait_for_finish(delay)
+                return False
+            await asyncio.sleep(delay)
+        # First posts and final edits go first when the process-wide budget is tight.
+        granted, delay = self.pacer.request_slot(priority=self._done or not is_edit)
+        if not granted:
+            await self._wait_for_finish(delay)
+            return False
+        await asyncio.sleep(delay)
+        return True
+
+    async def _wait_for_finish(self, at_most: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._finished.wait(), max(0.05, at_most))
+
+    async def _wait_for_text(self) -> None:
+        """Show the typing indicator until the first text (or the end) arrives."""
+        if self.text or self.placeholder or self._done:
+            return
+        granted, _ = self.pacer.request_slot()
+        if not granted:  # the process is busy: skip the typing indicator
+            return
+        async with self.surface.typing():
+            while not (self.text or self.placeholder or self._done):
+                self._changed.clear()
+                await self._changed.wait()
+
+    async def _apply(self, index: int) -> None:
+        target = self._target()  # the latest text, computed after the wait
+        if index >= len(target):
+            return
+        content, button = target[index]
+        if index < len(self.messages):
+            await self.surface.edit(self.messages[index], content, button=button)
+            self._shown[index] = (content, button)
+            return
+        first = not self.messages
+        reply_to = self.reply_to() if first and self.reply_to is not None else None
+        message_id = await self.surface.post(content, button=button, reply_to=reply_to)
+        self.messages.append(message_id)
+        self._shown.append((content, button))
+        if first and self.on_posted is not None:
+            await self.on_posted(message_id)
+
+    def _vanished(self) -> None:
+        log.info(
+            "Stopping a reply in %s: its message is gone or may not be posted", self.channel_id
+        )
+        self.gone = True
+        if self.on_gone is not None:
+            self.on_gone()

@@ -1,0 +1,257 @@
+"""One reply, from its place in the history to its stored outcome:
+admit (limiter) → build the request → stream and show → store → settle usage → summarise.
+
+The assistant turn is stored (as streaming) before anything is shown, right after the questions
+it answers: later messages get later places, so every request ends with the user messages it
+answers and the history keeps the order in which things were said.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .. import texts
+from ..context import ChatRequest
+from ..conversations import Conversations
+from ..llm import Failure, LLMClient, LLMError, Reply
+from ..pacing import Pacer
+from ..ratelimit import Limiter, Ticket, scope_of
+from ..store import Conversation, Turn, TurnStatus
+from ..summaries import Summarizer
+from .display import Display
+from .surface import Failed, Surface
+
+log = logging.getLogger(__name__)
+
+SHORT_WAIT = 5.0  # seconds: a rate-limit wait up to this is waited out with the typing indicator
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    """A stored user message waiting for (or getting) its answer."""
+
+    message_id: int
+    author_id: int
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class Deps:
+    """What every reply uses: the process's shared services and the reply settings."""
+
+    conversations: Conversations
+    llm: LLMClient
+    limiter: Limiter
+    pacer: Pacer
+    summarizer: Summarizer | None
+    max_completion_tokens: int
+    cache_keys: bool  # send prompt_cache_key (OpenAI routes a conversation to one cache)
+    logged_once: set[Failure] = field(default_factory=set)  # admins' failures, logged once
+    short_wait: float = SHORT_WAIT
+
+
+class Job:
+    """One reply to the ``batch`` of prompts, shown on ``surface``, stored in ``turn``."""
+
+    def __init__(
+        self,
+        deps: Deps,
+        surface: Surface,
+        batch: list[Prompt],
+        turn: Turn,
+        *,
+        newer_waiting: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.deps = deps
+        self.surface = surface
+        self.batch = batch
+        self.turn = turn  # the assistant turn, stored as streaming
+        self.newer_waiting = newer_waiting  # messages arrived after the batch
+        self.reply = Reply()
+        self.request: ChatRequest | None = None
+        self.display: Display | None = None
+        self.finished = asyncio.Event()
+        self.stop_note: str | None = None
+        self._stopped = asyncio.Event()
+        self._producer: asyncio.Task[None] | None = None
+
+    @property
+    def conversation_id(self) -> int:
+        return self.turn.conversation_id
+
+    @property
+    def askers(self) -> set[int]:
+        return {prompt.author_id for prompt in self.batch}
+
+    @property
+    def asker(self) -> int:
+        """Whose request this is for the limiter and /usage: the newest prompt's author."""
+        return self.batch[-1].author_id
+
+    def retract(self, message_id: int) -> None:
+        """A prompt was deleted; with none left, there is nothing to answer."""
+        self.batch = [prompt for prompt in self.batch if prompt.message_id != message_id]
+        if not self.batch:
+            self.stop()
+
+    def stop(self, note: str = texts.STOPPED) -> None:
+        if self.stop_note is None:
+            self.stop_note = note
+        self._stopped.set()
+        if self._producer is not None:
+            self._producer.cancel()
+
+    async def run(self) -> None:
+        try:
+            await self._run()
+        finally:
+            self.finished.set()
+
+    async def _run(self) -> None:
+        conversations = self.deps.conversations
+        conversation = await conversations.get(self.conversation_id)
+        if conversation is not None and not self._stopped.is_set():
+            self.request = await conversations.build(conversation, before_seq=self.turn.seq)
+        if self.request is None or not self.request.ends_with_user:
+            await conversations.drop_reply(self.turn)  # deleted, or nothing left to answer
+            return
+        ticket = await self._admit(conversation)
+        if ticket is None or self._stopped.is_set():  # no model request once stopped
+            if ticket is not None:
+                self.deps.limiter.settle(ticket, 0)
+            await conversations.drop_reply(self.turn)
+            return
+        self.display = Display(
+            self.surface, self.deps.pacer, on_gone=self.stop, on_posted=self._posted,
+            reply_to=self._reply_to,
+        )  # fmt: skip
+        self.display.start()
+        self._producer = asyncio.create_task(
+            self._produce(conversation), name=f"generate-{self.conversation_id}"
+        )
+        try:
+            await asyncio.wait({self._producer})
+        finally:
+            self._producer.cancel()  # no-op when done; stops it if we are being cancelled
+        await self._finish(conversation, ticket)
+
+    async def _admit(self, conversation: Conversation) -> Ticket | None:
+        """Wait out a short rate-limit wait; refuse a long one with a plain notice."""
+        assert self.request is not None
+        tokens = self.request.prompt_tokens + self.deps.max_completion_tokens
+        scope = scope_of(conversation.guild_id, self.asker)
+        while not self._stopped.is_set():
+            decision = self.deps.limiter.acquire(scope, self.asker, tokens)
+            if decision.ticket is not None:
+                return decision.ticket
+            if decision.wait > self.deps.short_wait:
+                log.info("Refused a request in %s: %s limit", self.conversation_id, decision.limit)
+                await self.surface.tell(texts.rate_limited(decision.limit, decision.wait))
+                return None
+            async with self.surface.typing():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopped.wait(), decision.wait)
+        return None
+
+    async def _produce(self, conversation: Conversation) -> None:
+        assert self.display is not None and self.request is not None
+        deps = self.deps
+        for attempt in range(2):
+            try:
+                stream = deps.llm.stream(
+                    self.request.messages,
+                    max_tokens=deps.max_completion_tokens,
+                    reply=self.reply,
+                    on_retry=self._on_retry,
+                    cache_key=self._cache_key(),
+                )
+                async for delta in stream:
+                    self.display.feed(delta)
+                return
+            except LLMError as error:
+                if error.failure is not Failure.CONTEXT_LENGTH or attempt or self.reply.text:
+                    raise
+                # The window table was wrong for this model: remember a smaller one, retry once.
+                deps.conversations.shrink_window(self.request.prompt_tokens)
+                self.request = await deps.conversations.build(
+                    conversation, before_seq=self.turn.seq
+                )
+            finally:
+                deps.limiter.observe(self.reply.headers)
+
+    async def _posted(self, message_id: int) -> None:
+        """Remember where the reply is shown at once, so a restart can mend it after a crash."""
+        await self.deps.conversations.attach_reply(self.turn, message_id)
+
+    def _reply_to(self) -> int | None:
+        """Point at the message answered when newer ones came in while the model thought."""
+        return self.batch[-1].message_id if self.batch and self.newer_waiting() else None
+
+    def _cache_key(self) -> str | None:
+        return f"discord-conversation-{self.conversation_id}" if self.deps.cache_keys else None
+
+    async def _on_retry(self, error: LLMError, delay: float) -> None:
+        assert self.display is not None
+        self.display.placeholder = texts.RETRYING
+
+    def _outcome(self) -> tuple[TurnStatus, str]:
+        """How the reply ended: the stored status and the note shown under it."""
+        assert self._producer is not None
+        if self._producer.cancelled():
+            return TurnStatus.INTERRUPTED, self.stop_note or texts.STOPPED
+        error = self._producer.exception()
+        if error is None:
+            if not self.reply.text.strip():
+                if self.reply.finish_reason == "length":  # e.g. all spent on reasoning
+                    return TurnStatus.COMPLETE, texts.ALLOWANCE_SPENT
+                return TurnStatus.COMPLETE, texts.EMPTY_REPLY
+            if self.reply.finish_reason == "length":
+                return TurnStatus.COMPLETE, texts.LENGTH_LIMIT
+            return TurnStatus.COMPLETE, ""
+        if isinstance(error, LLMError):
+            if error.failure in (Failure.AUTH, Failure.QUOTA, Failure.MODEL_NOT_FOUND):
+                if error.failure not in self.deps.logged_once:
+                    self.deps.logged_once.add(error.failure)
+                    log.error("The model service refused the bot's account: %s", error.detail)
+            else:
+                log.warning("Model call failed: %s", error.detail)
+            cut = error.failure is Failure.CUT_OFF
+            status = TurnStatus.INTERRUPTED if cut else TurnStatus.COMPLETE
+            return status, texts.failure_text(error.failure)
+        log.error("Reply generation failed", exc_info=error)
+        return TurnStatus.INTERRUPTED, texts.internal_error()
+
+    async def _finish(self, conversation: Conversation, ticket: Ticket) -> None:
+        assert self.display is not None and self.request is not None
+        deps, display = self.deps, self.display
+        status, note = self._outcome()
+        try:  # stored before the last edit, which may be paced
+            await deps.conversations.finish_reply(self.turn, self.reply.text, status=status)
+        finally:
+            await self._show_end(note)
+        if self.request.summarise_through is not None and deps.summarizer is not None:
+            deps.summarizer.request(self.conversation_id, self.request.summarise_through)
+        usage = self.reply.spent(self.request.prompt_tokens, deps.conversations.counter.count)
+        deps.limiter.settle(ticket, usage.prompt_tokens + usage.completion_tokens if usage else 0)
+        if usage is not None:
+            await deps.conversations.record_usage(
+                guild_id=conversation.guild_id, user_id=self.asker,
+                day=dt.datetime.now(dt.UTC).date(), usage=usage,
+            )  # fmt: skip
+        if display.refused is not None:
+            await self.surface.tell(texts.cannot_post(display.refused))
+
+    async def _show_end(self, note: str) -> None:
+        assert self.display is not None
+        try:
+            await self.display.finish(note)
+        except Failed:
+            log.warning("Could not show the end of a reply in %s", self.conversation_id)
+            await self.surface.tell(texts.DISCORD_FAILED)
+        except Exception:  # e.g. the HTTP session closed under a shutdown that timed out
+            log.exception("Could not show the end of a reply in %s", self.conversation_id)

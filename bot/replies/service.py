@@ -1,0 +1,217 @@
+"""The replies of the whole process: one queue per conversation, answered one reply at a time,
+in the order the messages arrived; drained on shutdown.
+
+Messages that arrive while a reply is being written wait in their conversation's queue and are
+answered together by the next reply (as a person catching up on a busy thread would; it also
+saves model calls). A queued message that is deleted is not answered; one that is edited is
+answered as edited, since the request is built when its reply starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import Enum
+
+from .. import texts
+from ..permissions import may_stop_reply
+from .job import Deps, Job, Prompt
+from .surface import Surface
+
+log = logging.getLogger(__name__)
+
+ReadText = Callable[[], Awaitable[str]]
+
+
+class Submitted(Enum):
+    QUEUED = "queued"  # stored; a reply is on its way
+    STORED = "stored"  # stored but not answered: the bot is shutting down
+    EMPTY = "empty"  # nothing to answer (a bare mention, an unreadable attachment alone)
+    DUPLICATE = "duplicate"  # the gateway delivered this message before
+
+
+class Stop(Enum):
+    STOPPED = "stopped"
+    REFUSED = "refused"  # not the asker's nor a moderator's to stop
+    NOTHING = "nothing"  # no reply running there
+
+
+@dataclass(eq=False)
+class Line:
+    """One conversation's queue. ``intake`` orders arrivals, edits and the start of replies:
+    asyncio locks are granted first come, first served."""
+
+    conversation_id: int
+    intake: asyncio.Lock = field(default_factory=asyncio.Lock)
+    waiting: list[Prompt] = field(default_factory=list)
+    surface: Surface | None = None
+    running: Job | None = None
+    worker: asyncio.Task[None] | None = None
+    users: int = 0  # callers holding this line across an await
+
+    @property
+    def idle(self) -> bool:
+        return not (self.waiting or self.running or self.worker or self.users)
+
+
+class Replies:
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+        self.closing = False
+        self._lines: dict[int, Line] = {}
+
+    def _line(self, conversation_id: int) -> Line:
+        line = self._lines.get(conversation_id)
+        if line is None:
+            line = self._lines[conversation_id] = Line(conversation_id)
+        return line
+
+    def _release(self, line: Line) -> None:
+        if line.idle and self._lines.get(line.conversation_id) is line:
+            del self._lines[line.conversation_id]
+
+    async def submit(
+        self,
+        conversation_id: int,
+        *,
+        message_id: int,
+        author_id: int,
+        author_name: str,
+        read_text: ReadText,
+        surface: Surface,
+    ) -> Submitted:
+        """Store a user's message as a turn, in arrival order, and queue its answer. Call it
+        before any other await for the message, so that arrival order is Discord's."""
+        line = self._line(conversation_id)
+        line.users += 1
+        try:
+            async with line.intake:
+                text = await read_text()
+                if not text:
+                    return Submitted.EMPTY
+                turn = await self.deps.conversations.add_user_turn(
+                    conversation_id, message_id=message_id, content=text, author=author_name
+                )
+                if turn is None:
+                    return Submitted.DUPLICATE
+                line.waiting.append(Prompt(message_id, author_id, turn.seq))
+                line.surface = surface
+            if self.closing:
+                return Submitted.STORED
+            if line.worker is None:
+                line.worker = asyncio.create_task(
+                    self._work(line), name=f"replies-{conversation_id}"
+                )
+            return Submitted.QUEUED
+        finally:
+            line.users -= 1
+            self._release(line)
+
+    async def edit(
+        self, conversation_id: int, message_id: int, author_name: str, read_text: ReadText
+    ) -> bool:
+        """A user edited a message: update its turn (in order with arrivals)."""
+        line = self._line(conversation_id)
+        line.users += 1
+        try:
+            async with line.intake:
+                text = await read_text()
+                return bool(text) and await self.deps.conversations.edit_user_turn(
+                    message_id, text, author_name
+                )
+        finally:
+            line.users -= 1
+            self._release(line)
+
+    async def forget(self, message_id: int, channel_id: int) -> None:
+        """A message was deleted: it leaves the history and the queue; a reply that answers
+        nothing else any more stops."""
+        for conversation_id in (channel_id, message_id):  # a thread's first message: its id
+            line = self._lines.get(conversation_id)
+            if line is None:
+                continue
+            line.waiting = [p for p in line.waiting if p.message_id != message_id]
+            if line.running is not None:
+                line.running.retract(message_id)
+        await self.deps.conversations.forget_message(message_id)
+
+    def stop(
+        self, conversation_id: int, message_id: int, user_id: int, *, manage_messages: bool
+    ) -> Stop:
+        """The Stop button on ``message_id`` was pressed by ``user_id``."""
+        line = self._lines.get(conversation_id)
+        job = line.running if line is not None else None
+        if job is None or job.display is None or message_id not in job.display.messages:
+            return Stop.NOTHING
+        if not may_stop_reply(user_id, job.askers, manage_messages=manage_messages):
+            return Stop.REFUSED
+        job.stop()
+        return Stop.STOPPED
+
+    def busy(self, conversation_id: int) -> bool:
+        line = self._lines.get(conversation_id)
+        return line is not None and line.running is not None
+
+    async def reset(self, conversation_id: int) -> None:
+        """Forget the history after the running reply ends; the queue goes with it."""
+        line = self._line(conversation_id)
+        line.users += 1
+        try:
+            async with line.intake:
+                if line.running is not None:
+                    await line.running.finished.wait()
+                line.waiting.clear()
+                await self.deps.conversations.reset(conversation_id)
+        finally:
+            line.users -= 1
+            self._release(line)
+
+    async def drain(self, grace: float) -> None:
+        """Shutdown: take no new work, stop running replies (each shows and stores what it
+        has), leave queued messages stored and unanswered. ``grace``: seconds to wait."""
+        self.closing = True
+        if self.deps.summarizer is not None:
+            self.deps.summarizer.closing = True  # no summary call starts after this either
+        for line in self._lines.values():
+            if line.running is not None:
+                line.running.stop(texts.STOPPED_FOR_SHUTDOWN)
+        workers = [line.worker for line in self._lines.values() if line.worker is not None]
+        if not workers:
+            return
+        _, late = await asyncio.wait(workers, timeout=grace)
+        for worker in late:
+            worker.cancel()
+        if late:
+            log.warning("%d replies did not finish within %.0f s of shutdown", len(late), grace)
+            await asyncio.wait(late)
+
+    async def _work(self, line: Line) -> None:
+        """Answer the line's queue, one reply at a time, until it is empty."""
+        conversations = self.deps.conversations
+        try:
+            while line.waiting and not self.closing:
+                async with line.intake:
+                    if self.closing or not line.waiting or line.surface is None:
+                        break
+                    # Its place in the history: after every message stored so far.
+                    try:
+                        turn = await conversations.begin_reply(line.conversation_id)
+                    except Exception:
+                        log.exception("Could not start a reply in %s", line.conversation_id)
+                        break
+                    batch, line.waiting = line.waiting, []
+                job = Job(
+                    self.deps, line.surface, batch, turn, newer_waiting=lambda: bool(line.waiting)
+                )
+                line.running = job
+                try:
+                    await job.run()
+                except Exception:
+                    log.exception("A reply in %s failed", line.conversation_id)
+                finally:
+                    line.running = None
+        finally:
+            line.worker = None
+            self._release(line)

@@ -1,0 +1,54 @@
+"""What a reply needs from the chat platform, and the ways that can fail.
+
+The core decides what to show and when; a :class:`Surface` carries it out. The chat cog
+implements it on discord.py (a thread, a DM), tests implement it in memory. Message ids are the
+platform's; the core only hands them back.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
+
+
+class SurfaceError(Exception):
+    """Showing a reply failed."""
+
+
+class Gone(SurfaceError):
+    """The message or its channel was deleted: stop the reply quietly."""
+
+
+class Refused(SurfaceError):
+    """The bot lacks a permission; retrying won't help. ``permission`` names it for users."""
+
+    def __init__(self, permission: str) -> None:
+        super().__init__(f"missing permission: {permission}")
+        self.permission = permission
+
+
+class Failed(SurfaceError):
+    """A failure that may pass (a 5xx, or rate limited after the library's own retries)."""
+
+
+class Surface(Protocol):
+    """Where one conversation's replies are shown."""
+
+    @property
+    def channel_id(self) -> int: ...
+
+    async def post(self, text: str, *, button: bool, reply_to: int | None = None) -> int:
+        """Send a message (with the Stop button if ``button``); returns its id. ``reply_to``
+        shows which message it answers, when that is not the newest."""
+        ...
+
+    async def edit(self, message_id: int, text: str, *, button: bool) -> None: ...
+
+    def typing(self) -> AbstractAsyncContextManager[None]:
+        """The typing indicator while the body runs; its failure never stops a reply."""
+        ...
+
+    async def tell(self, text: str) -> None:
+        """A short notice where the asker can see it (the conversation, else next to their
+        message). Never raises: a notice that can't be shown is logged."""
+        ...

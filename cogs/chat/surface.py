@@ -1,0 +1,142 @@
+"""The core's :class:`~bot.replies.Surface` on discord.py: a thread or DM to show replies in,
+the Stop button, and Discord's errors translated into the core's."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+import aiohttp
+import discord
+
+from bot import texts
+from bot.permissions import LABELS
+from bot.replies import Failed, Gone, Refused, Stop, SurfaceError
+
+if TYPE_CHECKING:
+    from bot.app import ChatBot
+
+log = logging.getLogger(__name__)
+
+NO_MENTIONS = discord.AllowedMentions.none()
+MISSING_ACCESS = 50001
+
+
+class StopView(discord.ui.View):
+    """The Stop button. Who may press it is the core's rule; this only asks."""
+
+    def __init__(self, bot: ChatBot, conversation_id: int) -> None:
+        super().__init__(timeout=None)
+        self.bot = bot
+        self.conversation_id = conversation_id
+
+    @discord.ui.button(label="Stop", style=discord.ButtonStyle.secondary, emoji="⏹️")
+    async def stop_button(self, interaction: discord.Interaction, _: discord.ui.Button) -> None:
+        assert interaction.message is not None
+        result = self.bot.replies.stop(
+            self.conversation_id, interaction.message.id, interaction.user.id,
+            manage_messages=interaction.permissions.manage_messages,
+        )  # fmt: skip
+        if result is Stop.REFUSED:
+            await interaction.response.send_message(texts.STOP_REFUSED, ephemeral=True)
+        else:
+            await interaction.response.defer()
+
+
+class DiscordSurface:
+    """Replies in ``channel``; notices that can't go there reply to ``fallback`` (the asker's
+    message in the channel a thread was opened from)."""
+
+    def __init__(
+        self,
+        bot: ChatBot,
+        channel: discord.abc.Messageable,
+        channel_id: int,
+        fallback: discord.Message | None = None,
+        *,
+        in_thread: bool = True,
+    ) -> None:
+        self.bot = bot
+        self.in_thread = in_thread  # a server conversation is a thread; else a DM
+        self.channel = channel
+        self._channel_id = channel_id
+        self.fallback = fallback if fallback and fallback.channel.id != channel_id else None
+
+    @property
+    def channel_id(self) -> int:
+        return self._channel_id
+
+    def _view(self, button: bool) -> discord.ui.View | None:
+        return StopView(self.bot, self._channel_id) if button else None
+
+    def _error(self, exc: Exception) -> SurfaceError:
+        if isinstance(exc, discord.NotFound):
+            return Gone(str(exc))
+        if isinstance(exc, discord.Forbidden):
+            if exc.code == MISSING_ACCESS:
+                return Refused(LABELS["view_channel"])
+            needed = "send_messages_in_threads" if self.in_thread else "send_messages"
+            return Refused(LABELS[needed])
+        return Failed(str(exc))
+
+    async def post(self, text: str, *, button: bool, reply_to: int | None = None) -> int:
+        reference = None
+        if reply_to is not None and reply_to != self._channel_id:  # not a thread's starter
+            reference = discord.MessageReference(
+                message_id=reply_to, channel_id=self._channel_id, fail_if_not_exists=False
+            )
+        try:
+            message = await self.channel.send(
+                text, view=self._view(button), reference=reference, allowed_mentions=NO_MENTIONS
+            )
+        except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
+            raise self._error(exc) from exc
+        return message.id
+
+    async def edit(self, message_id: int, text: str, *, button: bool) -> None:
+        message = self.bot.get_partial_messageable(self._channel_id).get_partial_message(message_id)
+        try:
+            await message.edit(content=text, view=self._view(button), allowed_mentions=NO_MENTIONS)
+        except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
+            raise self._error(exc) from exc
+
+    @contextlib.asynccontextmanager
+    async def typing(self) -> AsyncIterator[None]:
+        async with typing(self.channel):
+            yield
+
+    async def tell(self, text: str) -> None:
+        try:
+            await self.channel.send(text, allowed_mentions=NO_MENTIONS)
+            return
+        except discord.HTTPException as exc:
+            if self.fallback is None:
+                log.warning("Could not tell %s: %s", self._channel_id, exc)
+                return
+        await notice(self.fallback, text)
+
+
+async def notice(message: discord.Message, text: str) -> None:
+    """Answer ``message`` in place with a short notice; a failure is logged, not raised."""
+    try:
+        await message.reply(text, allowed_mentions=NO_MENTIONS, mention_author=False)
+    except discord.HTTPException as exc:
+        log.warning("Could not answer message %s in %s: %s", message.id, message.channel.id, exc)
+
+
+@contextlib.asynccontextmanager
+async def typing(channel: discord.abc.Messageable) -> AsyncIterator[None]:
+    """The typing indicator, if Discord lets us show it; its failure never stops a reply."""
+    indicator = channel.typing()
+    try:
+        await indicator.__aenter__()
+    except discord.HTTPException:
+        yield
+        return
+    try:
+        yield
+    finally:
+        with contextlib.suppress(discord.HTTPException):
+            await indicator.__aexit__(None, None, None)
