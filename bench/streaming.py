@@ -28,9 +28,10 @@ import yarl
 from discord.gateway import DiscordWebSocket
 
 from bot.llm import Reply
+from bot.replies import Display
 from bot.runner import build_bot
 from bot.settings import load_settings
-from bot.replies import Display
+from cogs.chat.surface import DiscordSurface
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI, Script
 
@@ -99,10 +100,12 @@ async def one_channel(bot, fake_discord, fake_openai, channel_id: int, streams: 
     channel = bot.get_channel(channel_id)
     assert channel is not None
     fake_openai.default = SCRIPT
-    streamers = [ReplyStreamer(channel, channel_id, bot.pacer) for _ in range(streams)]
+    streamers = [
+        Display(DiscordSurface(bot, channel, channel_id), bot.pacer) for _ in range(streams)
+    ]
     before = len(fake_openai.requests)
 
-    async def one(i: int, streamer: ReplyStreamer) -> None:
+    async def one(i: int, streamer: Display) -> None:
         streamer.start()
         messages = [{"role": "user", "content": f"stream {i}"}]
         async for delta in bot.llm.stream(messages, max_tokens=500, reply=Reply()):
@@ -118,16 +121,15 @@ async def one_channel(bot, fake_discord, fake_openai, channel_id: int, streams: 
     }
     latencies, firsts = [], []
     for i, streamer in enumerate(streamers):
-        first = next(
-            m for m in fake_discord.messages[channel_id] if int(m["id"]) == streamer.messages[0].id
-        )
+        shown = {int(m["id"]): m for m in fake_discord.messages[channel_id]}
+        first = shown[streamer.messages[0]]
         firsts.append(first)
         latencies.append(
             (first["created_at"] - fake_openai.first_chunk_at[by_stream[f"stream {i}"]]) * 1000
         )
-        assert "".join(m.content for m in streamer.messages).replace(" ", "") == TEXT.replace(
+        assert "".join(shown[m]["content"] for m in streamer.messages).replace(
             " ", ""
-        )
+        ) == TEXT.replace(" ", "")
     report(
         f"{streams} stream(s) in one channel",
         fake_discord,

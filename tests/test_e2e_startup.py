@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import signal
+import sqlite3
 
 import discord
 import pytest
@@ -14,6 +15,8 @@ from discord.gateway import DiscordWebSocket
 
 from bot.runner import run
 from bot.settings import load_settings
+from tests.fakes.openai_server import Script
+from tests.test_e2e_chat import ask
 
 
 @pytest.fixture
@@ -72,4 +75,52 @@ async def test_sigterm_shuts_down_cleanly(settings_for, fake_discord, caplog, wo
     os.kill(os.getpid(), signal.SIGTERM)
     assert await asyncio.wait_for(runner, 10) == 0
     assert "Shutting down" in caplog.text
+    assert errors(caplog) == []
+
+
+def stored_turns(path):
+    """The turns in the bot's database, read beside the running bot (WAL allows it)."""
+    with sqlite3.connect(path) as db:
+        return db.execute(
+            "SELECT role, content, status, message_id FROM turns ORDER BY seq"
+        ).fetchall()
+
+
+async def test_sigterm_with_a_reply_running_and_one_queued(
+    settings_for, fake_discord, fake_openai, caplog, world, tmp_path
+):
+    caplog.set_level(logging.INFO)
+    held = asyncio.Event()
+    fake_openai.respond(Script(text="Half of the answer and then", chunk_size=12, gate=held))
+    runner = asyncio.create_task(run(settings_for(), guild_ready_timeout=0.05))
+    await fake_discord.wait_for(lambda: "Ready as threadbot" in caplog.text)
+    thread_id = await ask(fake_discord, world, "long question")
+    await fake_discord.wait_for(lambda: fake_discord.bot_messages(thread_id))
+    queued = await fake_discord.user_says(thread_id, world.bob, "and mine?")
+    database = tmp_path / "bot.sqlite3"
+    await fake_discord.wait_for(
+        lambda: any(t[3] == int(queued["id"]) for t in stored_turns(database))
+    )
+    os.kill(os.getpid(), signal.SIGTERM)
+    assert await asyncio.wait_for(runner, 10) == 0
+
+    assert len(fake_openai.requests) == 1  # the queued message started no model request
+    (reply,) = fake_discord.bot_messages(thread_id)
+    assert reply["content"] == "Half of the \n\n*(stopped: the bot is restarting)*"
+    assert not reply["components"]
+    assert [t[:3] for t in stored_turns(database)] == [
+        ("user", "long question", "complete"),
+        ("assistant", "Half of the ", "interrupted"),
+        ("user", "and mine?", "complete"),
+    ]
+    assert errors(caplog) == []
+
+
+async def test_sigterm_during_start_up_exits_cleanly(settings_for, fake_discord, caplog, world):
+    held = fake_discord.hold("PUT", r"/commands$")  # setup_hook waits on the command sync
+    runner = asyncio.create_task(run(settings_for(), guild_ready_timeout=0.05))
+    await fake_discord.wait_for(lambda: any(r.method == "PUT" for r in fake_discord.requests))
+    os.kill(os.getpid(), signal.SIGTERM)
+    assert await asyncio.wait_for(runner, 10) == 0
+    held.set()
     assert errors(caplog) == []

@@ -230,8 +230,11 @@ class Job:
         assert self.display is not None and self.request is not None
         deps, display = self.deps, self.display
         status, note = self._outcome()
+        unseen = display.gone and not display.shown_anything  # not history: nobody saw it
         try:  # stored before the last edit, which may be paced
-            await deps.conversations.finish_reply(self.turn, self.reply.text, status=status)
+            await deps.conversations.finish_reply(
+                self.turn, "" if unseen else self.reply.text, status=status
+            )
         finally:
             await self._show_end(note)
         if self.request.summarise_through is not None and deps.summarizer is not None:

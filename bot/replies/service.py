@@ -150,6 +150,11 @@ class Replies:
         job.stop()
         return Stop.STOPPED
 
+    def queued(self, conversation_id: int) -> int:
+        """Messages stored and waiting for a reply."""
+        line = self._lines.get(conversation_id)
+        return len(line.waiting) if line is not None else 0
+
     def busy(self, conversation_id: int) -> bool:
         line = self._lines.get(conversation_id)
         return line is not None and line.running is not None

@@ -77,6 +77,7 @@ class FakeDiscord:
         self.owner = FakeUser(snowflake(), "owner")
         self.app_id = self.bot_user.id
         self._faults: list[Fault] = []
+        self._holds: list[tuple[str, re.Pattern[str], asyncio.Event]] = []
         self._edits: dict[int, collections.deque[float]] = collections.defaultdict(
             collections.deque
         )
@@ -96,6 +97,8 @@ class FakeDiscord:
         self._runner, self.port = await serve(app)
 
     async def stop(self) -> None:
+        for _, _, gate in self._holds:
+            gate.set()
         for ws in list(self._sockets):
             await ws.close()
         if self._runner is not None:
@@ -150,6 +153,13 @@ class FakeDiscord:
         """Answer the next ``times`` requests matching ``method`` and the ``path`` regex with
         ``status`` (429s carry Discord's body and headers)."""
         self._faults.append(Fault(method, re.compile(path), status, times, retry_after))
+
+    def hold(self, method: str, path: str) -> asyncio.Event:
+        """Keep requests matching ``method`` and the ``path`` regex waiting until the returned
+        event is set (a slow Discord)."""
+        gate = asyncio.Event()
+        self._holds.append((method, re.compile(path), gate))
+        return gate
 
     # -- acting as users ------------------------------------------------------------------------
 
@@ -366,6 +376,9 @@ class FakeDiscord:
         webhook = path.startswith(("/interactions/", "/webhooks/"))  # token in the URL
         if not webhook and request.headers.get("Authorization") != f"Bot {self.token}":
             return json_response({"message": "401: Unauthorized", "code": 0}, 401)
+        for method, pattern, gate in self._holds:
+            if method == request.method and pattern.search(path):
+                await gate.wait()
         fault = self._fault(request.method, path)
         if fault is not None:
             return fault

@@ -32,6 +32,7 @@ class Script:
     prompt_tokens: int = 11
     cached_tokens: int = 0
     gate: asyncio.Event | None = None  # hold the stream after the first chunk until set
+    first_gate: asyncio.Event | None = None  # hold it before the first chunk (a slow first token)
     finish_reason: str = "stop"
 
 
@@ -65,8 +66,9 @@ class FakeOpenAI:
 
     async def stop(self) -> None:
         for script in (*self._scripts, *self.held):
-            if script.gate is not None:
-                script.gate.set()  # release held streams so the server can shut down
+            for gate in (script.gate, script.first_gate):
+                if gate is not None:
+                    gate.set()  # release held streams so the server can shut down
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -100,6 +102,9 @@ class FakeOpenAI:
             }
         )
         await response.prepare(request)
+        if script.first_gate is not None:
+            self.held.append(script)
+            await script.first_gate.wait()
         pieces = [
             script.text[i : i + script.chunk_size]
             for i in range(0, len(script.text), script.chunk_size)

@@ -1,0 +1,172 @@
+"""In-memory stand-ins for the reply service's edges: a surface, a model, a clock."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.context import Budget
+from bot.conversations import Conversations
+from bot.llm import LLMError, Reply
+from bot.pacing import Pacer
+from bot.ratelimit import LocalLimiter
+from bot.replies import Deps, Failed, Gone, Refused, Replies
+from bot.store import SQLiteStore
+from bot.tokens import TokenCounter
+
+COUNTER = TokenCounter.for_model("gpt-4o-mini")
+_ids = itertools.count(1_000)
+
+
+@dataclass
+class Shown:
+    id: int
+    text: str
+    button: bool
+    reply_to: int | None
+
+
+@dataclass
+class FakeSurface:
+    channel_id: int = 1
+    messages: list[Shown] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    fail_with: list[Exception] = field(default_factory=list)  # raised by the next posts/edits
+    typing_count: int = 0
+    posted: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def _maybe_fail(self) -> None:
+        if self.fail_with:
+            raise self.fail_with.pop(0)
+
+    async def post(self, text: str, *, button: bool, reply_to: int | None = None) -> int:
+        self._maybe_fail()
+        shown = Shown(next(_ids), text, button, reply_to)
+        self.messages.append(shown)
+        self.posted.set()
+        return shown.id
+
+    async def edit(self, message_id: int, text: str, *, button: bool) -> None:
+        self._maybe_fail()
+        shown = next(m for m in self.messages if m.id == message_id)
+        shown.text, shown.button = text, button
+
+    @contextlib.asynccontextmanager
+    async def typing(self) -> AsyncIterator[None]:
+        self.typing_count += 1
+        yield
+
+    async def tell(self, text: str) -> None:
+        self.notices.append(text)
+
+    @property
+    def texts(self) -> list[str]:
+        return [m.text for m in self.messages]
+
+
+@dataclass
+class Answer:
+    text: str = "An answer."
+    gate: asyncio.Event | None = None  # hold before the first token
+    pause: asyncio.Event | None = None  # hold after the first word
+    error: LLMError | None = None
+    finish_reason: str = "stop"
+
+
+class FakeModel:
+    """Streams scripted answers; records each request's messages."""
+
+    def __init__(self) -> None:
+        self.requests: list[list[dict[str, Any]]] = []
+        self.answers: list[Answer] = []
+        self.changed = asyncio.Event()
+
+    def respond(self, *answers: Answer) -> None:
+        self.answers.extend(answers)
+
+    async def stream(self, messages, *, max_tokens, reply: Reply, on_retry=None, cache_key=None):
+        self.requests.append(messages)
+        self.changed.set()
+        answer = self.answers.pop(0) if self.answers else Answer()
+        if answer.gate is not None:
+            await answer.gate.wait()
+        if answer.error is not None:
+            raise answer.error
+        for number, word in enumerate(answer.text.split(" ")):
+            piece = word if not reply.text else " " + word
+            reply.text += piece
+            yield piece
+            if number == 0 and answer.pause is not None:
+                await answer.pause.wait()
+        reply.finish_reason = answer.finish_reason
+
+    async def wait_for_requests(self, count: int) -> None:
+        async with asyncio.timeout(5):
+            while len(self.requests) < count:
+                self.changed.clear()
+                await self.changed.wait()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class World:
+    store: SQLiteStore
+    conversations: Conversations
+    model: FakeModel
+    replies: Replies
+    surface: FakeSurface
+    limiter: LocalLimiter
+
+    async def say(self, message_id: int, text: str, author_id: int = 7, name: str = "alice"):
+        async def read() -> str:
+            return text
+
+        return await self.replies.submit(
+            1, message_id=message_id, author_id=author_id, author_name=name,
+            read_text=read, surface=self.surface,
+        )  # fmt: skip
+
+    async def idle(self) -> None:
+        """Wait until every queue is answered."""
+        async with asyncio.timeout(5):
+            while workers := [ln.worker for ln in self.replies._lines.values() if ln.worker]:
+                await asyncio.wait(workers)
+
+    async def shown(self) -> None:
+        """Wait until the reply shows something."""
+        async with asyncio.timeout(5):
+            await self.surface.posted.wait()
+
+    async def history(self) -> list[tuple[str, str]]:
+        turns = await self.store.newest_turns(1, limit=100)
+        return [(t.role, t.content) for t in reversed(turns)]
+
+
+async def make_world(*, guild_rpm: int = 0, clock: Clock | None = None) -> World:
+    store = SQLiteStore(":memory:")
+    await store.open()
+    await store.create_conversation(1, guild_id=5, parent_id=6, owner_id=7)
+    conversations = Conversations(
+        store, COUNTER, budget=Budget(8192, 256), default_persona="Be brief."
+    )
+    model = FakeModel()
+    limiter = LocalLimiter(guild_rpm=guild_rpm, guild_tpm=0, user_rpm=0, clock=clock or Clock())
+    deps = Deps(
+        conversations, model, limiter, Pacer(edit_interval=0.0), None,  # type: ignore[arg-type]
+        max_completion_tokens=256, cache_keys=False,
+    )  # fmt: skip
+    return World(store, conversations, model, Replies(deps), FakeSurface(), limiter)
+
+
+__all__ = ["Answer", "Clock", "Failed", "Gone", "Refused", "World", "make_world"]

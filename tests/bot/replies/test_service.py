@@ -1,0 +1,205 @@
+"""The reply lifecycle's rules, without Discord: order, queueing, deletion, edits, stopping,
+draining, admission and failures to show a reply."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot import texts
+from bot.llm import Failure, LLMError
+from bot.replies import Stop, Submitted
+from bot.store import TurnStatus
+
+from .fakes import Answer, Clock, Gone, Refused, make_world
+
+
+@pytest.fixture
+async def world():
+    world = await make_world()
+    yield world
+    await world.replies.drain(1)
+    await world.store.close()
+
+
+def roles_and_text(messages):
+    return [(m["role"], m["content"]) for m in messages[1:]]  # without the persona
+
+
+async def test_a_question_during_a_slow_reply_is_answered_after_it_in_order(world):
+    slow = asyncio.Event()
+    world.model.respond(Answer("For Alice.", gate=slow), Answer("For Bob."))
+    await world.say(101, "alice asks")
+    await world.model.wait_for_requests(1)
+    assert await world.say(102, "bob asks", author_id=8, name="bob") is Submitted.QUEUED
+    slow.set()
+    await world.idle()
+
+    first, second = world.model.requests
+    assert roles_and_text(first) == [("user", "alice asks")]
+    assert roles_and_text(second) == [
+        ("user", "alice asks"), ("assistant", "For Alice."), ("user", "bob asks"),
+    ]  # fmt: skip
+    assert await world.history() == [*roles_and_text(second), ("assistant", "For Bob.")]
+
+
+async def test_messages_queued_behind_a_reply_are_answered_together(world):
+    slow = asyncio.Event()
+    world.model.respond(Answer("First.", gate=slow), Answer("Both."))
+    await world.say(101, "one")
+    await world.model.wait_for_requests(1)
+    await world.say(102, "two", author_id=8, name="bob")
+    await world.say(103, "three", author_id=9, name="carol")
+    slow.set()
+    await world.idle()
+
+    assert len(world.model.requests) == 2  # one reply for the two queued messages
+    assert roles_and_text(world.model.requests[1])[-2:] == [("user", "two"), ("user", "three")]
+
+
+async def test_a_reply_points_at_its_question_when_newer_messages_wait(world):
+    slow = asyncio.Event()
+    world.model.respond(Answer("Late answer.", gate=slow), Answer("Next."))
+    await world.say(101, "question")
+    await world.model.wait_for_requests(1)
+    await world.say(102, "a newer message")
+    slow.set()
+    await world.idle()
+    first, second = world.surface.messages
+    assert (first.text, first.reply_to) == ("Late answer.", 101)
+    assert (second.text, second.reply_to) == ("Next.", None)  # nothing newer: no pointer
+
+
+@pytest.mark.parametrize("edit", [False, True])
+async def test_a_queued_message_deleted_is_not_answered_and_one_edited_is_answered_edited(
+    world, edit
+):
+    slow = asyncio.Event()
+    world.model.respond(Answer("First.", gate=slow))
+    await world.say(101, "first")
+    await world.model.wait_for_requests(1)
+    await world.say(102, "typo")
+
+    async def read() -> str:
+        return "fixed"
+
+    if edit:
+        assert await world.replies.edit(1, 102, "alice", read)
+    else:
+        await world.replies.forget(102, channel_id=1)
+    slow.set()
+    await world.idle()
+
+    if edit:
+        assert roles_and_text(world.model.requests[1])[-1] == ("user", "fixed")
+    else:
+        assert len(world.model.requests) == 1  # nothing left to answer
+        assert await world.history() == [("user", "first"), ("assistant", "First.")]
+
+
+async def test_deleting_the_question_being_answered_stops_the_reply(world):
+    slow = asyncio.Event()
+    world.model.respond(Answer("Never shown.", gate=slow))
+    await world.say(101, "question")
+    await world.model.wait_for_requests(1)
+    await world.replies.forget(101, channel_id=1)
+    await world.idle()
+    assert world.surface.texts == [texts.STOPPED]
+    assert await world.history() == []
+
+
+@pytest.mark.parametrize(
+    ("user_id", "moderator", "expected"),
+    [(7, False, Stop.STOPPED), (8, True, Stop.STOPPED), (8, False, Stop.REFUSED)],
+)
+async def test_who_may_stop_a_reply(world, user_id, moderator, expected):
+    gate = asyncio.Event()
+    world.model.respond(Answer("Half of it", pause=gate))
+    await world.say(101, "question", author_id=7)
+    await world.shown()
+    message = world.surface.messages[0].id
+    assert world.replies.stop(1, message, user_id, manage_messages=moderator) is expected
+    assert world.replies.stop(1, 999, 7, manage_messages=False) is Stop.NOTHING
+    gate.set()
+    await world.idle()
+    stopped = expected is Stop.STOPPED
+    assert world.surface.texts[-1].endswith(texts.STOPPED) == stopped
+
+
+async def test_drain_stops_running_replies_and_leaves_queued_ones_stored(world):
+    held = asyncio.Event()
+    world.model.respond(Answer("Half of it", pause=held))
+    await world.say(101, "running")
+    await world.shown()
+    await world.say(102, "queued")
+    await world.replies.drain(2)
+
+    assert len(world.model.requests) == 1  # no model request after the signal
+    assert world.surface.texts == [f"Half\n\n{texts.STOPPED_FOR_SHUTDOWN}"]
+    assert not world.surface.messages[0].button
+    turns = await world.store.newest_turns(1, limit=10)
+    assert [(t.role, t.content, t.status) for t in reversed(turns)] == [
+        ("user", "running", TurnStatus.COMPLETE),
+        ("assistant", "Half", TurnStatus.INTERRUPTED),
+        ("user", "queued", TurnStatus.COMPLETE),
+    ]
+    assert await world.say(103, "after the signal") is Submitted.STORED
+
+
+async def test_a_long_rate_limit_wait_is_told_and_leaves_no_reply_turn():
+    clock = Clock()
+    world = await make_world(guild_rpm=1, clock=clock)
+    await world.say(101, "one")
+    await world.idle()
+    await world.say(102, "two")
+    await world.idle()
+    assert len(world.model.requests) == 1
+    assert world.surface.notices == [texts.rate_limited("server requests", 60.0)]
+    assert await world.history() == [
+        ("user", "one"), ("assistant", "An answer."), ("user", "two"),
+    ]  # fmt: skip
+    clock.now += 61  # a minute later the next message answers both
+    await world.say(103, "three")
+    await world.idle()
+    assert roles_and_text(world.model.requests[1])[-2:] == [("user", "two"), ("user", "three")]
+    await world.store.close()
+
+
+@pytest.mark.parametrize(
+    ("error", "notice"),
+    [
+        (Refused("Send Messages in Threads"), texts.cannot_post("Send Messages in Threads")),
+        (Gone("deleted"), None),
+    ],
+)
+async def test_a_reply_that_may_not_be_shown_stops_and_says_why(world, error, notice):
+    world.surface.fail_with = [error]
+    world.model.respond(Answer("Some answer that is never shown"))
+    await world.say(101, "question")
+    await world.idle()
+    assert world.surface.notices == ([notice] if notice else [])
+    assert world.surface.messages == []
+    assert await world.history() == [("user", "question")]  # an unseen answer is not history
+
+
+@pytest.mark.parametrize(
+    ("answer", "note"),
+    [
+        (Answer("", finish_reason="length"), texts.ALLOWANCE_SPENT),
+        (Answer(""), texts.EMPTY_REPLY),
+        (Answer("Cut", finish_reason="length"), texts.LENGTH_LIMIT),
+        (
+            Answer("", error=LLMError(Failure.UNAVAILABLE, "x")),
+            texts.failure_text(Failure.UNAVAILABLE),
+        ),
+    ],
+)
+async def test_the_end_of_a_reply_says_how_it_ended(world, answer, note):
+    world.model.respond(answer)
+    await world.say(101, "question")
+    await world.idle()
+    assert world.surface.texts[-1].endswith(note)
+    assert not any(m.button for m in world.surface.messages)
+    history = await world.history()
+    assert history[-1][0] == ("assistant" if answer.text else "user")  # nothing said: no turn
