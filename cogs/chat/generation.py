@@ -96,7 +96,8 @@ class Generation:
                 async for delta in stream:
                     if self._turn is None:
                         self._turn = await self.bot.conversations.begin_reply(self.conversation.id)
-                    self.streamer.feed(delta)
+                    if delta.text:  # reasoning is never shown
+                        self.streamer.feed(delta.text)
                 return
             except LLMError as error:
                 if error.failure is not Failure.CONTEXT_LENGTH or attempt or self.reply.text:
