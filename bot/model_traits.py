@@ -17,10 +17,11 @@ from .tokens import base_model
 CHAT_COMPLETION_TOKENS = 1024
 # Reasoning tokens are billed as completion tokens and count against the same allowance, before
 # a word of the answer: with 1,024 a medium-effort answer is often cut off with nothing to show.
-# OpenAI advises reserving about 25,000; 16,384 covers the reasoning of everyday chat questions,
-# while the limiter's up-front charge (prompt + allowance, corrected after the reply) still
-# leaves room for a few replies at once under the default GUILD_TPM of 60,000.
-REASONING_COMPLETION_TOKENS = 16_384
+# OpenAI advises reserving about 25,000; 16,384 in all covers the reasoning of everyday chat
+# questions, while the limiter's up-front charge (prompt + allowance, corrected after the reply)
+# still leaves room for a few replies at once under the default GUILD_TPM of 60,000.
+REASONING_ROOM = 16_384 - CHAT_COMPLETION_TOKENS
+REASONING_COMPLETION_TOKENS = CHAT_COMPLETION_TOKENS + REASONING_ROOM
 
 REASONING_EFFORTS = ("minimal", "low", "medium", "high")
 
@@ -68,12 +69,16 @@ def token_parameter(
     return TokenParameter.MAX_TOKENS
 
 
+def with_reasoning_room(model: str, answer_tokens: int) -> int:
+    """The allowance for an answer of ``answer_tokens``: reasoning models think within the same
+    allowance, so they get room for that on top."""
+    return answer_tokens + (REASONING_ROOM if is_reasoning_family(model) else 0)
+
+
 def default_completion_tokens(model: str, window: int | None = None) -> int:
     """The completion allowance when MAX_COMPLETION_TOKENS is unset; at most half of a window
     that is known, so that a small CONTEXT_TOKENS still leaves room for the prompt."""
-    allowance = (
-        REASONING_COMPLETION_TOKENS if is_reasoning_family(model) else CHAT_COMPLETION_TOKENS
-    )
+    allowance = with_reasoning_room(model, CHAT_COMPLETION_TOKENS)
     return allowance if window is None else min(allowance, window // 2)
 
 

@@ -16,7 +16,12 @@ from typing import Any
 import openai
 from openai import AsyncOpenAI
 
-from ..model_traits import TokenParameter, model_fields, takes_reasoning_effort
+from ..model_traits import (
+    TokenParameter,
+    model_fields,
+    takes_reasoning_effort,
+    with_reasoning_room,
+)
 from ..reasoning import ThinkSplitter, reasoning_field, split_reasoning
 from .errors import RETRYABLE, Failure, LLMError, classify, refuses_stream_options
 from .values import Delta, Reply
@@ -106,11 +111,13 @@ class LLMClient:
     async def complete(
         self, messages: list[dict[str, str]], max_tokens: int, *, model: str | None = None
     ) -> Reply:
-        """One non-streamed completion (for summaries); no retries, the caller retries later.
-        The reasoning is kept apart, so a summary never holds it."""
+        """One non-streamed completion (for summaries) of at most ``max_tokens`` of answer; a
+        reasoning model gets room to think on top. No retries: the caller retries later. The
+        reasoning is kept apart, so a summary never holds it."""
+        allowance = with_reasoning_room(model or self.model, max_tokens)
         try:
             completion = await self.client.chat.completions.create(
-                **self._body(messages, max_tokens, model=model)
+                **self._body(messages, allowance, model=model)
             )
         except Exception as exc:
             raise classify(exc) from exc

@@ -8,7 +8,7 @@ import pytest
 from openai import AsyncOpenAI
 
 from bot.llm import Delta, Failure, LLMClient, LLMError, Reply, Usage, classify
-from bot.model_traits import TokenParameter
+from bot.model_traits import REASONING_ROOM, TokenParameter
 from tests.fakes.openai_server import Script
 
 try:  # openai 3.x ships its own HTTP stack; 1.x and 2.x use httpx
@@ -272,4 +272,16 @@ async def test_a_complete_text_keeps_reasoning_apart(fake_openai, llm, script):
     assert (reply.text, reply.reasoning) == ("The summary.", "Let me summarise.")
     assert reply.finish_reason == "stop" and reply.usage is not None
     assert reply.reasoning_tokens == script.reasoning_tokens
-    assert fake_openai.requests[0]["max_completion_tokens"] == 400  # the summary model's family
+    # The summary model's family: its field, and room to think before the 400 tokens of summary.
+    assert fake_openai.requests[0]["max_completion_tokens"] == 400 + REASONING_ROOM
+
+
+async def test_a_complete_text_from_a_chat_model_gets_the_plain_allowance(fake_openai, llm):
+    await llm.complete([{"role": "user", "content": "sum up"}], 400)
+    assert fake_openai.requests[0]["max_tokens"] == 400
+
+
+@pytest.mark.parametrize(("model", "warned"), [("llama3.1", True), ("gpt-5-mini", False)])
+def test_an_effort_the_model_will_not_get_is_logged(caplog, model, warned):
+    client(False, model, reasoning_effort="low")
+    assert ("REASONING_EFFORT is set" in caplog.text) is warned

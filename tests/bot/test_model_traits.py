@@ -13,6 +13,7 @@ from bot.model_traits import (
     model_fields,
     takes_reasoning_effort,
     token_parameter,
+    with_reasoning_room,
 )
 
 MAX = TokenParameter.MAX_TOKENS
@@ -99,3 +100,12 @@ def test_model_fields_follow_the_family(model, is_openai, effort, expected):
         model, max_tokens=99, is_openai=is_openai, reasoning_effort=effort, sampling=SAMPLING
     )
     assert fields == expected
+
+
+@pytest.mark.parametrize(
+    ("model", "answer", "expected"),
+    [("gpt-4o-mini", 400, 400), ("llama3.1", 400, 400), ("gpt-5-nano", 400, 400 + 15_360),
+     ("openai/o3", 1024, REASONING_COMPLETION_TOKENS)],
+)  # fmt: skip
+def test_reasoning_models_get_room_to_think_on_top_of_the_answer(model, answer, expected):
+    assert with_reasoning_room(model, answer) == expected
