@@ -109,7 +109,7 @@ async def one_channel(bot, fake_discord, fake_openai, channel_id: int, streams: 
         streamer.start()
         messages = [{"role": "user", "content": f"stream {i}"}]
         async for delta in bot.llm.stream(messages, max_tokens=500, reply=Reply()):
-            streamer.feed(delta)
+            streamer.feed(delta.text)
         await streamer.finish()
 
     started = time.monotonic()

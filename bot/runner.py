@@ -30,6 +30,8 @@ def build_bot(settings: Settings, **options: Any) -> ChatBot:
         base_url=settings.openai_base_url,
         model=settings.openai_model,
         is_openai=settings.is_openai,
+        token_parameter=settings.token_parameter,
+        reasoning_effort=settings.reasoning_effort,
     )
     store = store_from_url(settings.database_url)
     return ChatBot(settings=settings, store=store, llm=llm, **options)

@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
+from .model_traits import REASONING_EFFORTS, TokenParameter, default_completion_tokens
+
 DEFAULT_MODEL = "gpt-4o-mini"
 DEFAULT_DATABASE_URL = "sqlite:///bot.sqlite3"
 DEFAULT_SYSTEM_PROMPT = (
@@ -42,7 +44,7 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     context_tokens: int | None = None
-    max_completion_tokens: int = 1024
+    completion_tokens: int | None = None  # MAX_COMPLETION_TOKENS; None: by model
     guild_rpm: int = 30
     guild_tpm: int = 60_000
     user_rpm: int = 8
@@ -53,6 +55,16 @@ class Settings:
     summary_tokens: int = 400
     summary_model: str | None = None
     prompt_cache_key: bool | None = None  # None: send it only to OpenAI itself
+    token_parameter: TokenParameter | None = None  # None: by model family and host
+    reasoning_effort: str | None = None  # None: not sent
+
+    @property
+    def max_completion_tokens(self) -> int:
+        """The completion allowance of one reply: MAX_COMPLETION_TOKENS, else by model (larger
+        for reasoning models). The one place it is resolved."""
+        if self.completion_tokens is not None:
+            return self.completion_tokens
+        return default_completion_tokens(self.openai_model, self.context_tokens)
 
     @property
     def sends_prompt_cache_key(self) -> bool:
@@ -125,6 +137,15 @@ def _optional_bool(env: Mapping[str, str], name: str) -> bool | None:
     raise SettingsError(name, "must be on or off (true/false)")
 
 
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str | None:
+    raw = _text(env, name)
+    if raw is None:
+        return None
+    if raw.lower() not in choices:
+        raise SettingsError(name, f"must be one of {', '.join(choices)} (or empty)")
+    return raw.lower()
+
+
 def _secret(env: Mapping[str, str], name: str) -> str | None:
     value = _text(env, name)
     if value is not None and any(ch.isspace() for ch in value):
@@ -175,9 +196,14 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     log_level = (_text(env, "LOG_LEVEL") or "INFO").upper()
     if log_level not in LOG_LEVELS:
         raise SettingsError("LOG_LEVEL", f"must be one of {', '.join(LOG_LEVELS)}")
-    max_completion = _int(env, "MAX_COMPLETION_TOKENS", 1024, minimum=16)
+    max_completion = _optional_int(env, "MAX_COMPLETION_TOKENS", minimum=16)
     context_tokens = _optional_int(env, "CONTEXT_TOKENS", minimum=256)
-    if context_tokens is not None and context_tokens <= max_completion:
+    token_parameter = _choice(env, "TOKEN_PARAMETER", tuple(TokenParameter))
+    if (
+        context_tokens is not None
+        and max_completion is not None
+        and context_tokens <= max_completion
+    ):
         raise SettingsError("CONTEXT_TOKENS", "must be larger than MAX_COMPLETION_TOKENS")
     return Settings(
         discord_token=token,
@@ -187,7 +213,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         database_url=_database_url(env),
         system_prompt=(env.get("SYSTEM_PROMPT") or "").strip() or DEFAULT_SYSTEM_PROMPT,
         context_tokens=context_tokens,
-        max_completion_tokens=max_completion,
+        completion_tokens=max_completion,
         guild_rpm=_int(env, "GUILD_RPM", 30, minimum=0),
         guild_tpm=_int(env, "GUILD_TPM", 60_000, minimum=0),
         user_rpm=_int(env, "USER_RPM", 8, minimum=0),
@@ -198,6 +224,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         summary_tokens=_int(env, "SUMMARY_TOKENS", 400, minimum=50),
         summary_model=_text(env, "SUMMARY_MODEL"),
         prompt_cache_key=_optional_bool(env, "PROMPT_CACHE_KEY"),
+        token_parameter=None if token_parameter is None else TokenParameter(token_parameter),
+        reasoning_effort=_choice(env, "REASONING_EFFORT", REASONING_EFFORTS),
     )
 
 

@@ -24,8 +24,18 @@ ALLOWANCE_SPENT = (
     "*(the model used its whole token allowance before writing an answer; "
     "try a narrower question, or ask the bot's admins to raise MAX_COMPLETION_TOKENS)*"
 )
-# Shown in place of a reply while there is no text yet; never part of a stored answer.
-PLACEHOLDERS = (RETRYING,)
+THINKING = "*Thinking…*"
+
+
+def thinking(seconds: float) -> str:
+    """Shown while a reasoning model thinks, before its answer starts."""
+    return f"{THINKING} ({round(seconds)} s)" if seconds >= 1 else THINKING
+
+
+def is_placeholder(text: str) -> bool:
+    """Shown in place of a reply while there is no text yet; never part of a stored answer."""
+    text = text.strip()
+    return text == RETRYING or text.startswith(THINKING)
 
 
 def _listed(names: list[str]) -> str:

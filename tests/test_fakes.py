@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import openai
 import pytest
@@ -127,3 +129,94 @@ async def test_fake_openai_can_drop_the_connection_mid_stream(fake_openai, clien
 async def test_fake_openai_non_streamed(fake_openai, client):
     completion = await client.chat.completions.create(model="m", messages=[])
     assert completion.choices[0].message.content == fake_openai.default.text
+
+
+async def _chunks(client, **options):
+    stream = await client.chat.completions.create(
+        model="m", messages=[], stream=True, stream_options={"include_usage": True}, **options
+    )
+    return [chunk async for chunk in stream]
+
+
+def _field(chunks, name):
+    return "".join(getattr(c.choices[0].delta, name, None) or "" for c in chunks if c.choices)
+
+
+@pytest.mark.parametrize("form", ["reasoning_content", "reasoning"])
+async def test_fake_openai_streams_reasoning_in_its_own_field_before_the_answer(
+    fake_openai, client, form
+):
+    fake_openai.respond(
+        Script(text="The answer.", reasoning="Let me think.", reasoning_as=form, chunk_size=4)
+    )
+    chunks = await _chunks(client)
+    assert _field(chunks, form) == "Let me think."
+    assert _field(chunks, "content") == "The answer."
+    first_content = next(
+        i for i, c in enumerate(chunks) if c.choices and c.choices[0].delta.content
+    )
+    assert all(
+        not getattr(c.choices[0].delta, form, None) for c in chunks[first_content:] if c.choices
+    )
+
+
+async def test_fake_openai_streams_inline_think_tags_in_given_pieces(fake_openai, client):
+    pieces = ["  <thi", "nk>hm", "m</th", "ink>\n\nYes."]
+    fake_openai.respond(
+        Script(pieces=pieces), Script(text="Yes.", reasoning="hmm", reasoning_as="think")
+    )
+    assert [c.choices[0].delta.content for c in await _chunks(client) if c.choices][:4] == pieces
+    assert _field(await _chunks(client), "content") == "<think>hmm</think>Yes."
+
+
+async def test_fake_openai_reports_reasoning_tokens(fake_openai, client):
+    fake_openai.respond(Script(text="abcd" * 3, reasoning="r", reasoning_tokens=40))
+    usage = (await _chunks(client))[-1].usage
+    assert usage.completion_tokens_details.reasoning_tokens == 40
+    assert usage.completion_tokens == 3 + 40
+
+
+async def test_fake_openai_non_streamed_carries_reasoning(fake_openai, client):
+    fake_openai.non_streamed = Script(text="Summary.", reasoning="thinking", reasoning_tokens=5)
+    completion = await client.chat.completions.create(model="m", messages=[])
+    message = completion.choices[0].message
+    assert (message.content, message.reasoning_content) == ("Summary.", "thinking")
+    assert completion.usage.completion_tokens_details.reasoning_tokens == 5
+
+
+async def test_fake_openai_can_fail_a_stream_before_its_first_chunk(fake_openai, client):
+    fake_openai.respond(
+        Script(die_after=0),
+        Script(error_event_after=0, error_code="server_error", error_message="overloaded"),
+    )
+    stream = await client.chat.completions.create(model="m", messages=[], stream=True)
+    received = []
+    with pytest.raises(openai.APIConnectionError):
+        async for chunk in stream:
+            received.append(chunk)
+    stream = await client.chat.completions.create(model="m", messages=[], stream=True)
+    with pytest.raises(openai.APIError) as event:
+        async for chunk in stream:
+            received.append(chunk)
+    assert event.value.code == "server_error" and "overloaded" in event.value.message
+    assert received == []
+
+
+async def test_fake_openai_first_gate_holds_the_stream_before_the_first_chunk(fake_openai, client):
+    gate = asyncio.Event()
+    fake_openai.respond(Script(text="late", first_gate=gate))
+    stream = await client.chat.completions.create(model="m", messages=[], stream=True)
+    first = asyncio.ensure_future(anext(aiter(stream)))
+    await asyncio.sleep(0.2)
+    assert not first.done() and 0 not in fake_openai.first_chunk_at
+    gate.set()
+    assert (await asyncio.wait_for(first, 5)).choices[0].delta.content == "late"
+    await stream.close()
+
+
+async def test_fake_openai_answers_a_raw_error_body(fake_openai, client):
+    detail = {"detail": [{"loc": ["body", "stream_options"], "msg": "extra fields not permitted"}]}
+    fake_openai.respond(Script(status=422, error_body=detail))
+    with pytest.raises(openai.UnprocessableEntityError) as refused:
+        await client.chat.completions.create(model="m", messages=[])
+    assert refused.value.body == detail

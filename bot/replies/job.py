@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -53,6 +54,7 @@ class Deps:
     cache_keys: bool  # send prompt_cache_key (OpenAI routes a conversation to one cache)
     logged_once: set[Failure] = field(default_factory=set)  # admins' failures, logged once
     short_wait: float = SHORT_WAIT
+    clock: Callable[[], float] = time.monotonic
 
 
 class Job:
@@ -79,6 +81,7 @@ class Job:
         self.stop_note: str | None = None
         self._stopped = asyncio.Event()
         self._producer: asyncio.Task[None] | None = None
+        self._thinking_since: float | None = None
 
     @property
     def conversation_id(self) -> int:
@@ -171,7 +174,10 @@ class Job:
                     cache_key=self._cache_key(),
                 )
                 async for delta in stream:
-                    self.display.feed(delta)
+                    if delta.text:
+                        self.display.feed(delta.text)
+                    elif delta.reasoning and not self.reply.text:
+                        self._thinking()
                 return
             except LLMError as error:
                 if error.failure is not Failure.CONTEXT_LENGTH or attempt or self.reply.text:
@@ -183,6 +189,13 @@ class Job:
                 )
             finally:
                 deps.limiter.observe(self.reply.headers)
+
+    def _thinking(self) -> None:
+        """Say that the model is thinking, and for how long (the display paces the edits)."""
+        assert self.display is not None
+        if self._thinking_since is None:
+            self._thinking_since = self.deps.clock()
+        self.display.placeholder = texts.thinking(self.deps.clock() - self._thinking_since)
 
     async def _posted(self, message_id: int) -> None:
         """Remember where the reply is shown at once, so a restart can mend it after a crash."""

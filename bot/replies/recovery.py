@@ -29,7 +29,7 @@ def mend(shown: list[str]) -> Mend:
     """``shown``: the reply's messages as left behind, first to last."""
     parts = [content.removesuffix(CURSOR) for content in shown]
     answer = "".join(parts)
-    if answer.strip() in texts.PLACEHOLDERS:  # "retrying…" was never part of the answer
+    if texts.is_placeholder(answer):  # "retrying…", "thinking…": never part of the answer
         answer, parts = "", [answer.strip()]
     last = f"{close_open_fence(parts[-1])}\n\n{texts.INTERRUPTED_BY_RESTART}"
     if len(last) <= MESSAGE_LIMIT:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.model_traits import TokenParameter
 from bot.settings import SettingsError, load_settings, settings_from_environment, sqlite_path
 
 BASE = {"DISCORD_TOKEN": "discord-secret-token", "OPENAI_API_KEY": "sk-secret"}
@@ -44,6 +45,8 @@ def test_defaults():
         ({**BASE, "DATABASE_URL": "postgresql://u:p@h/db"}, "DATABASE_URL"),
         ({**BASE, "DATABASE_URL": "bot.sqlite3"}, "DATABASE_URL"),
         ({**BASE, "DEV_GUILD_ID": "abc"}, "DEV_GUILD_ID"),
+        ({**BASE, "TOKEN_PARAMETER": "max_output_tokens"}, "TOKEN_PARAMETER"),
+        ({**BASE, "REASONING_EFFORT": "extreme"}, "REASONING_EFFORT"),
     ],
 )
 def test_errors_name_the_variable(env, variable):
@@ -164,3 +167,37 @@ def test_env_example_is_valid_once_the_secrets_are_filled_in(tmp_path, monkeypat
             monkeypatch.delenv(line.split("=")[0], raising=False)
     settings = settings_from_environment(tmp_path / ".env")
     assert settings == load_settings({"DISCORD_TOKEN": "abc", "OPENAI_API_KEY": "sk-abc"})
+
+
+@pytest.mark.parametrize(
+    ("env", "allowance"),
+    [
+        ({}, 1024),
+        ({"OPENAI_MODEL": "gpt-5-mini"}, 16_384),  # reasoning models think within the allowance
+        ({"OPENAI_MODEL": "openai/o4-mini", "OPENAI_BASE_URL": "https://openrouter.ai/api/v1"},
+         16_384),
+        ({"OPENAI_MODEL": "gpt-5-mini", "MAX_COMPLETION_TOKENS": "2000"}, 2000),
+        ({"OPENAI_MODEL": "gpt-5-mini", "CONTEXT_TOKENS": "20000"}, 10_000),  # half the window
+        ({"CONTEXT_TOKENS": "1000"}, 500),
+        ({"MAX_COMPLETION_TOKENS": "300"}, 300),
+    ],
+)  # fmt: skip
+def test_the_completion_allowance_follows_the_model_unless_set(env, allowance):
+    settings = load_settings({**BASE, **env})
+    assert settings.max_completion_tokens == allowance
+    assert settings.context_tokens is None or settings.context_tokens > allowance
+
+
+@pytest.mark.parametrize(
+    ("env", "parameter", "effort"),
+    [
+        ({}, None, None),
+        ({"TOKEN_PARAMETER": "max_tokens"}, TokenParameter.MAX_TOKENS, None),
+        ({"TOKEN_PARAMETER": " Max_Completion_Tokens "}, TokenParameter.MAX_COMPLETION_TOKENS, None),
+        ({"REASONING_EFFORT": "minimal"}, None, "minimal"),
+        ({"REASONING_EFFORT": "HIGH", "TOKEN_PARAMETER": ""}, None, "high"),
+    ],
+)  # fmt: skip
+def test_token_parameter_and_reasoning_effort(env, parameter, effort):
+    settings = load_settings({**BASE, **env})
+    assert (settings.token_parameter, settings.reasoning_effort) == (parameter, effort)

@@ -1,7 +1,8 @@
 """A fake OpenAI-compatible server: ``POST /v1/chat/completions``, streamed as Server-Sent Events.
 
 Each request takes the next queued :class:`Script` (or the default one), which says what to answer:
-text in chunks with delays, an OpenAI-style error, or a connection that dies mid-stream.
+text in chunks with delays, reasoning in any of the forms servers use, an OpenAI-style error, or a
+connection that dies (or an error event) mid-stream or before the first chunk.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import collections
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 
@@ -26,14 +27,45 @@ class Script:
     status: int | None = None  # answer with this error status instead
     error_code: str | None = None  # e.g. rate_limit_exceeded, insufficient_quota
     error_message: str | None = None
+    error_body: dict[str, Any] | None = None  # answer `status` with this body, not OpenAI's shape
     headers: dict[str, str] = field(default_factory=dict)
     die_after: int | None = None  # chunks sent before the connection is dropped
     send_usage: bool = True  # a usage chunk when the request asks for it
     prompt_tokens: int = 11
     cached_tokens: int = 0
     gate: asyncio.Event | None = None  # hold the stream after the first chunk until set
-    first_gate: asyncio.Event | None = None  # hold it before the first chunk (a slow first token)
     finish_reason: str = "stop"
+    first_gate: asyncio.Event | None = None  # hold the stream before the first chunk until set
+    # Reasoning before the answer, as DeepSeek/llama.cpp (`reasoning_content` deltas), vLLM/Ollama/
+    # OpenRouter (`reasoning` deltas) or older servers (`think`: a <think> block in the content).
+    reasoning: str = ""
+    reasoning_as: Literal["reasoning_content", "reasoning", "think"] = "reasoning_content"
+    pieces: list[str] | None = None  # the exact content chunks (tags and all), not chunk_size's
+    reasoning_tokens: int | None = None  # reported in usage.completion_tokens_details
+    error_event_after: int | None = None  # chunks sent before an error event ends the stream
+
+    @property
+    def content(self) -> str:
+        """The content as the model writes it, reasoning inline in the `think` form."""
+        if self.pieces is not None:
+            return "".join(self.pieces)
+        if self.reasoning and self.reasoning_as == "think":
+            return f"<think>{self.reasoning}</think>{self.text}"
+        return self.text
+
+    def deltas(self) -> list[dict[str, Any]]:
+        """The streamed deltas in order (die_after and error_event_after count them)."""
+        deltas: list[dict[str, Any]] = []
+        if self.reasoning and self.reasoning_as != "think":
+            deltas += [
+                {self.reasoning_as: piece, "content": None}
+                for piece in _split(self.reasoning, self.chunk_size)
+            ]
+        content = self.pieces if self.pieces is not None else _split(self.content, self.chunk_size)
+        deltas += [{"content": piece} for piece in content]
+        if deltas:
+            deltas[0] = {"role": "assistant", **deltas[0]}
+        return deltas
 
 
 @dataclass
@@ -66,7 +98,7 @@ class FakeOpenAI:
 
     async def stop(self) -> None:
         for script in (*self._scripts, *self.held):
-            for gate in (script.gate, script.first_gate):
+            for gate in (script.first_gate, script.gate):
                 if gate is not None:
                     gate.set()  # release held streams so the server can shut down
         if self._runner is not None:
@@ -102,21 +134,20 @@ class FakeOpenAI:
             }
         )
         await response.prepare(request)
-        if script.first_gate is not None:
+        if script.first_gate is not None:  # a slow first token
             self.held.append(script)
             await script.first_gate.wait()
-        pieces = [
-            script.text[i : i + script.chunk_size]
-            for i in range(0, len(script.text), script.chunk_size)
-        ]
-        for number, piece in enumerate(pieces):
+        for number, delta in enumerate(script.deltas()):
             if script.die_after is not None and number >= script.die_after:
                 assert request.transport is not None
                 request.transport.close()  # the connection dies mid-stream
                 return response
+            if script.error_event_after is not None and number >= script.error_event_after:
+                await _event(response, _error_body(script))  # as OpenAI reports a failed stream
+                await response.write_eof()
+                return response
             if script.delay:
                 await asyncio.sleep(script.delay)
-            delta = {"content": piece} if number else {"role": "assistant", "content": piece}
             await _event(response, _chunk(body, delta))
             if number == 0:
                 self.first_chunk_at[index] = time.monotonic()
@@ -137,14 +168,21 @@ async def _event(response: web.StreamResponse, data: dict[str, Any]) -> None:
     await response.write(f"data: {json.dumps(data)}\n\n".encode())
 
 
+def _split(text: str, size: int) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
 def _usage(script: Script) -> dict[str, Any]:
-    completion = max(1, len(script.text) // 4)
-    return {
+    completion = max(1, len(script.text) // 4) + (script.reasoning_tokens or 0)
+    usage: dict[str, Any] = {
         "prompt_tokens": script.prompt_tokens,
         "completion_tokens": completion,
         "total_tokens": script.prompt_tokens + completion,
         "prompt_tokens_details": {"cached_tokens": script.cached_tokens},
     }
+    if script.reasoning_tokens is not None:
+        usage["completion_tokens_details"] = {"reasoning_tokens": script.reasoning_tokens}
+    return usage
 
 
 def _chunk(body: dict[str, Any], delta: dict[str, Any] | None, finish_reason: str | None = None):
@@ -162,6 +200,9 @@ def _chunk(body: dict[str, Any], delta: dict[str, Any] | None, finish_reason: st
 
 
 def _completion(body: dict[str, Any], script: Script) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": script.content}
+    if script.reasoning and script.reasoning_as != "think":
+        message[script.reasoning_as] = script.reasoning
     return {
         "id": "chatcmpl-fake",
         "object": "chat.completion",
@@ -170,7 +211,7 @@ def _completion(body: dict[str, Any], script: Script) -> dict[str, Any]:
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": script.text},
+                "message": message,
                 "finish_reason": "stop",
             }
         ],
@@ -178,9 +219,9 @@ def _completion(body: dict[str, Any], script: Script) -> dict[str, Any]:
     }
 
 
-def _error(script: Script) -> web.Response:
+def _error_body(script: Script) -> dict[str, Any]:
     kinds = {400: "invalid_request_error", 401: "invalid_request_error", 429: "requests"}
-    body = {
+    return {
         "error": {
             "message": script.error_message
             or f"fake error {script.status} {script.error_code or ''}".strip(),
@@ -191,4 +232,8 @@ def _error(script: Script) -> web.Response:
             "code": script.error_code,
         }
     }
+
+
+def _error(script: Script) -> web.Response:
+    body = script.error_body if script.error_body is not None else _error_body(script)
     return web.json_response(body, status=script.status or 500, headers=script.headers)

@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.context import Budget
 from bot.conversations import Conversations
-from bot.llm import LLMError, Reply
+from bot.llm import Delta, LLMError, Reply
 from bot.pacing import Pacer
 from bot.ratelimit import LocalLimiter
 from bot.replies import Deps, Failed, Gone, Refused, Replies
@@ -73,6 +73,8 @@ class Answer:
     text: str = "An answer."
     gate: asyncio.Event | None = None  # hold before the first token
     pause: asyncio.Event | None = None  # hold after the first word
+    reasoning: list[str] = field(default_factory=list)  # reasoning deltas before the answer
+    thinking: asyncio.Event | None = None  # hold after each reasoning delta
     error: LLMError | None = None
     finish_reason: str = "stop"
 
@@ -96,10 +98,15 @@ class FakeModel:
             await answer.gate.wait()
         if answer.error is not None:
             raise answer.error
-        for number, word in enumerate(answer.text.split(" ")):
+        for thought in answer.reasoning:
+            reply.reasoning += thought
+            yield Delta(reasoning=thought)
+            if answer.thinking is not None:
+                await answer.thinking.wait()
+        for number, word in enumerate(answer.text.split(" ") if answer.text else []):
             piece = word if not reply.text else " " + word
             reply.text += piece
-            yield piece
+            yield Delta(piece)
             if number == 0 and answer.pause is not None:
                 await answer.pause.wait()
         reply.finish_reason = answer.finish_reason
@@ -161,10 +168,11 @@ async def make_world(*, guild_rpm: int = 0, clock: Clock | None = None) -> World
         store, COUNTER, budget=Budget(8192, 256), default_persona="Be brief."
     )
     model = FakeModel()
-    limiter = LocalLimiter(guild_rpm=guild_rpm, guild_tpm=0, user_rpm=0, clock=clock or Clock())
+    clock = clock or Clock()
+    limiter = LocalLimiter(guild_rpm=guild_rpm, guild_tpm=0, user_rpm=0, clock=clock)
     deps = Deps(
         conversations, model, limiter, Pacer(edit_interval=0.0), None,  # type: ignore[arg-type]
-        max_completion_tokens=256, cache_keys=False,
+        max_completion_tokens=256, cache_keys=False, clock=clock,
     )  # fmt: skip
     return World(store, conversations, model, Replies(deps), FakeSurface(), limiter)
 

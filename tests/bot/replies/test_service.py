@@ -203,3 +203,22 @@ async def test_the_end_of_a_reply_says_how_it_ended(world, answer, note):
     assert not any(m.button for m in world.surface.messages)
     history = await world.history()
     assert history[-1][0] == ("assistant" if answer.text else "user")  # nothing said: no turn
+
+
+async def test_a_reasoning_model_shows_that_it_thinks_and_only_its_answer_is_kept():
+    clock = Clock()
+    world = await make_world(clock=clock)
+    step = asyncio.Event()
+    world.model.respond(Answer("The answer.", reasoning=["Let me", " think"], thinking=step))
+    await world.say(101, "a hard question")
+    await world.shown()
+    assert world.surface.texts[0].startswith(texts.THINKING)
+    clock.now += 3
+    step.set()
+    await world.idle()
+    assert world.surface.texts == ["The answer."]
+    assert await world.history() == [("user", "a hard question"), ("assistant", "The answer.")]
+    await world.say(102, "and then?")
+    await world.idle()
+    assert "Let me" not in str(world.model.requests[1])  # reasoning is never re-sent
+    await world.store.close()

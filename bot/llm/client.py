@@ -1,0 +1,223 @@
+"""The chat model client: one shared ``AsyncOpenAI``, streamed replies, errors mapped to causes.
+
+The openai library's own retries are off (``max_retries=0``) so that retries are counted and
+reported here: a user waiting for an answer is told when the service is busy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import openai
+from openai import AsyncOpenAI
+
+from ..model_traits import (
+    TokenParameter,
+    model_fields,
+    takes_reasoning_effort,
+    with_reasoning_room,
+)
+from ..reasoning import ThinkSplitter, reasoning_field, split_reasoning
+from .errors import RETRYABLE, Failure, LLMError, classify, refuses_stream_options
+from .values import Delta, Reply
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 3
+MAX_RETRY_WAIT = 20.0  # seconds; longer waits are reported instead of waited out
+
+RetryHook = Callable[[LLMError, float], Awaitable[None]]
+
+
+class LLMClient:
+    """Streams chat completions from one model through one shared client."""
+
+    def __init__(
+        self,
+        client: AsyncOpenAI,
+        *,
+        model: str,
+        is_openai: bool,
+        token_parameter: TokenParameter | None = None,
+        reasoning_effort: str | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        backoff: float = 1.0,
+    ) -> None:
+        self.client = client
+        self.model = model
+        self.is_openai = is_openai
+        self.token_parameter = token_parameter  # None: by model family and host
+        self.reasoning_effort = reasoning_effort  # sent only to models that take it
+        self.backoff = backoff  # seconds before the first retry; doubles each time
+        self.usage_in_stream = True  # ask for a usage chunk, until a server refuses the field
+        self._sleep = sleep
+        if reasoning_effort is not None and not takes_reasoning_effort(model):
+            log.warning("REASONING_EFFORT is set, but %s is not known to take it: not sent", model)
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        api_key: str | None,
+        base_url: str | None,
+        model: str,
+        is_openai: bool,
+        token_parameter: TokenParameter | None = None,
+        reasoning_effort: str | None = None,
+    ) -> LLMClient:
+        client = AsyncOpenAI(
+            api_key=api_key or "not-needed",  # local servers ignore it; the library wants one
+            base_url=base_url,
+            max_retries=0,
+            timeout=openai.Timeout(120.0, connect=10.0),
+        )
+        return cls(
+            client,
+            model=model,
+            is_openai=is_openai,
+            token_parameter=token_parameter,
+            reasoning_effort=reasoning_effort,
+        )
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    def _body(
+        self,
+        messages: list[dict[str, str]],
+        max_tokens: int,
+        *,
+        model: str | None = None,
+        cache_key: str | None = None,
+    ) -> dict[str, Any]:
+        model = model or self.model
+        body: dict[str, Any] = {"model": model, "messages": messages}
+        body |= model_fields(
+            model,
+            max_tokens=max_tokens,
+            is_openai=self.is_openai,
+            token_field=self.token_parameter,
+            reasoning_effort=self.reasoning_effort,
+        )
+        if cache_key is not None:  # routes requests sharing a prefix to the same cache
+            body["extra_body"] = {"prompt_cache_key": cache_key}
+        return body
+
+    async def complete(
+        self, messages: list[dict[str, str]], max_tokens: int, *, model: str | None = None
+    ) -> Reply:
+        """One non-streamed completion (for summaries) of at most ``max_tokens`` of answer; a
+        reasoning model gets room to think on top. No retries: the caller retries later. The
+        reasoning is kept apart, so a summary never holds it."""
+        allowance = with_reasoning_room(model or self.model, max_tokens)
+        try:
+            completion = await self.client.chat.completions.create(
+                **self._body(messages, allowance, model=model)
+            )
+        except Exception as exc:
+            raise classify(exc) from exc
+        reply = Reply()
+        if completion.choices:
+            choice = completion.choices[0]
+            answer, inline = split_reasoning(choice.message.content or "")
+            reply.add(Delta(answer, reasoning_field(choice.message) + inline))
+            reply.finish_reason = choice.finish_reason
+        if completion.usage is not None:
+            reply.record(completion.usage)
+        return reply
+
+    async def stream(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        max_tokens: int,
+        reply: Reply,
+        on_retry: RetryHook | None = None,
+        cache_key: str | None = None,
+    ) -> AsyncIterator[Delta]:
+        """Yield answer and reasoning deltas; fill ``reply`` as it goes.
+
+        A failure before the first delta (refused, dropped, or an error event) is retried within
+        the bounded policy: nobody has seen anything yet. After it, the reply is ``CUT_OFF``.
+        """
+        body = self._body(messages, max_tokens, cache_key=cache_key)
+        body["stream"] = True
+        attempt = 0
+        while True:
+            attempt += 1
+            started = False
+            try:
+                async with contextlib.aclosing(self._attempt(body, reply)) as deltas:
+                    async for delta in deltas:
+                        started = True
+                        yield delta
+                return
+            except LLMError as error:
+                if started:
+                    raise LLMError(Failure.CUT_OFF, error.detail) from error
+                delay = self._retry_delay(error, attempt)
+                if delay is None:
+                    raise
+                log.warning("Model call failed (%s); retrying in %.1fs", error.detail, delay)
+                reply.usage, reply.finish_reason = None, None
+                if on_retry is not None:
+                    await on_retry(error, delay)
+                await self._sleep(delay)
+
+    async def _attempt(self, body: dict[str, Any], reply: Reply) -> AsyncIterator[Delta]:
+        """One request, read to its end; every failure comes out as a :class:`LLMError`."""
+        stream = await self._open(body)
+        reply.headers = {k.lower(): v for k, v in stream.response.headers.items()}
+        splitter = ThinkSplitter()  # inline <think> blocks, whatever the chunking
+        try:
+            async for chunk in stream:
+                if chunk.usage is not None:
+                    reply.record(chunk.usage)
+                for choice in chunk.choices or ():
+                    if choice.finish_reason:
+                        reply.finish_reason = choice.finish_reason
+                    if choice.delta is None:
+                        continue
+                    answer, inline = splitter.feed(choice.delta.content or "")
+                    delta = Delta(answer, reasoning_field(choice.delta) + inline)
+                    if delta:
+                        reply.add(delta)
+                        yield delta
+            tail = Delta(*splitter.finish())
+            if tail:
+                reply.add(tail)
+                yield tail
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            raise classify(exc) from exc
+        finally:
+            await stream.close()
+
+    async def _open(self, body: dict[str, Any]) -> Any:
+        while True:
+            request = body
+            if self.usage_in_stream:
+                request = {**body, "stream_options": {"include_usage": True}}
+            try:
+                return await self.client.chat.completions.create(**request)
+            except Exception as exc:
+                if self.usage_in_stream and refuses_stream_options(exc):
+                    # An older OpenAI-compatible server: stream without usage (it is counted).
+                    log.warning("The model server refuses stream_options; counting usage locally")
+                    self.usage_in_stream = False
+                    continue
+                raise classify(exc) from exc
+
+    def _retry_delay(self, error: LLMError, attempt: int) -> float | None:
+        if error.failure not in RETRYABLE or attempt >= MAX_ATTEMPTS:
+            return None
+        delay = error.retry_after
+        if delay is None:
+            delay = min(8.0, self.backoff * 2.0 ** (attempt - 1)) * (0.75 + random.random() / 2)
+        return delay if delay <= MAX_RETRY_WAIT else None

@@ -1,0 +1,65 @@
+"""What a model call produces: streamed deltas, and the reply they add up to."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Delta:
+    """One step of a stream: answer text, reasoning text, or both. A delta with reasoning only
+    lets the caller show that the model is thinking; only ``text`` is ever shown or stored."""
+
+    text: str = ""
+    reasoning: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.text or self.reasoning)
+
+
+@dataclass(slots=True)
+class Usage:
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int = 0
+
+    @classmethod
+    def of(cls, usage: Any) -> Usage:
+        """From the API's usage object; servers other than OpenAI may omit the details."""
+        details = getattr(usage, "prompt_tokens_details", None)
+        cached = getattr(details, "cached_tokens", None) or 0
+        return cls(usage.prompt_tokens or 0, usage.completion_tokens or 0, cached)
+
+
+@dataclass(slots=True)
+class Reply:
+    """What a finished stream produced. ``text`` is the answer alone; ``reasoning`` is kept apart
+    (never shown, never re-sent). ``usage`` is None when the server sent none."""
+
+    text: str = ""
+    usage: Usage | None = None
+    finish_reason: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    reasoning: str = ""
+    reasoning_tokens: int | None = None  # as reported; part of usage.completion_tokens
+
+    def add(self, delta: Delta) -> None:
+        self.text += delta.text
+        self.reasoning += delta.reasoning
+
+    def record(self, usage: Any) -> None:
+        """Take the API's usage object (a stream's last chunk, or a completion's)."""
+        self.usage = Usage.of(usage)
+        details = getattr(usage, "completion_tokens_details", None)
+        self.reasoning_tokens = getattr(details, "reasoning_tokens", None)
+
+    def spent(self, prompt_tokens: int, count: Callable[[str], int]) -> Usage | None:
+        """The usage as reported, or counted when the server sends none (llama.cpp, for one):
+        reasoning is generated, so it counts too. None when the model produced nothing."""
+        if self.usage is not None:
+            return self.usage
+        if not (self.text or self.reasoning):
+            return None
+        return Usage(prompt_tokens, count(self.text) + count(self.reasoning))
