@@ -232,3 +232,28 @@ async def test_text_attachments_reach_the_model(fake_discord, fake_openai, world
     )
     assert content.endswith("[attached file: cat.png (not read)]")
     assert not any(r.path.endswith("cat.png") for r in fake_discord.requests)  # never downloaded
+
+
+async def test_messages_not_for_the_bot_cost_no_database_query(
+    fake_discord, fake_openai, world, start_bot, monkeypatch
+):
+    bot = await start_bot()
+    thread_id = await ask(fake_discord, world, "a conversation exists")
+    await reply_done(fake_discord, thread_id, fake_openai.default.text)
+    await fake_discord.wait_for(lambda: not bot.replies.busy(thread_id))  # usage recorded
+    foreign = {**fake_discord.channels[thread_id], "id": "5151515151515151", "owner_id": "1"}
+    fake_discord.channels[5151515151515151] = foreign
+    await fake_discord.dispatch("THREAD_CREATE", foreign)
+    queries: list[str] = []
+    execute = bot.store.db.execute
+    monkeypatch.setattr(
+        bot.store.db, "execute", lambda sql, *a: queries.append(sql) or execute(sql, *a)
+    )
+
+    await fake_discord.user_says(world.channel, world.bob, "chatting in the channel")
+    await fake_discord.user_says(5151515151515151, world.bob, "chatting in someone's thread")
+    await fake_discord.user_says(world.channel, world.bob, "", mention_bot=True)  # a bare mention
+    await fake_discord.wait_for(
+        lambda: fake_discord.bot_messages(world.channel)
+    )  # handled in order
+    assert queries == []

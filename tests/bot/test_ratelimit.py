@@ -127,3 +127,12 @@ def test_a_decision_is_cheap():
         lim.acquire(i % 500, i % 5000, 1000)
     per_decision = (time.perf_counter() - started) / 20_000
     assert per_decision < 100e-6  # measured ~5 µs here; bench/ratelimit.py reports it
+
+
+def test_summary_tokens_are_charged_to_the_servers_budget():
+    clock = Clock()
+    lim = limiter(clock, rpm=0, tpm=1000)
+    lim.charge(1, 900)  # a summary call spent 900 tokens
+    refused = lim.acquire(1, 10, 200)
+    assert refused.limit == "server tokens" and refused.wait == pytest.approx(6.0)
+    assert lim.acquire(2, 10, 200).granted  # another server is not charged

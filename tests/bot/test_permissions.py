@@ -1,0 +1,35 @@
+"""Who may do what: one table of rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.permissions import (
+    TO_OPEN_THREAD,
+    may_manage_conversation,
+    may_stop_reply,
+    missing,
+)
+
+
+@pytest.mark.parametrize(
+    ("user", "askers", "moderator", "allowed"),
+    [(1, {1, 2}, False, True), (2, {1, 2}, False, True), (3, {1, 2}, False, False),
+     (3, {1, 2}, True, True)],
+)  # fmt: skip
+def test_who_may_stop_a_reply(user, askers, moderator, allowed):
+    assert may_stop_reply(user, askers, manage_messages=moderator) is allowed
+
+
+@pytest.mark.parametrize(
+    ("user", "owner", "manage_threads", "allowed"),
+    [(1, 1, False, True), (2, 1, False, False), (2, 1, True, True)],
+)
+def test_who_may_manage_a_conversation(user, owner, manage_threads, allowed):
+    assert may_manage_conversation(user, owner, manage_threads=manage_threads) is allowed
+
+
+def test_missing_names_what_discord_shows():
+    granted = {"view_channel", "create_public_threads"}
+    assert missing(granted.__contains__, TO_OPEN_THREAD) == ["Send Messages in Threads"]
+    assert missing(lambda _: True, TO_OPEN_THREAD) == []
