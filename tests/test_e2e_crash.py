@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import sys
 
 from bot.render import CURSOR
 from tests.fakes.openai_server import Script
 from tests.test_e2e_chat import reply_done
+from tests.test_e2e_startup import stored_turns
 
 # `python -m bot`, pointed at the fake Discord (its addresses are not settings).
 LAUNCH = """
@@ -23,10 +23,8 @@ sys.exit(main())
 
 
 def streaming_turns(path):
-    with sqlite3.connect(path) as db:
-        return db.execute(
-            "SELECT content, message_id FROM turns WHERE status = 'streaming'"
-        ).fetchall()
+    return [(content, message) for _, content, status, message in stored_turns(path)
+            if status == "streaming"]  # fmt: skip
 
 
 async def test_a_crash_after_a_retrying_placeholder_leaves_no_cursor_after_restart(
