@@ -114,6 +114,7 @@ class ChatBot(commands.Bot):
             budget=budget,
             default_persona=settings.system_prompt,
             history_tokens=settings.history_tokens,
+            alternate_roles=settings.alternate_roles,
         )
         await self.conversations.recount_if_encoding_changed()
         await self.conversations.load_index()

@@ -117,11 +117,12 @@ class ContextPacker:
         )
 
     def _system_messages(self) -> list[dict[str, str]]:
-        """The stable prefix: persona, then the summary (unchanged between summary updates)."""
-        messages = [{"role": "system", "content": self.system_prompt}]
+        """The stable prefix: persona, then the summary (unchanged between summary updates),
+        in one system message: many open-weight chat templates accept only one, first."""
+        content = self.system_prompt
         if self.summary:
-            messages.append({"role": "system", "content": summary_message(self.summary)})
-        return messages
+            content += "\n\n" + summary_message(self.summary)
+        return [{"role": "system", "content": content}]
 
     @property
     def kept(self) -> list[Turn]:
@@ -178,3 +179,31 @@ def build_request(
         if not packer.offer(turn):
             break
     return packer.build()
+
+
+def alternate(messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The same conversation with strictly alternating user/assistant turns after the system
+    message, for servers whose chat templates demand it: consecutive turns of one role are
+    merged (each user's words under their name when several people speak), and the history
+    starts with a user turn."""
+    head = [m for m in messages if m["role"] == "system"]
+    merged: list[list[dict[str, str]]] = []
+    for message in messages[len(head) :]:
+        if merged and merged[-1][0]["role"] == message["role"]:
+            merged[-1].append(message)
+        else:
+            merged.append([message])
+    while merged and merged[0][0]["role"] == "assistant":
+        merged.pop(0)
+    return head + [_merge(run) for run in merged]
+
+
+def _merge(run: list[dict[str, str]]) -> dict[str, str]:
+    if len(run) == 1:
+        return run[0]
+    names = {m.get("name") for m in run}
+    if len(names) == 1:  # one author (or the assistant): the texts, one after the other
+        merged = {**run[0], "content": "\n\n".join(m["content"] for m in run)}
+        return merged
+    content = "\n\n".join(f"{m.get('name') or 'user'}: {m['content']}" for m in run)
+    return {"role": run[0]["role"], "content": content}

@@ -10,7 +10,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from .context import Budget, ChatRequest, ContextPacker, api_name
+from .context import Budget, ChatRequest, ContextPacker, alternate, api_name
 from .known import ConversationIndex
 from .llm import Usage
 from .store import Conversation, PersonaScope, Store, Turn, TurnStatus, UsageTotals
@@ -41,6 +41,7 @@ class Conversations:
         budget: Budget,
         default_persona: str,
         history_tokens: int | None = None,
+        alternate_roles: bool | None = None,
     ) -> None:
         self.store = store
         self.counter = counter
@@ -48,6 +49,9 @@ class Conversations:
         self.default_persona = default_persona
         self.history_tokens = history_tokens  # the most history re-sent per request (soft)
         self.index = ConversationIndex()
+        # Merge same-role turns for servers whose templates want strict alternation: True,
+        # False (never), or None (not yet; turned on when a server refuses a request for it).
+        self.alternate_roles = alternate_roles
 
     async def load_index(self) -> None:
         ids = await self.store.conversation_ids(self.index.capacity + 1)
@@ -246,7 +250,19 @@ class Conversations:
                 break
         request = packer.build()
         request.summarise_through = self._block_to_summarise(conversation, packer.kept)
+        if self.alternate_roles:
+            request.messages = alternate(request.messages)
+            request.prompt_tokens = self.counter.prompt(request.messages)
         return request
+
+    def learn_alternating_roles(self) -> bool:
+        """A server refused turns of one role in a row: merge them from now on. False when
+        that is already done, or turned off."""
+        if self.alternate_roles is not None:
+            return False
+        log.warning("The model server wants alternating roles; merging same-role turns from now on")
+        self.alternate_roles = True
+        return True
 
     def _block_to_summarise(self, conversation: Conversation, kept: list[Turn]) -> int | None:
         """When the history sent passes ``history_tokens``, the oldest turns to fold away so

@@ -55,6 +55,7 @@ class Settings:
     summary_tokens: int = 400
     summary_model: str | None = None
     prompt_cache_key: bool | None = None  # None: send it only to OpenAI itself
+    alternate_roles: bool | None = None  # None: merge same-role turns once a server asks
     token_parameter: TokenParameter | None = None  # None: by model family and host
     reasoning_effort: str | None = None  # None: not sent
 
@@ -146,6 +147,13 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str 
     return raw.lower()
 
 
+def _auto_bool(env: Mapping[str, str], name: str) -> bool | None:
+    """on, off, or auto (empty): the bot decides."""
+    if (_text(env, name) or "").lower() == "auto":
+        return None
+    return _optional_bool(env, name)
+
+
 def _secret(env: Mapping[str, str], name: str) -> str | None:
     value = _text(env, name)
     if value is not None and any(ch.isspace() for ch in value):
@@ -224,6 +232,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         summary_tokens=_int(env, "SUMMARY_TOKENS", 400, minimum=50),
         summary_model=_text(env, "SUMMARY_MODEL"),
         prompt_cache_key=_optional_bool(env, "PROMPT_CACHE_KEY"),
+        alternate_roles=_auto_bool(env, "ALTERNATE_ROLES"),
         token_parameter=None if token_parameter is None else TokenParameter(token_parameter),
         reasoning_effort=_choice(env, "REASONING_EFFORT", REASONING_EFFORTS),
     )

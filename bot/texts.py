@@ -71,6 +71,10 @@ _FAILURES = {
     ),
     Failure.UNAVAILABLE: "The model service is unavailable right now. Please try again shortly.",
     Failure.BAD_REQUEST: "The model service refused this request. Please try rephrasing.",
+    Failure.ROLE_ORDER: (
+        "The model server refused the conversation's format. Server admins: check the model's "
+        "chat template, or set ALTERNATE_ROLES=on."
+    ),
     Failure.CUT_OFF: CUT_OFF,
 }
 

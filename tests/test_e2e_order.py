@@ -121,3 +121,30 @@ async def test_a_thread_discord_fails_to_open_is_said(fake_discord, fake_openai,
     await fake_discord.user_says(world.channel, world.alice, "hi", mention_bot=True)
     (notice,) = await fake_discord.wait_for(lambda: fake_discord.bot_messages(world.channel))
     assert "couldn't open a thread" in notice["content"] and fake_openai.requests == []
+
+
+async def test_a_server_that_wants_alternating_roles_gets_them_after_one_refusal(
+    fake_discord, fake_openai, world, start_bot
+):
+    bot = await start_bot()
+    held = asyncio.Event()
+    refusal = "Conversation roles must alternate user/assistant/user/assistant/..."
+    fake_openai.respond(
+        Script(text="First.", first_gate=held),
+        Script(status=400, error_message=refusal),
+        Script(text="Both answered."),
+    )
+    thread_id = await ask(fake_discord, world, "first")
+    await fake_openai.wait_for_requests(1)
+    await fake_discord.user_says(thread_id, world.bob, "bob's question")
+    await fake_discord.user_says(thread_id, world.alice, "alice's question")
+    await fake_discord.wait_for(lambda: queued(bot, thread_id) == 2)
+    held.set()
+    await reply_done(fake_discord, thread_id, "Both answered.", count=2)
+
+    refused, retried = fake_openai.requests[1:]
+    assert said(refused)[-2:] == [("user", "bob's question"), ("user", "alice's question")]
+    assert said(retried)[-1] == ("user", "bob: bob's question\n\nalice: alice's question")
+    roles = [m["role"] for m in retried["messages"]]
+    assert roles == ["system", "user", "assistant", "user"]
+    assert bot.conversations.alternate_roles is True  # remembered

@@ -45,9 +45,9 @@ async def test_evicted_turns_are_summarised_and_the_summary_follows_the_persona(
 
     await converse(fake_discord, fake_openai, world, 1, thread_id, first=4)
     messages = chat_requests(fake_openai)[-1]["messages"]
-    assert messages[0] == {"role": "system", "content": "the persona"}
-    assert messages[1]["role"] == "system" and "SUMMARY: alice asked" in messages[1]["content"]
-    assert all("message 0:" not in m["content"] for m in messages[2:])
+    assert messages[0]["role"] == "system" and messages[0]["content"].startswith("the persona\n")
+    assert "SUMMARY: alice asked" in messages[0]["content"] and messages[1]["role"] == "user"
+    assert all("message 0:" not in m["content"] for m in messages[1:])
     assert messages[-1]["content"].startswith("message 4:")
 
 
@@ -76,7 +76,7 @@ async def test_summary_survives_restart_and_reset_clears_it(
 
     bot = await start_bot(HISTORY_TOKENS="600")
     await converse(fake_discord, fake_openai, world, 1, thread_id, first=4)
-    assert "SUMMARY TEXT" in chat_requests(fake_openai)[-1]["messages"][1]["content"]
+    assert "SUMMARY TEXT" in chat_requests(fake_openai)[-1]["messages"][0]["content"]
 
     token = await fake_discord.invoke(thread_id, world.alice, "reset")
     await fake_discord.wait_for(lambda: fake_discord.responses_to(token))

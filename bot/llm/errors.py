@@ -16,6 +16,7 @@ class Failure(StrEnum):
     UNAVAILABLE = "unavailable"
     BAD_REQUEST = "bad_request"
     CUT_OFF = "cut_off"  # the stream died after some text (or reasoning) arrived
+    ROLE_ORDER = "role_order"  # the server's chat template wants user/assistant to alternate
 
 
 RETRYABLE = frozenset({Failure.RATE_LIMITED, Failure.UNAVAILABLE})
@@ -51,6 +52,8 @@ def _by_code(code: str, message: str) -> Failure | None:
         return Failure.RATE_LIMITED
     if code == "context_length_exceeded" or "maximum context length" in message:
         return Failure.CONTEXT_LENGTH
+    if "roles must alternate" in message.lower():  # Hugging Face chat templates (vLLM, llama.cpp)
+        return Failure.ROLE_ORDER
     return None
 
 

@@ -180,15 +180,22 @@ class Job:
                         self._thinking()
                 return
             except LLMError as error:
-                if error.failure is not Failure.CONTEXT_LENGTH or attempt or self.reply.text:
+                if attempt or self.reply.text or not self._learn(error):
                     raise
-                # The window table was wrong for this model: remember a smaller one, retry once.
-                deps.conversations.shrink_window(self.request.prompt_tokens)
                 self.request = await deps.conversations.build(
                     conversation, before_seq=self.turn.seq
                 )
             finally:
                 deps.limiter.observe(self.reply.headers)
+
+    def _learn(self, error: LLMError) -> bool:
+        """Whether the failure taught something that a rebuilt request can get right."""
+        conversations = self.deps.conversations
+        if error.failure is Failure.CONTEXT_LENGTH:  # the window table was wrong for the model
+            assert self.request is not None
+            conversations.shrink_window(self.request.prompt_tokens)
+            return True
+        return error.failure is Failure.ROLE_ORDER and conversations.learn_alternating_roles()
 
     def _thinking(self) -> None:
         """Say that the model is thinking, and for how long (the display paces the edits)."""

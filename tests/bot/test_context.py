@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
-from bot.context import TRUNCATION_MARKER, Budget, api_name, build_request, context_window
+from bot.context import (
+    TRUNCATION_MARKER,
+    Budget,
+    alternate,
+    api_name,
+    build_request,
+    context_window,
+)
 from bot.store import Turn, TurnStatus
 from bot.tokens import TokenCounter
 
@@ -88,3 +97,39 @@ def test_windows_and_override():
 )
 def test_api_names(display, expected):
     assert api_name(display) == expected
+
+
+SYSTEM = {"role": "system", "content": "persona"}
+
+
+def user(text, name="alice"):
+    return {"role": "user", "content": text, "name": name}
+
+
+def assistant(text):
+    return {"role": "assistant", "content": text}
+
+
+@pytest.mark.parametrize(
+    ("messages", "expected"),
+    [
+        ([SYSTEM, user("hi")], [SYSTEM, user("hi")]),
+        (  # one author twice: the texts joined, the name kept
+            [SYSTEM, user("one"), user("two")],
+            [SYSTEM, user("one\n\ntwo")],
+        ),
+        (  # several authors: each under their name
+            [SYSTEM, assistant("a"), user("q1"), user("q2", "bob")],
+            [SYSTEM, {"role": "user", "content": "alice: q1\n\nbob: q2"}],
+        ),
+        (  # an answer cut short then its continuation; the history starts with a user turn
+            [SYSTEM, assistant("old"), user("q"), assistant("part"), assistant("rest"), user("q2")],
+            [SYSTEM, user("q"), assistant("part\n\nrest"), user("q2")],
+        ),
+    ],
+)
+def test_alternate_merges_same_role_turns(messages, expected):
+    merged = alternate(messages)
+    assert merged == expected
+    roles = [m["role"] for m in merged[1:]]
+    assert all(a != b for a, b in itertools.pairwise(roles)) and roles[0] == "user"

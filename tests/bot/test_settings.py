@@ -201,3 +201,10 @@ def test_the_completion_allowance_follows_the_model_unless_set(env, allowance):
 def test_token_parameter_and_reasoning_effort(env, parameter, effort):
     settings = load_settings({**BASE, **env})
     assert (settings.token_parameter, settings.reasoning_effort) == (parameter, effort)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("", None), ("auto", None), ("on", True), ("off", False)]
+)
+def test_alternate_roles(value, expected):
+    assert load_settings({**BASE, "ALTERNATE_ROLES": value}).alternate_roles is expected
