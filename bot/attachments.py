@@ -1,7 +1,10 @@
-"""Text attachments become part of the user's turn.
+"""What a user's turn is made of besides its text: attachments, forwarded messages, and the
+message it replies to.
 
 Discord turns a long paste into a `message.txt` attachment, and people share code as files; both
-should reach the model. Binary files and very large ones are named but not read.
+should reach the model. Binary files and very large ones are named but not read. A forwarded
+message arrives with empty content (its text is in a snapshot), and a reply to a message outside
+the conversation would lose its point without that message: both are quoted into the turn.
 """
 
 from __future__ import annotations
@@ -40,3 +43,15 @@ def render(filename: str, data: bytes | None) -> str:
 
 def with_attachments(text: str, rendered: list[str]) -> str:
     return "\n\n".join(part for part in (text, *rendered) if part)
+
+
+def _quote(text: str) -> str:
+    return "\n".join(f"> {line}" for line in text.strip().splitlines()) or "> (no text)"
+
+
+def replying_to(author: str, text: str) -> str:
+    return f"[replying to {author}]\n{_quote(text)}"
+
+
+def forwarded(text: str) -> str:
+    return f"[forwarded message]\n{_quote(text)}"

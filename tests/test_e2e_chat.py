@@ -257,3 +257,28 @@ async def test_messages_not_for_the_bot_cost_no_database_query(
         lambda: fake_discord.bot_messages(world.channel)
     )  # handled in order
     assert queries == []
+
+
+async def test_a_forwarded_message_and_the_message_replied_to_are_read(
+    fake_discord, fake_openai, world, start_bot
+):
+    await start_bot()
+    dm = fake_discord.add_dm(world.alice)
+    other = fake_discord.add_channel(world.guild, "elsewhere")
+    original = await fake_discord.user_says(
+        other, world.bob, "The deploy is at 5pm.\nBring snacks."
+    )
+    await fake_discord.user_says(dm, world.alice, "", forward=original)  # a forward has no text
+    await fake_openai.wait_for_requests(1)
+    assert fake_openai.requests[0]["messages"][-1]["content"] == (
+        "[forwarded message]\n> The deploy is at 5pm.\n> Bring snacks."
+    )
+
+    claim = await fake_discord.user_says(world.channel, world.bob, "Python is older than Java.")
+    await fake_discord.user_says(
+        world.channel, world.alice, "is that true?", mention_bot=True, reply_to=claim
+    )
+    await fake_openai.wait_for_requests(2)
+    assert fake_openai.requests[1]["messages"][-1]["content"] == (
+        "[replying to bob]\n> Python is older than Java.\n\nis that true?"
+    )

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ANSWERABLE_TYPES = (discord.MessageType.default, discord.MessageType.reply)
+REPLY = discord.MessageType.reply
+ANSWERABLE_TYPES = (discord.MessageType.default, REPLY)
 
 
 def thread_name(prompt: str) -> str:
@@ -59,8 +60,8 @@ class Chat(commands.Cog):
         mentioned = self._mentions_me(message)
         if not (mentioned or in_dm):
             return  # not for us
-        text = await self.turn_text(message)
-        if not text:  # an attachment alone, or a bare mention
+        text = await self.turn_text(message, new=True)
+        if not text:  # a bare mention
             if mentioned:
                 await notice(message, texts.EMPTY_MENTION)
             return
@@ -148,10 +149,21 @@ class Chat(commands.Cog):
         pattern = rf"<@!?{self.bot.user.id}>" + (rf"|<@&{role.id}>" if role else "")
         return re.sub(pattern, "", content).strip()
 
-    async def turn_text(self, message: discord.Message) -> str:
-        """What the model gets from a message: its text, then any text attachments."""
+    async def turn_text(self, message: discord.Message, *, new: bool = False) -> str:
+        """What the model gets from a message: the message it replies to (when it opens a
+        conversation: inside one, that message is in the history already), its text,
+        forwarded messages, then text attachments."""
+        parts = []
+        replied = message.reference.resolved if message.reference else None
+        if new and isinstance(replied, discord.Message) and message.type is REPLY:
+            parts.append(attachments.replying_to(replied.author.display_name, replied.content))
+        parts.append(self.prompt_text(message))
+        files = list(message.attachments)
+        for snapshot in message.message_snapshots:
+            parts.append(attachments.forwarded(snapshot.content))
+            files += snapshot.attachments
         return attachments.with_attachments(
-            self.prompt_text(message), [await self._read(a) for a in message.attachments]
+            "\n\n".join(part for part in parts if part), [await self._read(a) for a in files]
         )
 
     def prompt_text(self, message: discord.Message) -> str:

@@ -172,8 +172,11 @@ class FakeDiscord:
         mention_bot: bool = False,
         mention_bot_role: bool = False,
         files: list[tuple[str, bytes, str | None]] = (),
+        reply_to: dict[str, Any] | None = None,
+        forward: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Post as a user; ``files`` are (filename, bytes, content type) attachments."""
+        """Post as a user; ``files`` are (filename, bytes, content type) attachments;
+        ``reply_to`` a message this one replies to, ``forward`` a message it forwards."""
         if mention_bot:
             content = f"{self.bot_user.mention()} {content}".rstrip()
         guild = self.guild_of(channel_id)
@@ -197,6 +200,17 @@ class FakeDiscord:
                 "id": str(attachment_id), "filename": filename, "size": len(data), "url": url,
                 "proxy_url": url, "content_type": content_type,
             })  # fmt: skip
+        if reply_to is not None:
+            message.update(type=19, referenced_message=reply_to, message_reference={
+                "type": 0, "message_id": reply_to["id"], "channel_id": reply_to["channel_id"],
+            })  # fmt: skip
+        if forward is not None:
+            message["message_reference"] = {
+                "type": 1, "message_id": forward["id"], "channel_id": forward["channel_id"],
+            }  # fmt: skip
+            snapshot = {k: forward[k] for k in ("type", "content", "embeds", "attachments",
+                                                "timestamp", "edited_timestamp", "flags")}  # fmt: skip
+            message["message_snapshots"] = [{"message": snapshot}]
         self.messages[channel_id].append(message)
         await self.dispatch("MESSAGE_CREATE", message)
         return message
