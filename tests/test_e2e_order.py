@@ -148,3 +148,16 @@ async def test_a_server_that_wants_alternating_roles_gets_them_after_one_refusal
     roles = [m["role"] for m in retried["messages"]]
     assert roles == ["system", "user", "assistant", "user"]
     assert bot.conversations.alternate_roles is True  # remembered
+
+
+async def test_the_model_is_asked_while_discord_opens_the_thread(
+    fake_discord, fake_openai, world, start_bot
+):
+    await start_bot()
+    opening = fake_discord.hold("POST", r"/threads$")  # Discord is slow to open the thread
+    fake_openai.respond(Script(text="Ready when the thread is."))
+    thread_id = await ask(fake_discord, world, "quick question")
+    await fake_openai.wait_for_requests(1)  # asked before the thread exists
+    assert fake_discord.threads() == []
+    opening.set()
+    await reply_done(fake_discord, thread_id, "Ready when the thread is.")

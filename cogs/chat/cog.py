@@ -16,7 +16,7 @@ from bot.limits import THREAD_NAME_LIMIT
 from bot.replies import Submitted
 
 from .recovery import mend_interrupted_replies
-from .surface import DiscordSurface, notice
+from .surface import Channel, DiscordSurface, notice
 
 if TYPE_CHECKING:
     from bot.app import ChatBot
@@ -41,6 +41,7 @@ class Chat(commands.Cog):
     def __init__(self, bot: ChatBot) -> None:
         self.bot = bot
         self._mending: asyncio.Task[None] | None = None
+        self._opening: set[asyncio.Task[discord.Thread]] = set()  # threads being opened
 
     # -- events -------------------------------------------------------------------------------
 
@@ -72,27 +73,29 @@ class Chat(commands.Cog):
     ) -> None:
         """Store ``text`` (said by ``author``, shown in ``message``) as a turn and answer it,
         opening the conversation first unless ``known``. Mentions and /chat both end here."""
-        channel: discord.abc.Messageable = message.channel
+        channel: Channel = message.channel
+        channel_id = message.channel.id
         if not known:
             opened = await self._open_conversation(message, text, owner_id=author.id)
             if opened is None:
                 return
-            channel = opened
+            channel_id, channel = opened
 
         async def read() -> str:
             return text
 
-        await self._submit(message, channel, author, read)
+        await self._submit(message, channel, author, read, channel_id)
 
     async def _submit(
         self,
         message: discord.Message,
-        channel: discord.abc.Messageable,
+        channel: Channel,
         author: discord.abc.User,
         read: Callable[[], Awaitable[str]],
+        channel_id: int | None = None,
     ) -> None:
         """Hand a message to the core, which reads it (``read``) in its turn."""
-        channel_id = getattr(channel, "id", message.channel.id)
+        channel_id = channel_id or message.channel.id
         result = await self.bot.replies.submit(
             channel_id, message_id=message.id, author_id=author.id,
             author_name=author.display_name, read_text=read,
@@ -185,8 +188,9 @@ class Chat(commands.Cog):
 
     async def _open_conversation(
         self, message: discord.Message, text: str, *, owner_id: int
-    ) -> discord.abc.Messageable | None:
-        """A DM, a thread we were mentioned in, or a new thread on the message."""
+    ) -> tuple[int, Channel] | None:
+        """A DM, a thread we were mentioned in, or a new thread on the message: its id, and
+        the channel (a new thread is still being opened when this returns)."""
         channel = message.channel
         guild_id = message.guild.id if message.guild else None
         if isinstance(channel, discord.Thread) or message.guild is None:  # a thread, or a DM
@@ -194,7 +198,7 @@ class Chat(commands.Cog):
             await self.bot.conversations.start(
                 channel.id, guild_id=guild_id, parent_id=parent_id, owner_id=owner_id
             )
-            return channel
+            return channel.id, channel
         if not isinstance(channel, discord.TextChannel):
             await notice(message, texts.NOT_A_THREAD_CHANNEL)
             return None
@@ -203,19 +207,32 @@ class Chat(commands.Cog):
         if lacking:  # say so before opening a thread we could not answer in
             await notice(message, texts.cannot_open_thread(lacking))
             return None
+        # A thread opened on a message takes the message's id: the conversation exists now,
+        # and the model is asked while Discord opens the thread.
+        await self.bot.conversations.start(
+            message.id, guild_id=guild_id, parent_id=channel.id, owner_id=owner_id
+        )
+        opening = asyncio.create_task(self._open_thread(message, text), name=f"thread-{message.id}")
+        self._opening.add(opening)
+        opening.add_done_callback(self._opened)
+        return message.id, opening
+
+    def _opened(self, task: asyncio.Task[discord.Thread]) -> None:
+        self._opening.discard(task)
+        if not task.cancelled():
+            task.exception()  # a failure was told to the user; don't warn it was never seen
+
+    async def _open_thread(self, message: discord.Message, text: str) -> discord.Thread:
+        """Open the thread; if Discord refuses, say so next to the message (the reply waiting
+        for the thread then stops quietly)."""
         await asyncio.sleep(self.bot.pacer.request_slot(priority=True)[1])
         try:
-            thread = await message.create_thread(name=thread_name(text), auto_archive_duration=1440)
+            return await message.create_thread(name=thread_name(text), auto_archive_duration=1440)
         except discord.Forbidden:
-            await notice(
-                message, texts.cannot_open_thread([permissions.LABELS["create_public_threads"]])
-            )
-            return None
+            label = permissions.LABELS["create_public_threads"]
+            await notice(message, texts.cannot_open_thread([label]))
+            raise
         except discord.HTTPException as exc:  # 429 or 5xx after discord.py's own retries
             log.warning("Could not open a thread on message %s: %s", message.id, exc)
             await notice(message, texts.THREAD_FAILED)
-            return None
-        await self.bot.conversations.start(
-            thread.id, guild_id=guild_id, parent_id=channel.id, owner_id=owner_id
-        )
-        return thread
+            raise

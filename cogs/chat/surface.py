@@ -3,6 +3,7 @@ the Stop button, and Discord's errors translated into the core's."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -45,14 +46,18 @@ class StopView(discord.ui.View):
             await interaction.response.defer()
 
 
+Channel = discord.abc.Messageable | asyncio.Task[discord.Thread]
+
+
 class DiscordSurface:
     """Replies in ``channel``; notices that can't go there reply to ``fallback`` (the asker's
-    message in the channel a thread was opened from)."""
+    message in the channel a thread was opened from). ``channel`` may be a thread still being
+    opened: the reply's model request need not wait for Discord, only its first post does."""
 
     def __init__(
         self,
         bot: ChatBot,
-        channel: discord.abc.Messageable,
+        channel: Channel,
         channel_id: int,
         fallback: discord.Message | None = None,
         *,
@@ -67,6 +72,16 @@ class DiscordSurface:
     @property
     def channel_id(self) -> int:
         return self._channel_id
+
+    async def _ready(self) -> discord.abc.Messageable:
+        """The channel, once it exists; a thread that could not be opened stops the reply
+        quietly (whoever opened it has told the user why)."""
+        if not isinstance(self.channel, asyncio.Task):
+            return self.channel
+        try:
+            return await asyncio.shield(self.channel)
+        except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
+            raise Gone(f"no thread: {exc}") from exc
 
     def _view(self, button: bool) -> discord.ui.View | None:
         return StopView(self.bot, self._channel_id) if button else None
@@ -87,8 +102,9 @@ class DiscordSurface:
             reference = discord.MessageReference(
                 message_id=reply_to, channel_id=self._channel_id, fail_if_not_exists=False
             )
+        channel = await self._ready()
         try:
-            message = await self.channel.send(
+            message = await channel.send(
                 text, view=self._view(button), reference=reference, allowed_mentions=NO_MENTIONS
             )
         except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
@@ -96,6 +112,7 @@ class DiscordSurface:
         return message.id
 
     async def edit(self, message_id: int, text: str, *, button: bool) -> None:
+        await self._ready()
         message = self.bot.get_partial_messageable(self._channel_id).get_partial_message(message_id)
         try:
             await message.edit(content=text, view=self._view(button), allowed_mentions=NO_MENTIONS)
@@ -104,14 +121,20 @@ class DiscordSurface:
 
     @contextlib.asynccontextmanager
     async def typing(self) -> AsyncIterator[None]:
-        async with typing(self.channel):
+        try:
+            channel = await self._ready()
+        except Gone:
+            yield
+            return
+        async with typing(channel):
             yield
 
     async def tell(self, text: str) -> None:
         try:
-            await self.channel.send(text, allowed_mentions=NO_MENTIONS)
+            channel = await self._ready()
+            await channel.send(text, allowed_mentions=NO_MENTIONS)
             return
-        except discord.HTTPException as exc:
+        except (Gone, discord.HTTPException) as exc:
             if self.fallback is None:
                 log.warning("Could not tell %s: %s", self._channel_id, exc)
                 return
