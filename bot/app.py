@@ -17,7 +17,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from . import texts
+from . import i18n, texts
 from .context import Budget, context_window, is_known_model
 from .conversations import Conversations
 from .llm import LLMClient
@@ -37,14 +37,19 @@ SHUTDOWN_GRACE = 5.0  # seconds for running replies to show and store their end 
 
 
 class ChatTree(app_commands.CommandTree["ChatBot"]):
-    """One error handler for every slash command: log the cause, answer the user privately."""
+    """One error handler for every slash command: log the cause, answer the user privately.
+    Every interaction also tells which language the person uses."""
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        self.client.locales.remember(interaction.user.id, str(interaction.locale))
+        return True
 
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
         command = interaction.command.qualified_name if interaction.command else "?"
         log.error("Slash command /%s failed", command, exc_info=error)
-        text = texts.internal_error()
+        text = texts.for_locale(str(interaction.locale)).internal_error()
         try:
             if interaction.response.is_done():
                 await interaction.followup.send(text, ephemeral=True)
@@ -52,6 +57,30 @@ class ChatTree(app_commands.CommandTree["ChatBot"]):
                 await interaction.response.send_message(text, ephemeral=True)
         except discord.HTTPException:
             log.warning("Could not tell the user that /%s failed", command)
+
+
+class CatalogTranslator(app_commands.Translator):
+    """Slash command descriptions and option choices in every language of ``bot/locales``.
+    Command and option names stay English, the same for everyone (and in help texts)."""
+
+    TRANSLATED = frozenset({
+        app_commands.TranslationContextLocation.command_description,
+        app_commands.TranslationContextLocation.group_description,
+        app_commands.TranslationContextLocation.parameter_description,
+        app_commands.TranslationContextLocation.choice_name,
+    })  # fmt: skip
+
+    async def translate(
+        self,
+        string: app_commands.locale_str,
+        locale: discord.Locale,
+        context: app_commands.TranslationContextTypes,
+    ) -> str | None:
+        language = i18n.language_of(locale.value)
+        if context.location not in self.TRANSLATED or language == i18n.DEFAULT:
+            return None
+        translated = i18n.gettext_for(language)(string.message)
+        return translated if translated != string.message else None
 
 
 def make_intents() -> discord.Intents:
@@ -73,6 +102,7 @@ class ChatBot(commands.Bot):
         self.settings = settings
         self.store = store
         self.llm = llm
+        self.locales = i18n.KnownLocales()
         self.pacer = Pacer()
         self.limiter: Limiter = LocalLimiter(
             guild_rpm=settings.guild_rpm, guild_tpm=settings.guild_tpm, user_rpm=settings.user_rpm
@@ -136,6 +166,7 @@ class ChatBot(commands.Bot):
                 cache_keys=settings.sends_prompt_cache_key,
             )
         )  # fmt: skip
+        await self.tree.set_translator(CatalogTranslator())
         for extension in EXTENSIONS:
             try:
                 await self.load_extension(extension)
@@ -147,7 +178,13 @@ class ChatBot(commands.Bot):
         """Sync slash commands only when their definitions changed: Discord limits syncs.
         With DEV_GUILD_ID they go to that one server, where changes show at once."""
         guild = discord.Object(self.settings.dev_guild_id) if self.settings.dev_guild_id else None
-        definitions = [command.to_dict(self.tree) for command in self.tree.get_commands()]
+        translator = self.tree.translator
+        definitions = [
+            await command.get_translated_payload(self.tree, translator)
+            if translator is not None
+            else command.to_dict(self.tree)
+            for command in self.tree.get_commands()
+        ]
         target = f"guild:{guild.id}" if guild else "global"
         digest = hashlib.sha256(
             json.dumps({"target": target, "commands": definitions}, sort_keys=True).encode()

@@ -1,163 +1,297 @@
-"""Every user-facing text, in one place: short, specific, and free of secrets or raw API bodies."""
+"""Every user-facing text, in one place and every supported language: short, specific, and free
+of secrets or raw API bodies.
+
+English is the source: each text is written here once, inside ``self._(…)``, which looks it up
+in the language's gettext catalog (``bot/locales/<lang>/LC_MESSAGES/messages.po``); a text
+missing from a catalog falls back to English. ``pybabel extract -k _ -o messages.pot bot`` lists
+them for translators. Placeholders are ``str.format`` fields, the same in every language.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import cache
+
+from . import i18n
 from .llm import Failure
 from .store import UsageTotals
 
-EMPTY_MENTION = "Hi! Mention me with a question, and I'll answer in a thread."
-THREAD_NAME_FALLBACK = "Chat"
-THREAD_FAILED = "I couldn't open a thread for this: Discord kept failing. Please try again."
-DISCORD_FAILED = "I couldn't show the rest of my reply: Discord kept failing. Please try again."
-STOP_REFUSED = "Only the person who asked (or a moderator) can stop this reply."
-NOT_A_THREAD_CHANNEL = (
-    "I answer in threads, which this channel doesn't support. Try a text channel."
-)
-STOPPED = "*(stopped)*"
-STOPPED_FOR_SHUTDOWN = "*(stopped: the bot is restarting)*"
-INTERRUPTED_BY_RESTART = "*(interrupted: the bot restarted)*"
-CUT_OFF = "*(cut off: the model service stopped mid-reply)*"
-RETRYING = "The model service is busy; retrying…"
-EMPTY_REPLY = "*(the model returned an empty reply; try rephrasing)*"
-LENGTH_LIMIT = "*(reply cut at the length limit; ask me to continue)*"
-ALLOWANCE_SPENT = (
-    "*(the model used its whole token allowance before writing an answer; "
-    "try a narrower question, or ask the bot's admins to raise MAX_COMPLETION_TOKENS)*"
-)
-THINKING = "*Thinking…*"
+THINKING_EN = "*Thinking…*"
 
 
-def thinking(seconds: float) -> str:
-    """Shown while a reasoning model thinks, before its answer starts."""
-    return f"{THINKING} ({round(seconds)} s)" if seconds >= 1 else THINKING
+class Texts:
+    """The texts in one language; get one with :func:`for_locale`."""
+
+    def __init__(self, language: str, gettext: Callable[[str], str]) -> None:
+        self.language = language
+        self._ = gettext
+
+    # -- conversations and replies ------------------------------------------------------------
+
+    @property
+    def empty_mention(self) -> str:
+        return self._("Hi! Mention me with a question, and I'll answer in a thread.")
+
+    @property
+    def thread_name_fallback(self) -> str:
+        return self._("Chat")
+
+    @property
+    def thread_failed(self) -> str:
+        return self._("I couldn't open a thread for this: Discord kept failing. Please try again.")
+
+    @property
+    def discord_failed(self) -> str:
+        return self._(
+            "I couldn't show the rest of my reply: Discord kept failing. Please try again."
+        )
+
+    @property
+    def stop_refused(self) -> str:
+        return self._("Only the person who asked (or a moderator) can stop this reply.")
+
+    @property
+    def not_a_thread_channel(self) -> str:
+        return self._(
+            "I answer in threads, which this channel doesn't support. Try a text channel."
+        )
+
+    @property
+    def stop_button(self) -> str:
+        return self._("Stop")
+
+    @property
+    def stopped(self) -> str:
+        return self._("*(stopped)*")
+
+    @property
+    def stopped_for_shutdown(self) -> str:
+        return self._("*(stopped: the bot is restarting)*")
+
+    @property
+    def interrupted_by_restart(self) -> str:
+        return self._("*(interrupted: the bot restarted)*")
+
+    @property
+    def retrying(self) -> str:
+        return self._("The model service is busy; retrying…")
+
+    @property
+    def empty_reply(self) -> str:
+        return self._("*(the model returned an empty reply; try rephrasing)*")
+
+    @property
+    def length_limit(self) -> str:
+        return self._("*(reply cut at the length limit; ask me to continue)*")
+
+    @property
+    def allowance_spent(self) -> str:
+        return self._(
+            "*(the model used its whole token allowance before writing an answer; try a "
+            "narrower question, or ask the bot's admins to raise MAX_COMPLETION_TOKENS)*"
+        )
+
+    def thinking(self, seconds: float) -> str:
+        """Shown while a reasoning model thinks, before its answer starts."""
+        text = self._(THINKING_EN)
+        return self._("{thinking} ({seconds} s)").format(
+            thinking=text, seconds=round(seconds)
+        ) if seconds >= 1 else text  # fmt: skip
+
+    def _listed(self, labels: list[str]) -> str:
+        bold = [f"**{self._(label)}**" for label in labels]
+        if len(bold) == 1:
+            return bold[0]
+        return self._("{names} and {last}").format(names=", ".join(bold[:-1]), last=bold[-1])
+
+    def cannot_open_thread(self, missing: list[str]) -> str:
+        """The bot lacks permissions to open a conversation thread in a channel."""
+        return self._(
+            "I can't open a thread here: I need the {permissions} permission in this channel."
+        ).format(permissions=self._listed(missing))
+
+    def cannot_post(self, permission: str) -> str:
+        """Discord refused a reply for a missing permission."""
+        return self._("I can't post my reply here: I need the {permission} permission.").format(
+            permission=self._listed([permission])
+        )
+
+    def failure(self, failure: Failure) -> str:
+        _ = self._
+        texts = {
+            Failure.RATE_LIMITED: _(
+                "The model service is busy right now. Please try again in a minute."
+            ),
+            Failure.QUOTA: _(
+                "The bot's API account is out of credit, so I can't answer. "
+                "Server admins: check the billing of the OpenAI account."
+            ),
+            Failure.CONTEXT_LENGTH: _(
+                "This conversation no longer fits the model's context window. "
+                "Use `/reset` to start over."
+            ),
+            Failure.AUTH: _(
+                "The bot's API key was rejected, so I can't answer. "
+                "Server admins: check OPENAI_API_KEY."
+            ),
+            Failure.MODEL_NOT_FOUND: _(
+                "The configured model isn't available on the model server. "
+                "Server admins: check OPENAI_MODEL."
+            ),
+            Failure.UNAVAILABLE: _(
+                "The model service is unavailable right now. Please try again shortly."
+            ),
+            Failure.BAD_REQUEST: _(
+                "The model service refused this request. Please try rephrasing."
+            ),
+            Failure.ROLE_ORDER: _(
+                "The model server refused the conversation's format. Server admins: check the "
+                "model's chat template, or set ALTERNATE_ROLES=on."
+            ),
+            Failure.CUT_OFF: _("*(cut off: the model service stopped mid-reply)*"),
+        }
+        return texts[failure]
+
+    def internal_error(self) -> str:
+        return self._("Something went wrong on my side; the error was logged. Please try again.")
+
+    def rate_limited(self, limit: str | None, wait: float) -> str:
+        _ = self._
+        reasons = {
+            "server requests": _("This server has reached its limit of model requests per minute."),
+            "server tokens": _("This server has used its model token allowance for the minute."),
+            "your requests": _("You're sending messages faster than I'm allowed to answer."),
+            "account": _("The bot's API account is at its rate limit."),
+        }
+        seconds = max(1, round(wait))
+        when = (
+            _("about {seconds} seconds").format(seconds=seconds)
+            if seconds < 90
+            else _("about {minutes} minutes").format(minutes=round(seconds / 60))
+        )
+        reason = reasons.get(limit or "", _("The bot is at its rate limit."))
+        return _("{reason} Try again in {when}; your message is saved.").format(
+            reason=reason, when=when
+        )
+
+    # -- slash commands -----------------------------------------------------------------------
+
+    @property
+    def not_a_conversation(self) -> str:
+        return self._(
+            "This isn't a conversation with me. Mention me or use `/chat` in a channel to start one."
+        )
+
+    @property
+    def persona_form_title(self) -> str:
+        return self._("Set the persona")
+
+    @property
+    def persona_form_label(self) -> str:
+        return self._("Persona (system message)")
+
+    @property
+    def server_only(self) -> str:
+        return self._("Server defaults can only be set inside a server.")
+
+    @property
+    def persona_empty(self) -> str:
+        return self._("The persona can't be empty. Use `/persona clear` to remove one.")
+
+    def needs_permission(self, permission: str, *, owner: bool = False) -> str:
+        label = self._listed([permission])
+        if owner:
+            return self._(
+                "Only the person who started this conversation, or members with the "
+                "{permission} permission can do that."
+            ).format(permission=label)
+        return self._("Only members with the {permission} permission can do that.").format(
+            permission=label
+        )
+
+    def reset_done(self, name: str) -> str:
+        return self._(
+            "Conversation reset by {name}: I've forgotten everything said before this message."
+        ).format(name=name)
+
+    def persona_too_long(self, length: int, limit: int) -> str:
+        return self._("That persona is {length} characters; the limit is {limit}.").format(
+            length=f"{length:,}", limit=f"{limit:,}"
+        )
+
+    def _scope(self, kind: str) -> str:
+        _ = self._
+        return {
+            "conversation": _("this conversation"),
+            "channel": _("new conversations in this channel"),
+            "server": _("new conversations in this server"),
+        }[kind]
+
+    def persona_set(self, kind: str) -> str:
+        return self._("Persona set for {scope}. It applies from the next reply.").format(
+            scope=self._scope(kind)
+        )
+
+    def persona_cleared(self, kind: str) -> str:
+        return self._("Persona cleared for {scope}.").format(scope=self._scope(kind))
+
+    def persona_shown(self, text: str, source: str) -> str:
+        _ = self._
+        sources = {
+            "conversation": _("set for this conversation"),
+            "channel": _("this channel's default"),
+            "server": _("this server's default"),
+            "default": _("the bot's built-in default"),
+        }
+        quoted = text if len(text) <= 1800 else text[:1800] + "…"
+        quoted = quoted.replace("```", "`\u200b``")  # keep the code block intact
+        heading = _("Persona in effect here ({source}):").format(source=sources[source])
+        return f"{heading}\n```\n{quoted}\n```"
+
+    def usage_table(self, rows: list[tuple[str, UsageTotals]]) -> str:
+        _ = self._
+        lines = [_("Model usage (UTC days):")]
+        for label, totals in rows:
+            cached = (
+                _(", {share} of prompt tokens cached").format(
+                    share=f"{totals.cached_tokens / totals.prompt_tokens:.0%}"
+                )
+                if totals.prompt_tokens and totals.cached_tokens
+                else ""
+            )
+            requests = (
+                _("1 request") if totals.requests == 1
+                else _("{count} requests").format(count=f"{totals.requests:,}")
+            )  # fmt: skip
+            lines.append(
+                _("**{label}:** {total} tokens ({prompt} prompt + {completion} completion"
+                  "{cached}), {requests}").format(
+                    label=_(label), total=f"{totals.total_tokens:,}",
+                    prompt=f"{totals.prompt_tokens:,}", completion=f"{totals.completion_tokens:,}",
+                    cached=cached, requests=requests,
+                )
+            )  # fmt: skip
+        return "\n".join(lines)
+
+
+@cache
+def for_language(language: str) -> Texts:
+    return Texts(language, i18n.gettext_for(language))
+
+
+def for_locale(locale: str | None) -> Texts:
+    """The texts for a Discord locale (``zh-CN``, ``en-US``…); English when unsupported."""
+    return for_language(i18n.language_of(locale))
+
+
+EN = for_language(i18n.DEFAULT)
 
 
 def is_placeholder(text: str) -> bool:
-    """Shown in place of a reply while there is no text yet; never part of a stored answer."""
+    """Shown in place of a reply while there is no text yet, in any language; never part of a
+    stored answer."""
     text = text.strip()
-    return text == RETRYING or text.startswith(THINKING)
-
-
-def _listed(names: list[str]) -> str:
-    bold = [f"**{name}**" for name in names]
-    return bold[0] if len(bold) == 1 else ", ".join(bold[:-1]) + " and " + bold[-1]
-
-
-def cannot_open_thread(missing: list[str]) -> str:
-    """The bot lacks permissions to open a conversation thread in a channel."""
-    return f"I can't open a thread here: I need the {_listed(missing)} permission in this channel."
-
-
-def cannot_post(permission: str) -> str:
-    """Discord refused a reply for a missing permission."""
-    return f"I can't post my reply here: I need the **{permission}** permission."
-
-
-_FAILURES = {
-    Failure.RATE_LIMITED: "The model service is busy right now. Please try again in a minute.",
-    Failure.QUOTA: (
-        "The bot's API account is out of credit, so I can't answer. "
-        "Server admins: check the billing of the OpenAI account."
-    ),
-    Failure.CONTEXT_LENGTH: (
-        "This conversation no longer fits the model's context window. Use `/reset` to start over."
-    ),
-    Failure.AUTH: (
-        "The bot's API key was rejected, so I can't answer. Server admins: check OPENAI_API_KEY."
-    ),
-    Failure.MODEL_NOT_FOUND: (
-        "The configured model isn't available on the model server. Server admins: check "
-        "OPENAI_MODEL."
-    ),
-    Failure.UNAVAILABLE: "The model service is unavailable right now. Please try again shortly.",
-    Failure.BAD_REQUEST: "The model service refused this request. Please try rephrasing.",
-    Failure.ROLE_ORDER: (
-        "The model server refused the conversation's format. Server admins: check the model's "
-        "chat template, or set ALTERNATE_ROLES=on."
-    ),
-    Failure.CUT_OFF: CUT_OFF,
-}
-
-
-def failure_text(failure: Failure) -> str:
-    return _FAILURES[failure]
-
-
-def internal_error() -> str:
-    return "Something went wrong on my side; the error was logged. Please try again."
-
-
-_LIMITS = {
-    "server requests": "This server has reached its limit of model requests per minute.",
-    "server tokens": "This server has used its model token allowance for the minute.",
-    "your requests": "You're sending messages faster than I'm allowed to answer.",
-    "account": "The bot's API account is at its rate limit.",
-}
-
-
-def rate_limited(limit: str | None, wait: float) -> str:
-    seconds = max(1, round(wait))
-    when = f"about {seconds} seconds" if seconds < 90 else f"about {round(seconds / 60)} minutes"
-    reason = _LIMITS.get(limit or "", "The bot is at its rate limit.")
-    return f"{reason} Try again in {when}; your message is saved."
-
-
-NOT_A_CONVERSATION = (
-    "This isn't a conversation with me. Mention me or use `/chat` in a channel to start one."
-)
-SERVER_ONLY = "Server defaults can only be set inside a server."
-PERSONA_EMPTY = "The persona can't be empty. Use `/persona clear` to remove one."
-_SCOPES = {
-    "conversation": "this conversation",
-    "channel": "new conversations in this channel",
-    "server": "new conversations in this server",
-}
-_SOURCES = {
-    "conversation": "set for this conversation",
-    "channel": "this channel's default",
-    "server": "this server's default",
-    "default": "the bot's built-in default",
-}
-
-
-def needs_permission(permission: str, *, owner: bool = False) -> str:
-    who = "the person who started this conversation, or " if owner else ""
-    return f"Only {who}members with the **{permission}** permission can do that."
-
-
-def reset_done(name: str) -> str:
-    return f"Conversation reset by {name}: I've forgotten everything said before this message."
-
-
-def persona_too_long(length: int, limit: int) -> str:
-    return f"That persona is {length:,} characters; the limit is {limit:,}."
-
-
-def persona_set(kind: str) -> str:
-    return f"Persona set for {_SCOPES[kind]}. It applies from the next reply."
-
-
-def persona_cleared(kind: str) -> str:
-    return f"Persona cleared for {_SCOPES[kind]}."
-
-
-def persona_shown(text: str, source: str) -> str:
-    quoted = text if len(text) <= 1800 else text[:1800] + "…"
-    quoted = quoted.replace("```", "`\u200b``")  # keep the code block intact
-    return f"Persona in effect here ({_SOURCES[source]}):\n```\n{quoted}\n```"
-
-
-def usage_table(rows: list[tuple[str, UsageTotals]]) -> str:
-    lines = ["Model usage (UTC days):"]
-    for label, totals in rows:
-        cached = (
-            f", {totals.cached_tokens / totals.prompt_tokens:.0%} of prompt tokens cached"
-            if totals.prompt_tokens and totals.cached_tokens
-            else ""
-        )
-        lines.append(
-            f"**{label}:** {totals.total_tokens:,} tokens ({totals.prompt_tokens:,} prompt + "
-            f"{totals.completion_tokens:,} completion{cached}), {totals.requests:,} "
-            + ("request" if totals.requests == 1 else "requests")
-        )
-    return "\n".join(lines)
+    return any(
+        text == t.retrying or text.startswith(t._(THINKING_EN))
+        for t in map(for_language, i18n.LANGUAGES)
+    )

@@ -32,17 +32,27 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PERSONA_LIMIT = 4000
+
+
+def said(interaction: discord.Interaction) -> texts.Texts:
+    """Answers in the language of the person's Discord client."""
+    return texts.for_locale(str(interaction.locale))
+
+
 Scope = Literal["here", "server"]
 
 
-class PersonaModal(discord.ui.Modal, title="Set the persona"):
+class PersonaModal(discord.ui.Modal):
     """A paragraph field for long, multi-line personas, prefilled with the current one."""
 
-    def __init__(self, current: str, apply: PersonaSetter) -> None:
-        super().__init__(custom_id=f"persona:{discord.utils.utcnow().timestamp()}")
+    def __init__(self, current: str, apply: PersonaSetter, words: texts.Texts) -> None:
+        super().__init__(
+            title=words.persona_form_title,
+            custom_id=f"persona:{discord.utils.utcnow().timestamp()}",
+        )
         self.apply = apply
         self.text = discord.ui.TextInput(
-            label="Persona (system message)", style=discord.TextStyle.paragraph,
+            label=words.persona_form_label, style=discord.TextStyle.paragraph,
             default=current[:PERSONA_LIMIT], max_length=PERSONA_LIMIT, custom_id="persona_text",
         )  # fmt: skip
         self.add_item(self.text)
@@ -78,7 +88,7 @@ class Commands(commands.Cog):
         permission = PERSONA_SCOPE_PERMISSION[kind]
         if getattr(interaction.permissions, permission):
             return None
-        return texts.needs_permission(LABELS[permission])
+        return said(interaction).needs_permission(LABELS[permission])
 
     @staticmethod
     async def _private(interaction: discord.Interaction, text: str) -> None:
@@ -109,15 +119,18 @@ class Commands(commands.Cog):
         """Forget this conversation's history; the persona stays."""
         conversation = await self._conversation_here(interaction)
         if conversation is None:
-            await self._private(interaction, texts.NOT_A_CONVERSATION)
+            await self._private(interaction, said(interaction).not_a_conversation)
             return
         if not self._may_manage_conversation(interaction, conversation):
-            await self._private(interaction, texts.needs_permission("Manage Threads", owner=True))
+            await self._private(
+                interaction,
+                said(interaction).needs_permission(LABELS["manage_threads"], owner=True),
+            )
             return
         if self.bot.replies.busy(conversation.id):  # a reply is being written: it ends first
             await interaction.response.defer()  # (Discord wants an answer within 3 s)
         await self.bot.replies.reset(conversation.id)
-        text = texts.reset_done(interaction.user.display_name)
+        text = said(interaction).reset_done(interaction.user.display_name)
         if interaction.response.is_done():
             await interaction.followup.send(text, allowed_mentions=NO_MENTIONS)
         else:
@@ -140,7 +153,7 @@ class Commands(commands.Cog):
         channel = interaction.channel
         if scope == "server":
             if interaction.guild_id is None:
-                return "server", texts.SERVER_ONLY
+                return "server", said(interaction).server_only
             return "server", self._may_set_default(interaction, "server")
         conversation = await self._conversation_here(interaction)
         if conversation is not None or isinstance(channel, discord.DMChannel):
@@ -152,11 +165,11 @@ class Commands(commands.Cog):
                     owner_id=interaction.user.id,
                 )
             ok = self._may_manage_conversation(interaction, conversation)
-            return "conversation", None if ok else texts.needs_permission(
-                "Manage Threads", owner=True
+            return "conversation", None if ok else said(interaction).needs_permission(
+                LABELS["manage_threads"], owner=True
             )
         if isinstance(channel, discord.Thread):
-            return "conversation", texts.NOT_A_CONVERSATION
+            return "conversation", said(interaction).not_a_conversation
         return "channel", self._may_set_default(interaction, "channel")
 
     async def _store_persona(
@@ -181,18 +194,18 @@ class Commands(commands.Cog):
         async def apply(inner: discord.Interaction, value: str) -> None:
             value = value.strip()
             if not value:
-                await self._private(inner, texts.PERSONA_EMPTY)
+                await self._private(inner, said(inner).persona_empty)
             elif len(value) > PERSONA_LIMIT:
-                await self._private(inner, texts.persona_too_long(len(value), PERSONA_LIMIT))
+                await self._private(inner, said(inner).persona_too_long(len(value), PERSONA_LIMIT))
             else:
                 await self._store_persona(inner, kind, value)
-                await self._private(inner, texts.persona_set(kind))
+                await self._private(inner, said(inner).persona_set(kind))
 
         if text is not None:
             await apply(interaction, text)
             return
         current = await self._effective_persona(interaction)
-        await interaction.response.send_modal(PersonaModal(current.text, apply))
+        await interaction.response.send_modal(PersonaModal(current.text, apply, said(interaction)))
 
     async def _effective_persona(self, interaction: discord.Interaction) -> Persona:
         conversation = await self._conversation_here(interaction)
@@ -208,7 +221,9 @@ class Commands(commands.Cog):
     async def persona_show(self, interaction: discord.Interaction) -> None:
         """Show the persona in effect here and where it comes from."""
         persona = await self._effective_persona(interaction)
-        await self._private(interaction, texts.persona_shown(persona.text, persona.source))
+        await self._private(
+            interaction, said(interaction).persona_shown(persona.text, persona.source)
+        )
 
     @persona.command(name="clear")
     @app_commands.describe(scope="here: this conversation or channel; server: the server default")
@@ -218,7 +233,7 @@ class Commands(commands.Cog):
         if kind is None:
             return
         await self._store_persona(interaction, kind, None)
-        await self._private(interaction, texts.persona_cleared(kind))
+        await self._private(interaction, said(interaction).persona_cleared(kind))
 
     # -- /usage -------------------------------------------------------------------------------
 
@@ -241,7 +256,7 @@ class Commands(commands.Cog):
                 ("Server, today", await usage(guild_id=guild_id, since=today)),
                 ("Server, this month", await usage(guild_id=guild_id, since=month)),
             ]
-        await self._private(interaction, texts.usage_table(rows))
+        await self._private(interaction, said(interaction).usage_table(rows))
 
 
 async def setup(bot: ChatBot) -> None:

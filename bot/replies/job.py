@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .. import texts
 from ..context import ChatRequest
 from ..conversations import Conversations
 from ..llm import Failure, LLMClient, LLMError, Reply
@@ -24,6 +23,7 @@ from ..pacing import Pacer
 from ..ratelimit import Limiter, Ticket, scope_of
 from ..store import Conversation, Turn, TurnStatus
 from ..summaries import Summarizer
+from ..texts import EN, Texts
 from .display import Display
 from .surface import Failed, Surface
 
@@ -68,8 +68,10 @@ class Job:
         turn: Turn,
         *,
         newer_waiting: Callable[[], bool] = lambda: False,
+        texts: Texts = EN,
     ) -> None:
         self.deps = deps
+        self.texts = texts  # in the language of the people it answers
         self.surface = surface
         self.batch = batch
         self.turn = turn  # the assistant turn, stored as streaming
@@ -102,7 +104,9 @@ class Job:
         if not self.batch:
             self.stop()
 
-    def stop(self, note: str = texts.STOPPED) -> None:
+    def stop(self, note: str | None = None) -> None:
+        """Stop the reply; ``note`` ends it (default: stopped)."""
+        note = note or self.texts.stopped
         if self.stop_note is None:
             self.stop_note = note
         self._stopped.set()
@@ -154,7 +158,7 @@ class Job:
                 return decision.ticket
             if decision.wait > self.deps.short_wait:
                 log.info("Refused a request in %s: %s limit", self.conversation_id, decision.limit)
-                await self.surface.tell(texts.rate_limited(decision.limit, decision.wait))
+                await self.surface.tell(self.texts.rate_limited(decision.limit, decision.wait))
                 return None
             async with self.surface.typing():
                 with contextlib.suppress(TimeoutError):
@@ -202,7 +206,7 @@ class Job:
         assert self.display is not None
         if self._thinking_since is None:
             self._thinking_since = self.deps.clock()
-        self.display.placeholder = texts.thinking(self.deps.clock() - self._thinking_since)
+        self.display.placeholder = self.texts.thinking(self.deps.clock() - self._thinking_since)
 
     async def _posted(self, message_id: int) -> None:
         """Remember where the reply is shown at once, so a restart can mend it after a crash."""
@@ -217,21 +221,21 @@ class Job:
 
     async def _on_retry(self, error: LLMError, delay: float) -> None:
         assert self.display is not None
-        self.display.placeholder = texts.RETRYING
+        self.display.placeholder = self.texts.retrying
 
     def _outcome(self) -> tuple[TurnStatus, str]:
         """How the reply ended: the stored status and the note shown under it."""
         assert self._producer is not None
         if self._producer.cancelled():
-            return TurnStatus.INTERRUPTED, self.stop_note or texts.STOPPED
+            return TurnStatus.INTERRUPTED, self.stop_note or self.texts.stopped
         error = self._producer.exception()
         if error is None:
             if not self.reply.text.strip():
                 if self.reply.finish_reason == "length":  # e.g. all spent on reasoning
-                    return TurnStatus.COMPLETE, texts.ALLOWANCE_SPENT
-                return TurnStatus.COMPLETE, texts.EMPTY_REPLY
+                    return TurnStatus.COMPLETE, self.texts.allowance_spent
+                return TurnStatus.COMPLETE, self.texts.empty_reply
             if self.reply.finish_reason == "length":
-                return TurnStatus.COMPLETE, texts.LENGTH_LIMIT
+                return TurnStatus.COMPLETE, self.texts.length_limit
             return TurnStatus.COMPLETE, ""
         if isinstance(error, LLMError):
             if error.failure in (Failure.AUTH, Failure.QUOTA, Failure.MODEL_NOT_FOUND):
@@ -242,9 +246,9 @@ class Job:
                 log.warning("Model call failed: %s", error.detail)
             cut = error.failure is Failure.CUT_OFF
             status = TurnStatus.INTERRUPTED if cut else TurnStatus.COMPLETE
-            return status, texts.failure_text(error.failure)
+            return status, self.texts.failure(error.failure)
         log.error("Reply generation failed", exc_info=error)
-        return TurnStatus.INTERRUPTED, texts.internal_error()
+        return TurnStatus.INTERRUPTED, self.texts.internal_error()
 
     async def _finish(self, conversation: Conversation, ticket: Ticket) -> None:
         assert self.display is not None and self.request is not None
@@ -267,7 +271,7 @@ class Job:
                 day=dt.datetime.now(dt.UTC).date(), usage=usage,
             )  # fmt: skip
         if display.refused is not None:
-            await self.surface.tell(texts.cannot_post(display.refused))
+            await self.surface.tell(self.texts.cannot_post(display.refused))
 
     async def _show_end(self, note: str) -> None:
         assert self.display is not None
@@ -275,6 +279,6 @@ class Job:
             await self.display.finish(note)
         except Failed:
             log.warning("Could not show the end of a reply in %s", self.conversation_id)
-            await self.surface.tell(texts.DISCORD_FAILED)
+            await self.surface.tell(self.texts.discord_failed)
         except Exception:  # e.g. the HTTP session closed under a shutdown that timed out
             log.exception("Could not show the end of a reply in %s", self.conversation_id)

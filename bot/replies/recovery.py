@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from .. import texts
 from ..limits import MESSAGE_LIMIT
 from ..render import CURSOR, close_open_fence
+from ..texts import EN
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,13 +26,14 @@ def unfinished(content: str, has_components: bool) -> bool:
     return content.endswith(CURSOR) or has_components
 
 
-def mend(shown: list[str]) -> Mend:
-    """``shown``: the reply's messages as left behind, first to last."""
+def mend(shown: list[str], note: str = EN.interrupted_by_restart) -> Mend:
+    """``shown``: the reply's messages as left behind, first to last; ``note``: what to say
+    under them, in the conversation's language."""
     parts = [content.removesuffix(CURSOR) for content in shown]
     answer = "".join(parts)
     if texts.is_placeholder(answer):  # "retrying…", "thinking…": never part of the answer
         answer, parts = "", [answer.strip()]
-    last = f"{close_open_fence(parts[-1])}\n\n{texts.INTERRUPTED_BY_RESTART}"
+    last = f"{close_open_fence(parts[-1])}\n\n{note}"
     if len(last) <= MESSAGE_LIMIT:
         return Mend(answer, [*parts[:-1], last], note_apart=False)
     return Mend(answer, parts, note_apart=True)

@@ -15,8 +15,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
-from .. import texts
 from ..permissions import may_stop_reply
+from ..texts import EN, Texts
 from .job import Deps, Job, Prompt
 from .surface import Surface
 
@@ -47,6 +47,7 @@ class Line:
     intake: asyncio.Lock = field(default_factory=asyncio.Lock)
     waiting: list[Prompt] = field(default_factory=list)
     surface: Surface | None = None
+    texts: Texts = EN  # the language of the newest message
     running: Job | None = None
     worker: asyncio.Task[None] | None = None
     users: int = 0  # callers holding this line across an await
@@ -81,6 +82,7 @@ class Replies:
         author_name: str,
         read_text: ReadText,
         surface: Surface,
+        texts: Texts = EN,
     ) -> Submitted:
         """Store a user's message as a turn, in arrival order, and queue its answer. Call it
         before any other await for the message, so that arrival order is Discord's."""
@@ -97,7 +99,7 @@ class Replies:
                 if turn is None:
                     return Submitted.DUPLICATE
                 line.waiting.append(Prompt(message_id, author_id, turn.seq))
-                line.surface = surface
+                line.surface, line.texts = surface, texts
             if self.closing:
                 return Submitted.STORED
             if line.worker is None:
@@ -181,7 +183,7 @@ class Replies:
             self.deps.summarizer.closing = True  # no summary call starts after this either
         for line in self._lines.values():
             if line.running is not None:
-                line.running.stop(texts.STOPPED_FOR_SHUTDOWN)
+                line.running.stop(line.running.texts.stopped_for_shutdown)
         workers = [line.worker for line in self._lines.values() if line.worker is not None]
         if not workers:
             return
@@ -208,8 +210,9 @@ class Replies:
                         break
                     batch, line.waiting = line.waiting, []
                 job = Job(
-                    self.deps, line.surface, batch, turn, newer_waiting=lambda: bool(line.waiting)
-                )
+                    self.deps, line.surface, batch, turn,
+                    newer_waiting=lambda: bool(line.waiting), texts=line.texts,
+                )  # fmt: skip
                 line.running = job
                 try:
                     await job.run()

@@ -27,14 +27,14 @@ REPLY = discord.MessageType.reply
 ANSWERABLE_TYPES = (discord.MessageType.default, REPLY)
 
 
-def thread_name(prompt: str) -> str:
+def thread_name(prompt: str, fallback: str = texts.EN.thread_name_fallback) -> str:
     """A thread title from the prompt's first line, within Discord's limit."""
     line = next((ln for ln in prompt.splitlines() if ln.strip()), "")
     line = re.sub(r"[*_`~|>#]+", "", line)
     line = " ".join(line.split())
     if len(line) > THREAD_NAME_LIMIT:
         line = line[: THREAD_NAME_LIMIT - 1].rsplit(" ", 1)[0].rstrip() + "…"
-    return line or texts.THREAD_NAME_FALLBACK
+    return line or fallback
 
 
 class Chat(commands.Cog):
@@ -64,7 +64,7 @@ class Chat(commands.Cog):
         text = await self.turn_text(message, new=True)
         if not text:  # a bare mention
             if mentioned:
-                await notice(message, texts.EMPTY_MENTION)
+                await notice(message, self.texts_for(message).empty_mention)
             return
         await self.take_turn(message, text, message.author, known=False)
 
@@ -96,13 +96,15 @@ class Chat(commands.Cog):
     ) -> None:
         """Hand a message to the core, which reads it (``read``) in its turn."""
         channel_id = channel_id or message.channel.id
+        words = self.texts_for(message, author)
         result = await self.bot.replies.submit(
             channel_id, message_id=message.id, author_id=author.id,
             author_name=author.display_name, read_text=read,
             surface=DiscordSurface(
                 self.bot, channel, channel_id, fallback=message,
-                in_thread=message.guild is not None,
+                in_thread=message.guild is not None, button_label=words.stop_button,
             ),
+            texts=words,
         )  # fmt: skip
         if result is Submitted.STORED:
             log.info("Stored message %s unanswered: shutting down", message.id)
@@ -138,6 +140,16 @@ class Chat(commands.Cog):
             self._mending.cancel()
 
     # -- helpers ------------------------------------------------------------------------------
+
+    def texts_for(
+        self, message: discord.Message, author: discord.abc.User | None = None
+    ) -> texts.Texts:
+        """The language to answer in: the person's own (from their last interaction with the
+        bot), else the server's preferred one."""
+        locale = self.bot.locales.get((author or message.author).id)
+        if locale is None and message.guild is not None:
+            locale = str(message.guild.preferred_locale)
+        return texts.for_locale(locale)
 
     def _mentions_me(self, message: discord.Message) -> bool:
         """The bot's user, or its own role (Discord's autocomplete often picks the role)."""
@@ -200,12 +212,12 @@ class Chat(commands.Cog):
             )
             return channel.id, channel
         if not isinstance(channel, discord.TextChannel):
-            await notice(message, texts.NOT_A_THREAD_CHANNEL)
+            await notice(message, self.texts_for(message).not_a_thread_channel)
             return None
         mine = channel.permissions_for(channel.guild.me)
         lacking = permissions.missing(lambda name: getattr(mine, name), permissions.TO_OPEN_THREAD)
         if lacking:  # say so before opening a thread we could not answer in
-            await notice(message, texts.cannot_open_thread(lacking))
+            await notice(message, self.texts_for(message).cannot_open_thread(lacking))
             return None
         # A thread opened on a message takes the message's id: the conversation exists now,
         # and the model is asked while Discord opens the thread.
@@ -225,14 +237,17 @@ class Chat(commands.Cog):
     async def _open_thread(self, message: discord.Message, text: str) -> discord.Thread:
         """Open the thread; if Discord refuses, say so next to the message (the reply waiting
         for the thread then stops quietly)."""
+        said = self.texts_for(message)
         await asyncio.sleep(self.bot.pacer.request_slot(priority=True)[1])
         try:
-            return await message.create_thread(name=thread_name(text), auto_archive_duration=1440)
+            return await message.create_thread(
+                name=thread_name(text, said.thread_name_fallback), auto_archive_duration=1440
+            )
         except discord.Forbidden:
             label = permissions.LABELS["create_public_threads"]
-            await notice(message, texts.cannot_open_thread([label]))
+            await notice(message, said.cannot_open_thread([label]))
             raise
         except discord.HTTPException as exc:  # 429 or 5xx after discord.py's own retries
             log.warning("Could not open a thread on message %s: %s", message.id, exc)
-            await notice(message, texts.THREAD_FAILED)
+            await notice(message, said.thread_failed)
             raise

@@ -61,11 +61,14 @@ async def _mend(bot: ChatBot, turn: Turn) -> None:
     if not parts:
         await bot.conversations.drop_reply(turn)  # nothing was shown: nothing to keep
         return
-    plan = mend([message.content for message in parts])
+    thread = bot.get_channel(turn.conversation_id)
+    guild = getattr(thread, "guild", None)
+    said = texts.for_locale(str(guild.preferred_locale) if guild else None)
+    plan = mend([message.content for message in parts], said.interrupted_by_restart)
     await bot.conversations.mend_reply(turn, plan.stored)
     for message, content in zip(parts, plan.contents, strict=True):
         if content != message.content or message.components:
             await message.edit(content=content, view=None, allowed_mentions=NO_MENTIONS)
     if plan.note_apart:
-        await channel.send(texts.INTERRUPTED_BY_RESTART, allowed_mentions=NO_MENTIONS)
+        await channel.send(said.interrupted_by_restart, allowed_mentions=NO_MENTIONS)
     log.info("Mended reply %s, interrupted by a restart", turn.message_id)

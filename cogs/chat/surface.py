@@ -28,10 +28,11 @@ MISSING_ACCESS = 50001
 class StopView(discord.ui.View):
     """The Stop button. Who may press it is the core's rule; this only asks."""
 
-    def __init__(self, bot: ChatBot, conversation_id: int) -> None:
+    def __init__(self, bot: ChatBot, conversation_id: int, label: str) -> None:
         super().__init__(timeout=None)
         self.bot = bot
         self.conversation_id = conversation_id
+        self.stop_button.label = label
 
     @discord.ui.button(label="Stop", style=discord.ButtonStyle.secondary, emoji="⏹️")
     async def stop_button(self, interaction: discord.Interaction, _: discord.ui.Button) -> None:
@@ -41,7 +42,8 @@ class StopView(discord.ui.View):
             manage_messages=interaction.permissions.manage_messages,
         )  # fmt: skip
         if result is Stop.REFUSED:
-            await interaction.response.send_message(texts.STOP_REFUSED, ephemeral=True)
+            said = texts.for_locale(str(interaction.locale))
+            await interaction.response.send_message(said.stop_refused, ephemeral=True)
         else:
             await interaction.response.defer()
 
@@ -62,8 +64,10 @@ class DiscordSurface:
         fallback: discord.Message | None = None,
         *,
         in_thread: bool = True,
+        button_label: str = texts.EN.stop_button,
     ) -> None:
         self.bot = bot
+        self.button_label = button_label
         self.in_thread = in_thread  # a server conversation is a thread; else a DM
         self.channel = channel
         self._channel_id = channel_id
@@ -84,7 +88,7 @@ class DiscordSurface:
             raise Gone(f"no thread: {exc}") from exc
 
     def _view(self, button: bool) -> discord.ui.View | None:
-        return StopView(self.bot, self._channel_id) if button else None
+        return StopView(self.bot, self._channel_id, self.button_label) if button else None
 
     def _error(self, exc: Exception) -> SurfaceError:
         if isinstance(exc, discord.NotFound):

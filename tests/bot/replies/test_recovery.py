@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from bot import texts
 from bot.limits import MESSAGE_LIMIT
 from bot.replies.recovery import mend, unfinished
+from bot.texts import EN as texts
 
-NOTE = texts.INTERRUPTED_BY_RESTART
+NOTE = texts.interrupted_by_restart
 
 
 @pytest.mark.parametrize(
@@ -21,7 +21,7 @@ NOTE = texts.INTERRUPTED_BY_RESTART
             ["Part one. ", f"Part two\n\n{NOTE}"],
             False,
         ),
-        ([f"{texts.RETRYING} ▌"], "", [f"{texts.RETRYING}\n\n{NOTE}"], False),
+        ([f"{texts.retrying} ▌"], "", [f"{texts.retrying}\n\n{NOTE}"], False),
         ([f"{texts.thinking(12)} ▌"], "", [f"{texts.thinking(12)}\n\n{NOTE}"], False),
         (["```py\nx = 1 ▌"], "```py\nx = 1", [f"```py\nx = 1\n```\n\n{NOTE}"], False),
         (["y" * 1990 + " ▌"], "y" * 1990, ["y" * 1990], True),  # the note would not fit

@@ -7,10 +7,10 @@ import asyncio
 
 import pytest
 
-from bot import texts
 from bot.llm import Failure, LLMError
 from bot.replies import Stop, Submitted
 from bot.store import TurnStatus
+from bot.texts import EN as texts
 
 from .fakes import Answer, Clock, Gone, Refused, make_world
 
@@ -105,7 +105,7 @@ async def test_deleting_the_question_being_answered_stops_the_reply(world):
     await world.model.wait_for_requests(1)
     await world.replies.forget(101, channel_id=1)
     await world.idle()
-    assert world.surface.texts == [texts.STOPPED]
+    assert world.surface.texts == [texts.stopped]
     assert await world.history() == []
 
 
@@ -124,7 +124,7 @@ async def test_who_may_stop_a_reply(world, user_id, moderator, expected):
     gate.set()
     await world.idle()
     stopped = expected is Stop.STOPPED
-    assert world.surface.texts[-1].endswith(texts.STOPPED) == stopped
+    assert world.surface.texts[-1].endswith(texts.stopped) == stopped
 
 
 async def test_drain_stops_running_replies_and_leaves_queued_ones_stored(world):
@@ -136,7 +136,7 @@ async def test_drain_stops_running_replies_and_leaves_queued_ones_stored(world):
     await world.replies.drain(2)
 
     assert len(world.model.requests) == 1  # no model request after the signal
-    assert world.surface.texts == [f"Half\n\n{texts.STOPPED_FOR_SHUTDOWN}"]
+    assert world.surface.texts == [f"Half\n\n{texts.stopped_for_shutdown}"]
     assert not world.surface.messages[0].button
     turns = await world.store.newest_turns(1, limit=10)
     assert [(t.role, t.content, t.status) for t in reversed(turns)] == [
@@ -186,12 +186,12 @@ async def test_a_reply_that_may_not_be_shown_stops_and_says_why(world, error, no
 @pytest.mark.parametrize(
     ("answer", "note"),
     [
-        (Answer("", finish_reason="length"), texts.ALLOWANCE_SPENT),
-        (Answer(""), texts.EMPTY_REPLY),
-        (Answer("Cut", finish_reason="length"), texts.LENGTH_LIMIT),
+        (Answer("", finish_reason="length"), texts.allowance_spent),
+        (Answer(""), texts.empty_reply),
+        (Answer("Cut", finish_reason="length"), texts.length_limit),
         (
             Answer("", error=LLMError(Failure.UNAVAILABLE, "x")),
-            texts.failure_text(Failure.UNAVAILABLE),
+            texts.failure(Failure.UNAVAILABLE),
         ),
     ],
 )
@@ -212,7 +212,7 @@ async def test_a_reasoning_model_shows_that_it_thinks_and_only_its_answer_is_kep
     world.model.respond(Answer("The answer.", reasoning=["Let me", " think"], thinking=step))
     await world.say(101, "a hard question")
     await world.shown()
-    assert world.surface.texts[0].startswith(texts.THINKING)
+    assert world.surface.texts[0].startswith(texts.thinking(0))
     clock.now += 3
     step.set()
     await world.idle()
