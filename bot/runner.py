@@ -31,7 +31,7 @@ def build_bot(settings: Settings, **options: Any) -> ChatBot:
         model=settings.openai_model,
         is_openai=settings.is_openai,
     )
-    store = store_from_url(settings.database_url)
+    store = store_from_url(settings.database_url, pool_size=settings.database_pool_size)
     return ChatBot(settings=settings, store=store, llm=llm, **options)
 
 
