@@ -92,7 +92,7 @@ class Connections:
                 if isinstance(exc, asyncpg.InterfaceError) and not closed:
                     raise  # a misuse, not a lost connection
                 # After a restart every pooled connection is dead: replace them all.
-                self.pool.expire_connections()
+                await self.pool.expire_connections()
                 if retry and attempt == 1:
                     log.warning("Lost the connection to %s (%s); retrying", self.describe, exc)
                     continue

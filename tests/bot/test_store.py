@@ -283,12 +283,13 @@ async def test_newest_turns_within_a_budget(store, budget, expected):
 
 async def test_newest_turns_within_grows_its_window_and_respects_resets(store):
     await _conversation(store)
-    await _user_turns(store, 3000)
-    assert len(await store.newest_turns_within(1, 2500, after_seq=0)) == 2501
+    await _user_turns(store, 1000)
+    # The first window holds 64 turns; it grows to 512, then 4,096.
+    assert len(await store.newest_turns_within(1, 700, after_seq=0)) == 701
     await store.reset_conversation(1)
     await store.add_turn(1, role="user", content="new", tokens=1, message_id=99_999)
     start = (await store.get_conversation(1)).history_start
-    assert [t.content for t in await store.newest_turns_within(1, 2500, after_seq=start)] == ["new"]
+    assert [t.content for t in await store.newest_turns_within(1, 700, after_seq=start)] == ["new"]
 
 
 async def test_a_second_store_sees_the_data_and_migrates_nothing(backend, store):
