@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import asyncpg
 import pytest
 
+from bot.settings import DEFAULT_POOL_SIZE
 from bot.store import PostgresStore
 
 EXAMPLE_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -57,9 +58,13 @@ class PgDatabase:
     def url_with_schema(self) -> str:
         return f"{self.url}{'&' if '?' in self.url else '?'}schema={self.schema}"
 
-    def store(self, **options: object) -> PostgresStore:
-        options.setdefault("application_name", self.application_name)
-        return PostgresStore(self.url, schema=self.schema, **options)  # type: ignore[arg-type]
+    def store(self, *, pool_size: int = DEFAULT_POOL_SIZE) -> PostgresStore:
+        return PostgresStore(
+            self.url,
+            pool_size=pool_size,
+            schema=self.schema,
+            application_name=self.application_name,
+        )
 
     async def connect(self) -> asyncpg.Connection:
         """A connection of the test's own (not the store's) with the schema on its path."""

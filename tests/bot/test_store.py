@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import pytest
 
 from bot.store import PersonaScope, SQLiteStore, Store, TurnStatus
-from tests.databases import fresh_schema, postgres_url
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,13 +26,12 @@ class Backend:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-async def backend(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[Backend]:
+def backend(request: pytest.FixtureRequest, tmp_path) -> Backend:
     if request.param == "sqlite":
         path = str(tmp_path / "bot.sqlite3")
-        yield Backend("sqlite", lambda: SQLiteStore(path))
-    else:
-        async with fresh_schema(postgres_url()) as database:
-            yield Backend("postgres", database.store)
+        return Backend("sqlite", lambda: SQLiteStore(path))
+    # A fresh schema, dropped after the test; skips without TEST_DATABASE_URL.
+    return Backend("postgres", request.getfixturevalue("pg_database").store)
 
 
 @pytest.fixture
