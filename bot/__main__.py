@@ -1,16 +1,30 @@
 """`python -m bot`: read settings, start the bot, shut down cleanly on SIGINT/SIGTERM.
 
-Exit status: 0 after a clean shutdown, 1 when Discord or the database refuses to start, 2 for a
-configuration error (reported before the slow imports, in well under a second).
+`python -m bot migrate`: bring the database schema up to date and exit, for a release step
+(Procfile ``release:``) that runs before the bots start; it needs only DATABASE_URL.
+
+Exit status: 0 after a clean shutdown (or migration), 1 when Discord or the database refuses to
+start, 2 for a configuration error (reported before the slow imports, in well under a second).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import sys
+from collections.abc import Sequence
 
-from .settings import SettingsError, settings_from_environment
+from .settings import (
+    DatabaseSettings,
+    SettingsError,
+    load_database_settings,
+    read_environment,
+    redacted_url,
+    settings_from_environment,
+)
+
+log = logging.getLogger("bot")
 
 
 def _no_voice_warnings(record: logging.LogRecord) -> bool:
@@ -18,7 +32,23 @@ def _no_voice_warnings(record: logging.LogRecord) -> bool:
     return "voice will NOT be supported" not in record.getMessage()
 
 
-def main() -> int:
+def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot", description="Run threadbot, or bring its database up to date."
+    )
+    parser.add_argument(
+        "command",
+        nargs="?",
+        default="run",
+        choices=("run", "migrate"),
+        help="run the bot (default), or migrate the database and exit",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    if _arguments(argv).command == "migrate":
+        return migrate()
     try:
         settings = settings_from_environment()
     except SettingsError as exc:
@@ -34,6 +64,33 @@ def main() -> int:
         return asyncio.run(run(settings))
     except KeyboardInterrupt:  # a second Ctrl-C during shutdown
         return 130
+
+
+def migrate() -> int:
+    """Apply the pending migrations of DATABASE_URL; no Discord token needed."""
+    try:
+        database = load_database_settings(read_environment())
+    except SettingsError as exc:
+        print(f"threadbot: configuration error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)-8s %(name)s %(message)s"
+    )
+    return asyncio.run(_migrate(database))
+
+
+async def _migrate(database: DatabaseSettings) -> int:
+    from .store import StoreError, store_from_url
+
+    store = store_from_url(database.url, pool_size=1)  # opening a store migrates it
+    try:
+        await store.open()
+    except StoreError as exc:
+        log.error("%s", exc)
+        return 1
+    await store.close()
+    log.info("Database %s is up to date", redacted_url(database.url))
+    return 0
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ def build_bot(settings: Settings, **options: Any) -> ChatBot:
         token_parameter=settings.token_parameter,
         reasoning_effort=settings.reasoning_effort,
     )
-    store = store_from_url(settings.database_url)
+    store = store_from_url(settings.database_url, pool_size=settings.database_pool_size)
     return ChatBot(settings=settings, store=store, llm=llm, **options)
 
 

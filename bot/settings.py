@@ -8,10 +8,11 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from dotenv import dotenv_values
 
@@ -19,6 +20,8 @@ from .model_traits import REASONING_EFFORTS, TokenParameter, default_completion_
 
 DEFAULT_MODEL = "gpt-4o-mini"
 DEFAULT_DATABASE_URL = "sqlite:///bot.sqlite3"
+DEFAULT_POOL_SIZE = 5
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 DEFAULT_SYSTEM_PROMPT = (
     "You are a helpful assistant chatting in a Discord thread. Answer clearly and concisely, "
     "using Markdown that Discord renders. Several people may take part; each user message "
@@ -42,6 +45,7 @@ class Settings:
     openai_base_url: str | None = None
     openai_model: str = DEFAULT_MODEL
     database_url: str = DEFAULT_DATABASE_URL
+    database_pool_size: int = DEFAULT_POOL_SIZE  # PostgreSQL connections per process
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     context_tokens: int | None = None
     completion_tokens: int | None = None  # MAX_COMPLETION_TOKENS; None: by model
@@ -81,6 +85,14 @@ class Settings:
     @property
     def log_level_number(self) -> int:
         return logging.getLevelName(self.log_level)
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseSettings:
+    """What `python -m bot migrate` needs: a release step has no Discord token or API key."""
+
+    url: str = DEFAULT_DATABASE_URL
+    pool_size: int = DEFAULT_POOL_SIZE
 
 
 def _is_local_host(host: str) -> bool:
@@ -175,15 +187,31 @@ def _base_url(env: Mapping[str, str]) -> str | None:
 
 def _database_url(env: Mapping[str, str]) -> str:
     url = _text(env, "DATABASE_URL") or DEFAULT_DATABASE_URL
-    if url.startswith(("postgres://", "postgresql://")):
-        raise SettingsError(
-            "DATABASE_URL", "uses PostgreSQL, which is not supported yet; use sqlite:///path"
-        )
+    if url.startswith(POSTGRES_SCHEMES):
+        try:
+            urlsplit(url).port  # noqa: B018 (raises on a malformed port)
+        except ValueError:
+            raise SettingsError("DATABASE_URL", "has a malformed port") from None
+        try:
+            postgres_dsn(url)
+        except ValueError as exc:
+            raise SettingsError("DATABASE_URL", str(exc)) from None
+        return url
     if not url.startswith("sqlite:///") or url == "sqlite:///":
         raise SettingsError(
-            "DATABASE_URL", "must look like sqlite:///bot.sqlite3 (or sqlite:////abs/path)"
+            "DATABASE_URL",
+            "must look like sqlite:///bot.sqlite3 (or sqlite:////abs/path) or "
+            "postgresql://user:password@host/database",
         )
     return url
+
+
+def load_database_settings(env: Mapping[str, str]) -> DatabaseSettings:
+    """Only the database settings; raises :class:`SettingsError` on the first problem."""
+    return DatabaseSettings(
+        url=_database_url(env),
+        pool_size=_int(env, "DATABASE_POOL_SIZE", DEFAULT_POOL_SIZE, minimum=1),
+    )
 
 
 def load_settings(env: Mapping[str, str]) -> Settings:
@@ -213,12 +241,14 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         and context_tokens <= max_completion
     ):
         raise SettingsError("CONTEXT_TOKENS", "must be larger than MAX_COMPLETION_TOKENS")
+    database = load_database_settings(env)
     return Settings(
         discord_token=token,
         openai_api_key=api_key,
         openai_base_url=base_url,
         openai_model=_text(env, "OPENAI_MODEL") or DEFAULT_MODEL,
-        database_url=_database_url(env),
+        database_url=database.url,
+        database_pool_size=database.pool_size,
         system_prompt=(env.get("SYSTEM_PROMPT") or "").strip() or DEFAULT_SYSTEM_PROMPT,
         context_tokens=context_tokens,
         completion_tokens=max_completion,
@@ -238,14 +268,46 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     )
 
 
-def settings_from_environment(dotenv_path: str | os.PathLike[str] | None = ".env") -> Settings:
-    """Read `.env` (if present) under the real environment, which wins."""
+def read_environment(dotenv_path: str | os.PathLike[str] | None = ".env") -> dict[str, str]:
+    """`.env` (if present) under the real environment, which wins."""
     file_values: dict[str, str] = {}
     if dotenv_path is not None and Path(dotenv_path).is_file():
         file_values = {k: v for k, v in dotenv_values(dotenv_path).items() if v is not None}
-    return load_settings({**file_values, **os.environ})
+    return {**file_values, **os.environ}
+
+
+def settings_from_environment(dotenv_path: str | os.PathLike[str] | None = ".env") -> Settings:
+    """Read `.env` (if present) under the real environment, which wins."""
+    return load_settings(read_environment(dotenv_path))
 
 
 def sqlite_path(database_url: str) -> str:
     """`sqlite:///rel.db` → `rel.db`; `sqlite:////abs.db` → `/abs.db`; `sqlite:///:memory:` stays."""
     return database_url.removeprefix("sqlite:///")
+
+
+_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+def postgres_dsn(database_url: str) -> tuple[str, str | None]:
+    """Split our own ``?schema=name`` option off a PostgreSQL URL: (the URL for asyncpg, the
+    schema or None). Raises ValueError for a name that is not a plain lower-case identifier."""
+    parts = urlsplit(database_url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    schema = next((value for key, value in query if key == "schema"), None)
+    if schema is not None and not _SCHEMA_NAME.fullmatch(schema):
+        raise ValueError("has a schema that is not a lower-case name such as threadbot")
+    rest = urlencode([(key, value) for key, value in query if key != "schema"])
+    return urlunsplit(parts._replace(query=rest)), schema
+
+
+def redacted_url(database_url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    parts = urlsplit(database_url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if parts.password is None and all(key != "password" for key, _ in query):
+        return database_url
+    user, host = parts.netloc.rsplit("@", 1) if "@" in parts.netloc else ("", parts.netloc)
+    netloc = f"{user.split(':', 1)[0]}@{host}" if user else host
+    rest = urlencode([(key, value) for key, value in query if key != "password"])
+    return urlunsplit(parts._replace(netloc=netloc, query=rest))

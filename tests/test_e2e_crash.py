@@ -17,6 +17,7 @@ import discord, yarl
 from discord.gateway import DiscordWebSocket
 discord.http.Route.BASE = sys.argv[1]
 DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(sys.argv[2])
+sys.argv[1:] = []
 from bot.__main__ import main
 sys.exit(main())
 """

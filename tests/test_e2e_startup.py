@@ -1,4 +1,5 @@
-"""Start-up and shutdown through the fakes: bad token, missing intent, broken database, SIGTERM."""
+"""Start-up and shutdown through the fakes: bad token, missing intent, broken database, SIGTERM,
+and the whole bot on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from discord.gateway import DiscordWebSocket
 from bot.runner import run
 from bot.settings import load_settings
 from tests.fakes.openai_server import Script
-from tests.test_e2e_chat import ask
+from tests.test_e2e_chat import ask, reply_done
 
 
 @pytest.fixture
@@ -124,3 +125,18 @@ async def test_sigterm_during_start_up_exits_cleanly(settings_for, fake_discord,
     assert await asyncio.wait_for(runner, 10) == 0
     held.set()
     assert errors(caplog) == []
+
+
+async def test_the_bot_runs_on_postgresql(fake_discord, fake_openai, world, start_bot, pg_database):
+    """DATABASE_URL=postgresql://…: migrated at start-up, the conversation kept over a restart."""
+    bot = await start_bot(DATABASE_URL=pg_database.url_with_schema)
+    fake_openai.respond(Script(text="Remembered."), Script(text="Still here."))
+    thread_id = await ask(fake_discord, world, "remember the number 42")
+    await reply_done(fake_discord, thread_id, "Remembered.")
+    await bot.close()
+
+    await start_bot(DATABASE_URL=pg_database.url_with_schema)  # same schema
+    await ask(fake_discord, world, "what number?", channel=thread_id, mention=False)
+    await reply_done(fake_discord, thread_id, "Still here.", count=2)
+    contents = [m["content"] for m in fake_openai.requests[1]["messages"]]
+    assert contents[1:] == ["remember the number 42", "Remembered.", "what number?"]

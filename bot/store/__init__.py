@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..settings import sqlite_path
+from ..settings import DEFAULT_POOL_SIZE, POSTGRES_SCHEMES, sqlite_path
 from .base import (
     Conversation,
     PersonaScope,
@@ -13,11 +13,13 @@ from .base import (
     TurnStatus,
     UsageTotals,
 )
+from .postgres import PostgresStore
 from .sqlite import SQLiteStore
 
 __all__ = [
     "Conversation",
     "PersonaScope",
+    "PostgresStore",
     "Role",
     "SQLiteStore",
     "Store",
@@ -29,6 +31,9 @@ __all__ = [
 ]
 
 
-def store_from_url(database_url: str) -> Store:
-    """The store for a URL; settings validation has already rejected unsupported schemes."""
+def store_from_url(database_url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> Store:
+    """The store for a URL; settings validation has already rejected unsupported schemes.
+    ``pool_size`` is PostgreSQL's number of connections (SQLite has one)."""
+    if database_url.startswith(POSTGRES_SCHEMES):
+        return PostgresStore(database_url, pool_size=pool_size)
     return SQLiteStore(sqlite_path(database_url))

@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 
 from bot.model_traits import TokenParameter
-from bot.settings import SettingsError, load_settings, settings_from_environment, sqlite_path
+from bot.settings import (
+    SettingsError,
+    load_database_settings,
+    load_settings,
+    postgres_dsn,
+    redacted_url,
+    settings_from_environment,
+    sqlite_path,
+)
 
 BASE = {"DISCORD_TOKEN": "discord-secret-token", "OPENAI_API_KEY": "sk-secret"}
 
@@ -42,8 +50,12 @@ def test_defaults():
         ({**BASE, "GUILD_TPM": "x"}, "GUILD_TPM"),
         ({**BASE, "USER_RPM": "1e3"}, "USER_RPM"),
         ({**BASE, "LOG_LEVEL": "chatty"}, "LOG_LEVEL"),
-        ({**BASE, "DATABASE_URL": "postgresql://u:p@h/db"}, "DATABASE_URL"),
         ({**BASE, "DATABASE_URL": "bot.sqlite3"}, "DATABASE_URL"),
+        ({**BASE, "DATABASE_URL": "mysql://u:p@h/db"}, "DATABASE_URL"),
+        ({**BASE, "DATABASE_URL": "postgresql://u:p@h:port/db"}, "DATABASE_URL"),
+        ({**BASE, "DATABASE_URL": "postgresql://u:p@h/db?schema=Bot-1"}, "DATABASE_URL"),
+        ({**BASE, "DATABASE_POOL_SIZE": "0"}, "DATABASE_POOL_SIZE"),
+        ({**BASE, "DATABASE_POOL_SIZE": "many"}, "DATABASE_POOL_SIZE"),
         ({**BASE, "DEV_GUILD_ID": "abc"}, "DEV_GUILD_ID"),
         ({**BASE, "TOKEN_PARAMETER": "max_output_tokens"}, "TOKEN_PARAMETER"),
         ({**BASE, "REASONING_EFFORT": "extreme"}, "REASONING_EFFORT"),
@@ -87,6 +99,42 @@ def test_numbers_accept_underscores_and_zero_disables_limits():
 )  # fmt: skip
 def test_sqlite_paths(url, path):
     assert sqlite_path(url) == path
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["postgresql://bot:secret@db.example.com:5432/threadbot", "postgres://bot@localhost/threadbot",
+     "postgresql://bot@db/threadbot?sslmode=require&schema=threadbot"],
+)  # fmt: skip
+def test_postgresql_urls_are_accepted(url):
+    settings = load_settings({**BASE, "DATABASE_URL": url, "DATABASE_POOL_SIZE": "12"})
+    assert (settings.database_url, settings.database_pool_size) == (url, 12)
+
+
+def test_database_settings_need_no_discord_token():
+    database = load_database_settings({"DATABASE_URL": "postgres://bot@db/threadbot"})
+    assert (database.url, database.pool_size) == ("postgres://bot@db/threadbot", 5)
+    assert load_database_settings({}).url == "sqlite:///bot.sqlite3"
+
+
+@pytest.mark.parametrize(
+    ("url", "dsn", "schema"),
+    [("postgresql://u@h/db", "postgresql://u@h/db", None),
+     ("postgresql://u@h/db?schema=bot", "postgresql://u@h/db", "bot"),
+     ("postgresql://u@h/db?sslmode=require&schema=bot", "postgresql://u@h/db?sslmode=require", "bot")],
+)  # fmt: skip
+def test_our_schema_option_is_taken_off_the_url(url, dsn, schema):
+    assert postgres_dsn(url) == (dsn, schema)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [("postgresql://bot:s3cret@db:5432/x", "postgresql://bot@db:5432/x"),
+     ("postgresql://bot@db/x?password=s3cret&sslmode=require", "postgresql://bot@db/x?sslmode=require"),
+     ("sqlite:///bot.sqlite3", "sqlite:///bot.sqlite3")],
+)  # fmt: skip
+def test_redacted_urls_hide_the_password(url, shown):
+    assert redacted_url(url) == shown
 
 
 def test_python_m_bot_with_missing_settings_exits_2_quickly(tmp_path):

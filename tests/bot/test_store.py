@@ -1,20 +1,42 @@
-"""The SQLite store: migrations, idempotent inserts, newest-N paging, resets, usage, concurrency."""
+"""The Store contract, run against every implementation (SQLite, PostgreSQL).
+
+Each test gets a fresh database through ``backend``; ``store`` is one open store on it. A new
+Store method gets its tests here, so both implementations must pass them. What only one store
+does (WAL, advisory locks, reconnects) lives in test_store_sqlite.py and test_store_postgres.py.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import sqlite3
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 
 import pytest
 
-from bot.store import PersonaScope, SQLiteStore, StoreError, TurnStatus, schema
-from bot.store.schema import SCHEMA_VERSION
+from bot.store import PersonaScope, SQLiteStore, Store, TurnStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Backend:
+    """One test's database, and a way to open (more) stores on it."""
+
+    name: str
+    new_store: Callable[[], Store]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest, tmp_path) -> Backend:
+    if request.param == "sqlite":
+        path = str(tmp_path / "bot.sqlite3")
+        return Backend("sqlite", lambda: SQLiteStore(path))
+    # A fresh schema, dropped after the test; skips without TEST_DATABASE_URL.
+    return Backend("postgres", request.getfixturevalue("pg_database").store)
 
 
 @pytest.fixture
-async def store(tmp_path):
-    store = SQLiteStore(str(tmp_path / "bot.sqlite3"))
+async def store(backend: Backend) -> AsyncIterator[Store]:
+    store = backend.new_store()
     await store.open()
     yield store
     await store.close()
@@ -24,19 +46,14 @@ async def _conversation(store, conversation_id=1):
     return await store.create_conversation(conversation_id, guild_id=10, parent_id=20, owner_id=30)
 
 
-async def test_migrates_from_empty_with_wal_and_foreign_keys(tmp_path):
-    path = tmp_path / "new.sqlite3"
-    store = SQLiteStore(str(path))
-    await store.open()
-    await store.close()
-    with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    store = SQLiteStore(str(path))  # opening again migrates nothing and keeps data
-    await store.open()
-    async with store.db.execute("PRAGMA foreign_keys") as cursor:
-        assert (await cursor.fetchone())[0] == 1
-    await store.close()
+async def _user_turns(store, count, *, tokens=1, conversation_id=1, first_message=1):
+    return [
+        await store.add_turn(
+            conversation_id, role="user", content=f"m{i}", tokens=tokens,
+            message_id=first_message + i, author_name="alice",
+        )
+        for i in range(count)
+    ]  # fmt: skip
 
 
 async def test_create_conversation_is_idempotent(store):
@@ -44,6 +61,37 @@ async def test_create_conversation_is_idempotent(store):
     again = await store.create_conversation(1, guild_id=99, parent_id=99, owner_id=99)
     assert again == first
     assert first.owner_id == 30 and first.history_start == 0
+    assert await store.get_conversation(2) is None
+
+
+async def test_discord_sized_ids_round_trip(store):
+    # Snowflakes use 63 bits: they need BIGINT columns, not INTEGER.
+    big = 1_312_345_678_901_234_567
+    conversation = await store.create_conversation(
+        big, guild_id=big + 1, parent_id=big + 2, owner_id=big + 3
+    )
+    assert (conversation.id, conversation.guild_id, conversation.parent_id, conversation.owner_id) == (
+        big, big + 1, big + 2, big + 3,
+    )  # fmt: skip
+    turn = await store.add_turn(big, role="user", content="hi", tokens=1, message_id=big + 4)
+    assert turn.message_id == big + 4 and turn.conversation_id == big
+    await store.set_default_persona(PersonaScope.GUILD, big, "pirate")
+    assert await store.get_default_persona(PersonaScope.GUILD, big) == "pirate"
+
+
+async def test_add_turn_returns_what_was_stored(store):
+    await _conversation(store)
+    turn = await store.add_turn(
+        1, role="user", content="hi", tokens=5, message_id=500, author_name="alice"
+    )
+    assert (turn.conversation_id, turn.message_id, turn.role, turn.content) == (
+        1,
+        500,
+        "user",
+        "hi",
+    )
+    assert (turn.author_name, turn.tokens, turn.status) == ("alice", 5, TurnStatus.COMPLETE)
+    assert await store.newest_turns(1, limit=1) == [turn]
 
 
 async def test_same_discord_message_twice_is_a_no_op(store):
@@ -54,31 +102,59 @@ async def test_same_discord_message_twice_is_a_no_op(store):
     assert len(await store.newest_turns(1, limit=10)) == 1
 
 
+async def test_turns_without_a_message_are_all_stored(store):
+    await _conversation(store)
+    first = await store.add_turn(1, role="assistant", content="a", tokens=1)
+    second = await store.add_turn(1, role="assistant", content="a", tokens=1)
+    assert first.seq < second.seq
+
+
 async def test_newest_turns_pages_newest_first(store):
     await _conversation(store)
-    for i in range(10):
-        await store.add_turn(1, role="user", content=f"m{i}", tokens=1, message_id=100 + i)
+    await _user_turns(store, 10)
     page = await store.newest_turns(1, limit=4)
     assert [t.content for t in page] == ["m9", "m8", "m7", "m6"]
     page = await store.newest_turns(1, limit=4, before_seq=page[-1].seq)
     assert [t.content for t in page] == ["m5", "m4", "m3", "m2"]
 
 
-async def test_newest_turns_uses_the_index(store):
-    async with store.db.execute(
-        "EXPLAIN QUERY PLAN SELECT seq FROM turns WHERE conversation_id = 1 AND seq < 5 "
-        "ORDER BY seq DESC LIMIT 3"
-    ) as cursor:
-        plan = " ".join(str(row) for row in await cursor.fetchall())
-    assert "turns_by_conversation" in plan and "TEMP B-TREE" not in plan
+async def test_turns_stay_in_their_conversation(store):
+    await _conversation(store, 1)
+    await _conversation(store, 2)
+    await _user_turns(store, 3, conversation_id=1)
+    await _user_turns(store, 2, conversation_id=2, first_message=100)
+    assert len(await store.newest_turns(1, limit=10)) == 3
+    assert len(await store.newest_turns_within(2, 1000, after_seq=0)) == 2
 
 
-async def test_reset_hides_earlier_turns(store):
+async def test_reset_hides_earlier_turns_and_the_summary(store):
     await _conversation(store)
-    await store.add_turn(1, role="user", content="before", tokens=1, message_id=1)
+    (before,) = await _user_turns(store, 1)
+    assert await store.save_summary(1, "a summary", before.seq)
     await store.reset_conversation(1)
     await store.add_turn(1, role="user", content="after", tokens=1, message_id=2)
     assert [t.content for t in await store.newest_turns(1, limit=10)] == ["after"]
+    conversation = await store.get_conversation(1)
+    assert conversation.summary is None
+    assert conversation.history_start == conversation.summary_through == before.seq
+
+
+async def test_update_turn_and_attach_message(store):
+    await _conversation(store)
+    turn = await store.add_turn(
+        1, role="assistant", content="", tokens=3, status=TurnStatus.STREAMING
+    )
+    await store.attach_message(turn.seq, 900)
+    await store.update_turn(turn.seq, content="done", tokens=7, status=TurnStatus.COMPLETE)
+    (stored,) = await store.newest_turns(1, limit=1)
+    assert (stored.content, stored.tokens, stored.status, stored.message_id) == (
+        "done", 7, TurnStatus.COMPLETE, 900,
+    )  # fmt: skip
+    await store.update_turn(
+        turn.seq, content="x", tokens=1, status=TurnStatus.INTERRUPTED, message_id=901
+    )
+    (stored,) = await store.newest_turns(1, limit=1)
+    assert (stored.status, stored.message_id) == (TurnStatus.INTERRUPTED, 901)
 
 
 async def test_edit_and_delete_by_message_id(store):
@@ -86,9 +162,17 @@ async def test_edit_and_delete_by_message_id(store):
     await store.add_turn(1, role="user", content="old", tokens=1, message_id=7)
     assert await store.edit_message(7, "new", 3)
     assert [(t.content, t.tokens) for t in await store.newest_turns(1, limit=1)] == [("new", 3)]
+    assert not await store.edit_message(8, "nothing there", 1)
     assert await store.delete_message(7)
     assert not await store.delete_message(7)
     assert await store.newest_turns(1, limit=1) == []
+
+
+async def test_edits_touch_only_user_turns(store):
+    await _conversation(store)
+    await store.add_turn(1, role="assistant", content="reply", tokens=1, message_id=7)
+    assert not await store.edit_message(7, "changed", 1)
+    assert (await store.newest_turns(1, limit=1))[0].content == "reply"
 
 
 async def test_streaming_turns_become_interrupted(store):
@@ -107,6 +191,7 @@ async def test_streaming_turns_become_interrupted(store):
     await store.delete_turn(unseen.seq)
     (stored,) = await store.newest_turns(1, limit=5)
     assert stored.seq == shown.seq and stored.status is TurnStatus.INTERRUPTED
+    assert await store.interrupt_streaming_turns() == []
 
 
 async def test_conversation_ids_newest_first(store):
@@ -118,12 +203,20 @@ async def test_conversation_ids_newest_first(store):
 async def test_personas_by_scope(store):
     await _conversation(store)
     await store.set_default_persona(PersonaScope.GUILD, 10, "pirate")
-    assert await store.get_default_persona(PersonaScope.GUILD, 10) == "pirate"
+    await store.set_default_persona(PersonaScope.GUILD, 10, "captain")
+    assert await store.get_default_persona(PersonaScope.GUILD, 10) == "captain"
     assert await store.get_default_persona(PersonaScope.CHANNEL, 10) is None
     await store.set_default_persona(PersonaScope.GUILD, 10, None)
     assert await store.get_default_persona(PersonaScope.GUILD, 10) is None
     await store.set_conversation_persona(1, "poet")
     assert (await store.get_conversation(1)).persona == "poet"
+
+
+async def test_meta_is_set_and_replaced(store):
+    assert await store.get_meta("commands_digest") is None
+    await store.set_meta("commands_digest", "a")
+    await store.set_meta("commands_digest", "b")
+    assert await store.get_meta("commands_digest") == "b"
 
 
 async def test_usage_adds_up_per_day_user_and_guild(store):
@@ -138,6 +231,10 @@ async def test_usage_adds_up_per_day_user_and_guild(store):
             cached_tokens=50,
         )
     await store.add_usage(guild_id=None, user_id=1, day=today, prompt_tokens=7, completion_tokens=1)
+    await store.add_usage(
+        guild_id=10, user_id=1, day=today - dt.timedelta(days=1), prompt_tokens=1000,
+        completion_tokens=0,
+    )  # fmt: skip
     guild = await store.usage(guild_id=10, since=today)
     assert (guild.requests, guild.prompt_tokens, guild.completion_tokens, guild.cached_tokens) == (
         3,
@@ -148,56 +245,46 @@ async def test_usage_adds_up_per_day_user_and_guild(store):
     assert (await store.usage(guild_id=10, since=today, user_id=1)).total_tokens == 220
     assert (await store.usage(guild_id=None, since=today)).prompt_tokens == 7
     assert (await store.usage(guild_id=10, since=today + dt.timedelta(days=1))).requests == 0
+    assert (await store.usage(guild_id=10, since=today - dt.timedelta(days=1))).requests == 4
 
 
-async def test_concurrent_writers_from_two_connections(tmp_path):
-    path = str(tmp_path / "shared.sqlite3")
-    one, two = SQLiteStore(path), SQLiteStore(path)
-    await one.open()
-    await two.open()
-    await _conversation(one)
-
-    async def write(store, base):
-        for i in range(50):
-            await store.add_turn(1, role="user", content="x", tokens=1, message_id=base + i)
-
-    await asyncio.gather(write(one, 1000), write(two, 2000), write(one, 3000))
-    assert len(await two.newest_turns(1, limit=1000)) == 150
-    await one.close()
-    await two.close()
-
-
-async def test_corrupt_file_is_a_clear_error_naming_the_path(tmp_path):
-    path = tmp_path / "corrupt.sqlite3"
-    path.write_bytes(b"this is not a database" * 100)
-    with pytest.raises(StoreError, match=r"cannot open database .*corrupt\.sqlite3"):
-        await SQLiteStore(str(path)).open()
-    assert path.read_bytes() == b"this is not a database" * 100  # nothing written
+async def test_evict_and_summaries_move_the_history_start_forward_only(store):
+    await _conversation(store)
+    turns = await _user_turns(store, 6)
+    await store.evict(1, turns[3].seq)
+    await store.evict(1, turns[1].seq)  # an older eviction arriving late changes nothing
+    assert (await store.get_conversation(1)).history_start == turns[3].seq
+    assert [t.content for t in await store.turns_between(1, turns[0].seq, turns[3].seq)] == [
+        "m1", "m2", "m3",
+    ]  # fmt: skip
+    assert await store.save_summary(1, "first two", turns[1].seq)
+    assert not await store.save_summary(1, "stale", turns[0].seq)  # a newer summary came first
+    conversation = await store.get_conversation(1)
+    assert (conversation.summary, conversation.summary_through) == ("first two", turns[1].seq)
+    assert conversation.history_start == turns[3].seq
+    assert await store.save_summary(1, "first five", turns[4].seq)
+    conversation = await store.get_conversation(1)
+    assert (conversation.summary, conversation.history_start) == ("first five", turns[4].seq)
+    assert [t.content for t in await store.newest_turns(1, limit=10)] == ["m5"]
 
 
-async def test_missing_folder_is_a_clear_error(tmp_path):
-    with pytest.raises(StoreError, match="folder does not exist"):
-        await SQLiteStore(str(tmp_path / "nope" / "bot.sqlite3")).open()
-
-
-async def test_failed_migration_leaves_the_file_unchanged(tmp_path, monkeypatch):
-    path = tmp_path / "bot.sqlite3"
-    broken = (*schema.MIGRATIONS, ("CREATE TABLE extra (id INTEGER)", "THIS IS NOT SQL"))
-    monkeypatch.setattr(schema, "MIGRATIONS", broken)
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", len(broken))
-    with pytest.raises(StoreError):
-        await SQLiteStore(str(path)).open()
-    with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == len(broken) - 1
-        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert "extra" not in tables
+async def test_token_counts_are_recounted_in_pages(store):
+    await _conversation(store, 1)
+    await _conversation(store, 2)
+    await _user_turns(store, 3, conversation_id=1)
+    await _user_turns(store, 2, conversation_id=2, first_message=100)
+    first = await store.turns_after(0, 4)
+    assert len(first) == 4 and [t.seq for t in first] == sorted(t.seq for t in first)
+    rest = await store.turns_after(first[-1].seq, 4)
+    assert len(rest) == 1
+    await store.set_token_counts([(t.seq, 40 + i) for i, t in enumerate(first + rest)])
+    assert [t.tokens for t in await store.turns_after(0, 10)] == [40, 41, 42, 43, 44]
 
 
 @pytest.mark.parametrize(("budget", "expected"), [(0, 1), (10, 2), (25, 3), (30, 4), (10_000, 20)])
 async def test_newest_turns_within_a_budget(store, budget, expected):
     await _conversation(store)
-    for i in range(20):
-        await store.add_turn(1, role="user", content=f"m{i}", tokens=10, message_id=i + 1)
+    await _user_turns(store, 20, tokens=10)
     turns = await store.newest_turns_within(1, budget, after_seq=0)
     # All that fit, plus the next older one (so the caller knows more exist).
     assert [t.content for t in turns] == [f"m{19 - i}" for i in range(expected)]
@@ -205,13 +292,42 @@ async def test_newest_turns_within_a_budget(store, budget, expected):
 
 async def test_newest_turns_within_grows_its_window_and_respects_resets(store):
     await _conversation(store)
-    for i in range(3000):
-        await store.add_turn(1, role="user", content="x", tokens=1, message_id=i + 1)
-    assert len(await store.newest_turns_within(1, 2500, after_seq=0)) == 2501
+    await _user_turns(store, 1000)
+    # The first window holds 64 turns; it grows to 512, then 4,096.
+    assert len(await store.newest_turns_within(1, 700, after_seq=0)) == 701
     await store.reset_conversation(1)
     await store.add_turn(1, role="user", content="new", tokens=1, message_id=99_999)
     start = (await store.get_conversation(1)).history_start
-    assert [t.content for t in await store.newest_turns_within(1, 2500, after_seq=start)] == ["new"]
+    assert [t.content for t in await store.newest_turns_within(1, 700, after_seq=start)] == ["new"]
+
+
+async def test_a_second_store_sees_the_data_and_migrates_nothing(backend, store):
+    await _conversation(store)
+    await _user_turns(store, 2)
+    await store.close()
+    again = backend.new_store()
+    await again.open()
+    try:
+        assert [t.content for t in await again.newest_turns(1, limit=5)] == ["m1", "m0"]
+    finally:
+        await again.close()
+    await store.open()  # the fixture closes it
+
+
+async def test_concurrent_writers_from_two_stores(backend, store):
+    other = backend.new_store()
+    await other.open()
+    await _conversation(store)
+
+    async def write(target, base):
+        for i in range(50):
+            await target.add_turn(1, role="user", content="x", tokens=1, message_id=base + i)
+
+    try:
+        await asyncio.gather(write(store, 1000), write(other, 2000), write(store, 3000))
+        assert len(await other.newest_turns(1, limit=1000)) == 150
+    finally:
+        await other.close()
 
 
 async def test_newest_turns_within_stops_before_a_reply_being_written(store):

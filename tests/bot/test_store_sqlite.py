@@ -1,0 +1,69 @@
+"""What only the SQLite store does: WAL, PRAGMA user_version migrations, clear file errors.
+The behaviour both stores share is tested in test_store.py."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from bot.store import SQLiteStore, StoreError, schema
+from bot.store.schema import SCHEMA_VERSION
+
+
+@pytest.fixture
+async def store(tmp_path):
+    store = SQLiteStore(str(tmp_path / "bot.sqlite3"))
+    await store.open()
+    yield store
+    await store.close()
+
+
+async def test_migrates_from_empty_with_wal_and_foreign_keys(tmp_path):
+    path = tmp_path / "new.sqlite3"
+    store = SQLiteStore(str(path))
+    await store.open()
+    await store.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    store = SQLiteStore(str(path))  # opening again migrates nothing and keeps data
+    await store.open()
+    async with store.db.execute("PRAGMA foreign_keys") as cursor:
+        assert (await cursor.fetchone())[0] == 1
+    await store.close()
+
+
+async def test_newest_turns_uses_the_index(store):
+    async with store.db.execute(
+        "EXPLAIN QUERY PLAN SELECT seq FROM turns WHERE conversation_id = 1 AND seq < 5 "
+        "ORDER BY seq DESC LIMIT 3"
+    ) as cursor:
+        plan = " ".join(str(row) for row in await cursor.fetchall())
+    assert "turns_by_conversation" in plan and "TEMP B-TREE" not in plan
+
+
+async def test_corrupt_file_is_a_clear_error_naming_the_path(tmp_path):
+    path = tmp_path / "corrupt.sqlite3"
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match=r"cannot open database .*corrupt\.sqlite3"):
+        await SQLiteStore(str(path)).open()
+    assert path.read_bytes() == b"this is not a database" * 100  # nothing written
+
+
+async def test_missing_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(StoreError, match="folder does not exist"):
+        await SQLiteStore(str(tmp_path / "nope" / "bot.sqlite3")).open()
+
+
+async def test_failed_migration_leaves_the_file_unchanged(tmp_path, monkeypatch):
+    path = tmp_path / "bot.sqlite3"
+    broken = (*schema.MIGRATIONS, ("CREATE TABLE extra (id INTEGER)", "THIS IS NOT SQL"))
+    monkeypatch.setattr(schema, "MIGRATIONS", broken)
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", len(broken))
+    with pytest.raises(StoreError):
+        await SQLiteStore(str(path)).open()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == len(broken) - 1
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "extra" not in tables
