@@ -65,6 +65,7 @@ class FakeGuild:
     channels: dict[int, dict[str, Any]] = field(default_factory=dict)
     members: dict[int, FakeUser] = field(default_factory=dict)
     bot_permissions: int = ADMINISTRATOR  # the bot's managed role
+    locale: str = "en-US"  # the server's preferred locale
 
     @property
     def bot_role(self) -> int:
@@ -145,7 +146,7 @@ class FakeGuild:
             "voice_states": [],
             "presences": [],
             "premium_tier": 0,
-            "preferred_locale": "en-US",
+            "preferred_locale": self.locale,
             "system_channel_flags": 0,
             "verification_level": 0,
             "default_message_notifications": 0,

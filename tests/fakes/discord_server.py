@@ -245,6 +245,8 @@ class FakeDiscord:
         user: FakeUser,
         command: str,
         subcommand: str | None = None,
+        *,
+        locale: str = "en-US",
         **options: str | int | bool,
     ) -> str:
         """Use a slash command (``/persona set text:...``); returns the interaction token."""
@@ -259,7 +261,7 @@ class FakeDiscord:
             "type": 1,
             "options": values,
         }
-        return await self._interaction(2, channel_id, user, data)
+        return await self._interaction(2, channel_id, user, data, locale=locale)
 
     async def submit_modal(self, token: str, user: FakeUser, values: dict[str, str]) -> str:
         """Submit the modal that the interaction ``token`` was answered with."""
@@ -301,7 +303,7 @@ class FakeDiscord:
         if guild is not None:
             member = guild.member_payload(user)
             member["permissions"] = str(guild.permissions_of(user))
-            payload.update(guild_id=str(guild.id), member=member, guild_locale="en-US")
+            payload.update(guild_id=str(guild.id), member=member, guild_locale=guild.locale)
         else:
             payload["user"] = user.payload()
         self.interaction_channels[payload["token"]] = channel_id

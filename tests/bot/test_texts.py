@@ -1,0 +1,97 @@
+"""Every text in every language: each English text has a translation in each catalog, with the
+same placeholders, and nothing in a catalog is left over from texts that no longer exist."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import string
+
+import pytest
+from babel.messages.pofile import read_po
+from discord import app_commands
+
+from bot import i18n, permissions, texts
+from bot.llm import Failure
+from bot.store import UsageTotals
+from cogs.commands import Commands
+
+SAMPLE_ROWS = [("You, today", UsageTotals(1, 2, 3, 1)), ("You, this month", UsageTotals(2, 1, 0)),
+               ("Server, today", UsageTotals()), ("Server, this month", UsageTotals())]  # fmt: skip
+
+
+def used_texts() -> list[str]:
+    """Every English text the bot can show: each Texts member is called, with sample values
+    that reach every branch, plus permission names and slash command descriptions."""
+    seen: list[str] = []
+
+    def record(text: str) -> str:
+        seen.append(text)
+        return text
+
+    said = texts.Texts("record", record)
+    for name, member in inspect.getmembers(texts.Texts):
+        if isinstance(member, property):
+            getattr(said, name)
+    for seconds in (0, 5):
+        said.thinking(seconds)
+    said.cannot_open_thread(["a", "b"])
+    said.cannot_post("a")
+    for failure in Failure:
+        said.failure(failure)
+    said.internal_error()
+    for limit in ("server requests", "server tokens", "your requests", "account", None):
+        said.rate_limited(limit, 10)
+        said.rate_limited(limit, 200)
+    said.needs_permission("a")
+    said.needs_permission("a", owner=True)
+    said.reset_done("n")
+    said.persona_too_long(1, 2)
+    for kind in ("conversation", "channel", "server"):
+        said.persona_set(kind)
+        said.persona_cleared(kind)
+    for source in ("conversation", "channel", "server", "default"):
+        said.persona_shown("x", source)
+    said.usage_table(SAMPLE_ROWS)
+    seen += permissions.LABELS.values()
+    for command in Commands.__cog_app_commands__:
+        seen.append(command.description)
+        children = command.commands if isinstance(command, app_commands.Group) else [command]
+        for child in children:
+            seen.append(child.description)
+            for parameter in child.parameters:
+                seen += [parameter.description, *(choice.name for choice in parameter.choices)]
+    return list(dict.fromkeys(text for text in seen if text not in ("a", "b")))
+
+
+def fields(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+
+
+def catalog(language: str):
+    with i18n.catalog_path(language).open("rb") as po:
+        return {m.id: m.string for m in read_po(po) if m.id}
+
+
+TRANSLATED = [language for language in i18n.LANGUAGES if language != i18n.DEFAULT]
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_every_text_is_translated_with_the_same_placeholders(language):
+    translations = catalog(language)
+    for text in used_texts():
+        assert translations.get(text), f"{language} lacks: {text!r}"
+        assert fields(translations[text]) == fields(text), text
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_no_catalog_entry_is_left_over(language):
+    assert set(catalog(language)) - set(used_texts()) == set()
+
+
+def test_unsupported_locales_get_english_and_chinese_gets_chinese():
+    assert texts.for_locale("fr").stopped == texts.for_locale(None).stopped == "*(stopped)*"
+    chinese = texts.for_locale("zh-CN")
+    assert chinese.stopped == "*（已停止）*"
+    assert re.search(r"[\u4e00-\u9fff]", chinese.rate_limited("server requests", 30))
+    assert texts.is_placeholder(chinese.thinking(4)) and texts.is_placeholder(chinese.retrying)
