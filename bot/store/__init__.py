@@ -5,6 +5,8 @@ from __future__ import annotations
 from ..settings import DEFAULT_POOL_SIZE, POSTGRES_SCHEMES, sqlite_path
 from .base import (
     Conversation,
+    Image,
+    ModelScope,
     PersonaScope,
     Role,
     Store,
@@ -18,6 +20,8 @@ from .sqlite import SQLiteStore
 
 __all__ = [
     "Conversation",
+    "Image",
+    "ModelScope",
     "PersonaScope",
     "PostgresStore",
     "Role",

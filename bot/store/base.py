@@ -54,6 +54,22 @@ class Turn:
 
 
 @dataclass(frozen=True, slots=True)
+class Image:
+    """An image of a user's turn, as sent to vision models (already downscaled)."""
+
+    mime: str  # image/png, image/jpeg, image/webp
+    data: bytes
+    width: int
+    height: int
+
+
+class ModelScope(StrEnum):
+    CONVERSATION = "conversation"
+    CHANNEL = "channel"
+    GUILD = "guild"
+
+
+@dataclass(frozen=True, slots=True)
 class UsageTotals:
     requests: int = 0
     prompt_tokens: int = 0
@@ -180,6 +196,26 @@ class Store(Protocol):
         ...
 
     async def set_meta(self, key: str, value: str) -> None: ...
+
+    async def set_reasoning(self, seq: int, reasoning: str) -> None:
+        """A reply's reasoning, kept apart from its text (never re-sent)."""
+        ...
+
+    async def get_reasoning(self, seq: int) -> str | None: ...
+
+    async def add_images(self, seq: int, images: list[Image]) -> None:
+        """The images of a user's turn, in order."""
+        ...
+
+    async def images_of(self, seqs: list[int]) -> dict[int, list[Image]]:
+        """The images of these turns, by turn (turns without images are left out)."""
+        ...
+
+    async def set_model(self, scope: ModelScope, scope_id: int, model: str | None) -> None:
+        """Choose a model for a scope (None: clear the choice)."""
+        ...
+
+    async def get_model(self, scope: ModelScope, scope_id: int) -> str | None: ...
 
     async def add_usage(
         self,

@@ -70,6 +70,27 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     ),
+    (
+        # A reasoning model's thinking, kept apart from the answer (shown only on request).
+        "ALTER TABLE turns ADD COLUMN reasoning TEXT",
+        # Images of a user's turn, downscaled, as sent to vision models.
+        """CREATE TABLE images (
+            seq BIGINT NOT NULL REFERENCES turns (seq) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            mime TEXT NOT NULL,
+            data BYTEA NOT NULL,
+            width INTEGER NOT NULL,
+            height INTEGER NOT NULL,
+            PRIMARY KEY (seq, position)
+        )""",
+        # The model chosen for a conversation, a channel's new conversations, or a server.
+        """CREATE TABLE models (
+            scope TEXT NOT NULL,
+            scope_id BIGINT NOT NULL,
+            model TEXT NOT NULL,
+            PRIMARY KEY (scope, scope_id)
+        )""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

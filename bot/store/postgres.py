@@ -13,6 +13,7 @@ import asyncpg
 
 from ..settings import DEFAULT_POOL_SIZE, postgres_dsn, redacted_url
 from .base import Conversation, PersonaScope, Role, Turn, TurnStatus, UsageTotals
+from .pg_extra import PostgresExtras
 from .pg_pool import Connections
 from .pg_schema import migrate, quote_identifier
 
@@ -48,7 +49,7 @@ def _turn(row: asyncpg.Record) -> Turn:
     )
 
 
-class PostgresStore:
+class PostgresStore(PostgresExtras):
     """A pool of ``pool_size`` connections. ``schema`` (created if missing) holds the tables;
     ``application_name`` names the connections in ``pg_stat_activity``."""
 

@@ -64,6 +64,27 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE conversations ADD COLUMN summary TEXT",
         "ALTER TABLE conversations ADD COLUMN summary_through INTEGER NOT NULL DEFAULT 0",
     ),
+    (
+        # A reasoning model's thinking, kept apart from the answer (shown only on request).
+        "ALTER TABLE turns ADD COLUMN reasoning TEXT",
+        # Images of a user's turn, downscaled, as sent to vision models.
+        """CREATE TABLE images (
+            seq INTEGER NOT NULL REFERENCES turns(seq) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            mime TEXT NOT NULL,
+            data BLOB NOT NULL,
+            width INTEGER NOT NULL,
+            height INTEGER NOT NULL,
+            PRIMARY KEY (seq, position)
+        )""",
+        # The model chosen for a conversation, a channel's new conversations, or a server.
+        """CREATE TABLE models (
+            scope TEXT NOT NULL,
+            scope_id INTEGER NOT NULL,
+            model TEXT NOT NULL,
+            PRIMARY KEY (scope, scope_id)
+        )""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

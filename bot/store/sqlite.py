@@ -16,6 +16,7 @@ import aiosqlite
 
 from .base import Conversation, PersonaScope, Role, StoreError, Turn, TurnStatus, UsageTotals
 from .schema import migrate
+from .sqlite_extra import SQLiteExtras
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ def _conversation(row: sqlite3.Row | tuple) -> Conversation:
     return Conversation(*row)
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteExtras):
     """One aiosqlite connection (one worker thread); SQLite serialises the writes."""
 
     def __init__(self, path: str) -> None:

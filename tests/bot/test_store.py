@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from bot.store import PersonaScope, SQLiteStore, Store, TurnStatus
+from bot.store import Image, ModelScope, PersonaScope, SQLiteStore, Store, TurnStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,3 +339,40 @@ async def test_newest_turns_within_stops_before_a_reply_being_written(store):
     await store.add_turn(1, role="user", content="q2", tokens=1, message_id=2)
     turns = await store.newest_turns_within(1, 100, after_seq=0, before_seq=reply.seq)
     assert [t.seq for t in turns] == [first.seq]
+
+
+async def test_reasoning_is_kept_apart_from_the_reply(store):
+    await _conversation(store)
+    reply = await store.add_turn(1, role="assistant", content="42", tokens=3)
+    assert await store.get_reasoning(reply.seq) is None
+    await store.set_reasoning(reply.seq, "Let me think: six times seven.")
+    assert await store.get_reasoning(reply.seq) == "Let me think: six times seven."
+    (turn,) = await store.newest_turns(1, limit=1)
+    assert turn.content == "42"
+
+
+async def test_images_of_turns_in_order_and_gone_with_their_turn(store):
+    await _conversation(store)
+    first = await store.add_turn(1, role="user", content="look", tokens=3, message_id=1)
+    second = await store.add_turn(1, role="user", content="no image", tokens=3, message_id=2)
+    images = [
+        Image("image/png", b"\x89PNG one", 10, 20),
+        Image("image/jpeg", b"\xff\xd8 two", 5, 5),
+    ]
+    await store.add_images(first.seq, images)
+    await store.add_images(first.seq, images)  # a redelivered message adds nothing
+    assert await store.images_of([first.seq, second.seq]) == {first.seq: images}
+    assert await store.images_of([]) == {}
+    await store.delete_message(1)
+    assert await store.images_of([first.seq]) == {}
+
+
+async def test_model_choices_by_scope(store):
+    await store.set_model(ModelScope.GUILD, 10, "gpt-4o")
+    await store.set_model(ModelScope.GUILD, 10, "gpt-5-mini")  # replaced
+    await store.set_model(ModelScope.CHANNEL, 10, "llama3.1")  # same id, another scope
+    assert await store.get_model(ModelScope.GUILD, 10) == "gpt-5-mini"
+    assert await store.get_model(ModelScope.CHANNEL, 10) == "llama3.1"
+    await store.set_model(ModelScope.GUILD, 10, None)
+    assert await store.get_model(ModelScope.GUILD, 10) is None
+    assert await store.get_model(ModelScope.CONVERSATION, 10) is None

@@ -15,7 +15,8 @@ from bot.store.pg_schema import SCHEMA_VERSION
 from bot.store.postgres import _WITHIN_QUERY
 from tests.databases import terminate_backends_now
 
-TABLES = {"conversations", "turns", "personas", "usage", "meta", "threadbot_migrations"}
+TABLES = {"conversations", "turns", "personas", "usage", "meta", "images", "models",
+          "threadbot_migrations"}  # fmt: skip
 
 
 async def _tables(database) -> set[str]:

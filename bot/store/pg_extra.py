@@ -1,0 +1,61 @@
+"""PostgreSQL: the store's methods for reasoning, images and model choices (kept apart from
+:mod:`bot.store.postgres` so each module stays small). Every write here is safe to run twice."""
+
+from __future__ import annotations
+
+from .base import Image, ModelScope
+from .pg_pool import Connections
+
+
+class PostgresExtras:
+    """Mixed into :class:`~bot.store.postgres.PostgresStore`, which provides ``db``."""
+
+    db: Connections
+
+    async def set_reasoning(self, seq: int, reasoning: str) -> None:
+        await self.db.execute("UPDATE turns SET reasoning = $1 WHERE seq = $2", reasoning, seq)
+
+    async def get_reasoning(self, seq: int) -> str | None:
+        row = await self.db.fetchrow("SELECT reasoning FROM turns WHERE seq = $1", seq)
+        return row[0] if row else None
+
+    async def add_images(self, seq: int, images: list[Image]) -> None:
+        rows = [(seq, i, im.mime, im.data, im.width, im.height) for i, im in enumerate(images)]
+        await self.db.run(
+            lambda conn: conn.executemany(
+                "INSERT INTO images (seq, position, mime, data, width, height) "
+                "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (seq, position) DO NOTHING",
+                rows,
+            ),
+            retry=True,
+        )
+
+    async def images_of(self, seqs: list[int]) -> dict[int, list[Image]]:
+        if not seqs:
+            return {}
+        found: dict[int, list[Image]] = {}
+        for seq, mime, data, width, height in await self.db.fetch(
+            "SELECT seq, mime, data, width, height FROM images WHERE seq = ANY($1::bigint[]) "
+            "ORDER BY seq, position",
+            seqs,
+        ):
+            found.setdefault(seq, []).append(Image(mime, bytes(data), width, height))
+        return found
+
+    async def set_model(self, scope: ModelScope, scope_id: int, model: str | None) -> None:
+        if model is None:
+            await self.db.execute(
+                "DELETE FROM models WHERE scope = $1 AND scope_id = $2", str(scope), scope_id
+            )
+        else:
+            await self.db.execute(
+                "INSERT INTO models (scope, scope_id, model) VALUES ($1, $2, $3) "
+                "ON CONFLICT (scope, scope_id) DO UPDATE SET model = excluded.model",
+                str(scope), scope_id, model,
+            )  # fmt: skip
+
+    async def get_model(self, scope: ModelScope, scope_id: int) -> str | None:
+        row = await self.db.fetchrow(
+            "SELECT model FROM models WHERE scope = $1 AND scope_id = $2", str(scope), scope_id
+        )
+        return row[0] if row else None
