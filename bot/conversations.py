@@ -141,6 +141,10 @@ class Conversations:
         assert turn is not None  # no message id, so never a duplicate
         return turn
 
+    async def reasoning(self, seq: int) -> str | None:
+        """A reply's reasoning, for the person who asks to see it."""
+        return await self.store.get_reasoning(seq)
+
     async def attach_reply(self, turn: Turn, message_id: int) -> None:
         await self.store.attach_message(turn.seq, message_id)
 
@@ -149,11 +153,20 @@ class Conversations:
         await self.store.delete_turn(turn.seq)
 
     async def finish_reply(
-        self, turn: Turn, text: str, *, status: TurnStatus, message_id: int | None = None
+        self,
+        turn: Turn,
+        text: str,
+        *,
+        status: TurnStatus,
+        message_id: int | None = None,
+        reasoning: str = "",
     ) -> None:
+        """Store what the reply said (nothing: drop it); its reasoning apart, if any."""
         if not text:
             await self.drop_reply(turn)
             return
+        if reasoning.strip():
+            await self.store.set_reasoning(turn.seq, reasoning)
         await self.store.update_turn(
             turn.seq,
             content=text,

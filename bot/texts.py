@@ -61,6 +61,18 @@ class Texts:
         return self._("Stop")
 
     @property
+    def reasoning_button(self) -> str:
+        return self._("Reasoning")
+
+    @property
+    def reasoning_heading(self) -> str:
+        return self._("The model's reasoning before this reply:")
+
+    @property
+    def no_reasoning(self) -> str:
+        return self._("No reasoning was kept for this reply.")
+
+    @property
     def stopped(self) -> str:
         return self._("*(stopped)*")
 

@@ -7,6 +7,12 @@ from bot.tokens import TokenCounter
 from tests.fakes.openai_server import Script
 
 
+def streaming(message) -> bool:
+    """A reply still being written: it has the Stop button (a finished one may have others)."""
+    buttons = [c for row in message["components"] for c in row["components"]]
+    return any(not b.get("custom_id", "").startswith("reasoning:") for b in buttons)
+
+
 def texts_in(fake_discord, channel_id):
     return [m["content"] for m in fake_discord.bot_messages(channel_id)]
 
@@ -25,7 +31,7 @@ async def reply_done(fake_discord, thread_id, text, count=1):
         lambda: (
             len(texts_in(fake_discord, thread_id)) >= count
             and texts_in(fake_discord, thread_id)[count - 1] == text
-            and not fake_discord.bot_messages(thread_id)[count - 1]["components"]
+            and not streaming(fake_discord.bot_messages(thread_id)[count - 1])
         )
     )
 

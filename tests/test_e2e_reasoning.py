@@ -46,6 +46,14 @@ async def test_reasoning_reaches_neither_discord_nor_the_history(
         ("Noted.", TurnStatus.COMPLETE), (ANSWER, TurnStatus.COMPLETE),
     ]  # fmt: skip
 
+    # Kept apart, it is shown on request: a Reasoning button, answered privately.
+    answer, noted = fake_discord.bot_messages(thread_id)
+    assert not noted["components"]  # no reasoning, no button
+    token = await fake_discord.click(answer, world.bob)
+    (shown,) = await fake_discord.wait_for(lambda: fake_discord.responses_to(token))
+    assert shown["data"]["flags"] & 64  # ephemeral
+    assert shown["data"]["content"].endswith(f"> {REASONING}")
+
 
 async def test_a_reasoning_model_gets_its_fields_and_allowance(
     fake_discord, fake_openai, world, start_bot

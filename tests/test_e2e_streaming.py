@@ -8,14 +8,14 @@ from bot.limits import MESSAGE_LIMIT
 from bot.render import CURSOR, open_fence
 from bot.store import TurnStatus
 from tests.fakes.openai_server import Script
-from tests.test_e2e_chat import ask, texts_in
+from tests.test_e2e_chat import ask, streaming, texts_in
 
 
 def finished(fake_discord, thread_id, parts=1):
     messages = fake_discord.bot_messages(thread_id)
     return (
         len(messages) >= parts
-        and not any(m["components"] for m in messages)
+        and not any(streaming(m) for m in messages)
         and all(CURSOR not in m["content"] for m in messages)
     )
 

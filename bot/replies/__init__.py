@@ -3,9 +3,11 @@
 from .display import Display
 from .job import Deps, Job, Prompt
 from .service import Replies, Stop, Submitted
-from .surface import Failed, Gone, Refused, Surface, SurfaceError
+from .surface import STOP, Button, Failed, Gone, Refused, Surface, SurfaceError
 
 __all__ = [
+    "STOP",
+    "Button",
     "Deps",
     "Display",
     "Failed",

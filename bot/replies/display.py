@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 
 from ..pacing import Pacer
 from ..render import close_open_fence, display_parts
-from .surface import Failed, Gone, Refused, Surface
+from .surface import STOP, Button, Failed, Gone, Refused, Surface
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +30,15 @@ class Display:
         surface: Surface,
         pacer: Pacer,
         *,
-        button: bool = True,
+        button: Button | None = STOP,
         on_gone: Callable[[], object] | None = None,
         on_posted: Callable[[int], Awaitable[None]] | None = None,
         reply_to: Callable[[], int | None] | None = None,
     ) -> None:
         self.surface = surface
         self.pacer = pacer
-        self.button = button  # the Stop button on the last message while streaming
+        self.button = button  # on the last message while streaming
+        self.final_button: Button | None = None  # on the last message once done
         self.on_gone = on_gone
         self.on_posted = on_posted  # called with the first message's id, once posted
         self.reply_to = reply_to  # asked once, at the first post
@@ -47,7 +48,7 @@ class Display:
         self.gone = False  # a reply message was deleted, or may not be posted: stop
         self.refused: str | None = None  # the permission that Discord says is missing
         self._placeholder = ""  # shown while there is no text yet (e.g. "retrying…")
-        self._shown: list[tuple[str, bool]] = []  # per message: content, has the button
+        self._shown: list[tuple[str, Button | None]] = []  # per message: content, button
         self._done = False
         self._changed = asyncio.Event()
         self._finished = asyncio.Event()
@@ -89,15 +90,15 @@ class Display:
         assert self._task is not None
         await self._task
 
-    def _target(self) -> list[tuple[str, bool]]:
+    def _target(self) -> list[tuple[str, Button | None]]:
         text = self.text or ("" if self._done else self.placeholder)
         if self._done and self.note:  # e.g. "(stopped)", outside any code block left open
             text = f"{close_open_fence(text)}\n\n{self.note}" if text.strip() else self.note
         if not text:
             return []
         parts = display_parts(text, streaming=not self._done)
-        button = self.button and not self._done
-        return [(part, button and i == len(parts) - 1) for i, part in enumerate(parts)]
+        button = self.final_button if self._done else self.button
+        return [(part, button if i == len(parts) - 1 else None) for i, part in enumerate(parts)]
 
     def _next_change(self) -> int | None:
         target = self._target()

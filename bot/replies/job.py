@@ -25,7 +25,7 @@ from ..store import Conversation, Turn, TurnStatus
 from ..summaries import Summarizer
 from ..texts import EN, Texts
 from .display import Display
-from .surface import Failed, Surface
+from .surface import Button, Failed, Surface
 
 log = logging.getLogger(__name__)
 
@@ -255,10 +255,13 @@ class Job:
         deps, display = self.deps, self.display
         status, note = self._outcome()
         unseen = display.gone and not display.shown_anything  # not history: nobody saw it
+        text = "" if unseen else self.reply.text
         try:  # stored before the last edit, which may be paced
             await deps.conversations.finish_reply(
-                self.turn, "" if unseen else self.reply.text, status=status
+                self.turn, text, status=status, reasoning=self.reply.reasoning
             )
+            if text and self.reply.reasoning.strip():  # shown on request, never re-sent
+                display.final_button = Button("reasoning", self.turn.seq)
         finally:
             await self._show_end(note)
         if self.request.summarise_through is not None and deps.summarizer is not None:

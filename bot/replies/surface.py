@@ -8,7 +8,20 @@ platform's; the core only hands them back.
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """A button under a reply: Stop while it streams; Reasoning, once done, for a reasoning
+    model's thinking (``turn``: the reply's stored turn, where the reasoning is kept)."""
+
+    kind: Literal["stop", "reasoning"]
+    turn: int = 0
+
+
+STOP = Button("stop")
 
 
 class SurfaceError(Exception):
@@ -37,12 +50,12 @@ class Surface(Protocol):
     @property
     def channel_id(self) -> int: ...
 
-    async def post(self, text: str, *, button: bool, reply_to: int | None = None) -> int:
-        """Send a message (with the Stop button if ``button``); returns its id. ``reply_to``
-        shows which message it answers, when that is not the newest."""
+    async def post(self, text: str, *, button: Button | None, reply_to: int | None = None) -> int:
+        """Send a message (with ``button`` under it); returns its id. ``reply_to`` shows which
+        message it answers, when that is not the newest."""
         ...
 
-    async def edit(self, message_id: int, text: str, *, button: bool) -> None: ...
+    async def edit(self, message_id: int, text: str, *, button: Button | None) -> None: ...
 
     def typing(self) -> AbstractAsyncContextManager[None]:
         """The typing indicator while the body runs; its failure never stops a reply."""

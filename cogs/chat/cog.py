@@ -15,6 +15,7 @@ from bot import attachments, permissions, texts
 from bot.limits import THREAD_NAME_LIMIT
 from bot.replies import Submitted
 
+from .reasoning import ReasoningButton
 from .recovery import mend_interrupted_replies
 from .surface import Channel, DiscordSurface, notice
 
@@ -102,7 +103,7 @@ class Chat(commands.Cog):
             author_name=author.display_name, read_text=read,
             surface=DiscordSurface(
                 self.bot, channel, channel_id, fallback=message,
-                in_thread=message.guild is not None, button_label=words.stop_button,
+                in_thread=message.guild is not None, words=words,
             ),
             texts=words,
         )  # fmt: skip
@@ -129,6 +130,7 @@ class Chat(commands.Cog):
         await self.bot.replies.forget(payload.message_id, payload.channel_id)
 
     async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(ReasoningButton)
         if self.bot.interrupted_replies:
             self._mending = asyncio.create_task(
                 mend_interrupted_replies(self.bot, self.bot.interrupted_replies),

@@ -14,7 +14,9 @@ import discord
 
 from bot import texts
 from bot.permissions import LABELS
-from bot.replies import Failed, Gone, Refused, Stop, SurfaceError
+from bot.replies import Button, Failed, Gone, Refused, Stop, SurfaceError
+
+from .reasoning import reasoning_view
 
 if TYPE_CHECKING:
     from bot.app import ChatBot
@@ -64,10 +66,10 @@ class DiscordSurface:
         fallback: discord.Message | None = None,
         *,
         in_thread: bool = True,
-        button_label: str = texts.EN.stop_button,
+        words: texts.Texts = texts.EN,
     ) -> None:
         self.bot = bot
-        self.button_label = button_label
+        self.words = words  # the buttons' labels
         self.in_thread = in_thread  # a server conversation is a thread; else a DM
         self.channel = channel
         self._channel_id = channel_id
@@ -87,8 +89,12 @@ class DiscordSurface:
         except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
             raise Gone(f"no thread: {exc}") from exc
 
-    def _view(self, button: bool) -> discord.ui.View | None:
-        return StopView(self.bot, self._channel_id, self.button_label) if button else None
+    def _view(self, button: Button | None) -> discord.ui.View | None:
+        if button is None:
+            return None
+        if button.kind == "reasoning":
+            return reasoning_view(button.turn, self.words.reasoning_button)
+        return StopView(self.bot, self._channel_id, self.words.stop_button)
 
     def _error(self, exc: Exception) -> SurfaceError:
         if isinstance(exc, discord.NotFound):
@@ -100,7 +106,7 @@ class DiscordSurface:
             return Refused(LABELS[needed])
         return Failed(str(exc))
 
-    async def post(self, text: str, *, button: bool, reply_to: int | None = None) -> int:
+    async def post(self, text: str, *, button: Button | None, reply_to: int | None = None) -> int:
         reference = None
         if reply_to is not None and reply_to != self._channel_id:  # not a thread's starter
             reference = discord.MessageReference(
@@ -115,7 +121,7 @@ class DiscordSurface:
             raise self._error(exc) from exc
         return message.id
 
-    async def edit(self, message_id: int, text: str, *, button: bool) -> None:
+    async def edit(self, message_id: int, text: str, *, button: Button | None) -> None:
         await self._ready()
         message = self.bot.get_partial_messageable(self._channel_id).get_partial_message(message_id)
         try:

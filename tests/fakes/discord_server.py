@@ -237,7 +237,7 @@ class FakeDiscord:
         buttons = [c for row in message["components"] for c in row["components"]]
         button = next(b for b in buttons if custom_id in (None, b["custom_id"]))
         data = {"custom_id": button["custom_id"], "component_type": 2}
-        await self._interaction(3, int(message["channel_id"]), user, data, message=message)
+        return await self._interaction(3, int(message["channel_id"]), user, data, message=message)
 
     async def invoke(
         self,

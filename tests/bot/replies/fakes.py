@@ -14,7 +14,7 @@ from bot.conversations import Conversations
 from bot.llm import Delta, LLMError, Reply
 from bot.pacing import Pacer
 from bot.ratelimit import LocalLimiter
-from bot.replies import Deps, Failed, Gone, Refused, Replies
+from bot.replies import Button, Deps, Failed, Gone, Refused, Replies
 from bot.store import SQLiteStore
 from bot.tokens import TokenCounter
 
@@ -26,7 +26,7 @@ _ids = itertools.count(1_000)
 class Shown:
     id: int
     text: str
-    button: bool
+    button: Button | None
     reply_to: int | None
 
 
@@ -43,14 +43,14 @@ class FakeSurface:
         if self.fail_with:
             raise self.fail_with.pop(0)
 
-    async def post(self, text: str, *, button: bool, reply_to: int | None = None) -> int:
+    async def post(self, text: str, *, button: Button | None, reply_to: int | None = None) -> int:
         self._maybe_fail()
         shown = Shown(next(_ids), text, button, reply_to)
         self.messages.append(shown)
         self.posted.set()
         return shown.id
 
-    async def edit(self, message_id: int, text: str, *, button: bool) -> None:
+    async def edit(self, message_id: int, text: str, *, button: Button | None) -> None:
         self._maybe_fail()
         shown = next(m for m in self.messages if m.id == message_id)
         shown.text, shown.button = text, button
