@@ -154,11 +154,11 @@ async def measure(
     assert conversation is not None
     for label, window in windows.items():
         budget = Budget(window, 1024)
-        conversations = Conversations(store, counter, budget=budget, default_persona=persona)
-        request = await conversations.build(conversation)
+        conversations = Conversations(store, counter, budget=budget)
+        request = await conversations.build(conversation, persona)
         naive = await naive_build(store, counter, budget, persona)
         assert request.messages == naive.messages  # same answer, different cost
-        fast = await timed(lambda: conversations.build(conversation))  # noqa: B023
+        fast = await timed(lambda: conversations.build(conversation, persona))  # noqa: B023
         slow = await timed(lambda: naive_build(store, counter, budget, persona), 3)  # noqa: B023
         if window == context_window(MODEL):
             naive_full_window = slow
@@ -167,16 +167,14 @@ async def measure(
         )
     # Default settings: 128k window, HISTORY_TOKENS 12,000, after a block was summarised.
     budget = Budget(context_window(MODEL), 1024)
-    capped = Conversations(
-        store, counter, budget=budget, default_persona=persona, history_tokens=12_000
-    )
-    through = (await capped.build(conversation)).summarise_through
+    capped = Conversations(store, counter, budget=budget, history_tokens=12_000)
+    through = (await capped.build(conversation, persona)).summarise_through
     if through is not None:
         await store.save_summary(1, "a summary of the earlier conversation " * 40, through)
     summarised = await store.get_conversation(1)
     assert summarised is not None
-    request = await capped.build(summarised)
-    fast = await timed(lambda: capped.build(summarised))
+    request = await capped.build(summarised, persona)
+    fast = await timed(lambda: capped.build(summarised, persona))
     slow = naive_full_window  # the naive builder re-sends everything, cap or not
     label = "128k, cap 12k"
     print(

@@ -112,9 +112,7 @@ async def main() -> None:
         return Reply(text=text(rng, max_tokens))
 
     summarizer = Summarizer(store, counter, complete, max_tokens=SUMMARY_TOKENS)
-    conversations = Conversations(
-        store, counter, budget=budget, default_persona=PERSONA, history_tokens=HISTORY_TOKENS
-    )
+    conversations = Conversations(store, counter, budget=budget, history_tokens=HISTORY_TOKENS)
     capped = Budget(HISTORY_TOKENS + 1024 + counter.message("system", PERSONA) + 3, 1024)
     history: list[Turn] = []  # every turn, oldest first, for the two other strategies
     for n, (question, answer) in enumerate(exchanges):
@@ -128,7 +126,7 @@ async def main() -> None:
 
         naive.request(build_request(counter, budget, PERSONA, newest_first).messages, past_cap)
         one.request(build_request(counter, capped, PERSONA, newest_first).messages, past_cap)
-        request = await conversations.build(await store.get_conversation(1))
+        request = await conversations.build(await store.get_conversation(1), PERSONA)
         ours.request(request.messages, past_cap)
 
         reply = await conversations.begin_reply(1)

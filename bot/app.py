@@ -6,8 +6,6 @@ Resources are built in ``main()`` and handed in; ``setup_hook`` opens them and l
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import hashlib
 import json
 import logging
@@ -18,12 +16,14 @@ from discord import app_commands
 from discord.ext import commands
 
 from . import i18n, texts
-from .context import Budget, context_window, is_known_model
+from .choices import Choices
 from .conversations import Conversations
+from .core import build_core
 from .llm import LLMClient
+from .models import Models
 from .pacing import Pacer
-from .ratelimit import Limiter, LocalLimiter, scope_of
-from .replies import Deps, Replies
+from .ratelimit import Limiter, LocalLimiter
+from .replies import Replies
 from .settings import Settings
 from .store import Store, Turn
 from .summaries import Summarizer
@@ -109,6 +109,8 @@ class ChatBot(commands.Bot):
         )
         # Set in setup_hook, before any cog runs.
         self.counter: TokenCounter
+        self.models: Models
+        self.choices: Choices
         self.conversations: Conversations
         self.summarizer: Summarizer | None = None
         self.replies: Replies
@@ -125,47 +127,13 @@ class ChatBot(commands.Bot):
                 "Marked %d replies cut off by the last shutdown as interrupted",
                 len(self.interrupted_replies),
             )
-        settings = self.settings
-        # Loading a vocabulary takes about a second: keep it off the event loop.
-        self.counter = await asyncio.to_thread(TokenCounter.for_model, settings.openai_model)
-        if settings.context_tokens is None and not is_known_model(settings.openai_model):
-            log.warning(
-                "Unknown model %r: assuming a %d-token context window; set CONTEXT_TOKENS",
-                settings.openai_model,
-                context_window(settings.openai_model),
-            )
-        budget = Budget(
-            window=context_window(settings.openai_model, settings.context_tokens),
-            completion=settings.max_completion_tokens,
+        core = await build_core(self.settings, self.store, self.llm, self.limiter, self.pacer)
+        self.counter, self.models, self.choices = core.counter, core.models, core.choices
+        self.conversations, self.summarizer, self.replies = (
+            core.conversations,
+            core.summarizer,
+            core.replies,
         )
-        self.conversations = Conversations(
-            self.store,
-            self.counter,
-            budget=budget,
-            default_persona=settings.system_prompt,
-            history_tokens=settings.history_tokens,
-            alternate_roles=settings.alternate_roles,
-        )
-        await self.conversations.recount_if_encoding_changed()
-        await self.conversations.load_index()
-        complete = (
-            functools.partial(self.llm.complete, model=settings.summary_model)
-            if settings.summaries
-            else None
-        )
-        self.summarizer = Summarizer(
-            self.store, self.counter, complete, max_tokens=settings.summary_tokens,
-            charge=lambda guild_id, owner_id, tokens: self.limiter.charge(
-                scope_of(guild_id, owner_id), tokens
-            ),
-        )  # fmt: skip
-        self.replies = Replies(
-            Deps(
-                self.conversations, self.llm, self.limiter, self.pacer, self.summarizer,
-                max_completion_tokens=settings.max_completion_tokens,
-                cache_keys=settings.sends_prompt_cache_key,
-            )
-        )  # fmt: skip
         await self.tree.set_translator(CatalogTranslator())
         for extension in EXTENSIONS:
             try:

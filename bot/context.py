@@ -207,3 +207,17 @@ def _merge(run: list[dict[str, str]]) -> dict[str, str]:
         return merged
     content = "\n\n".join(f"{m.get('name') or 'user'}: {m['content']}" for m in run)
     return {"role": run[0]["role"], "content": content}
+
+
+def fit_exactly(request: ChatRequest, counter: TokenCounter, budget: Budget) -> None:
+    """Drop the oldest turns until ``request``, counted with ``counter``, fits ``budget`` (when
+    the turns were chosen with another tokenizer's counts); the newest turn always stays."""
+    start = next((i for i, m in enumerate(request.messages) if m["role"] != "system"), None)
+    while start is not None and request.prompt_tokens > budget.prompt:
+        if start >= len(request.messages) - 1:
+            return
+        dropped = request.messages.pop(start)
+        request.prompt_tokens -= counter.message(dropped["role"], dropped["content"],
+                                                 dropped.get("name"))  # fmt: skip
+        request.turns -= 1
+        request.dropped = True

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
 
-from .context import Budget, ChatRequest, ContextPacker, alternate, api_name
+from .context import Budget, ChatRequest, ContextPacker, alternate, api_name, fit_exactly
 from .known import ConversationIndex
 from .llm import Usage
-from .store import Conversation, PersonaScope, Store, Turn, TurnStatus, UsageTotals
+from .models import Model
+from .store import Conversation, Store, Turn, TurnStatus, UsageTotals
 from .tokens import TokenCounter
 
 log = logging.getLogger(__name__)
@@ -26,12 +26,6 @@ ENCODING_KEY = "token_encoding"  # the tokenizer the stored counts were made wit
 RECOUNT_PAGE = 500
 
 
-@dataclass(frozen=True, slots=True)
-class Persona:
-    text: str
-    source: str  # "conversation", "channel", "server" or "default"
-
-
 class Conversations:
     def __init__(
         self,
@@ -39,14 +33,12 @@ class Conversations:
         counter: TokenCounter,
         *,
         budget: Budget,
-        default_persona: str,
         history_tokens: int | None = None,
         alternate_roles: bool | None = None,
     ) -> None:
         self.store = store
         self.counter = counter
         self.budget = budget
-        self.default_persona = default_persona
         self.history_tokens = history_tokens  # the most history re-sent per request (soft)
         self.index = ConversationIndex()
         # Merge same-role turns for servers whose templates want strict alternation: True,
@@ -83,25 +75,18 @@ class Conversations:
     async def reset(self, conversation_id: int) -> None:
         await self.store.reset_conversation(conversation_id)
 
-    async def set_persona(self, kind: str, scope_id: int, text: str | None) -> None:
-        """``kind``: "conversation" (``scope_id`` the conversation), "channel" or "server"."""
-        if kind == "conversation":
-            await self.store.set_conversation_persona(scope_id, text)
-        else:
-            scope = PersonaScope.CHANNEL if kind == "channel" else PersonaScope.GUILD
-            await self.store.set_default_persona(scope, scope_id, text)
-
     async def usage(
         self, *, guild_id: int | None, since: dt.date, user_id: int | None = None
     ) -> UsageTotals:
         return await self.store.usage(guild_id=guild_id, since=since, user_id=user_id)
 
     async def record_usage(
-        self, *, guild_id: int | None, user_id: int, day: dt.date, usage: Usage
+        self, *, guild_id: int | None, user_id: int, day: dt.date, usage: Usage, cost: float = 0.0
     ) -> None:
         await self.store.add_usage(
             guild_id=guild_id, user_id=user_id, day=day, prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens, cached_tokens=usage.cached_tokens,
+            cost=cost,
         )  # fmt: skip
 
     def _user_tokens(self, content: str, author: str | None) -> int:
@@ -179,30 +164,6 @@ class Conversations:
         """After a crash: keep what was shown of an interrupted reply (nothing: drop it)."""
         await self.finish_reply(turn, shown, status=TurnStatus.INTERRUPTED)
 
-    async def persona(self, conversation: Conversation) -> Persona:
-        """The persona in effect for a conversation."""
-        return await self.resolve_persona(
-            own=conversation.persona,
-            channel_id=conversation.parent_id,
-            guild_id=conversation.guild_id,
-        )
-
-    async def resolve_persona(
-        self, *, own: str | None, channel_id: int | None, guild_id: int | None
-    ) -> Persona:
-        """The most specific persona wins: conversation, channel, server, then the default."""
-        if own:
-            return Persona(own, "conversation")
-        if channel_id is not None:
-            text = await self.store.get_default_persona(PersonaScope.CHANNEL, channel_id)
-            if text:
-                return Persona(text, "channel")
-        if guild_id is not None:
-            text = await self.store.get_default_persona(PersonaScope.GUILD, guild_id)
-            if text:
-                return Persona(text, "server")
-        return Persona(self.default_persona, "default")
-
     async def recount_if_encoding_changed(self) -> int:
         """Cached counts are exact for one tokenizer. After a model change that changes it
         (cl100k_base ↔ o200k_base), count every stored turn again, once; returns how many."""
@@ -238,8 +199,9 @@ class Conversations:
     async def build(
         self,
         conversation: Conversation,
-        budget: Budget | None = None,
+        persona: str,
         *,
+        model: Model | None = None,
         before_seq: int | None = None,
     ) -> ChatRequest:
         """The request for the conversation's next reply, reading only the turns that fit.
@@ -248,10 +210,9 @@ class Conversations:
         request says which turns to fold into the summary (``summarise_through``), and they
         keep being sent until that summary exists, so the prompt prefix changes once a block.
         """
-        persona = await self.persona(conversation)
-        packer = ContextPacker(
-            self.counter, budget or self.budget, persona.text, conversation.summary
-        )
+        counter = model.counter if model is not None else self.counter
+        budget = model.budget if model is not None else self.budget
+        packer = ContextPacker(counter, budget, persona, conversation.summary)
         newest = await self.store.newest_turns_within(
             conversation.id,
             max(0, packer.room),
@@ -265,7 +226,10 @@ class Conversations:
         request.summarise_through = self._block_to_summarise(conversation, packer.kept)
         if self.alternate_roles:
             request.messages = alternate(request.messages)
-            request.prompt_tokens = self.counter.prompt(request.messages)
+        if self.alternate_roles or counter.encoding is not self.counter.encoding:
+            # Stored counts are the default tokenizer's: count this model's request exactly.
+            request.prompt_tokens = counter.prompt(request.messages)
+            fit_exactly(request, counter, budget)
         return request
 
     def learn_alternating_roles(self) -> bool:

@@ -60,6 +60,11 @@ class Settings:
     summary_model: str | None = None
     prompt_cache_key: bool | None = None  # None: send it only to OpenAI itself
     alternate_roles: bool | None = None  # None: merge same-role turns once a server asks
+    models: tuple[str, ...] = ()  # MODELS: what /model may choose (empty: anything)
+    vision_models: tuple[str, ...] = ()  # VISION_MODELS: more models that take images
+    # MODEL_PRICES: US dollars per million prompt and completion tokens, by model
+    model_prices: tuple[tuple[str, float, float], ...] = ()
+    image_max_side: int = 1024  # IMAGE_MAX_SIDE: images are downscaled to fit this
     token_parameter: TokenParameter | None = None  # None: by model family and host
     reasoning_effort: str | None = None  # None: not sent
 
@@ -157,6 +162,29 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str 
     if raw.lower() not in choices:
         raise SettingsError(name, f"must be one of {', '.join(choices)} (or empty)")
     return raw.lower()
+
+
+def _names(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list."""
+    return tuple(part.strip() for part in (_text(env, name) or "").split(",") if part.strip())
+
+
+def _prices(env: Mapping[str, str]) -> tuple[tuple[str, float, float], ...]:
+    """``MODEL_PRICES=gpt-4o-mini=0.15/0.60, gpt-4o=2.50/10``: dollars per million prompt /
+    completion tokens."""
+    prices = []
+    for entry in _names(env, "MODEL_PRICES"):
+        model, _, pair = entry.rpartition("=")
+        prompt, _, completion = pair.partition("/")
+        try:
+            prices.append((model.strip(), float(prompt), float(completion)))
+        except ValueError:
+            raise SettingsError(
+                "MODEL_PRICES", "must look like gpt-4o-mini=0.15/0.60, other-model=1/2"
+            ) from None
+        if not model.strip():
+            raise SettingsError("MODEL_PRICES", "names no model in one of its entries")
+    return tuple(prices)
 
 
 def _auto_bool(env: Mapping[str, str], name: str) -> bool | None:
@@ -263,6 +291,10 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         summary_model=_text(env, "SUMMARY_MODEL"),
         prompt_cache_key=_optional_bool(env, "PROMPT_CACHE_KEY"),
         alternate_roles=_auto_bool(env, "ALTERNATE_ROLES"),
+        models=_names(env, "MODELS"),
+        vision_models=_names(env, "VISION_MODELS"),
+        model_prices=_prices(env),
+        image_max_side=_int(env, "IMAGE_MAX_SIDE", 1024, minimum=64),
         token_parameter=None if token_parameter is None else TokenParameter(token_parameter),
         reasoning_effort=_choice(env, "REASONING_EFFORT", REASONING_EFFORTS),
     )

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from bot.app import ChatBot
-    from bot.conversations import Persona
+    from bot.choices import Chosen
 
     PersonaSetter = Callable[[discord.Interaction, str], Awaitable[None]]
 
@@ -176,7 +176,7 @@ class Commands(commands.Cog):
         self, interaction: discord.Interaction, kind: str, text: str | None
     ) -> None:
         scope_id = interaction.guild_id if kind == "server" else interaction.channel_id
-        await self.bot.conversations.set_persona(kind, scope_id or 0, text)
+        await self.bot.choices.set_persona(kind, scope_id or 0, text)
 
     @persona.command(name="set")
     @app_commands.describe(
@@ -205,15 +205,15 @@ class Commands(commands.Cog):
             await apply(interaction, text)
             return
         current = await self._effective_persona(interaction)
-        await interaction.response.send_modal(PersonaModal(current.text, apply, said(interaction)))
+        await interaction.response.send_modal(PersonaModal(current.value, apply, said(interaction)))
 
-    async def _effective_persona(self, interaction: discord.Interaction) -> Persona:
+    async def _effective_persona(self, interaction: discord.Interaction) -> Chosen:
         conversation = await self._conversation_here(interaction)
         channel = interaction.channel
         if conversation is not None:
-            return await self.bot.conversations.persona(conversation)
+            return await self.bot.choices.persona(conversation)
         channel_id = interaction.channel_id if not isinstance(channel, discord.Thread) else None
-        return await self.bot.conversations.resolve_persona(
+        return await self.bot.choices.resolve_persona(
             own=None, channel_id=channel_id, guild_id=interaction.guild_id
         )
 
@@ -222,7 +222,7 @@ class Commands(commands.Cog):
         """Show the persona in effect here and where it comes from."""
         persona = await self._effective_persona(interaction)
         await self._private(
-            interaction, said(interaction).persona_shown(persona.text, persona.source)
+            interaction, said(interaction).persona_shown(persona.value, persona.source)
         )
 
     @persona.command(name="clear")

@@ -79,7 +79,7 @@ async def test_context_length_exceeded_rebuilds_smaller_and_remembers(
     _, rejected, retried = fake_openai.requests
     assert len(retried["messages"]) < len(rejected["messages"])
     assert retried["messages"][-1] == rejected["messages"][-1]
-    assert bot.conversations.budget.window < 6000  # remembered for later requests
+    assert (await bot.models.get(bot.models.default)).budget.window < 6000  # remembered
 
 
 async def test_invalid_api_key_tells_admins_and_logs_once(

@@ -84,6 +84,10 @@ class LLMClient:
             reasoning_effort=reasoning_effort,
         )
 
+    async def model_names(self) -> list[str]:
+        """The models the server offers (``GET /models``); raises where it has no such route."""
+        return [model.id async for model in self.client.models.list()]
+
     async def close(self) -> None:
         await self.client.close()
 
@@ -139,13 +143,14 @@ class LLMClient:
         reply: Reply,
         on_retry: RetryHook | None = None,
         cache_key: str | None = None,
+        model: str | None = None,
     ) -> AsyncIterator[Delta]:
         """Yield answer and reasoning deltas; fill ``reply`` as it goes.
 
         A failure before the first delta (refused, dropped, or an error event) is retried within
         the bounded policy: nobody has seen anything yet. After it, the reply is ``CUT_OFF``.
         """
-        body = self._body(messages, max_tokens, cache_key=cache_key)
+        body = self._body(messages, max_tokens, cache_key=cache_key, model=model)
         body["stream"] = True
         attempt = 0
         while True:

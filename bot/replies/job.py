@@ -16,9 +16,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..choices import Choices
 from ..context import ChatRequest
 from ..conversations import Conversations
 from ..llm import Failure, LLMClient, LLMError, Reply
+from ..models import Model, Models
 from ..pacing import Pacer
 from ..ratelimit import Limiter, Ticket, scope_of
 from ..store import Conversation, Turn, TurnStatus
@@ -46,11 +48,12 @@ class Deps:
     """What every reply uses: the process's shared services and the reply settings."""
 
     conversations: Conversations
+    choices: Choices
+    models: Models
     llm: LLMClient
     limiter: Limiter
     pacer: Pacer
     summarizer: Summarizer | None
-    max_completion_tokens: int
     cache_keys: bool  # send prompt_cache_key (OpenAI routes a conversation to one cache)
     logged_once: set[Failure] = field(default_factory=set)  # admins' failures, logged once
     short_wait: float = SHORT_WAIT
@@ -78,6 +81,8 @@ class Job:
         self.newer_waiting = newer_waiting  # messages arrived after the batch
         self.reply = Reply()
         self.request: ChatRequest | None = None
+        self.model: Model | None = None  # the model this reply is asked of
+        self.persona = ""
         self.display: Display | None = None
         self.finished = asyncio.Event()
         self.stop_note: str | None = None
@@ -123,7 +128,9 @@ class Job:
         conversations = self.deps.conversations
         conversation = await conversations.get(self.conversation_id)
         if conversation is not None and not self._stopped.is_set():
-            self.request = await conversations.build(conversation, before_seq=self.turn.seq)
+            self.persona = (await self.deps.choices.persona(conversation)).value
+            self.model = await self._model(conversation)
+            self.request = await self._build(conversation)
         if self.request is None or not self.request.ends_with_user:
             await conversations.drop_reply(self.turn)  # deleted, or nothing left to answer
             return
@@ -147,10 +154,21 @@ class Job:
             self._producer.cancel()  # no-op when done; stops it if we are being cancelled
         await self._finish(conversation, ticket)
 
+    async def _model(self, conversation: Conversation) -> Model:
+        """The model chosen for the conversation (the default if it may no longer be chosen)."""
+        models = self.deps.models
+        name = (await self.deps.choices.model(conversation)).value
+        return await models.get(name if models.may_choose(name) else models.default)
+
+    async def _build(self, conversation: Conversation) -> ChatRequest:
+        return await self.deps.conversations.build(
+            conversation, self.persona, model=self.model, before_seq=self.turn.seq
+        )
+
     async def _admit(self, conversation: Conversation) -> Ticket | None:
         """Wait out a short rate-limit wait; refuse a long one with a plain notice."""
-        assert self.request is not None
-        tokens = self.request.prompt_tokens + self.deps.max_completion_tokens
+        assert self.request is not None and self.model is not None
+        tokens = self.request.prompt_tokens + self.model.budget.completion
         scope = scope_of(conversation.guild_id, self.asker)
         while not self._stopped.is_set():
             decision = self.deps.limiter.acquire(scope, self.asker, tokens)
@@ -169,13 +187,15 @@ class Job:
         assert self.display is not None and self.request is not None
         deps = self.deps
         for attempt in range(2):
+            assert self.model is not None
             try:
                 stream = deps.llm.stream(
                     self.request.messages,
-                    max_tokens=deps.max_completion_tokens,
+                    max_tokens=self.model.budget.completion,
                     reply=self.reply,
                     on_retry=self._on_retry,
                     cache_key=self._cache_key(),
+                    model=self.model.name,
                 )
                 async for delta in stream:
                     if delta.text:
@@ -186,9 +206,8 @@ class Job:
             except LLMError as error:
                 if attempt or self.reply.text or not self._learn(error):
                     raise
-                self.request = await deps.conversations.build(
-                    conversation, before_seq=self.turn.seq
-                )
+                self.model = await deps.models.get(self.model.name)  # what was learnt
+                self.request = await self._build(conversation)
             finally:
                 deps.limiter.observe(self.reply.headers)
 
@@ -196,8 +215,8 @@ class Job:
         """Whether the failure taught something that a rebuilt request can get right."""
         conversations = self.deps.conversations
         if error.failure is Failure.CONTEXT_LENGTH:  # the window table was wrong for the model
-            assert self.request is not None
-            conversations.shrink_window(self.request.prompt_tokens)
+            assert self.request is not None and self.model is not None
+            self.deps.models.shrink(self.model.name, self.request.prompt_tokens)
             return True
         return error.failure is Failure.ROLE_ORDER and conversations.learn_alternating_roles()
 
@@ -266,12 +285,15 @@ class Job:
             await self._show_end(note)
         if self.request.summarise_through is not None and deps.summarizer is not None:
             deps.summarizer.request(self.conversation_id, self.request.summarise_through)
-        usage = self.reply.spent(self.request.prompt_tokens, deps.conversations.counter.count)
+        assert self.model is not None
+        usage = self.reply.spent(self.request.prompt_tokens, self.model.counter.count)
         deps.limiter.settle(ticket, usage.prompt_tokens + usage.completion_tokens if usage else 0)
         if usage is not None:
+            price = self.model.price
             await deps.conversations.record_usage(
                 guild_id=conversation.guild_id, user_id=self.asker,
                 day=dt.datetime.now(dt.UTC).date(), usage=usage,
+                cost=price.cost(usage.prompt_tokens, usage.completion_tokens) if price else 0.0,
             )  # fmt: skip
         if display.refused is not None:
             await self.surface.tell(self.texts.cannot_post(display.refused))

@@ -75,6 +75,7 @@ class UsageTotals:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0
+    cost: float = 0.0  # US dollars, estimated where prices are configured
 
     @property
     def total_tokens(self) -> int:
@@ -226,6 +227,7 @@ class Store(Protocol):
         prompt_tokens: int,
         completion_tokens: int,
         cached_tokens: int = 0,
+        cost: float = 0.0,
     ) -> None: ...
 
     async def usage(

@@ -73,6 +73,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         # A reasoning model's thinking, kept apart from the answer (shown only on request).
         "ALTER TABLE turns ADD COLUMN reasoning TEXT",
+        # The estimated cost in US dollars, where prices are configured (MODEL_PRICES).
+        "ALTER TABLE usage ADD COLUMN cost DOUBLE PRECISION NOT NULL DEFAULT 0",
         # Images of a user's turn, downscaled, as sent to vision models.
         """CREATE TABLE images (
             seq BIGINT NOT NULL REFERENCES turns (seq) ON DELETE CASCADE,

@@ -283,15 +283,17 @@ class PostgresStore(PostgresExtras):
         prompt_tokens: int,
         completion_tokens: int,
         cached_tokens: int = 0,
+        cost: float = 0.0,
     ) -> None:
         await self.db.execute(
             "INSERT INTO usage (guild_id, user_id, day, requests, prompt_tokens, completion_tokens, "
-            "cached_tokens) VALUES ($1, $2, $3, 1, $4, $5, $6) ON CONFLICT (guild_id, day, user_id) "
-            "DO UPDATE SET requests = usage.requests + 1, "
+            "cached_tokens, cost) VALUES ($1, $2, $3, 1, $4, $5, $6, $7) "
+            "ON CONFLICT (guild_id, day, user_id) DO UPDATE SET requests = usage.requests + 1, "
             "prompt_tokens = usage.prompt_tokens + excluded.prompt_tokens, "
             "completion_tokens = usage.completion_tokens + excluded.completion_tokens, "
-            "cached_tokens = usage.cached_tokens + excluded.cached_tokens",
-            guild_id or 0, user_id, day, prompt_tokens, completion_tokens, cached_tokens,
+            "cached_tokens = usage.cached_tokens + excluded.cached_tokens, "
+            "cost = usage.cost + excluded.cost",
+            guild_id or 0, user_id, day, prompt_tokens, completion_tokens, cached_tokens, cost,
             retry=False,  # a second run would count the request twice
         )  # fmt: skip
 
@@ -300,7 +302,8 @@ class PostgresStore(PostgresExtras):
     ) -> UsageTotals:
         query = (
             "SELECT COALESCE(SUM(requests), 0)::bigint, COALESCE(SUM(prompt_tokens), 0)::bigint, "
-            "COALESCE(SUM(completion_tokens), 0)::bigint, COALESCE(SUM(cached_tokens), 0)::bigint "
+            "COALESCE(SUM(completion_tokens), 0)::bigint, COALESCE(SUM(cached_tokens), 0)::bigint, "
+            "COALESCE(SUM(cost), 0)::double precision "
             "FROM usage WHERE guild_id = $1 AND day >= $2"
         )
         args: list[object] = [guild_id or 0, since]

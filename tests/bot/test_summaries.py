@@ -51,7 +51,7 @@ async def past_the_cap_then_summarise(store, conversations, summarizer):
     """Eight exchanges (past a 300-token cap), a request, then its summary job; the request."""
     for n in range(8):
         await say(conversations, n)
-    request = await conversations.build(await store.get_conversation(1))
+    request = await conversations.build(await store.get_conversation(1), "persona")
     summarizer.request(1, request.summarise_through)
     await summarizer.wait_idle()
     return request
@@ -62,7 +62,6 @@ def make(store, history=300):
         store,
         COUNTER,
         budget=Budget(100_000, 500),
-        default_persona="persona",
         history_tokens=history,
     )
 
@@ -71,7 +70,7 @@ async def test_history_within_the_cap_is_sent_whole(store):
     conversations = make(store)
     for n in range(3):
         await say(conversations, n)
-    request = await conversations.build(await store.get_conversation(1))
+    request = await conversations.build(await store.get_conversation(1), "persona")
     assert request.summarise_through is None and request.turns == 6
 
 
@@ -80,7 +79,7 @@ async def test_over_the_cap_a_block_is_marked_for_summary_but_still_sent(store):
     for n in range(8):
         await say(conversations, n)
     conversation = await store.get_conversation(1)
-    request = await conversations.build(conversation)
+    request = await conversations.build(conversation, "persona")
     assert request.turns == 16  # nothing vanishes before its summary exists
     through = request.summarise_through
     kept = [t for t in await store.newest_turns(1, limit=100) if t.seq > through]
@@ -96,7 +95,7 @@ async def test_summary_replaces_the_block_after_the_persona(store):
     transcript = model.prompts[0][1]["content"]
     assert "question 0" in transcript and "alice:" in transcript and "(none yet)" in transcript
 
-    after = await conversations.build(await store.get_conversation(1))
+    after = await conversations.build(await store.get_conversation(1), "persona")
     # One opening system message (many chat templates accept no other): persona, then summary.
     (system,) = [m for m in after.messages if m["role"] == "system"]
     assert after.messages[0] is system
@@ -112,7 +111,7 @@ async def test_prefix_is_stable_between_blocks(store):
     prefixes, changes = [], 0
     for n in range(60):
         await say(conversations, n)
-        request = await conversations.build(await store.get_conversation(1))
+        request = await conversations.build(await store.get_conversation(1), "persona")
         head = request.messages[:3]
         if prefixes and head != prefixes[-1]:
             changes += 1
@@ -132,7 +131,7 @@ async def test_failed_summary_falls_back_to_the_plain_window_and_retries(store):
     request = await past_the_cap_then_summarise(store, conversations, summarizer)
     conversation = await store.get_conversation(1)
     assert conversation.summary is None and conversation.history_start == request.summarise_through
-    retry = await conversations.build(conversation)
+    retry = await conversations.build(conversation, "persona")
     assert retry.summarise_through == conversation.history_start  # still owed a summary
     model.fail = False
     summarizer.request(1, retry.summarise_through)
@@ -148,7 +147,7 @@ async def test_summaries_off_just_drop_the_block(store):
     conversations = make(store, history=300)
     summarizer = Summarizer(store, COUNTER, None, max_tokens=100)
     request = await past_the_cap_then_summarise(store, conversations, summarizer)
-    after = await conversations.build(await store.get_conversation(1))
+    after = await conversations.build(await store.get_conversation(1), "persona")
     assert after.turns < request.turns and after.messages[1]["role"] == "user"
 
 
@@ -161,7 +160,7 @@ async def test_reset_clears_the_summary_and_a_late_summary_is_ignored(store):
     conversation = await store.get_conversation(1)
     assert conversation.summary is None
     assert not await store.save_summary(1, "too late", 6)
-    request = await conversations.build(conversation)
+    request = await conversations.build(conversation, "persona")
     assert request.messages == [{"role": "system", "content": "persona"}]
 
 
@@ -174,14 +173,12 @@ async def test_summary_calls_are_counted_in_usage(store):
 
 
 async def test_counts_are_redone_once_when_the_tokenizer_changes(store):
-    old = Conversations(
-        store, TokenCounter.for_model("gpt-4"), budget=Budget(8000, 500), default_persona="p"
-    )
+    old = Conversations(store, TokenCounter.for_model("gpt-4"), budget=Budget(8000, 500))
     assert await old.recount_if_encoding_changed() == 0  # first start: just remembered
     for n in range(3):
         await say(old, n)
     new_counter = TokenCounter.for_model("gpt-4o")
-    new = Conversations(store, new_counter, budget=Budget(8000, 500), default_persona="p")
+    new = Conversations(store, new_counter, budget=Budget(8000, 500))
     assert await new.recount_if_encoding_changed() == 6
     for turn in await store.newest_turns(1, limit=10):
         assert turn.tokens == new_counter.message(turn.role, turn.content, turn.author_name)

@@ -9,9 +9,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.choices import Choices
 from bot.context import Budget
 from bot.conversations import Conversations
 from bot.llm import Delta, LLMError, Reply
+from bot.models import Models
 from bot.pacing import Pacer
 from bot.ratelimit import LocalLimiter
 from bot.replies import Button, Deps, Failed, Gone, Refused, Replies
@@ -90,7 +92,9 @@ class FakeModel:
     def respond(self, *answers: Answer) -> None:
         self.answers.extend(answers)
 
-    async def stream(self, messages, *, max_tokens, reply: Reply, on_retry=None, cache_key=None):
+    async def stream(
+        self, messages, *, max_tokens, reply: Reply, on_retry=None, cache_key=None, model=None
+    ):
         self.requests.append(messages)
         self.changed.set()
         answer = self.answers.pop(0) if self.answers else Answer()
@@ -164,15 +168,16 @@ async def make_world(*, guild_rpm: int = 0, clock: Clock | None = None) -> World
     store = SQLiteStore(":memory:")
     await store.open()
     await store.create_conversation(1, guild_id=5, parent_id=6, owner_id=7)
-    conversations = Conversations(
-        store, COUNTER, budget=Budget(8192, 256), default_persona="Be brief."
-    )
+    conversations = Conversations(store, COUNTER, budget=Budget(8192, 256))
+    models = Models(default="gpt-4o-mini", context_tokens=8192, completion_tokens=256)
+    models.add("gpt-4o-mini", COUNTER)
+    choices = Choices(store, default_persona="Be brief.", default_model="gpt-4o-mini")
     model = FakeModel()
     clock = clock or Clock()
     limiter = LocalLimiter(guild_rpm=guild_rpm, guild_tpm=0, user_rpm=0, clock=clock)
     deps = Deps(
-        conversations, model, limiter, Pacer(edit_interval=0.0), None,  # type: ignore[arg-type]
-        max_completion_tokens=256, cache_keys=False, clock=clock,
+        conversations, choices, models, model, limiter,  # type: ignore[arg-type]
+        Pacer(edit_interval=0.0), None, cache_keys=False, clock=clock,
     )  # fmt: skip
     return World(store, conversations, model, Replies(deps), FakeSurface(), limiter)
 
