@@ -31,7 +31,7 @@ from .tokens import TokenCounter
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.chat", "cogs.commands")
+EXTENSIONS = ("cogs.chat", "cogs.commands", "cogs.personas", "cogs.models")
 COMMANDS_DIGEST_KEY = "commands_digest"
 SHUTDOWN_GRACE = 5.0  # seconds for running replies to show and store their end on shutdown
 

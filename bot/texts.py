@@ -260,6 +260,32 @@ class Texts:
         heading = _("Persona in effect here ({source}):").format(source=sources[source])
         return f"{heading}\n```\n{quoted}\n```"
 
+    def model_set(self, kind: str, name: str) -> str:
+        return self._("Model set to {name} for {scope}. It answers from the next reply.").format(
+            name=f"`{name}`", scope=self._scope(kind)
+        )
+
+    def model_cleared(self, kind: str) -> str:
+        return self._("Model choice cleared for {scope}.").format(scope=self._scope(kind))
+
+    def model_not_allowed(self, name: str, allowed: tuple[str, ...]) -> str:
+        return self._("{name} isn't one of this bot's models: {allowed}.").format(
+            name=f"`{name}`", allowed=", ".join(f"`{a}`" for a in allowed)
+        )
+
+    def model_shown(self, name: str, source: str, window: int, vision: bool) -> str:
+        _ = self._
+        sources = {
+            "conversation": _("chosen for this conversation"),
+            "channel": _("this channel's choice"),
+            "server": _("this server's choice"),
+            "default": _("the bot's default"),
+        }
+        sees = _("it can see images") if vision else _("it can't see images")
+        return _(
+            "Model in effect here: {name} ({source}); a {window}-token context window; {sees}."
+        ).format(name=f"`{name}`", source=sources[source], window=f"{window:,}", sees=sees)
+
     def usage_table(self, rows: list[tuple[str, UsageTotals]]) -> str:
         _ = self._
         lines = [_("Model usage (UTC days):")]
@@ -275,12 +301,17 @@ class Texts:
                 _("1 request") if totals.requests == 1
                 else _("{count} requests").format(count=f"{totals.requests:,}")
             )  # fmt: skip
+            cost = (
+                _(", about {dollars} (estimated)").format(dollars=f"${totals.cost:,.2f}")
+                if totals.cost
+                else ""
+            )
             lines.append(
                 _("**{label}:** {total} tokens ({prompt} prompt + {completion} completion"
-                  "{cached}), {requests}").format(
+                  "{cached}), {requests}{cost}").format(
                     label=_(label), total=f"{totals.total_tokens:,}",
                     prompt=f"{totals.prompt_tokens:,}", completion=f"{totals.completion_tokens:,}",
-                    cached=cached, requests=requests,
+                    cached=cached, requests=requests, cost=cost,
                 )
             )  # fmt: skip
         return "\n".join(lines)

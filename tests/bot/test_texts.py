@@ -15,8 +15,10 @@ from bot import i18n, permissions, texts
 from bot.llm import Failure
 from bot.store import UsageTotals
 from cogs.commands import Commands
+from cogs.models import Models
+from cogs.personas import Personas
 
-SAMPLE_ROWS = [("You, today", UsageTotals(1, 2, 3, 1)), ("You, this month", UsageTotals(2, 1, 0)),
+SAMPLE_ROWS = [("You, today", UsageTotals(1, 2, 3, 1, 0.5)), ("You, this month", UsageTotals(2, 1, 0)),
                ("Server, today", UsageTotals()), ("Server, this month", UsageTotals())]  # fmt: skip
 
 
@@ -53,8 +55,15 @@ def used_texts() -> list[str]:
     for source in ("conversation", "channel", "server", "default"):
         said.persona_shown("x", source)
     said.usage_table(SAMPLE_ROWS)
+    for source in ("conversation", "channel", "server", "default"):
+        said.model_shown("m", source, 1000, True)
+    said.model_shown("m", "default", 1000, False)
+    said.model_set("server", "m")
+    said.model_cleared("server")
+    said.model_not_allowed("m", ("a", "b"))
     seen += permissions.LABELS.values()
-    for command in Commands.__cog_app_commands__:
+    cogs = (Commands, Personas, Models)
+    for command in (c for cog in cogs for c in cog.__cog_app_commands__):
         seen.append(command.description)
         children = command.commands if isinstance(command, app_commands.Group) else [command]
         for child in children:

@@ -263,6 +263,24 @@ class FakeDiscord:
         }
         return await self._interaction(2, channel_id, user, data, locale=locale)
 
+    async def autocomplete(
+        self,
+        channel_id: int,
+        user: FakeUser,
+        command: str,
+        subcommand: str,
+        option: str,
+        typed: str,
+    ) -> list[dict[str, Any]]:
+        """Type ``typed`` into an option with autocomplete; the choices the bot offers."""
+        values = [{"name": option, "type": 3, "value": typed, "focused": True}]
+        synced = [c for cs in self.commands.values() for c in cs if c["name"] == command]
+        data = {"id": synced[0]["id"] if synced else str(snowflake()), "name": command, "type": 1,
+                "options": [{"name": subcommand, "type": 1, "options": values}]}  # fmt: skip
+        token = await self._interaction(4, channel_id, user, data)
+        (answer,) = await self.wait_for(lambda: self.responses_to(token))
+        return answer["data"]["choices"]
+
     async def submit_modal(self, token: str, user: FakeUser, values: dict[str, str]) -> str:
         """Submit the modal that the interaction ``token`` was answered with."""
         modal = next(

@@ -75,6 +75,7 @@ class FakeOpenAI:
     requests: list[dict[str, Any]] = field(default_factory=list)
     request_headers: list[dict[str, str]] = field(default_factory=list)
     first_chunk_at: dict[int, float] = field(default_factory=dict)  # request index -> monotonic
+    models: list[str] | None = None  # what GET /models lists (None: no such route)
 
     def __post_init__(self) -> None:
         self._scripts: collections.deque[Script] = collections.deque()
@@ -94,6 +95,7 @@ class FakeOpenAI:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._completions)
+        app.router.add_get("/v1/models", self._models)
         self._runner, self.port = await serve(app)
 
     async def stop(self) -> None:
@@ -108,6 +110,14 @@ class FakeOpenAI:
         async with asyncio.timeout(timeout), self._changed:
             await self._changed.wait_for(lambda: len(self.requests) >= count)
         return self.requests
+
+    async def _models(self, request: web.Request) -> web.Response:
+        """``GET /models``, when ``models`` is set (some servers have no such route)."""
+        if self.models is None:
+            return web.json_response({"error": {"message": "not found"}}, status=404)
+        data = [{"id": name, "object": "model", "created": 0, "owned_by": "fake"}
+                for name in self.models]  # fmt: skip
+        return web.json_response({"object": "list", "data": data})
 
     async def _completions(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()

@@ -1,0 +1,88 @@
+"""/model set|show|clear: which model answers, per conversation, channel or server."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from .scopes import Scope, conversation_here, here, private, said, scope_id, target
+
+if TYPE_CHECKING:
+    from bot.app import ChatBot
+    from bot.choices import Chosen
+
+AUTOCOMPLETE_LIMIT = 25  # Discord shows at most 25 choices
+
+
+class Models(commands.Cog):
+    model = app_commands.Group(name="model", description="Which model answers here")
+
+    def __init__(self, bot: ChatBot) -> None:
+        self.bot = bot
+
+    @model.command(name="set")
+    @app_commands.describe(
+        name="The model, as the model server names it",
+        scope="here: this conversation, or this channel's new conversations; server: the default",
+    )
+    async def model_set(
+        self, interaction: discord.Interaction, name: str, scope: Scope = "here"
+    ) -> None:
+        """Choose the model for this conversation, channel or server."""
+        name = name.strip()
+        models, words = self.bot.models, said(interaction)
+        if not models.may_choose(name):
+            await private(interaction, words.model_not_allowed(name, models.choices))
+            return
+        kind = await target(self.bot, interaction, scope)
+        if kind is None:
+            return
+        await self.bot.choices.set_model(kind, scope_id(interaction, kind), name)
+        await private(interaction, words.model_set(kind, name))
+
+    @model_set.autocomplete("name")
+    async def _names(
+        self, interaction: discord.Interaction, typed: str
+    ) -> list[app_commands.Choice[str]]:
+        names = await self.bot.models.available()
+        typed = typed.strip().lower()
+        matches = [name for name in names if typed in name.lower()][:AUTOCOMPLETE_LIMIT]
+        return [app_commands.Choice(name=name[:100], value=name) for name in matches]
+
+    async def _effective(self, interaction: discord.Interaction) -> Chosen:
+        conversation = await conversation_here(self.bot, interaction)
+        if conversation is not None:
+            return await self.bot.choices.model(conversation)
+        channel_id, guild_id = here(interaction)
+        return await self.bot.choices.resolve_model(
+            conversation_id=None, channel_id=channel_id, guild_id=guild_id
+        )
+
+    @model.command(name="show")
+    async def model_show(self, interaction: discord.Interaction) -> None:
+        """Show the model in effect here, where the choice comes from, and what it can do."""
+        chosen = await self._effective(interaction)
+        model = await self.bot.models.get(chosen.value)
+        await private(
+            interaction,
+            said(interaction).model_shown(
+                model.name, chosen.source, model.budget.window, model.vision
+            ),
+        )
+
+    @model.command(name="clear")
+    @app_commands.describe(scope="here: this conversation or channel; server: the server default")
+    async def model_clear(self, interaction: discord.Interaction, scope: Scope = "here") -> None:
+        """Remove a model choice, so the next one up (channel, server, the bot's) applies."""
+        kind = await target(self.bot, interaction, scope)
+        if kind is None:
+            return
+        await self.bot.choices.set_model(kind, scope_id(interaction, kind), None)
+        await private(interaction, said(interaction).model_cleared(kind))
+
+
+async def setup(bot: ChatBot) -> None:
+    await bot.add_cog(Models(bot))

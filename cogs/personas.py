@@ -1,0 +1,107 @@
+"""/persona set|show|clear: the system message, per conversation, channel or server."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import texts
+
+from .scopes import Scope, conversation_here, here, private, said, scope_id, target
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from bot.app import ChatBot
+    from bot.choices import Chosen
+
+    PersonaSetter = Callable[[discord.Interaction, str], Awaitable[None]]
+
+PERSONA_LIMIT = 4000
+
+
+class PersonaModal(discord.ui.Modal):
+    """A paragraph field for long, multi-line personas, prefilled with the current one."""
+
+    def __init__(self, current: str, apply: PersonaSetter, words: texts.Texts) -> None:
+        super().__init__(
+            title=words.persona_form_title,
+            custom_id=f"persona:{discord.utils.utcnow().timestamp()}",
+        )
+        self.apply = apply
+        self.text = discord.ui.TextInput(
+            label=words.persona_form_label, style=discord.TextStyle.paragraph,
+            default=current[:PERSONA_LIMIT], max_length=PERSONA_LIMIT, custom_id="persona_text",
+        )  # fmt: skip
+        self.add_item(self.text)
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        await self.apply(interaction, self.text.value)
+
+
+class Personas(commands.Cog):
+    persona = app_commands.Group(name="persona", description="The bot's persona (system message)")
+
+    def __init__(self, bot: ChatBot) -> None:
+        self.bot = bot
+
+    @persona.command(name="set")
+    @app_commands.describe(
+        text="The persona; leave empty to write a long one in a form",
+        scope="here: this conversation, or this channel's new conversations; server: the default",
+    )
+    async def persona_set(
+        self, interaction: discord.Interaction, text: str | None = None, scope: Scope = "here"
+    ) -> None:
+        """Set the persona (system message) for this conversation, channel or server."""
+        kind = await target(self.bot, interaction, scope)
+        if kind is None:
+            return
+
+        async def apply(inner: discord.Interaction, value: str) -> None:
+            value = value.strip()
+            if not value:
+                await private(inner, said(inner).persona_empty)
+            elif len(value) > PERSONA_LIMIT:
+                await private(inner, said(inner).persona_too_long(len(value), PERSONA_LIMIT))
+            else:
+                await self.bot.choices.set_persona(kind, scope_id(inner, kind), value)
+                await private(inner, said(inner).persona_set(kind))
+
+        if text is not None:
+            await apply(interaction, text)
+            return
+        current = await self._effective(interaction)
+        await interaction.response.send_modal(PersonaModal(current.value, apply, said(interaction)))
+
+    async def _effective(self, interaction: discord.Interaction) -> Chosen:
+        conversation = await conversation_here(self.bot, interaction)
+        if conversation is not None:
+            return await self.bot.choices.persona(conversation)
+        channel_id, guild_id = here(interaction)
+        return await self.bot.choices.resolve_persona(
+            own=None, channel_id=channel_id, guild_id=guild_id
+        )
+
+    @persona.command(name="show")
+    async def persona_show(self, interaction: discord.Interaction) -> None:
+        """Show the persona in effect here and where it comes from."""
+        persona = await self._effective(interaction)
+        await private(interaction, said(interaction).persona_shown(persona.value, persona.source))
+
+    @persona.command(name="clear")
+    @app_commands.describe(scope="here: this conversation or channel; server: the server default")
+    async def persona_clear(self, interaction: discord.Interaction, scope: Scope = "here") -> None:
+        """Remove a persona, so the next one up (channel, server, built-in) applies."""
+        kind = await target(self.bot, interaction, scope)
+        if kind is None:
+            return
+        await self.bot.choices.set_persona(kind, scope_id(interaction, kind), None)
+        await private(interaction, said(interaction).persona_cleared(kind))
+
+
+async def setup(bot: ChatBot) -> None:
+    await bot.add_cog(Personas(bot))

@@ -1,0 +1,96 @@
+"""What slash commands share: answers in the person's language, privately, and where a
+per-scope choice (a persona, a model) applies and whether this person may make it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+import discord
+
+from bot import texts
+from bot.permissions import LABELS, PERSONA_SCOPE_PERMISSION, may_manage_conversation
+from bot.store import Conversation
+
+from .chat.surface import NO_MENTIONS
+
+if TYPE_CHECKING:
+    from bot.app import ChatBot
+
+Scope = Literal["here", "server"]
+
+
+def said(interaction: discord.Interaction) -> texts.Texts:
+    """Answers in the language of the person's Discord client."""
+    return texts.for_locale(str(interaction.locale))
+
+
+async def private(interaction: discord.Interaction, text: str) -> None:
+    await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+
+async def conversation_here(bot: ChatBot, interaction: discord.Interaction) -> Conversation | None:
+    channel_id = interaction.channel_id
+    return await bot.conversations.get(channel_id) if channel_id else None
+
+
+def may_manage(interaction: discord.Interaction, conversation: Conversation) -> bool:
+    return may_manage_conversation(
+        interaction.user.id, conversation.owner_id,
+        manage_threads=interaction.permissions.manage_threads,
+    )  # fmt: skip
+
+
+def _may_set_default(interaction: discord.Interaction, kind: str) -> str | None:
+    """None if the user may set ``kind``'s default; else the refusal."""
+    permission = PERSONA_SCOPE_PERMISSION[kind]
+    if getattr(interaction.permissions, permission):
+        return None
+    return said(interaction).needs_permission(LABELS[permission])
+
+
+async def _scope(
+    bot: ChatBot, interaction: discord.Interaction, scope: Scope
+) -> tuple[str, str | None]:
+    channel = interaction.channel
+    if scope == "server":
+        if interaction.guild_id is None:
+            return "server", said(interaction).server_only
+        return "server", _may_set_default(interaction, "server")
+    conversation = await conversation_here(bot, interaction)
+    if conversation is not None or isinstance(channel, discord.DMChannel):
+        if conversation is None:  # a DM without messages yet becomes a conversation
+            conversation = await bot.conversations.start(
+                interaction.channel_id or 0, guild_id=None, parent_id=None,
+                owner_id=interaction.user.id,
+            )  # fmt: skip
+        if may_manage(interaction, conversation):
+            return "conversation", None
+        return "conversation", said(interaction).needs_permission(
+            LABELS["manage_threads"], owner=True
+        )
+    if isinstance(channel, discord.Thread):
+        return "conversation", said(interaction).not_a_conversation
+    return "channel", _may_set_default(interaction, "channel")
+
+
+async def target(bot: ChatBot, interaction: discord.Interaction, scope: Scope) -> str | None:
+    """Where a choice applies ("conversation", "channel" or "server"), if the user may make
+    it; otherwise None, after telling them privately why not."""
+    kind, refusal = await _scope(bot, interaction, scope)
+    if refusal is not None:
+        await private(interaction, refusal)
+        return None
+    return kind
+
+
+def scope_id(interaction: discord.Interaction, kind: str) -> int:
+    """The id a choice of ``kind`` is stored under."""
+    return (interaction.guild_id if kind == "server" else interaction.channel_id) or 0
+
+
+def here(interaction: discord.Interaction) -> tuple[int | None, int | None]:
+    """The channel whose defaults apply here (none inside a thread that isn't a conversation),
+    and the server."""
+    channel = interaction.channel
+    channel_id = interaction.channel_id if not isinstance(channel, discord.Thread) else None
+    return channel_id, interaction.guild_id
