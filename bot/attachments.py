@@ -55,3 +55,12 @@ def replying_to(author: str, text: str) -> str:
 
 def forwarded(text: str) -> str:
     return f"[forwarded message]\n{_quote(text)}"
+
+
+def image(filename: str, *, readable: bool) -> str:
+    """An image's place in the turn's text (the image itself goes to vision models apart)."""
+    return (
+        f"[attached image: {filename}]"
+        if readable
+        else f"[attached image: {filename} (not readable)]"
+    )

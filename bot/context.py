@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from .store import Turn
 from .tokens import REPLY_PRIMING, TokenCounter, base_model
@@ -84,6 +85,8 @@ class ChatRequest:
     dropped: bool = False  # older turns were left out
     truncated: bool = False  # the newest turn was cut in the middle
     summarise_through: int | None = None  # turns up to this seq should go into the summary
+    images: int = 0  # images sent with the turns
+    unseen_images: int = 0  # images of the turns answered that this model cannot see
 
     @property
     def ends_with_user(self) -> bool:
@@ -198,15 +201,27 @@ def alternate(messages: list[dict[str, str]]) -> list[dict[str, str]]:
     return head + [_merge(run) for run in merged]
 
 
-def _merge(run: list[dict[str, str]]) -> dict[str, str]:
+def _merge(run: list[dict[str, Any]]) -> dict[str, Any]:
     if len(run) == 1:
         return run[0]
     names = {m.get("name") for m in run}
-    if len(names) == 1:  # one author (or the assistant): the texts, one after the other
-        merged = {**run[0], "content": "\n\n".join(m["content"] for m in run)}
-        return merged
-    content = "\n\n".join(f"{m.get('name') or 'user'}: {m['content']}" for m in run)
-    return {"role": run[0]["role"], "content": content}
+    one_author = len(names) == 1  # (or the assistant): the texts, one after the other
+    texts = [
+        _text(m["content"]) if one_author else f"{m.get('name') or 'user'}: {_text(m['content'])}"
+        for m in run
+    ]
+    images = [p for m in run if not isinstance(m["content"], str) for p in m["content"][1:]]
+    content: Any = "\n\n".join(texts)
+    if images:
+        content = [{"type": "text", "text": content}, *images]
+    merged = {"role": run[0]["role"], "content": content}
+    if one_author and run[0].get("name"):
+        merged["name"] = run[0]["name"]
+    return merged
+
+
+def _text(content: str | list[dict[str, Any]]) -> str:
+    return content if isinstance(content, str) else content[0]["text"]
 
 
 def fit_exactly(request: ChatRequest, counter: TokenCounter, budget: Budget) -> None:

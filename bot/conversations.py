@@ -9,11 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from . import images
 from .context import Budget, ChatRequest, ContextPacker, alternate, api_name, fit_exactly
 from .known import ConversationIndex
 from .llm import Usage
 from .models import Model
-from .store import Conversation, Store, Turn, TurnStatus, UsageTotals
+from .store import Conversation, Image, Store, Turn, TurnStatus, UsageTotals
 from .tokens import TokenCounter
 
 log = logging.getLogger(__name__)
@@ -219,11 +220,22 @@ class Conversations:
             after_seq=conversation.history_start,
             before_seq=before_seq,
         )
+        found, batch = await self._images(newest, model)
+        if model is not None and model.vision and found:  # the question's images come first
+            reserve = images.cost(model.name, [p for t in batch for p in found.get(t.seq, [])])
+            budget_left = Budget(budget.window - reserve, budget.completion)
+            packer = ContextPacker(counter, budget_left, persona, conversation.summary)
         for turn in newest:
             if not packer.offer(turn):
                 break
         request = packer.build()
         request.summarise_through = self._block_to_summarise(conversation, packer.kept)
+        if model is not None and found:
+            if model.vision:
+                room = budget.prompt - request.prompt_tokens
+                images.attach(request, packer.kept, found, model.name, room)
+            else:
+                request.unseen_images = sum(len(found.get(t.seq, [])) for t in batch)
         if self.alternate_roles:
             request.messages = alternate(request.messages)
         if self.alternate_roles or counter.encoding is not self.counter.encoding:
@@ -231,6 +243,21 @@ class Conversations:
             request.prompt_tokens = counter.prompt(request.messages)
             fit_exactly(request, counter, budget)
         return request
+
+    async def _images(
+        self, newest: list[Turn], model: Model | None
+    ) -> tuple[dict[int, list[Image]], list[Turn]]:
+        """The images of the turns that may be sent (only the answered ones, for a model that
+        cannot see them: to say so), and the answered turns."""
+        if model is None:
+            return {}, []
+        batch = images.answered(newest)
+        candidates = newest if model.vision else batch
+        seqs = [turn.seq for turn in candidates if turn.role == "user"]
+        return (await self.store.images_of(seqs) if seqs else {}), batch
+
+    async def add_images(self, turn: Turn, pictures: tuple[Image, ...]) -> None:
+        await self.store.add_images(turn.seq, list(pictures))
 
     def learn_alternating_roles(self) -> bool:
         """A server refused turns of one role in a row: merge them from now on. False when

@@ -73,6 +73,10 @@ class Texts:
         return self._("No reasoning was kept for this reply.")
 
     @property
+    def cannot_see_images(self) -> str:
+        return self._("*(this model can't see images: I read only the text)*")
+
+    @property
     def stopped(self) -> str:
         return self._("*(stopped)*")
 
@@ -161,6 +165,7 @@ class Texts:
                 "model's chat template, or set ALTERNATE_ROLES=on."
             ),
             Failure.CUT_OFF: _("*(cut off: the model service stopped mid-reply)*"),
+            Failure.NO_VISION: _("*(this model can't see images: I read only the text)*"),
         }
         return texts[failure]
 

@@ -127,8 +127,11 @@ class TokenCounter:
         # Special-token text typed by users is counted as plain text, as the API treats it.
         return len(self.encoding.encode(text, disallowed_special=()))
 
-    def message(self, role: str, content: str, name: str | None = None) -> int:
-        """Tokens one chat message adds to a prompt, framing included."""
+    def message(self, role: str, content: str | list, name: str | None = None) -> int:
+        """Tokens one chat message adds to a prompt, framing included; of a message with
+        content parts, its text (images are counted apart, by :mod:`bot.images`)."""
+        if not isinstance(content, str):
+            content = "".join(part.get("text", "") for part in content)
         tokens = TOKENS_PER_MESSAGE + self.count(role) + self.count(content)
         if name:
             tokens += TOKENS_PER_NAME + self.count(name)

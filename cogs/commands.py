@@ -15,6 +15,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.permissions import LABELS
+from bot.replies import Said
 
 from .chat.cog import Chat
 from .chat.surface import NO_MENTIONS
@@ -46,7 +47,7 @@ class Commands(commands.Cog):
         )
         message = await interaction.original_response()
         known = await self.bot.conversations.is_conversation(message.channel.id)
-        await chat.take_turn(message, prompt, interaction.user, known=known)
+        await chat.take_turn(message, Said(prompt), interaction.user, known=known)
 
     # -- /reset -------------------------------------------------------------------------------
 

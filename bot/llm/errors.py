@@ -17,6 +17,7 @@ class Failure(StrEnum):
     BAD_REQUEST = "bad_request"
     CUT_OFF = "cut_off"  # the stream died after some text (or reasoning) arrived
     ROLE_ORDER = "role_order"  # the server's chat template wants user/assistant to alternate
+    NO_VISION = "no_vision"  # the model (or server) takes no images
 
 
 RETRYABLE = frozenset({Failure.RATE_LIMITED, Failure.UNAVAILABLE})
@@ -52,9 +53,18 @@ def _by_code(code: str, message: str) -> Failure | None:
         return Failure.RATE_LIMITED
     if code == "context_length_exceeded" or "maximum context length" in message:
         return Failure.CONTEXT_LENGTH
-    if "roles must alternate" in message.lower():  # Hugging Face chat templates (vLLM, llama.cpp)
+    lowered = message.lower()
+    if "roles must alternate" in lowered:  # Hugging Face chat templates (vLLM, llama.cpp)
         return Failure.ROLE_ORDER
+    if any(sign in lowered for sign in _NO_VISION_SIGNS):
+        return Failure.NO_VISION
     return None
+
+
+# How servers refuse images: OpenAI ("image_url is only supported by certain models"), vLLM
+# ("not a multimodal model", "At most 0 image(s)"), llama.cpp ("image input is not supported").
+_NO_VISION_SIGNS = ("image_url is only supported", "multimodal", "image(s) may be provided",
+                    "image input is not supported", "does not support image")  # fmt: skip
 
 
 def classify(error: Exception) -> LLMError:

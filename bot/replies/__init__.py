@@ -2,7 +2,7 @@
 
 from .display import Display
 from .job import Deps, Job, Prompt
-from .service import Replies, Stop, Submitted
+from .service import Replies, Said, Stop, Submitted
 from .surface import STOP, Button, Failed, Gone, Refused, Surface, SurfaceError
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "Prompt",
     "Refused",
     "Replies",
+    "Said",
     "Stop",
     "Submitted",
     "Surface",

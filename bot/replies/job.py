@@ -218,6 +218,10 @@ class Job:
             assert self.request is not None and self.model is not None
             self.deps.models.shrink(self.model.name, self.request.prompt_tokens)
             return True
+        if error.failure is Failure.NO_VISION and self.request is not None:
+            assert self.model is not None  # a server that refuses images: answer without them
+            self.deps.models.cannot_see(self.model.name)
+            return bool(self.request.images)
         return error.failure is Failure.ROLE_ORDER and conversations.learn_alternating_roles()
 
     def _thinking(self) -> None:
@@ -255,7 +259,9 @@ class Job:
                 return TurnStatus.COMPLETE, self.texts.empty_reply
             if self.reply.finish_reason == "length":
                 return TurnStatus.COMPLETE, self.texts.length_limit
-            return TurnStatus.COMPLETE, ""
+            assert self.request is not None
+            unseen = self.request.unseen_images  # said plainly, once per reply
+            return TurnStatus.COMPLETE, self.texts.cannot_see_images if unseen else ""
         if isinstance(error, LLMError):
             if error.failure in (Failure.AUTH, Failure.QUOTA, Failure.MODEL_NOT_FOUND):
                 if error.failure not in self.deps.logged_once:

@@ -16,13 +16,23 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from ..permissions import may_stop_reply
+from ..store import Image
 from ..texts import EN, Texts
 from .job import Deps, Job, Prompt
 from .surface import Surface
 
 log = logging.getLogger(__name__)
 
-ReadText = Callable[[], Awaitable[str]]
+
+@dataclass(frozen=True, slots=True)
+class Said:
+    """What a user's message says: its text, and its images for vision models."""
+
+    text: str
+    images: tuple[Image, ...] = ()
+
+
+ReadText = Callable[[], Awaitable[Said | str]]
 
 
 class Submitted(Enum):
@@ -90,14 +100,17 @@ class Replies:
         line.users += 1
         try:
             async with line.intake:
-                text = await read_text()
-                if not text:
+                said = await read_text()
+                said = Said(said) if isinstance(said, str) else said
+                if not said.text:
                     return Submitted.EMPTY
                 turn = await self.deps.conversations.add_user_turn(
-                    conversation_id, message_id=message_id, content=text, author=author_name
+                    conversation_id, message_id=message_id, content=said.text, author=author_name
                 )
                 if turn is None:
                     return Submitted.DUPLICATE
+                if said.images:
+                    await self.deps.conversations.add_images(turn, said.images)
                 line.waiting.append(Prompt(message_id, author_id, turn.seq))
                 line.surface, line.texts = surface, texts
             if self.closing:
@@ -119,7 +132,8 @@ class Replies:
         line.users += 1
         try:
             async with line.intake:
-                text = await read_text()
+                said = await read_text()
+                text = said if isinstance(said, str) else said.text
                 return bool(text) and await self.deps.conversations.edit_user_turn(
                     message_id, text, author_name
                 )

@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING
 import discord
 from discord.ext import commands
 
-from bot import attachments, permissions, texts
+from bot import permissions, texts
 from bot.limits import THREAD_NAME_LIMIT
-from bot.replies import Submitted
+from bot.replies import Said, Submitted
 
+from .reading import Reader
 from .reasoning import ReasoningButton
 from .recovery import mend_interrupted_replies
 from .surface import Channel, DiscordSurface, notice
@@ -42,6 +43,7 @@ class Chat(commands.Cog):
     def __init__(self, bot: ChatBot) -> None:
         self.bot = bot
         self._mending: asyncio.Task[None] | None = None
+        self.reader = Reader(bot)
         self._opening: set[asyncio.Task[discord.Thread]] = set()  # threads being opened
 
     # -- events -------------------------------------------------------------------------------
@@ -57,33 +59,33 @@ class Chat(commands.Cog):
             # Only past the in-memory index's capacity; a thread or DM may be a conversation.
             known = await self.bot.conversations.is_conversation(channel.id)
         if known:  # first await: arrival order is kept from here on
-            await self._submit(message, channel, message.author, lambda: self.turn_text(message))
+            await self._submit(message, channel, message.author, lambda: self.reader.said(message))
             return
         mentioned = self._mentions_me(message)
         if not (mentioned or in_dm):
             return  # not for us
-        text = await self.turn_text(message, new=True)
-        if not text:  # a bare mention
+        said = await self.reader.said(message, new=True)
+        if not said.text:  # a bare mention
             if mentioned:
                 await notice(message, self.texts_for(message).empty_mention)
             return
-        await self.take_turn(message, text, message.author, known=False)
+        await self.take_turn(message, said, message.author, known=False)
 
     async def take_turn(
-        self, message: discord.Message, text: str, author: discord.abc.User, *, known: bool
+        self, message: discord.Message, said: Said, author: discord.abc.User, *, known: bool
     ) -> None:
-        """Store ``text`` (said by ``author``, shown in ``message``) as a turn and answer it,
-        opening the conversation first unless ``known``. Mentions and /chat both end here."""
+        """Store what was ``said`` (by ``author``, shown in ``message``) as a turn and answer
+        it, opening the conversation first unless ``known``. Mentions and /chat end here."""
         channel: Channel = message.channel
         channel_id = message.channel.id
         if not known:
-            opened = await self._open_conversation(message, text, owner_id=author.id)
+            opened = await self._open_conversation(message, said.text, owner_id=author.id)
             if opened is None:
                 return
             channel_id, channel = opened
 
-        async def read() -> str:
-            return text
+        async def read() -> Said:
+            return said
 
         await self._submit(message, channel, author, read, channel_id)
 
@@ -92,7 +94,7 @@ class Chat(commands.Cog):
         message: discord.Message,
         channel: Channel,
         author: discord.abc.User,
-        read: Callable[[], Awaitable[str]],
+        read: Callable[[], Awaitable[Said]],
         channel_id: int | None = None,
     ) -> None:
         """Hand a message to the core, which reads it (``read``) in its turn."""
@@ -121,7 +123,7 @@ class Chat(commands.Cog):
             if await conversations.is_conversation(conversation_id):
                 await self.bot.replies.edit(
                     conversation_id, message.id, message.author.display_name,
-                    lambda: self.turn_text(message),
+                    lambda: self.reader.said(message),
                 )  # fmt: skip
                 return
 
@@ -159,46 +161,6 @@ class Chat(commands.Cog):
         return self.bot.user in message.mentions or (
             role is not None and role in message.role_mentions
         )
-
-    def _strip_bot_mention(self, content: str, guild: discord.Guild | None = None) -> str:
-        assert self.bot.user is not None
-        role = guild.self_role if guild else None
-        pattern = rf"<@!?{self.bot.user.id}>" + (rf"|<@&{role.id}>" if role else "")
-        return re.sub(pattern, "", content).strip()
-
-    async def turn_text(self, message: discord.Message, *, new: bool = False) -> str:
-        """What the model gets from a message: the message it replies to (when it opens a
-        conversation: inside one, that message is in the history already), its text,
-        forwarded messages, then text attachments."""
-        parts = []
-        replied = message.reference.resolved if message.reference else None
-        if new and isinstance(replied, discord.Message) and message.type is REPLY:
-            parts.append(attachments.replying_to(replied.author.display_name, replied.content))
-        parts.append(self.prompt_text(message))
-        files = list(message.attachments)
-        for snapshot in message.message_snapshots:
-            parts.append(attachments.forwarded(snapshot.content))
-            files += snapshot.attachments
-        return attachments.with_attachments(
-            "\n\n".join(part for part in parts if part), [await self._read(a) for a in files]
-        )
-
-    def prompt_text(self, message: discord.Message) -> str:
-        """The message without the bot's mention; other mentions become readable names."""
-        text = self._strip_bot_mention(message.content, message.guild)
-        for user in message.mentions:
-            text = re.sub(rf"<@!?{user.id}>", f"@{user.display_name}", text)
-        return text.strip()
-
-    @staticmethod
-    async def _read(attachment: discord.Attachment) -> str:
-        data = None
-        if attachments.should_read(attachment.filename, attachment.content_type, attachment.size):
-            try:
-                data = await attachment.read()
-            except discord.HTTPException:
-                log.warning("Could not download attachment %s", attachment.filename)
-        return attachments.render(attachment.filename, data)
 
     async def _open_conversation(
         self, message: discord.Message, text: str, *, owner_id: int
