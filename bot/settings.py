@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
+from .limits import GLOBAL_RATE, MIN_GLOBAL_RATE
+
 DEFAULT_MODEL = "gpt-4o-mini"
 DEFAULT_DATABASE_URL = "sqlite:///bot.sqlite3"
 DEFAULT_SYSTEM_PROMPT = (
@@ -53,6 +55,7 @@ class Settings:
     summary_tokens: int = 400
     summary_model: str | None = None
     prompt_cache_key: bool | None = None  # None: send it only to OpenAI itself
+    discord_rest_rate: int = GLOBAL_RATE  # REST requests in any second; Discord allows 50
 
     @property
     def sends_prompt_cache_key(self) -> bool:
@@ -198,6 +201,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         summary_tokens=_int(env, "SUMMARY_TOKENS", 400, minimum=50),
         summary_model=_text(env, "SUMMARY_MODEL"),
         prompt_cache_key=_optional_bool(env, "PROMPT_CACHE_KEY"),
+        discord_rest_rate=_int(env, "DISCORD_REST_RATE", GLOBAL_RATE, minimum=MIN_GLOBAL_RATE),
     )
 
 
