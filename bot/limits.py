@@ -8,5 +8,8 @@ GLOBAL_WINDOW = 1.0  # seconds: the window that GLOBAL_LIMIT and our budget coun
 # Our budget in any one window: 10% under Discord's limit, for what the pacer cannot see (requests
 # counted later than granted, discord.py's own retries, unpaced calls; see bot/pacing.py).
 GLOBAL_RATE = 45
+GLOBAL_BURST = (
+    3  # slots at once; beyond, one every 1/GLOBAL_RATE s (a smooth schedule tolerates skew)
+)
 PRIORITY_RESERVE = 10  # of GLOBAL_RATE per window, that progress edits and typing leave free
 MIN_GLOBAL_RATE = 2 * PRIORITY_RESERVE  # so that progress edits keep at least half the budget

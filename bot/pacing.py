@@ -7,11 +7,13 @@ the whole budget and queue; progress edits and typing leave a reserve and never 
 finished replies are never starved by streaming ones.
 
 Why a budget of 45, not 50 (``GLOBAL_RATE``): the pacer counts a request when it grants the slot,
-Discord when the request arrives, and the two differ. The 5 spare requests a second cover:
+Discord when the request arrives. The 5 spare requests a second are for the difference:
 
-* skew: the caller's sleep wakes late when the event loop is busy, discord.py may hold a request
-  behind its per-route lock or aiohttp's connection pool, and network latency varies, so
-  requests granted a second apart may arrive a little less than a second apart;
+* skew: the caller's sleep wakes late when the event loop is busy, aiohttp may wait for a
+  connection, and network latency varies. Slots are spread out (at most ``burst`` at once, then
+  one every ``1/rate`` s), so if every request arrives within ``d`` of its slot, Discord counts
+  fewer than ``burst + rate·(1 + d)`` in any second: within 50 for ``d`` up to 66 ms. A burst
+  of 45 at once, as a bare sliding window allows, would leave no room for any skew.
 * requests the pacer never sees: REST calls made without asking it (start-up, command sync,
   mending replies after a crash, discord.py renewing a typing indicator every 5 s), and
   discord.py's own retries. discord.py resends a request by itself after a 429 (once
@@ -23,10 +25,14 @@ and with edits spaced per channel and this budget the bot earns no 429s of its o
 are a stray few a second at most. It does not cover a storm: if Discord answers a whole second's
 requests with 5xx, discord.py resends them all a second later on top of that second's budget,
 and the bot may meet global 429s. discord.py honours those (it holds every new request until
-``retry_after`` has passed), so the bot slows down rather than fails; but a 429 counts towards
-Discord's invalid-request limit (10,000 per 10 minutes), and a request refused five times is
-lost. Charging every attempt, resends included, would need the budget inside discord.py's
-``HTTPClient.request``, which this module does not reach.
+``retry_after`` has passed), so the bot slows down; but each 429 counts towards Discord's
+invalid-request limit (10,000 per 10 minutes), and a request refused five times is lost.
+
+Nor does it cover a request sent long after its slot. discord.py queues a request behind its
+per-route limit (before it learns a route's limit, one request at a time: all thread creations
+in one channel go one by one), so a burst of such requests reaches Discord seconds late, on top
+of later slots. Both gaps close only where every attempt leaves: an ``aiohttp.TraceConfig``
+hook (discord.py's ``http_trace``) that waits for a slot before each request, resends included.
 """
 
 from __future__ import annotations
@@ -36,7 +42,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .limits import EDIT_INTERVAL, GLOBAL_RATE, GLOBAL_WINDOW, PRIORITY_RESERVE
+from .limits import EDIT_INTERVAL, GLOBAL_BURST, GLOBAL_RATE, GLOBAL_WINDOW, PRIORITY_RESERVE
+
+_ROUNDING = 1e-9  # seconds
 
 
 @dataclass(slots=True)
@@ -48,34 +56,39 @@ class Pacer:
       builds a queue of stale progress edits and a final edit waits for at most one edit ahead
       of it. The caller retries after the returned hint, with newer text.
     * :meth:`request_slot`, process-wide: at most ``rate`` slots in any ``window`` (one
-      second), however they are mixed. Do not charge interaction callbacks or webhooks
-      (``/interactions/``, ``/webhooks/``): Discord exempts them.
+      second), however they are mixed, and at most ``burst`` at once. Do not charge
+      interaction callbacks or webhooks (``/interactions/``, ``/webhooks/``): Discord exempts
+      them.
 
-    The budget is a sliding-window log of the last ``rate`` granted send times, kept in a ring.
-    Each new slot goes at least ``window`` after the slot ``rate`` places before it, and no
-    earlier than now; as the clock and that older slot only move forward, slots come out in
-    time order (queued ones first come, first served). Proof of the bound: if ``[s, s + window)``
-    held ``rate + 1`` slots, they would be consecutive in that order, so the last would lie less
-    than ``window`` after the one ``rate`` places before it. A non-priority slot goes now or not
-    at all, and only if it lies ``window`` after the slot ``rate - reserve`` places before it:
-    by the same argument, non-priority slots never hold more than ``rate - reserve`` of any
-    window. That test also keeps them behind queued priority slots, since a slot is queued only
-    when the window before it is full. Unlike a token bucket, which lets a full burst go on top
-    of its rate, the log bounds every window, the one after a burst included.
+    Two rules, both O(1). A sliding-window log (the last ``rate`` slot times, in a ring): each
+    slot lies at least ``window`` after the slot ``rate`` places before it. And a GCRA (a token
+    bucket kept as a "theoretical arrival time") at ``rate / window`` with ``burst``, which
+    spreads the slots out. Slots come out in time order, by induction: a slot is no earlier
+    than now; one the log queued is no later than the log's bound for the next (the ring is in
+    order), and one the GCRA queued lies one interval before the GCRA's bound for the next.
+
+    Proof of the bound: if ``[s, s + window)`` held ``rate + 1`` slots, they would be
+    consecutive in time order, so the last would lie less than ``window`` after the one ``rate``
+    places before it. A non-priority slot goes now or not at all, and only if it lies ``window``
+    after the slot ``rate - reserve`` places before it: by the same argument, non-priority slots
+    never hold more than ``rate - reserve`` of any window, and a priority request always finds
+    the rest. (The GCRA alone would allow ``burst - 1`` more in a window.)
     """
 
     edit_interval: float = EDIT_INTERVAL
     rate: int = GLOBAL_RATE  # slots in any window
     reserve: int = PRIORITY_RESERVE  # of ``rate``, for priority requests only
+    burst: int = GLOBAL_BURST  # slots at once
     window: float = GLOBAL_WINDOW
     clock: Callable[[], float] = time.monotonic
     _channel_next: dict[int, float] = field(default_factory=dict)
     _granted: list[float] = field(init=False, repr=False)  # the last ``rate`` slot times
     _oldest: int = field(init=False, default=0, repr=False)  # ring index of the oldest slot
+    _tat: float = field(init=False, default=-math.inf, repr=False)  # the GCRA's clock
 
     def __post_init__(self) -> None:
-        if self.rate < 1 or not 0 <= self.reserve < self.rate:
-            raise ValueError("a pacer needs rate >= 1 and 0 <= reserve < rate")
+        if self.rate < 1 or not 0 <= self.reserve < self.rate or self.burst < 1:
+            raise ValueError("a pacer needs rate >= 1, 0 <= reserve < rate and burst >= 1")
         self._granted = [-math.inf] * self.rate
 
     def edit_slot(self, channel_id: int, *, final: bool) -> tuple[bool, float]:
@@ -99,15 +112,19 @@ class Pacer:
         could go if no priority request comes first."""
         now = self.clock()
         granted, oldest = self._granted, self._oldest
+        interval = self.window / self.rate
+        # The earliest the GCRA allows, less its float rounding (the log's bound stays exact).
+        spaced = self._tat - (self.burst - 1) * interval - _ROUNDING
         if priority:
-            start = max(now, granted[oldest] + self.window)
+            start = max(now, granted[oldest] + self.window, spaced)
         else:
-            free_at = granted[(oldest + self.reserve) % self.rate] + self.window
+            free_at = max(granted[(oldest + self.reserve) % self.rate] + self.window, spaced)
             if free_at > now:
                 return False, free_at - now
             start = now
         granted[oldest] = start  # the new slot replaces the oldest
         self._oldest = (oldest + 1) % self.rate
+        self._tat = max(self._tat, start) + interval
         return True, start - now
 
     def _forget_idle(self, now: float) -> None:
