@@ -392,7 +392,8 @@ class FakeDiscord:
 
     async def _answer(self, request: web.Request, record: Recorded) -> web.Response:
         path, body = record.path, record.body
-        if record.counted and request.headers.get("Authorization") != f"Bot {self.token}":
+        webhook = not record.counted  # /interactions/, /webhooks/: the token is in the URL
+        if not webhook and request.headers.get("Authorization") != f"Bot {self.token}":
             return json_response({"message": "401: Unauthorized", "code": 0}, 401)
         if record.counted and self.enforce_global_limit:
             limited = self._global_limit(record.at)
