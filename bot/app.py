@@ -103,7 +103,7 @@ class ChatBot(commands.Bot):
         self.store = store
         self.llm = llm
         self.locales = i18n.KnownLocales()
-        self.pacer = Pacer()
+        self.pacer = Pacer(rate=settings.discord_rest_rate)
         self.limiter: Limiter = LocalLimiter(
             guild_rpm=settings.guild_rpm, guild_tpm=settings.guild_tpm, user_rpm=settings.user_rpm
         )

@@ -3,6 +3,13 @@
 MESSAGE_LIMIT = 2000  # characters in one message
 THREAD_NAME_LIMIT = 100  # characters in a thread name
 EDIT_INTERVAL = 1.3  # seconds between edits in one channel (Discord allows about 5 per 5 s)
-GLOBAL_RATE = 40.0  # requests per second for the whole process (Discord allows 50 per token)
-GLOBAL_BURST = 40
-FINAL_RESERVE = 10  # of the burst, kept for final edits so finished replies go first
+GLOBAL_LIMIT = 50  # REST requests per bot token in any second (interactions, webhooks exempt)
+GLOBAL_WINDOW = 1.0  # seconds: the window that GLOBAL_LIMIT and our budget count in
+# Our budget in any one window: 10% under Discord's limit, for what the pacer cannot see (requests
+# counted later than granted, discord.py's own retries, unpaced calls; see bot/pacing.py).
+GLOBAL_RATE = 45
+GLOBAL_BURST = (
+    3  # slots at once; beyond, one every 1/GLOBAL_RATE s (a smooth schedule tolerates skew)
+)
+PRIORITY_RESERVE = 10  # of GLOBAL_RATE per window, that progress edits and typing leave free
+MIN_GLOBAL_RATE = 2 * PRIORITY_RESERVE  # so that progress edits keep at least half the budget

@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from dotenv import dotenv_values
 
+from .limits import GLOBAL_RATE, MIN_GLOBAL_RATE
 from .model_traits import REASONING_EFFORTS, TokenParameter, default_completion_tokens
 
 DEFAULT_MODEL = "gpt-4o-mini"
@@ -75,6 +76,8 @@ class Settings:
         if self.completion_tokens is not None:
             return self.completion_tokens
         return default_completion_tokens(self.openai_model, self.context_tokens)
+
+    discord_rest_rate: int = GLOBAL_RATE  # REST requests in any second; Discord allows 50
 
     @property
     def sends_prompt_cache_key(self) -> bool:
@@ -297,6 +300,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         image_max_side=_int(env, "IMAGE_MAX_SIDE", 1024, minimum=64),
         token_parameter=None if token_parameter is None else TokenParameter(token_parameter),
         reasoning_effort=_choice(env, "REASONING_EFFORT", REASONING_EFFORTS),
+        discord_rest_rate=_int(env, "DISCORD_REST_RATE", GLOBAL_RATE, minimum=MIN_GLOBAL_RATE),
     )
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import aiohttp
+import discord
 import openai
 import pytest
 from openai import AsyncOpenAI
@@ -49,6 +51,70 @@ async def test_fake_discord_models_the_per_channel_edit_limit(fake_discord, worl
     assert body["retry_after"] > 0 and body["global"] is False
     assert fake_discord.edit_429s == 2
     assert [r.method for r in fake_discord.requests].count("PATCH") == 7
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_fake_discord_models_the_global_limit_over_a_sliding_second(fake_discord):
+    clock = Clock()
+    fake_discord.clock, fake_discord.global_limit = clock, 3
+    statuses = [(await _request(fake_discord, "GET", "/users/@me"))[0] for _ in range(3)]
+    status, headers, body = await _request(fake_discord, "GET", "/users/@me")
+    assert statuses == [200] * 3 and status == 429
+    assert body == {"message": "You are being rate limited.", "retry_after": 1.0, "global": True}
+    assert headers["Via"] and headers["Retry-After"] == "1"
+    assert headers["X-RateLimit-Global"] == "true" and headers["X-RateLimit-Scope"] == "global"
+    assert "X-RateLimit-Remaining" not in headers  # no bucket: discord.py must not pick one
+    # Webhooks (interaction follow-ups) are exempt.
+    webhook = f"/webhooks/{fake_discord.app_id}/some-token"
+    assert (await _request(fake_discord, "POST", webhook, {"content": "x"}))[0] == 200
+    clock.now += 0.4
+    status, _, body = await _request(fake_discord, "GET", "/users/@me")
+    assert status == 429 and body["retry_after"] == 0.6
+    clock.now += 0.6  # one second after the first three: the window has moved past them
+    assert [(await _request(fake_discord, "GET", "/users/@me"))[0] for _ in range(4)] == [
+        *[200] * 3, 429,
+    ]  # fmt: skip
+    assert (fake_discord.global_429s, fake_discord.edit_429s, fake_discord.all_429s) == (3, 0, 3)
+    assert fake_discord.peak_requests() == 5  # refused ones included, the webhook not
+
+
+async def test_fake_discord_global_limit_can_be_switched_off(fake_discord):
+    fake_discord.clock, fake_discord.global_limit = Clock(), 3
+    fake_discord.enforce_global_limit = False
+    statuses = [(await _request(fake_discord, "GET", "/users/@me"))[0] for _ in range(5)]
+    assert statuses == [200] * 5 and fake_discord.global_429s == 0
+    assert fake_discord.peak_requests() == 5
+
+
+@pytest.fixture
+async def discord_http(fake_discord, monkeypatch):
+    """discord.py's own REST client, pointed at the fake."""
+    monkeypatch.setattr(discord.http.Route, "BASE", fake_discord.api_base)
+    http = discord.http.HTTPClient(asyncio.get_running_loop())
+    await http.static_login(fake_discord.token)
+    yield http
+    await http.close()
+
+
+async def test_discord_py_honours_the_fakes_global_429(fake_discord, world, discord_http):
+    # discord.py sends one request at a time per route and channel until it learns the bucket,
+    # so six channels carry six streams of requests at once; 60 in all, more than 50 a second.
+    ids = [fake_discord.add_channel(world.guild, f"c{i}") for i in range(6)]
+    started = time.monotonic()
+    channels = await asyncio.gather(*(discord_http.get_channel(i) for i in ids for _ in range(10)))
+    assert [int(c["id"]) for c in channels] == [i for i in ids for _ in range(10)]  # all, in time
+    assert fake_discord.global_429s > 0 and time.monotonic() - started > 0.9  # waited, then won
+    assert fake_discord.peak_requests() > 50  # the refused ones count as sent...
+    admitted = sorted(r.at for r in fake_discord.requests if r.counted and r.status != 429)
+    assert len(admitted) == 61  # ...but never more than 50 are let in within a second:
+    assert all(later - first >= 1.0 for first, later in zip(admitted, admitted[50:], strict=False))
 
 
 async def test_fake_discord_injected_faults(fake_discord, world):

@@ -29,6 +29,7 @@ def test_defaults():
     assert settings.database_url == "sqlite:///bot.sqlite3"
     assert settings.max_completion_tokens == 1024
     assert settings.context_tokens is None
+    assert settings.discord_rest_rate == 45  # under Discord's 50, for what the pacer cannot see
     assert settings.is_openai
     assert "secret" not in repr(settings)
 
@@ -59,6 +60,8 @@ def test_defaults():
         ({**BASE, "DEV_GUILD_ID": "abc"}, "DEV_GUILD_ID"),
         ({**BASE, "TOKEN_PARAMETER": "max_output_tokens"}, "TOKEN_PARAMETER"),
         ({**BASE, "REASONING_EFFORT": "extreme"}, "REASONING_EFFORT"),
+        ({**BASE, "DISCORD_REST_RATE": "12.5"}, "DISCORD_REST_RATE"),
+        ({**BASE, "DISCORD_REST_RATE": "10"}, "DISCORD_REST_RATE"),
     ],
 )
 def test_errors_name_the_variable(env, variable):
@@ -90,6 +93,10 @@ def test_numbers_accept_underscores_and_zero_disables_limits():
     settings = load_settings({**BASE, "GUILD_TPM": "100_000", "USER_RPM": "0"})
     assert settings.guild_tpm == 100_000
     assert settings.user_rpm == 0
+
+
+def test_a_bot_granted_a_higher_global_limit_may_use_it():
+    assert load_settings({**BASE, "DISCORD_REST_RATE": "1_000"}).discord_rest_rate == 1000
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,13 @@
 """A fake Discord (gateway websocket + REST) on 127.0.0.1 for the real discord.py client.
 
 It keeps every channel's messages, records every request with a timestamp, can be told to fail a
-route, and models Discord's per-channel edit limit (more than 5 edits in 5 s get a 429 that
-discord.py honours, because it carries a ``Via`` header as Cloudflare's do).
+route, and models two of Discord's rate limits, answering with the 429s discord.py honours (they
+carry a ``Via`` header, as Cloudflare's do; discord.py treats a 429 without one as a ban):
+
+* per channel, more than 5 edits in 5 s;
+* the global limit: at most ``global_limit`` (50) REST requests in any sliding one-second window,
+  interaction callbacks and webhooks (``/interactions/``, ``/webhooks/``) exempt. Every request
+  that gets past this limit counts, whatever the route answers; one refused by it does not.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import asyncio
 import collections
 import contextlib
 import json
+import math
 import re
 import time
 from collections.abc import Callable
@@ -32,6 +38,9 @@ from .serving import serve
 
 EDIT_LIMIT = 5
 EDIT_WINDOW = 5.0
+GLOBAL_LIMIT = 50  # REST requests per bot token in any one-second window
+GLOBAL_WINDOW = 1.0
+GLOBAL_EXEMPT = ("/interactions/", "/webhooks/")  # token in the URL; no global limit
 
 
 @dataclass
@@ -41,6 +50,7 @@ class Recorded:
     body: Any
     at: float
     status: int = 0  # the status the fake answered with
+    counted: bool = False  # a REST request that counts against the global limit
 
 
 @dataclass
@@ -69,7 +79,11 @@ class FakeDiscord:
     interaction_channels: dict[str, int] = field(default_factory=dict)  # token -> channel
     commands: dict[str, list[Any]] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)  # attachments, served by the fake CDN
+    global_limit: int = GLOBAL_LIMIT
+    enforce_global_limit: bool = True  # False: never answer a global 429
+    clock: Callable[[], float] = time.monotonic  # request times and both rate limits
     edit_429s: int = 0
+    global_429s: int = 0
     all_429s: int = 0
 
     def __post_init__(self) -> None:
@@ -81,6 +95,7 @@ class FakeDiscord:
         self._edits: dict[int, collections.deque[float]] = collections.defaultdict(
             collections.deque
         )
+        self._global: collections.deque[float] = collections.deque()  # admitted, last window
         self._sockets: list[web.WebSocketResponse] = []
         self._seq = 0
         self._changed = asyncio.Condition()
@@ -216,7 +231,7 @@ class FakeDiscord:
         return message
 
     async def _attachment(self, request: web.Request) -> web.Response:
-        self.requests.append(Recorded("GET", request.path, None, time.monotonic(), 200))
+        self.requests.append(Recorded("GET", request.path, None, self.clock(), 200))
         data = self.files.get(request.match_info["name"])
         return web.Response(body=data) if data is not None else web.Response(status=404)
 
@@ -346,6 +361,18 @@ class FakeDiscord:
     def bot_messages(self, channel_id: int) -> list[dict[str, Any]]:
         return [m for m in self.messages[channel_id] if int(m["author"]["id"]) == self.bot_user.id]
 
+    def peak_requests(self, window: float = GLOBAL_WINDOW) -> int:
+        """The most requests that count against the global limit (refused ones included) that
+        arrived within any ``window`` seconds: what the bot sent at its busiest, for benchmarks
+        and for checking a pacer, which the limit itself would hide."""
+        times = sorted(r.at for r in self.requests if r.counted)
+        most = first = 0
+        for last, at in enumerate(times):
+            while at - times[first] >= window:
+                first += 1
+            most = max(most, last - first + 1)
+        return most
+
     # -- gateway --------------------------------------------------------------------------------
 
     async def dispatch(self, event: str, data: dict[str, Any]) -> None:
@@ -397,27 +424,33 @@ class FakeDiscord:
     async def _rest(self, request: web.Request) -> web.Response:
         path = "/" + request.match_info["tail"]
         body = await request.json() if request.can_read_body else None
-        record = Recorded(request.method, path, body, time.monotonic())
+        counted = not path.startswith(GLOBAL_EXEMPT)
+        record = Recorded(request.method, path, body, self.clock(), counted=counted)
         self.requests.append(record)
         try:
-            response = await self._answer(request, path, body)
+            response = await self._answer(request, record)
             record.status = response.status
             return response
         finally:
             await self._notify()
 
-    async def _answer(self, request: web.Request, path: str, body: Any) -> web.Response:
-        webhook = path.startswith(("/interactions/", "/webhooks/"))  # token in the URL
+    async def _answer(self, request: web.Request, record: Recorded) -> web.Response:
+        path, body = record.path, record.body
+        webhook = not record.counted  # /interactions/, /webhooks/: the token is in the URL
         if not webhook and request.headers.get("Authorization") != f"Bot {self.token}":
             return json_response({"message": "401: Unauthorized", "code": 0}, 401)
         for method, pattern, gate in self._holds:
             if method == request.method and pattern.search(path):
                 await gate.wait()
+        if record.counted and self.enforce_global_limit:
+            limited = self._global_limit(record.at)
+            if limited is not None:
+                return limited
         fault = self._fault(request.method, path)
         if fault is not None:
             return fault
         if request.method == "PATCH" and re.fullmatch(r"/channels/\d+/messages/\d+", path):
-            limited = self._edit_limit(int(path.split("/")[2]))
+            limited = self._edit_limit(int(path.split("/")[2]), record.at)
             if limited is not None:
                 return limited
         result = await handle(self, request.method, path, body, dict(request.query))
@@ -436,8 +469,33 @@ class FakeDiscord:
                 return json_response({"message": "Server error", "code": 0}, fault.status)
         return None
 
-    def _edit_limit(self, channel_id: int) -> web.Response | None:
-        now = time.monotonic()
+    def _global_limit(self, now: float) -> web.Response | None:
+        """A sliding-window log: the (limit+1)-th request within one second is refused until
+        the oldest admitted one leaves the window, and ``retry_after`` says when (rounded up to
+        the millisecond, so that a retry at that moment may go)."""
+        window = self._global
+        while window and now - window[0] >= GLOBAL_WINDOW:
+            window.popleft()
+        if len(window) < self.global_limit:
+            window.append(now)
+            return None
+        self.global_429s += 1
+        self.all_429s += 1
+        retry_after = math.ceil((window[0] + GLOBAL_WINDOW - now) * 1000 - 1e-6) / 1000
+        body = {
+            "message": "You are being rate limited.",
+            "retry_after": retry_after,
+            "global": True,
+        }
+        headers = {  # as Discord documents them: no bucket headers on a global limit
+            "Via": "1.1 google",
+            "Retry-After": str(math.ceil(retry_after)),
+            "X-RateLimit-Global": "true",
+            "X-RateLimit-Scope": "global",
+        }
+        return json_response(body, 429, headers)
+
+    def _edit_limit(self, channel_id: int, now: float) -> web.Response | None:
         window = self._edits[channel_id]
         while window and now - window[0] > EDIT_WINDOW:
             window.popleft()
