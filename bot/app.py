@@ -15,7 +15,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from . import i18n, texts
+from . import i18n, rest_gate, texts
 from .choices import Choices
 from .conversations import Conversations
 from .core import build_core
@@ -91,19 +91,22 @@ def make_intents() -> discord.Intents:
 
 class ChatBot(commands.Bot):
     def __init__(self, *, settings: Settings, store: Store, llm: LLMClient, **options: Any) -> None:
+        # One budget for every REST request, charged as it leaves (resends included).
+        pacer = Pacer(rate=settings.discord_rest_rate)
         super().__init__(
             command_prefix=commands.when_mentioned,
             help_command=None,
             intents=make_intents(),
             allowed_mentions=discord.AllowedMentions.none(),
             tree_cls=ChatTree,
+            http_trace=rest_gate.trace_config(pacer),
             **options,
         )
         self.settings = settings
         self.store = store
         self.llm = llm
         self.locales = i18n.KnownLocales()
-        self.pacer = Pacer(rate=settings.discord_rest_rate)
+        self.pacer = pacer
         self.limiter: Limiter = LocalLimiter(
             guild_rpm=settings.guild_rpm, guild_tpm=settings.guild_tpm, user_rpm=settings.user_rpm
         )

@@ -31,8 +31,10 @@ invalid-request limit (10,000 per 10 minutes), and a request refused five times 
 Nor does it cover a request sent long after its slot. discord.py queues a request behind its
 per-route limit (before it learns a route's limit, one request at a time: all thread creations
 in one channel go one by one), so a burst of such requests reaches Discord seconds late, on top
-of later slots. Both gaps close only where every attempt leaves: an ``aiohttp.TraceConfig``
-hook (discord.py's ``http_trace``) that waits for a slot before each request, resends included.
+of later slots. Both gaps close only where every attempt leaves, which is where the bot charges
+them: :mod:`bot.rest_gate`, an ``aiohttp.TraceConfig`` hook (discord.py's ``http_trace``) that
+waits for a slot before each request, resends included. Callers only :meth:`Pacer.peek` to skip
+what may be skipped.
 """
 
 from __future__ import annotations
@@ -126,6 +128,18 @@ class Pacer:
         self._oldest = (oldest + 1) % self.rate
         self._tat = max(self._tat, start) + interval
         return True, start - now
+
+    def peek(self) -> tuple[bool, float]:
+        """Whether a non-priority request could go now, without reserving anything: the
+        caller skips a progress edit or a typing indicator when it could not. ``(False, hint)``
+        says when one could, if no priority request comes first."""
+        interval = self.window / self.rate
+        spaced = self._tat - (self.burst - 1) * interval - _ROUNDING
+        free_at = max(
+            self._granted[(self._oldest + self.reserve) % self.rate] + self.window, spaced
+        )
+        now = self.clock()
+        return (True, 0.0) if free_at <= now else (False, free_at - now)
 
     def _forget_idle(self, now: float) -> None:
         for channel_id in [c for c, t in self._channel_next.items() if t < now]:

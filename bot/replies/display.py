@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 
 from ..pacing import Pacer
 from ..render import close_open_fence, display_parts
+from ..rest_gate import low_priority
 from .surface import STOP, Button, Failed, Gone, Refused, Surface
 
 log = logging.getLogger(__name__)
@@ -121,7 +122,11 @@ class Display:
             if not await self._slot(is_edit=index < len(self.messages)):
                 continue
             try:
-                await self._apply(index)
+                if self._progress(index < len(self.messages)):
+                    with low_priority():
+                        await self._apply(index)
+                else:
+                    await self._apply(index)
                 failures = 0
             except Gone:
                 self._vanished()
@@ -137,20 +142,23 @@ class Display:
                 await asyncio.sleep(min(10.0, 0.5 * 2**failures))
 
     async def _slot(self, *, is_edit: bool) -> bool:
-        """Wait for the pacer's slot; False when this progress edit is skipped for now."""
+        """Wait for the channel's edit spacing; False when this progress edit is skipped for
+        now. (The process-wide budget is charged as the request leaves: bot.rest_gate.)"""
         if is_edit:
             granted, delay = self.pacer.edit_slot(self.channel_id, final=self._done)
             if not granted:  # the channel is busy: skip this progress edit
                 await self._wait_for_finish(delay)
                 return False
             await asyncio.sleep(delay)
-        # First posts and final edits go first when the process-wide budget is tight.
-        granted, delay = self.pacer.request_slot(priority=self._done or not is_edit)
-        if not granted:
-            await self._wait_for_finish(delay)
-            return False
-        await asyncio.sleep(delay)
+        if self._progress(is_edit):  # first posts and final edits go first when it is tight
+            granted, hint = self.pacer.peek()
+            if not granted:
+                await self._wait_for_finish(hint)
+                return False
         return True
+
+    def _progress(self, is_edit: bool) -> bool:
+        return is_edit and not self._done
 
     async def _wait_for_finish(self, at_most: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -160,13 +168,18 @@ class Display:
         """Show the typing indicator until the first text (or the end) arrives."""
         if self.text or self.placeholder or self._done:
             return
-        granted, _ = self.pacer.request_slot()
+        granted, _ = self.pacer.peek()
         if not granted:  # the process is busy: skip the typing indicator
             return
-        async with self.surface.typing():
+        with low_priority():  # discord.py renews it from a task started here: that too
+            typing = self.surface.typing()
+            await typing.__aenter__()
+        try:
             while not (self.text or self.placeholder or self._done):
                 self._changed.clear()
                 await self._changed.wait()
+        finally:
+            await typing.__aexit__(None, None, None)
 
     async def _apply(self, index: int) -> None:
         target = self._target()  # the latest text, computed after the wait

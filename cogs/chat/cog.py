@@ -202,7 +202,6 @@ class Chat(commands.Cog):
         """Open the thread; if Discord refuses, say so next to the message (the reply waiting
         for the thread then stops quietly)."""
         said = self.texts_for(message)
-        await asyncio.sleep(self.bot.pacer.request_slot(priority=True)[1])
         try:
             return await message.create_thread(
                 name=thread_name(text, said.thread_name_fallback), auto_archive_duration=1440
