@@ -21,6 +21,8 @@ from . import i18n, texts
 from .context import Budget, context_window, is_known_model
 from .conversations import Conversations
 from .llm import LLMClient
+from .metrics import NO_METRICS, Metrics, discord_http_trace, watch_loop_lag
+from .metrics_server import MetricsServer
 from .pacing import Pacer
 from .ratelimit import Limiter, LocalLimiter, scope_of
 from .replies import Deps, Replies
@@ -90,7 +92,17 @@ def make_intents() -> discord.Intents:
 
 
 class ChatBot(commands.Bot):
-    def __init__(self, *, settings: Settings, store: Store, llm: LLMClient, **options: Any) -> None:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        store: Store,
+        llm: LLMClient,
+        metrics: Metrics = NO_METRICS,
+        **options: Any,
+    ) -> None:
+        if metrics.enabled:  # count Discord's 429s as its HTTP client receives them
+            options.setdefault("http_trace", discord_http_trace(metrics))
         super().__init__(
             command_prefix=commands.when_mentioned,
             help_command=None,
@@ -102,6 +114,7 @@ class ChatBot(commands.Bot):
         self.settings = settings
         self.store = store
         self.llm = llm
+        self.metrics = metrics
         self.locales = i18n.KnownLocales()
         self.pacer = Pacer()
         self.limiter: Limiter = LocalLimiter(
@@ -114,8 +127,11 @@ class ChatBot(commands.Bot):
         self.replies: Replies
         self.interrupted_replies: list[Turn] = []
         self._store_open = False
+        self._metrics_server: MetricsServer | None = None
+        self._loop_lag: asyncio.Task[None] | None = None
 
     async def setup_hook(self) -> None:
+        await self._serve_metrics()  # alive (/healthz) while starting, ready once connected
         self._store_open = True  # closed by close(), even if opening is interrupted
         await self.store.open()
         # Replies a crash left half-shown; the chat cog mends their messages once connected.
@@ -163,7 +179,7 @@ class ChatBot(commands.Bot):
             Deps(
                 self.conversations, self.llm, self.limiter, self.pacer, self.summarizer,
                 max_completion_tokens=settings.max_completion_tokens,
-                cache_keys=settings.sends_prompt_cache_key,
+                cache_keys=settings.sends_prompt_cache_key, metrics=self.metrics,
             )
         )  # fmt: skip
         await self.tree.set_translator(CatalogTranslator())
@@ -173,6 +189,26 @@ class ChatBot(commands.Bot):
             except commands.ExtensionError:
                 log.exception("Could not load extension %s", extension)
         await self.sync_commands()
+
+    async def _serve_metrics(self) -> None:
+        """With METRICS_PORT: serve /metrics, /healthz and /readyz, and watch the loop's lag."""
+        if self.settings.metrics_port is None:
+            return
+        self.metrics.watch(queued=self._queued_replies, gateway_up=self.gateway_up)
+        self._metrics_server = MetricsServer(
+            self.metrics, port=self.settings.metrics_port, gateway_up=self.gateway_up,
+            store_answers=lambda: self.store.get_meta(COMMANDS_DIGEST_KEY),
+        )  # fmt: skip
+        await self._metrics_server.start()
+        self._loop_lag = asyncio.create_task(watch_loop_lag(self.metrics), name="loop-lag")
+
+    def gateway_up(self) -> bool:
+        """Connected to Discord's gateway with a ready session (False while reconnecting)."""
+        return self.is_ready() and not self.is_closed() and self.ws is not None and self.ws.open
+
+    def _queued_replies(self) -> int:
+        replies: Replies | None = getattr(self, "replies", None)  # set in setup_hook
+        return replies.waiting_replies() if replies is not None else 0
 
     async def sync_commands(self) -> None:
         """Sync slash commands only when their definitions changed: Discord limits syncs.
@@ -218,6 +254,11 @@ class ChatBot(commands.Bot):
                 await replies.drain(SHUTDOWN_GRACE)
             await super().close()
         finally:
+            if self._loop_lag is not None:
+                self._loop_lag.cancel()
+                await asyncio.wait({self._loop_lag})
+            if self._metrics_server is not None:
+                await self._metrics_server.close()
             if self.summarizer is not None:
                 await self.summarizer.close()
             await self.llm.close()
