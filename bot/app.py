@@ -6,6 +6,7 @@ Resources are built in ``main()`` and handed in; ``setup_hook`` opens them and l
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -20,6 +21,8 @@ from .choices import Choices
 from .conversations import Conversations
 from .core import build_core
 from .llm import LLMClient
+from .metrics import NO_METRICS, Metrics, discord_http_trace, watch_loop_lag
+from .metrics_server import MetricsServer
 from .models import Models
 from .pacing import Pacer
 from .ratelimit import Limiter, LocalLimiter
@@ -90,21 +93,34 @@ def make_intents() -> discord.Intents:
 
 
 class ChatBot(commands.Bot):
-    def __init__(self, *, settings: Settings, store: Store, llm: LLMClient, **options: Any) -> None:
-        # One budget for every REST request, charged as it leaves (resends included).
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        store: Store,
+        llm: LLMClient,
+        metrics: Metrics = NO_METRICS,
+        **options: Any,
+    ) -> None:
+        # One budget for every REST request, charged as it leaves (resends included); with
+        # metrics, the same hook counts Discord's 429s as they arrive.
         pacer = Pacer(rate=settings.discord_rest_rate)
+        trace = rest_gate.trace_config(pacer)
+        if metrics.enabled:
+            trace.on_request_end.extend(discord_http_trace(metrics).on_request_end)
+        options.setdefault("http_trace", trace)
         super().__init__(
             command_prefix=commands.when_mentioned,
             help_command=None,
             intents=make_intents(),
             allowed_mentions=discord.AllowedMentions.none(),
             tree_cls=ChatTree,
-            http_trace=rest_gate.trace_config(pacer),
             **options,
         )
         self.settings = settings
         self.store = store
         self.llm = llm
+        self.metrics = metrics
         self.locales = i18n.KnownLocales()
         self.pacer = pacer
         self.limiter: Limiter = LocalLimiter(
@@ -119,8 +135,11 @@ class ChatBot(commands.Bot):
         self.replies: Replies
         self.interrupted_replies: list[Turn] = []
         self._store_open = False
+        self._metrics_server: MetricsServer | None = None
+        self._loop_lag: asyncio.Task[None] | None = None
 
     async def setup_hook(self) -> None:
+        await self._serve_metrics()  # alive (/healthz) while starting, ready once connected
         self._store_open = True  # closed by close(), even if opening is interrupted
         await self.store.open()
         # Replies a crash left half-shown; the chat cog mends their messages once connected.
@@ -130,7 +149,9 @@ class ChatBot(commands.Bot):
                 "Marked %d replies cut off by the last shutdown as interrupted",
                 len(self.interrupted_replies),
             )
-        core = await build_core(self.settings, self.store, self.llm, self.limiter, self.pacer)
+        core = await build_core(
+            self.settings, self.store, self.llm, self.limiter, self.pacer, self.metrics
+        )
         self.counter, self.models, self.choices = core.counter, core.models, core.choices
         self.conversations, self.summarizer, self.replies = (
             core.conversations,
@@ -144,6 +165,26 @@ class ChatBot(commands.Bot):
             except commands.ExtensionError:
                 log.exception("Could not load extension %s", extension)
         await self.sync_commands()
+
+    async def _serve_metrics(self) -> None:
+        """With METRICS_PORT: serve /metrics, /healthz and /readyz, and watch the loop's lag."""
+        if self.settings.metrics_port is None:
+            return
+        self.metrics.watch(queued=self._queued_replies, gateway_up=self.gateway_up)
+        self._metrics_server = MetricsServer(
+            self.metrics, port=self.settings.metrics_port, gateway_up=self.gateway_up,
+            store_answers=lambda: self.store.get_meta(COMMANDS_DIGEST_KEY),
+        )  # fmt: skip
+        await self._metrics_server.start()
+        self._loop_lag = asyncio.create_task(watch_loop_lag(self.metrics), name="loop-lag")
+
+    def gateway_up(self) -> bool:
+        """Connected to Discord's gateway with a ready session (False while reconnecting)."""
+        return self.is_ready() and not self.is_closed() and self.ws is not None and self.ws.open
+
+    def _queued_replies(self) -> int:
+        replies: Replies | None = getattr(self, "replies", None)  # set in setup_hook
+        return replies.waiting_replies() if replies is not None else 0
 
     async def sync_commands(self) -> None:
         """Sync slash commands only when their definitions changed: Discord limits syncs.
@@ -189,6 +230,11 @@ class ChatBot(commands.Bot):
                 await replies.drain(SHUTDOWN_GRACE)
             await super().close()
         finally:
+            if self._loop_lag is not None:
+                self._loop_lag.cancel()
+                await asyncio.wait({self._loop_lag})
+            if self._metrics_server is not None:
+                await self._metrics_server.close()
             if self.summarizer is not None:
                 await self.summarizer.close()
             await self.llm.close()

@@ -12,6 +12,7 @@ from .choices import Choices
 from .context import context_window, is_known_model
 from .conversations import Conversations
 from .llm import LLMClient
+from .metrics import NO_METRICS, Metrics
 from .models import Models, Price
 from .pacing import Pacer
 from .ratelimit import Limiter, scope_of
@@ -35,7 +36,12 @@ class Core:
 
 
 async def build_core(
-    settings: Settings, store: Store, llm: LLMClient, limiter: Limiter, pacer: Pacer
+    settings: Settings,
+    store: Store,
+    llm: LLMClient,
+    limiter: Limiter,
+    pacer: Pacer,
+    metrics: Metrics = NO_METRICS,
 ) -> Core:
     """Everything the chat cog and the commands call, over an open store."""
     default = settings.openai_model
@@ -74,7 +80,7 @@ async def build_core(
     replies = Replies(
         Deps(
             conversations, choices, models, llm, limiter, pacer, summarizer,
-            cache_keys=settings.sends_prompt_cache_key,
+            cache_keys=settings.sends_prompt_cache_key, metrics=metrics,
         )
     )  # fmt: skip
     return Core(counter, models, choices, conversations, summarizer, replies)

@@ -16,6 +16,8 @@ import discord
 
 from .app import ChatBot
 from .llm import LLMClient
+from .metrics import metrics_for
+from .metrics_server import MetricsServerError
 from .settings import Settings
 from .store import StoreError, store_from_url
 
@@ -34,7 +36,8 @@ def build_bot(settings: Settings, **options: Any) -> ChatBot:
         reasoning_effort=settings.reasoning_effort,
     )
     store = store_from_url(settings.database_url, pool_size=settings.database_pool_size)
-    return ChatBot(settings=settings, store=store, llm=llm, **options)
+    metrics = metrics_for(settings.metrics_port)
+    return ChatBot(settings=settings, store=store, llm=llm, metrics=metrics, **options)
 
 
 async def run(settings: Settings, **options: Any) -> int:
@@ -79,7 +82,7 @@ def _exit_status(runner: asyncio.Task[None]) -> int:
     elif isinstance(error, discord.PrivilegedIntentsRequired):
         log.error("Discord refused the connection (4014): turn on 'Message Content Intent' "
                   "in the Developer Portal (Bot → Privileged Gateway Intents)")  # fmt: skip
-    elif isinstance(error, StoreError):
+    elif isinstance(error, StoreError | MetricsServerError):
         log.error("%s", error)
     else:
         log.error("The bot stopped on an unexpected error", exc_info=error)

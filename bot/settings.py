@@ -5,6 +5,7 @@ No other module reads ``os.environ``: everything configurable lives on :class:`S
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 import logging
 import os
@@ -68,6 +69,7 @@ class Settings:
     image_max_side: int = 1024  # IMAGE_MAX_SIDE: images are downscaled to fit this
     token_parameter: TokenParameter | None = None  # None: by model family and host
     reasoning_effort: str | None = None  # None: not sent
+    metrics_port: int | None = None  # METRICS_PORT: /metrics, /healthz, /readyz; None: off
 
     @property
     def max_completion_tokens(self) -> int:
@@ -204,6 +206,19 @@ def _secret(env: Mapping[str, str], name: str) -> str | None:
     return value
 
 
+def _metrics_port(env: Mapping[str, str]) -> int | None:
+    """A TCP port, and prometheus-client installed to serve it: better refused at start-up
+    than a scrape target that never answers."""
+    port = _optional_int(env, "METRICS_PORT", minimum=1)
+    if port is None:
+        return None
+    if port > 65535:
+        raise SettingsError("METRICS_PORT", "must be a port number (1-65535), or empty for off")
+    if importlib.util.find_spec("prometheus_client") is None:
+        raise SettingsError("METRICS_PORT", "needs prometheus-client: pip install -e '.[metrics]'")
+    return port
+
+
 def _base_url(env: Mapping[str, str]) -> str | None:
     url = _text(env, "OPENAI_BASE_URL")
     if url is None:
@@ -301,6 +316,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         token_parameter=None if token_parameter is None else TokenParameter(token_parameter),
         reasoning_effort=_choice(env, "REASONING_EFFORT", REASONING_EFFORTS),
         discord_rest_rate=_int(env, "DISCORD_REST_RATE", GLOBAL_RATE, minimum=MIN_GLOBAL_RATE),
+        metrics_port=_metrics_port(env),
     )
 
 

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 import sqlite3
 
 import discord
@@ -67,6 +68,17 @@ async def test_corrupt_database_names_the_path(settings_for, tmp_path, caplog, w
     assert status == 1
     (line,) = errors(caplog)
     assert line.startswith(f"cannot open database {tmp_path / 'bot.sqlite3'}")
+
+
+async def test_a_taken_metrics_port_is_one_line_and_exit_1(settings_for, caplog, world):
+    with socket.socket() as taken:
+        taken.bind(("", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        status = await asyncio.wait_for(run(settings_for(METRICS_PORT=str(port))), 10)
+    assert status == 1
+    (line,) = errors(caplog)
+    assert line.startswith(f"METRICS_PORT {port} cannot be served: ")
 
 
 async def test_sigterm_shuts_down_cleanly(settings_for, fake_discord, caplog, world):

@@ -20,6 +20,7 @@ from ..choices import Choices
 from ..context import ChatRequest
 from ..conversations import Conversations
 from ..llm import Failure, LLMClient, LLMError, Reply
+from ..metrics import NO_METRICS, Metrics, is_first_delta, outcome_of
 from ..models import Model, Models
 from ..pacing import Pacer
 from ..ratelimit import Limiter, Ticket, scope_of
@@ -58,6 +59,7 @@ class Deps:
     logged_once: set[Failure] = field(default_factory=set)  # admins' failures, logged once
     short_wait: float = SHORT_WAIT
     clock: Callable[[], float] = time.monotonic
+    metrics: Metrics = NO_METRICS  # Prometheus when METRICS_PORT is set
 
 
 class Job:
@@ -89,6 +91,7 @@ class Job:
         self._stopped = asyncio.Event()
         self._producer: asyncio.Task[None] | None = None
         self._thinking_since: float | None = None
+        self._asked_at = 0.0  # when the model request went out (for latency metrics)
 
     @property
     def conversation_id(self) -> int:
@@ -145,6 +148,7 @@ class Job:
             reply_to=self._reply_to,
         )  # fmt: skip
         self.display.start()
+        self._asked_at = self.deps.clock()
         self._producer = asyncio.create_task(
             self._produce(conversation), name=f"generate-{self.conversation_id}"
         )
@@ -176,6 +180,7 @@ class Job:
                 return decision.ticket
             if decision.wait > self.deps.short_wait:
                 log.info("Refused a request in %s: %s limit", self.conversation_id, decision.limit)
+                self.deps.metrics.refused(decision.limit or "")
                 await self.surface.tell(self.texts.rate_limited(decision.limit, decision.wait))
                 return None
             async with self.surface.typing():
@@ -198,6 +203,8 @@ class Job:
                     model=self.model.name,
                 )
                 async for delta in stream:
+                    if is_first_delta(self.reply, delta):
+                        deps.metrics.first_token(deps.clock() - self._asked_at)
                     if delta.text:
                         self.display.feed(delta.text)
                     elif delta.reasoning and not self.reply.text:
@@ -279,6 +286,9 @@ class Job:
         assert self.display is not None and self.request is not None
         deps, display = self.deps, self.display
         status, note = self._outcome()
+        deps.metrics.reply_finished(
+            *outcome_of(self._producer), seconds=deps.clock() - self._asked_at
+        )
         unseen = display.gone and not display.shown_anything  # not history: nobody saw it
         text = "" if unseen else self.reply.text
         try:  # stored before the last edit, which may be paced
@@ -296,6 +306,7 @@ class Job:
         deps.limiter.settle(ticket, usage.prompt_tokens + usage.completion_tokens if usage else 0)
         if usage is not None:
             price = self.model.price
+            deps.metrics.model_tokens(usage.prompt_tokens, usage.completion_tokens)
             await deps.conversations.record_usage(
                 guild_id=conversation.guild_id, user_id=self.asker,
                 day=dt.datetime.now(dt.UTC).date(), usage=usage,

@@ -171,6 +171,10 @@ class Replies:
         line = self._lines.get(conversation_id)
         return len(line.waiting) if line is not None else 0
 
+    def waiting_replies(self) -> int:
+        """Replies waiting to start, process-wide: conversations with messages queued (a gauge)."""
+        return sum(1 for line in self._lines.values() if line.waiting)
+
     def busy(self, conversation_id: int) -> bool:
         line = self._lines.get(conversation_id)
         return line is not None and line.running is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 import time
@@ -62,6 +63,9 @@ def test_defaults():
         ({**BASE, "REASONING_EFFORT": "extreme"}, "REASONING_EFFORT"),
         ({**BASE, "DISCORD_REST_RATE": "12.5"}, "DISCORD_REST_RATE"),
         ({**BASE, "DISCORD_REST_RATE": "10"}, "DISCORD_REST_RATE"),
+        ({**BASE, "METRICS_PORT": "0"}, "METRICS_PORT"),
+        ({**BASE, "METRICS_PORT": "70000"}, "METRICS_PORT"),
+        ({**BASE, "METRICS_PORT": ":9100"}, "METRICS_PORT"),
     ],
 )
 def test_errors_name_the_variable(env, variable):
@@ -263,3 +267,21 @@ def test_token_parameter_and_reasoning_effort(env, parameter, effort):
 )
 def test_alternate_roles(value, expected):
     assert load_settings({**BASE, "ALTERNATE_ROLES": value}).alternate_roles is expected
+
+
+@pytest.mark.parametrize(("value", "port"), [("", None), (" ", None), ("9100", 9100)])
+def test_metrics_port(value, port):
+    assert load_settings({**BASE, "METRICS_PORT": value}).metrics_port == port
+    assert load_settings(BASE).metrics_port is None  # off unless asked for
+
+
+def test_metrics_port_without_prometheus_client_says_what_to_install(monkeypatch):
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *args: None if name == "prometheus_client" else real_find_spec(name, *args),
+    )
+    with pytest.raises(SettingsError, match=r"METRICS_PORT needs prometheus-client: pip install"):
+        load_settings({**BASE, "METRICS_PORT": "9100"})
+    assert load_settings(BASE).metrics_port is None  # not needed when metrics are off
