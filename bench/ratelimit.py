@@ -25,10 +25,10 @@ def run(label: str, limiter: LocalLimiter, guilds: int, users: int) -> None:
     granted = 0
     started = time.perf_counter()
     for guild, user, tokens in keys:
-        decision = limiter.acquire(guild, user, tokens)
+        decision = limiter.decide(guild, user, tokens)
         if decision.ticket is not None:
             granted += 1
-            limiter.settle(decision.ticket, tokens // 2)
+            limiter.give_back(decision.ticket, tokens // 2)
     elapsed = time.perf_counter() - started
     print(
         f"{label:<38} {elapsed / N * 1e6:6.2f} µs per acquire+settle  ({granted:,} of {N:,} granted)"

@@ -221,6 +221,7 @@ class ChatBot(commands.Bot):
             if self.summarizer is not None:
                 await self.summarizer.close()
             await self.llm.close()
+            await self.limiter.close()
             if self._store_open:
                 self._store_open = False
                 await self.store.close()

@@ -130,7 +130,7 @@ class Job:
         ticket = await self._admit(conversation)
         if ticket is None or self._stopped.is_set():  # no model request once stopped
             if ticket is not None:
-                self.deps.limiter.settle(ticket, 0)
+                await self.deps.limiter.settle(ticket, 0)
             await conversations.drop_reply(self.turn)
             return
         self.display = Display(
@@ -153,7 +153,7 @@ class Job:
         tokens = self.request.prompt_tokens + self.deps.max_completion_tokens
         scope = scope_of(conversation.guild_id, self.asker)
         while not self._stopped.is_set():
-            decision = self.deps.limiter.acquire(scope, self.asker, tokens)
+            decision = await self.deps.limiter.acquire(scope, self.asker, tokens)
             if decision.ticket is not None:
                 return decision.ticket
             if decision.wait > self.deps.short_wait:
@@ -190,7 +190,7 @@ class Job:
                     conversation, before_seq=self.turn.seq
                 )
             finally:
-                deps.limiter.observe(self.reply.headers)
+                await deps.limiter.observe(self.reply.headers)
 
     def _learn(self, error: LLMError) -> bool:
         """Whether the failure taught something that a rebuilt request can get right."""
@@ -264,7 +264,9 @@ class Job:
         if self.request.summarise_through is not None and deps.summarizer is not None:
             deps.summarizer.request(self.conversation_id, self.request.summarise_through)
         usage = self.reply.spent(self.request.prompt_tokens, deps.conversations.counter.count)
-        deps.limiter.settle(ticket, usage.prompt_tokens + usage.completion_tokens if usage else 0)
+        await deps.limiter.settle(
+            ticket, usage.prompt_tokens + usage.completion_tokens if usage else 0
+        )
         if usage is not None:
             await deps.conversations.record_usage(
                 guild_id=conversation.guild_id, user_id=self.asker,

@@ -21,89 +21,89 @@ def limiter(clock, rpm=3, tpm=1000, user_rpm=0):
     return LocalLimiter(guild_rpm=rpm, guild_tpm=tpm, user_rpm=user_rpm, clock=clock)
 
 
-def test_burst_then_refuse_with_the_limit_named():
+async def test_burst_then_refuse_with_the_limit_named():
     clock = Clock()
     lim = limiter(clock)
-    assert all(lim.acquire(1, 10, 10).granted for _ in range(3))
-    refused = lim.acquire(1, 10, 10)
+    assert all([(await lim.acquire(1, 10, 10)).granted for _ in range(3)])
+    refused = await lim.acquire(1, 10, 10)
     assert not refused.granted and refused.limit == "server requests"
     assert refused.wait == pytest.approx(20.0)  # 3 per minute: one every 20 s
 
 
-def test_continuous_refill_not_calendar_minutes():
+async def test_continuous_refill_not_calendar_minutes():
     clock = Clock()
     lim = limiter(clock)
     for _ in range(3):
-        lim.acquire(1, 10, 10)
+        await lim.acquire(1, 10, 10)
     clock.now += 19.9
-    assert not lim.acquire(1, 10, 10).granted
+    assert not (await lim.acquire(1, 10, 10)).granted
     clock.now += 0.2
-    assert lim.acquire(1, 10, 10).granted
+    assert (await lim.acquire(1, 10, 10)).granted
 
 
-def test_refused_requests_cost_nothing():
+async def test_refused_requests_cost_nothing():
     clock = Clock()
     lim = limiter(clock, rpm=1)
-    assert lim.acquire(1, 10, 10).granted
+    assert (await lim.acquire(1, 10, 10)).granted
     for _ in range(5):
-        assert not lim.acquire(1, 10, 10).granted
+        assert not (await lim.acquire(1, 10, 10)).granted
     clock.now += 60
-    assert lim.acquire(1, 10, 10).granted
+    assert (await lim.acquire(1, 10, 10)).granted
 
 
-def test_servers_are_independent_and_a_dm_is_its_own_server():
+async def test_servers_are_independent_and_a_dm_is_its_own_server():
     clock = Clock()
     lim = limiter(clock, rpm=1)
-    assert lim.acquire(scope_of(1, 10), 10, 1).granted
-    assert not lim.acquire(scope_of(1, 11), 11, 1).granted
-    assert lim.acquire(scope_of(2, 10), 10, 1).granted
-    assert lim.acquire(scope_of(None, 10), 10, 1).granted
-    assert lim.acquire(scope_of(None, 11), 11, 1).granted
+    assert (await lim.acquire(scope_of(1, 10), 10, 1)).granted
+    assert not (await lim.acquire(scope_of(1, 11), 11, 1)).granted
+    assert (await lim.acquire(scope_of(2, 10), 10, 1)).granted
+    assert (await lim.acquire(scope_of(None, 10), 10, 1)).granted
+    assert (await lim.acquire(scope_of(None, 11), 11, 1)).granted
 
 
-def test_one_user_cannot_drain_the_server():
+async def test_one_user_cannot_drain_the_server():
     clock = Clock()
     lim = limiter(clock, rpm=10, user_rpm=2)
-    assert lim.acquire(1, 10, 1).granted and lim.acquire(1, 10, 1).granted
-    refused = lim.acquire(1, 10, 1)
+    assert (await lim.acquire(1, 10, 1)).granted and (await lim.acquire(1, 10, 1)).granted
+    refused = await lim.acquire(1, 10, 1)
     assert refused.limit == "your requests"
-    assert lim.acquire(1, 11, 1).granted
+    assert (await lim.acquire(1, 11, 1)).granted
 
 
-def test_tokens_charged_up_front_and_corrected_with_usage():
+async def test_tokens_charged_up_front_and_corrected_with_usage():
     clock = Clock()
     lim = limiter(clock, rpm=0, tpm=1000)
-    ticket = lim.acquire(1, 10, 900).ticket
-    assert not lim.acquire(1, 10, 200).granted  # 100 left
-    lim.settle(ticket, 300)  # it really used 300: 600 come back
-    assert lim.acquire(1, 10, 700).granted
-    refused = lim.acquire(1, 10, 100)
+    ticket = (await lim.acquire(1, 10, 900)).ticket
+    assert not (await lim.acquire(1, 10, 200)).granted  # 100 left
+    await lim.settle(ticket, 300)  # it really used 300: 600 come back
+    assert (await lim.acquire(1, 10, 700)).granted
+    refused = await lim.acquire(1, 10, 100)
     assert refused.limit == "server tokens"
 
 
-def test_a_charge_above_the_whole_allowance_needs_a_full_bucket():
+async def test_a_charge_above_the_whole_allowance_needs_a_full_bucket():
     clock = Clock()
     lim = limiter(clock, rpm=0, tpm=1000)
-    assert lim.acquire(1, 10, 5000).granted  # allowed once per full minute, not never
-    assert not lim.acquire(1, 10, 5000).granted
+    assert (await lim.acquire(1, 10, 5000)).granted  # allowed once per full minute, not never
+    assert not (await lim.acquire(1, 10, 5000)).granted
 
 
-def test_zero_disables_every_limit():
+async def test_zero_disables_every_limit():
     lim = limiter(Clock(), rpm=0, tpm=0, user_rpm=0)
-    assert all(lim.acquire(1, 10, 10**9).granted for _ in range(1000))
+    assert all([(await lim.acquire(1, 10, 10**9)).granted for _ in range(1000)])
 
 
-def test_account_headers_slow_everyone_down():
+async def test_account_headers_slow_everyone_down():
     clock = Clock()
     lim = limiter(clock, rpm=100)
-    lim.observe({"x-ratelimit-limit-requests": "500", "x-ratelimit-remaining-requests": "3",
+    await lim.observe({"x-ratelimit-limit-requests": "500", "x-ratelimit-remaining-requests": "3",
                  "x-ratelimit-reset-requests": "6m0s"})  # fmt: skip
-    refused = lim.acquire(2, 10, 1)
+    refused = await lim.acquire(2, 10, 1)
     assert refused.limit == "account" and refused.wait == pytest.approx(360)
-    lim.observe({"x-ratelimit-limit-tokens": "10000", "x-ratelimit-remaining-tokens": "9000",
+    await lim.observe({"x-ratelimit-limit-tokens": "10000", "x-ratelimit-remaining-tokens": "9000",
                  "x-ratelimit-reset-tokens": "1s"})  # fmt: skip
     clock.now += 361
-    assert lim.acquire(2, 10, 1).granted
+    assert (await lim.acquire(2, 10, 1)).granted
 
 
 @pytest.mark.parametrize(
@@ -120,19 +120,19 @@ def test_bucket_goes_into_debt_and_recovers():
     assert bucket.wait(1, 0.0) == pytest.approx(31.0)
 
 
-def test_a_decision_is_cheap():
+async def test_a_decision_is_cheap():
     lim = LocalLimiter(guild_rpm=10**9, guild_tpm=10**12, user_rpm=10**9)
     started = time.perf_counter()
     for i in range(20_000):
-        lim.acquire(i % 500, i % 5000, 1000)
+        await lim.acquire(i % 500, i % 5000, 1000)
     per_decision = (time.perf_counter() - started) / 20_000
     assert per_decision < 100e-6  # measured ~5 µs here; bench/ratelimit.py reports it
 
 
-def test_summary_tokens_are_charged_to_the_servers_budget():
+async def test_summary_tokens_are_charged_to_the_servers_budget():
     clock = Clock()
     lim = limiter(clock, rpm=0, tpm=1000)
-    lim.charge(1, 900)  # a summary call spent 900 tokens
-    refused = lim.acquire(1, 10, 200)
+    await lim.charge(1, 900)  # a summary call spent 900 tokens
+    refused = await lim.acquire(1, 10, 200)
     assert refused.limit == "server tokens" and refused.wait == pytest.approx(6.0)
-    assert lim.acquire(2, 10, 200).granted  # another server is not charged
+    assert (await lim.acquire(2, 10, 200)).granted  # another server is not charged
