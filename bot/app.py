@@ -90,7 +90,15 @@ def make_intents() -> discord.Intents:
 
 
 class ChatBot(commands.Bot):
-    def __init__(self, *, settings: Settings, store: Store, llm: LLMClient, **options: Any) -> None:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        store: Store,
+        llm: LLMClient,
+        limiter: Limiter | None = None,
+        **options: Any,
+    ) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
             help_command=None,
@@ -104,7 +112,7 @@ class ChatBot(commands.Bot):
         self.llm = llm
         self.locales = i18n.KnownLocales()
         self.pacer = Pacer()
-        self.limiter: Limiter = LocalLimiter(
+        self.limiter: Limiter = limiter or LocalLimiter(
             guild_rpm=settings.guild_rpm, guild_tpm=settings.guild_tpm, user_rpm=settings.user_rpm
         )
         # Set in setup_hook, before any cog runs.

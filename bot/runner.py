@@ -16,6 +16,7 @@ import discord
 
 from .app import ChatBot
 from .llm import LLMClient
+from .ratelimit import limiter_for
 from .settings import Settings
 from .store import StoreError, store_from_url
 
@@ -34,7 +35,9 @@ def build_bot(settings: Settings, **options: Any) -> ChatBot:
         reasoning_effort=settings.reasoning_effort,
     )
     store = store_from_url(settings.database_url, pool_size=settings.database_pool_size)
-    return ChatBot(settings=settings, store=store, llm=llm, **options)
+    return ChatBot(
+        settings=settings, store=store, llm=llm, limiter=limiter_for(settings), **options
+    )
 
 
 async def run(settings: Settings, **options: Any) -> int:

@@ -5,6 +5,11 @@ limits as OpenAI reports them in response headers.
 :class:`RedisLimiter` keeps them in Redis, so that several processes share one account's limits.
 """
 
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
 from .base import (
     ACCOUNT,
     SERVER_REQUESTS,
@@ -19,6 +24,12 @@ from .base import (
     scope_of,
 )
 from .local import AccountGate, LocalLimiter, TokenBucket
+from .redis import RedisLimiter
+
+if TYPE_CHECKING:
+    from ..settings import Settings
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "ACCOUNT",
@@ -30,9 +41,25 @@ __all__ = [
     "Decision",
     "Limiter",
     "LocalLimiter",
+    "RedisLimiter",
     "Ticket",
     "TokenBucket",
     "account_hold",
+    "limiter_for",
     "parse_reset",
     "scope_of",
 ]
+
+
+def limiter_for(settings: Settings) -> Limiter:
+    """Buckets in this process, or in Redis (shared by every process) when REDIS_URL is set."""
+    limits = {
+        "guild_rpm": settings.guild_rpm,
+        "guild_tpm": settings.guild_tpm,
+        "user_rpm": settings.user_rpm,
+    }
+    if settings.redis_url is None:
+        return LocalLimiter(**limits)
+    limiter = RedisLimiter.from_url(settings.redis_url, prefix=settings.redis_prefix, **limits)
+    log.info("Model-usage limits are shared through %s (keys %s*)", limiter.where, limiter.prefix)
+    return limiter
