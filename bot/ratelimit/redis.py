@@ -145,9 +145,11 @@ class RedisLimiter:
         """The script's result, or None when the decision is this process's alone: Redis
         failed just now, or failed lately and it is not yet time (or another call's turn) to
         try it again."""
-        if self.down and (self._probing or self._monotonic() < self._retry_at):
+        probe = self.down
+        if probe and (self._probing or self._monotonic() < self._retry_at):
             return None
-        self._probing = self.down
+        if probe:
+            self._probing = True
         try:
             async with asyncio.timeout(self.timeout):
                 result = await script(keys=keys, args=args)
@@ -155,7 +157,8 @@ class RedisLimiter:
             self._failed(error)
             return None
         finally:
-            self._probing = False
+            if probe:
+                self._probing = False
         if self.down:
             self.down = False
             log.info("%s answers again: the limits are shared again", self.where)
@@ -167,7 +170,7 @@ class RedisLimiter:
         if not self.down:
             self.down = True
             log.warning(
-                "%s is unreachable (%s): this process applies the limits alone until it "
-                "answers; trying again every %g s",
+                "%s is unreachable or too slow (%s): this process applies the limits alone "
+                "until it answers; trying again every %g s",
                 self.where, str(error) or type(error).__name__, self.retry_after,
             )  # fmt: skip

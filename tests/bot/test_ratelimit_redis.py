@@ -187,11 +187,13 @@ async def test_without_redis_decisions_are_local_then_shared_again(redis_space, 
     decision = await limiter.acquire(2, 10, 1)
     assert decision.granted and limiter.down
     assert time.perf_counter() - started < TIMEOUT + 0.4
-    assert [level for level, _ in logged(caplog)] == [
-        logging.WARNING,
-        logging.INFO,
-        logging.WARNING,
-    ]
+    levels = [level for level, _ in logged(caplog)]
+    assert levels == [logging.WARNING, logging.INFO, logging.WARNING]  # a new outage, logged
+    clock.now += RETRY_AFTER  # one call tries the hung Redis again; the others don't wait
+    failures = limiter.failures
+    decisions = await asyncio.gather(*(limiter.acquire(10 + n, n, 1) for n in range(10)))
+    assert all(decision.granted for decision in decisions)
+    assert limiter.failures == failures + 1 and len(logged(caplog)) == 3
     await limiter.close()
     await relay.stop()
 
