@@ -100,6 +100,7 @@ class ChatBot(commands.Bot):
         store: Store,
         llm: LLMClient,
         metrics: Metrics = NO_METRICS,
+        limiter: Limiter | None = None,
         **options: Any,
     ) -> None:
         # One budget for every REST request, charged as it leaves (resends included); with
@@ -123,7 +124,7 @@ class ChatBot(commands.Bot):
         self.metrics = metrics
         self.locales = i18n.KnownLocales()
         self.pacer = pacer
-        self.limiter: Limiter = LocalLimiter(
+        self.limiter: Limiter = limiter or LocalLimiter(
             guild_rpm=settings.guild_rpm, guild_tpm=settings.guild_tpm, user_rpm=settings.user_rpm
         )
         # Set in setup_hook, before any cog runs.
@@ -238,6 +239,7 @@ class ChatBot(commands.Bot):
             if self.summarizer is not None:
                 await self.summarizer.close()
             await self.llm.close()
+            await self.limiter.close()
             if self._store_open:
                 self._store_open = False
                 await self.store.close()

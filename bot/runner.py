@@ -18,6 +18,7 @@ from .app import ChatBot
 from .llm import LLMClient
 from .metrics import metrics_for
 from .metrics_server import MetricsServerError
+from .ratelimit import limiter_for
 from .settings import Settings
 from .store import StoreError, store_from_url
 
@@ -37,7 +38,10 @@ def build_bot(settings: Settings, **options: Any) -> ChatBot:
     )
     store = store_from_url(settings.database_url, pool_size=settings.database_pool_size)
     metrics = metrics_for(settings.metrics_port)
-    return ChatBot(settings=settings, store=store, llm=llm, metrics=metrics, **options)
+    return ChatBot(
+        settings=settings, store=store, llm=llm, metrics=metrics, limiter=limiter_for(settings),
+        **options,
+    )  # fmt: skip
 
 
 async def run(settings: Settings, **options: Any) -> int:

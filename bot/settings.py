@@ -24,6 +24,7 @@ DEFAULT_MODEL = "gpt-4o-mini"
 DEFAULT_DATABASE_URL = "sqlite:///bot.sqlite3"
 DEFAULT_POOL_SIZE = 5
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+DEFAULT_REDIS_PREFIX = "threadbot:"
 DEFAULT_SYSTEM_PROMPT = (
     "You are a helpful assistant chatting in a Discord thread. Answer clearly and concisely, "
     "using Markdown that Discord renders. Several people may take part; each user message "
@@ -48,6 +49,8 @@ class Settings:
     openai_model: str = DEFAULT_MODEL
     database_url: str = DEFAULT_DATABASE_URL
     database_pool_size: int = DEFAULT_POOL_SIZE  # PostgreSQL connections per process
+    redis_url: str | None = field(repr=False, default=None)  # None: limits kept in process
+    redis_prefix: str = DEFAULT_REDIS_PREFIX
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     context_tokens: int | None = None
     completion_tokens: int | None = None  # MAX_COMPLETION_TOKENS; None: by model
@@ -252,6 +255,33 @@ def _database_url(env: Mapping[str, str]) -> str:
     return url
 
 
+def _redis_url(env: Mapping[str, str]) -> str | None:
+    url = _text(env, "REDIS_URL")
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 (raises on a malformed port)
+    except ValueError:
+        raise SettingsError("REDIS_URL", "has a malformed port") from None
+    database = parts.path.strip("/")  # the database number, if any
+    if parts.scheme == "unix":
+        valid = bool(parts.path)
+    else:
+        valid = parts.scheme in ("redis", "rediss") and bool(parts.hostname)
+        valid = valid and (not database or database.isdigit())
+    if not valid:
+        raise SettingsError("REDIS_URL", "must look like redis://host:6379/0 (rediss:// for TLS)")
+    return url
+
+
+def _redis_prefix(env: Mapping[str, str]) -> str:
+    prefix = _text(env, "REDIS_PREFIX") or DEFAULT_REDIS_PREFIX
+    if any(ch.isspace() for ch in prefix):
+        raise SettingsError("REDIS_PREFIX", "must not contain spaces")
+    return prefix
+
+
 def load_database_settings(env: Mapping[str, str]) -> DatabaseSettings:
     """Only the database settings; raises :class:`SettingsError` on the first problem."""
     return DatabaseSettings(
@@ -295,6 +325,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         openai_model=_text(env, "OPENAI_MODEL") or DEFAULT_MODEL,
         database_url=database.url,
         database_pool_size=database.pool_size,
+        redis_url=_redis_url(env),
+        redis_prefix=_redis_prefix(env),
         system_prompt=(env.get("SYSTEM_PROMPT") or "").strip() or DEFAULT_SYSTEM_PROMPT,
         context_tokens=context_tokens,
         completion_tokens=max_completion,

@@ -22,7 +22,7 @@ MAX_INPUT_TOKENS = 24_000  # the most transcript one summary call reads (the new
 RETRY_AFTER = 120.0  # seconds before a conversation whose summary failed is tried again
 
 Complete = Callable[[list[dict[str, str]], int], Awaitable[Reply]]
-Charge = Callable[[int | None, int, int], None]  # (guild id, owner id, tokens)
+Charge = Callable[[int | None, int, int], Awaitable[None]]  # (guild id, owner id, tokens)
 SUMMARY_USER_ID = 0  # usage of summary calls is recorded under this user id
 
 INSTRUCTIONS = (
@@ -134,7 +134,7 @@ class Summarizer:
         """Summaries cost tokens too: charged to the server's budget, shown in /usage."""
         usage = reply.spent(self.counter.prompt(prompt), self.counter.count)
         if usage is not None and self.charge is not None:
-            self.charge(guild_id, owner_id, usage.prompt_tokens + usage.completion_tokens)
+            await self.charge(guild_id, owner_id, usage.prompt_tokens + usage.completion_tokens)
         if usage is not None:
             await self.store.add_usage(
                 guild_id=guild_id, user_id=SUMMARY_USER_ID, day=dt.datetime.now(dt.UTC).date(),

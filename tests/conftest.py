@@ -17,7 +17,15 @@ from discord.gateway import DiscordWebSocket
 from bot.app import ChatBot
 from bot.runner import build_bot
 from bot.settings import load_settings
-from tests.databases import PgDatabase, ci_problem, fresh_schema, postgres_url
+from tests.databases import (
+    PgDatabase,
+    RedisSpace,
+    ci_problem,
+    fresh_prefix,
+    fresh_schema,
+    postgres_url,
+    redis_url,
+)
 from tests.fakes.discord_payloads import FakeGuild, FakeUser
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
@@ -38,6 +46,14 @@ async def pg_database() -> AsyncIterator[PgDatabase]:
     TEST_DATABASE_URL."""
     async with fresh_schema(postgres_url()) as database:
         yield database
+
+
+@pytest.fixture
+async def redis_space() -> AsyncIterator[RedisSpace]:
+    """A key prefix of its own on the Redis test server, its keys deleted afterwards; skips
+    without TEST_REDIS_URL."""
+    async with fresh_prefix(redis_url()) as space:
+        yield space
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""The test set-up itself: CI never skips the PostgreSQL tests for want of a server address."""
+"""The test set-up itself: CI never skips the PostgreSQL or Redis tests for want of a server
+address."""
 
 from __future__ import annotations
 
@@ -13,20 +14,25 @@ from tests.databases import ci_problem
 
 ROOT = Path(__file__).resolve().parents[1]
 URL = "postgresql://postgres@127.0.0.1:5432/test"
+REDIS = "redis://127.0.0.1:6379/0"
+BOTH = {"TEST_DATABASE_URL": URL, "TEST_REDIS_URL": REDIS}
 
 
 @pytest.mark.parametrize(
     ("env", "refused"),
     [({}, False), ({"TEST_DATABASE_URL": URL}, False), ({"CI": "true"}, True),
-     ({"CI": "1", "TEST_DATABASE_URL": ""}, True), ({"CI": "true", "TEST_DATABASE_URL": URL}, False),
-     ({"CI": "false"}, False)],
+     ({"CI": "1", "TEST_DATABASE_URL": "", "TEST_REDIS_URL": REDIS}, True),
+     ({"CI": "true", "TEST_DATABASE_URL": URL}, True), ({"CI": "true", **BOTH}, False),
+     ({"CI": "true", **BOTH, "TEST_REDIS_URL": ""}, True), ({"CI": "false"}, False)],
 )  # fmt: skip
 def test_ci_without_a_test_database_is_refused(env, refused):
     assert (ci_problem(env) is not None) == refused
 
 
-def test_pytest_stops_at_once_in_ci_without_a_test_database():
-    env = {k: v for k, v in os.environ.items() if k != "TEST_DATABASE_URL"}
+@pytest.mark.parametrize("missing", ["TEST_DATABASE_URL", "TEST_REDIS_URL"])
+def test_pytest_stops_at_once_in_ci_without_a_test_database(missing):
+    env = {k: v for k, v in os.environ.items() if k not in BOTH}
+    env.update({k: v for k, v in BOTH.items() if k != missing})
     result = subprocess.run(
         [
             sys.executable,
@@ -45,4 +51,4 @@ def test_pytest_stops_at_once_in_ci_without_a_test_database():
         timeout=60,
     )
     assert result.returncode != 0
-    assert "CI is set but TEST_DATABASE_URL is not" in result.stdout + result.stderr
+    assert f"CI is set but {missing} is not" in result.stdout + result.stderr

@@ -140,7 +140,7 @@ class Job:
         ticket = await self._admit(conversation)
         if ticket is None or self._stopped.is_set():  # no model request once stopped
             if ticket is not None:
-                self.deps.limiter.settle(ticket, 0)
+                await self.deps.limiter.settle(ticket, 0)
             await conversations.drop_reply(self.turn)
             return
         self.display = Display(
@@ -175,7 +175,7 @@ class Job:
         tokens = self.request.prompt_tokens + self.model.budget.completion
         scope = scope_of(conversation.guild_id, self.asker)
         while not self._stopped.is_set():
-            decision = self.deps.limiter.acquire(scope, self.asker, tokens)
+            decision = await self.deps.limiter.acquire(scope, self.asker, tokens)
             if decision.ticket is not None:
                 return decision.ticket
             if decision.wait > self.deps.short_wait:
@@ -216,7 +216,7 @@ class Job:
                 self.model = await deps.models.get(self.model.name)  # what was learnt
                 self.request = await self._build(conversation)
             finally:
-                deps.limiter.observe(self.reply.headers)
+                await deps.limiter.observe(self.reply.headers)
 
     def _learn(self, error: LLMError) -> bool:
         """Whether the failure taught something that a rebuilt request can get right."""
@@ -303,7 +303,9 @@ class Job:
             deps.summarizer.request(self.conversation_id, self.request.summarise_through)
         assert self.model is not None
         usage = self.reply.spent(self.request.prompt_tokens, self.model.counter.count)
-        deps.limiter.settle(ticket, usage.prompt_tokens + usage.completion_tokens if usage else 0)
+        await deps.limiter.settle(
+            ticket, usage.prompt_tokens + usage.completion_tokens if usage else 0
+        )
         if usage is not None:
             price = self.model.price
             deps.metrics.model_tokens(usage.prompt_tokens, usage.completion_tokens)

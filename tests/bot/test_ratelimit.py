@@ -1,12 +1,33 @@
-"""The limiter with a fake clock: refill, burst, per-user vs per-server, usage correction."""
+"""The limiters with a fake clock: refill, burst, per-user vs per-server, usage correction.
+
+Every scenario runs against both limiters: in process, and in Redis (where the fake clock stands
+in for the server's time). Redis-only behaviour (sharing, expiry, outages) is in
+test_ratelimit_redis.py.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 
 import pytest
 
-from bot.ratelimit import LocalLimiter, TokenBucket, parse_reset, scope_of
+from bot.ratelimit import (
+    ACCOUNT,
+    SERVER_REQUESTS,
+    SERVER_TOKENS,
+    USER_REQUESTS,
+    Limiter,
+    LocalLimiter,
+    RedisLimiter,
+    Ticket,
+    TokenBucket,
+    parse_reset,
+    scope_of,
+)
+from bot.ratelimit.redis import LIMITS
+from tests.databases import fresh_prefix, redis_url
 
 
 class Clock:
@@ -17,93 +38,177 @@ class Clock:
         return self.now
 
 
-def limiter(clock, rpm=3, tpm=1000, user_rpm=0):
-    return LocalLimiter(guild_rpm=rpm, guild_tpm=tpm, user_rpm=user_rpm, clock=clock)
+# Scenario steps. An Acquire expects a grant (GRANTED) or a refusal naming a limit, with the wait
+# it must report (None: any wait). Settle corrects the nth granted ticket.
+GRANTED = None
 
 
-def test_burst_then_refuse_with_the_limit_named():
+@dataclass(frozen=True, slots=True)
+class Refused:
+    limit: str
+    wait: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Acquire:
+    scope: int
+    user: int
+    tokens: int
+    expect: Refused | None = GRANTED
+
+
+@dataclass(frozen=True, slots=True)
+class Advance:
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Settle:
+    nth: int
+    actual: int
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    scope: int
+    tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class Observe:
+    headers: dict[str, str] = field(hash=False)
+
+
+def low(kind: str, reset: str, remaining: str = "3") -> Observe:
+    """Headers of an account down to ``remaining`` of 500 requests or 10,000 tokens."""
+    limit = "500" if kind == "requests" else "10000"
+    return Observe({f"x-ratelimit-limit-{kind}": limit, f"x-ratelimit-remaining-{kind}": remaining,
+                    f"x-ratelimit-reset-{kind}": reset})  # fmt: skip
+
+
+Step = Acquire | Advance | Settle | Charge | Observe
+LIMITS_OFF = {"rpm": 0, "tpm": 0, "user_rpm": 0}
+
+SCENARIOS: dict[str, tuple[dict[str, int], list[Step]]] = {
+    "a burst, then a refusal naming the limit (3 per minute: one every 20 s)": (
+        {"rpm": 3, "tpm": 1000},
+        [*[Acquire(1, 10, 10)] * 3, Acquire(1, 10, 10, Refused(SERVER_REQUESTS, 20.0))],
+    ),
+    "continuous refill, not calendar minutes": (
+        {"rpm": 3, "tpm": 1000},
+        [*[Acquire(1, 10, 10)] * 3, Advance(19.9), Acquire(1, 10, 10, Refused(SERVER_REQUESTS)),
+         Advance(0.2), Acquire(1, 10, 10)],
+    ),
+    "refused requests cost nothing": (
+        {"rpm": 1, "tpm": 1000},
+        [Acquire(1, 10, 10), *[Acquire(1, 10, 10, Refused(SERVER_REQUESTS))] * 5, Advance(60),
+         Acquire(1, 10, 10)],
+    ),
+    "servers are independent and a DM is its own server": (
+        {"rpm": 1, "tpm": 1000},
+        [Acquire(scope_of(1, 10), 10, 1), Acquire(scope_of(1, 11), 11, 1, Refused(SERVER_REQUESTS)),
+         Acquire(scope_of(2, 10), 10, 1), Acquire(scope_of(None, 10), 10, 1),
+         Acquire(scope_of(None, 11), 11, 1)],
+    ),
+    "one user cannot drain the server": (
+        {"rpm": 10, "tpm": 1000, "user_rpm": 2},
+        [Acquire(1, 10, 1), Acquire(1, 10, 1), Acquire(1, 10, 1, Refused(USER_REQUESTS, 30.0)),
+         Acquire(1, 11, 1)],
+    ),
+    "equal waits name the same limit in both limiters": (
+        {"rpm": 2, "user_rpm": 2},
+        [Acquire(1, 10, 1), Acquire(1, 10, 1), Acquire(1, 10, 1, Refused(USER_REQUESTS, 30.0))],
+    ),
+    "tokens charged up front and corrected with the usage": (
+        {"tpm": 1000},
+        [Acquire(1, 10, 900), Acquire(1, 10, 200, Refused(SERVER_TOKENS, 6.0)),
+         Settle(0, 300),  # it really used 300: 600 come back
+         Acquire(1, 10, 700), Acquire(1, 10, 100, Refused(SERVER_TOKENS))],
+    ),
+    "using more than charged puts the server into debt": (
+        {"tpm": 1000},
+        [Acquire(1, 10, 500), Settle(0, 1500), Acquire(1, 10, 1, Refused(SERVER_TOKENS, 30.1))],
+    ),
+    "a charge above the whole allowance takes a full bucket, then its debt is waited out": (
+        {"tpm": 1000},
+        [Acquire(1, 10, 5000), Acquire(1, 10, 5000, Refused(SERVER_TOKENS, 300.0)),
+         Advance(299.9), Acquire(1, 10, 5000, Refused(SERVER_TOKENS)), Advance(0.2),
+         Acquire(1, 10, 5000)],
+    ),
+    "zero disables every limit": (LIMITS_OFF, [Acquire(1, 10, 10**9)] * 300),
+    "account headers slow everyone down until the reset": (
+        {"rpm": 100, "tpm": 1000},
+        [low("requests", "6m0s"), Acquire(2, 10, 1, Refused(ACCOUNT, 360.0)),
+         low("tokens", "1s", remaining="9000"),  # plenty left: no change
+         Advance(361), Acquire(2, 10, 1)],
+    ),
+    "the longer of two account holds wins, even with the limits off": (
+        LIMITS_OFF,
+        [low("requests", "10s"), low("tokens", "2s"), Acquire(1, 10, 1, Refused(ACCOUNT, 10.0)),
+         low("tokens", "1s", remaining="150"), Advance(10), Acquire(1, 10, 1)],
+    ),
+    "summary tokens are charged to the server's budget only": (
+        {"tpm": 1000},
+        [Charge(1, 900), Acquire(1, 10, 200, Refused(SERVER_TOKENS, 6.0)), Acquire(2, 10, 200)],
+    ),
+}  # fmt: skip
+
+MakeLimiter = Callable[..., Limiter]
+
+
+@pytest.fixture(params=["local", "redis"])
+async def make(request: pytest.FixtureRequest) -> AsyncIterator[tuple[MakeLimiter, Clock]]:
+    """Limiters of one kind on one fake clock: ``make(rpm=.., tpm=.., user_rpm=..)``."""
     clock = Clock()
-    lim = limiter(clock)
-    assert all(lim.acquire(1, 10, 10).granted for _ in range(3))
-    refused = lim.acquire(1, 10, 10)
-    assert not refused.granted and refused.limit == "server requests"
-    assert refused.wait == pytest.approx(20.0)  # 3 per minute: one every 20 s
+    if request.param == "local":
+        yield (
+            (lambda rpm=0, tpm=0, user_rpm=0: LocalLimiter(rpm, tpm, user_rpm, clock=clock)),
+            clock,
+        )
+        return
+    async with fresh_prefix(redis_url()) as space:
+        made: list[RedisLimiter] = []
+
+        def shared(rpm: int = 0, tpm: int = 0, user_rpm: int = 0) -> RedisLimiter:
+            made.append(space.limiter(guild_rpm=rpm, guild_tpm=tpm, user_rpm=user_rpm, clock=clock))
+            return made[-1]
+
+        yield shared, clock
+        for limiter in made:
+            await limiter.close()
+        assert not any(limiter.failures for limiter in made), "Redis failed: decided locally"
 
 
-def test_continuous_refill_not_calendar_minutes():
-    clock = Clock()
-    lim = limiter(clock)
-    for _ in range(3):
-        lim.acquire(1, 10, 10)
-    clock.now += 19.9
-    assert not lim.acquire(1, 10, 10).granted
-    clock.now += 0.2
-    assert lim.acquire(1, 10, 10).granted
+@pytest.mark.parametrize(("limits", "steps"), SCENARIOS.values(), ids=SCENARIOS.keys())
+async def test_scenario(make, limits: dict[str, int], steps: list[Step]):
+    new, clock = make
+    limiter: Limiter = new(**limits)
+    tickets: list[Ticket] = []
+    for number, step in enumerate(steps):
+        match step:
+            case Acquire(scope, user, tokens, expect):
+                decision = await limiter.acquire(scope, user, tokens)
+                if expect is GRANTED:
+                    assert decision.ticket == Ticket(scope, tokens), f"step {number}: {decision}"
+                    assert (decision.wait, decision.limit) == (0.0, None)
+                    tickets.append(decision.ticket)
+                else:
+                    assert not decision.granted and decision.limit == expect.limit, f"step {number}"
+                    assert decision.wait > 0
+                    if expect.wait is not None:
+                        assert decision.wait == pytest.approx(expect.wait), f"step {number}"
+            case Advance(seconds):
+                clock.now += seconds
+            case Settle(nth, actual):
+                await limiter.settle(tickets[nth], actual)
+            case Charge(scope, tokens):
+                await limiter.charge(scope, tokens)
+            case Observe(headers):
+                await limiter.observe(headers)
 
 
-def test_refused_requests_cost_nothing():
-    clock = Clock()
-    lim = limiter(clock, rpm=1)
-    assert lim.acquire(1, 10, 10).granted
-    for _ in range(5):
-        assert not lim.acquire(1, 10, 10).granted
-    clock.now += 60
-    assert lim.acquire(1, 10, 10).granted
-
-
-def test_servers_are_independent_and_a_dm_is_its_own_server():
-    clock = Clock()
-    lim = limiter(clock, rpm=1)
-    assert lim.acquire(scope_of(1, 10), 10, 1).granted
-    assert not lim.acquire(scope_of(1, 11), 11, 1).granted
-    assert lim.acquire(scope_of(2, 10), 10, 1).granted
-    assert lim.acquire(scope_of(None, 10), 10, 1).granted
-    assert lim.acquire(scope_of(None, 11), 11, 1).granted
-
-
-def test_one_user_cannot_drain_the_server():
-    clock = Clock()
-    lim = limiter(clock, rpm=10, user_rpm=2)
-    assert lim.acquire(1, 10, 1).granted and lim.acquire(1, 10, 1).granted
-    refused = lim.acquire(1, 10, 1)
-    assert refused.limit == "your requests"
-    assert lim.acquire(1, 11, 1).granted
-
-
-def test_tokens_charged_up_front_and_corrected_with_usage():
-    clock = Clock()
-    lim = limiter(clock, rpm=0, tpm=1000)
-    ticket = lim.acquire(1, 10, 900).ticket
-    assert not lim.acquire(1, 10, 200).granted  # 100 left
-    lim.settle(ticket, 300)  # it really used 300: 600 come back
-    assert lim.acquire(1, 10, 700).granted
-    refused = lim.acquire(1, 10, 100)
-    assert refused.limit == "server tokens"
-
-
-def test_a_charge_above_the_whole_allowance_needs_a_full_bucket():
-    clock = Clock()
-    lim = limiter(clock, rpm=0, tpm=1000)
-    assert lim.acquire(1, 10, 5000).granted  # allowed once per full minute, not never
-    assert not lim.acquire(1, 10, 5000).granted
-
-
-def test_zero_disables_every_limit():
-    lim = limiter(Clock(), rpm=0, tpm=0, user_rpm=0)
-    assert all(lim.acquire(1, 10, 10**9).granted for _ in range(1000))
-
-
-def test_account_headers_slow_everyone_down():
-    clock = Clock()
-    lim = limiter(clock, rpm=100)
-    lim.observe({"x-ratelimit-limit-requests": "500", "x-ratelimit-remaining-requests": "3",
-                 "x-ratelimit-reset-requests": "6m0s"})  # fmt: skip
-    refused = lim.acquire(2, 10, 1)
-    assert refused.limit == "account" and refused.wait == pytest.approx(360)
-    lim.observe({"x-ratelimit-limit-tokens": "10000", "x-ratelimit-remaining-tokens": "9000",
-                 "x-ratelimit-reset-tokens": "1s"})  # fmt: skip
-    clock.now += 361
-    assert lim.acquire(2, 10, 1).granted
+def test_the_scripts_rank_limits_as_pythons_max_breaks_ties():
+    assert LIMITS[0] is None and list(LIMITS[1:]) == sorted(LIMITS[1:])
 
 
 @pytest.mark.parametrize(
@@ -120,19 +225,10 @@ def test_bucket_goes_into_debt_and_recovers():
     assert bucket.wait(1, 0.0) == pytest.approx(31.0)
 
 
-def test_a_decision_is_cheap():
+async def test_a_local_decision_is_cheap():
     lim = LocalLimiter(guild_rpm=10**9, guild_tpm=10**12, user_rpm=10**9)
     started = time.perf_counter()
     for i in range(20_000):
-        lim.acquire(i % 500, i % 5000, 1000)
+        await lim.acquire(i % 500, i % 5000, 1000)
     per_decision = (time.perf_counter() - started) / 20_000
     assert per_decision < 100e-6  # measured ~5 µs here; bench/ratelimit.py reports it
-
-
-def test_summary_tokens_are_charged_to_the_servers_budget():
-    clock = Clock()
-    lim = limiter(clock, rpm=0, tpm=1000)
-    lim.charge(1, 900)  # a summary call spent 900 tokens
-    refused = lim.acquire(1, 10, 200)
-    assert refused.limit == "server tokens" and refused.wait == pytest.approx(6.0)
-    assert lim.acquire(2, 10, 200).granted  # another server is not charged

@@ -59,6 +59,11 @@ def test_defaults():
         ({**BASE, "DATABASE_POOL_SIZE": "0"}, "DATABASE_POOL_SIZE"),
         ({**BASE, "DATABASE_POOL_SIZE": "many"}, "DATABASE_POOL_SIZE"),
         ({**BASE, "DEV_GUILD_ID": "abc"}, "DEV_GUILD_ID"),
+        ({**BASE, "REDIS_URL": "localhost:6379"}, "REDIS_URL"),
+        ({**BASE, "REDIS_URL": "http://u:p@cache:6379/0"}, "REDIS_URL"),
+        ({**BASE, "REDIS_URL": "redis://u:p@cache:port/0"}, "REDIS_URL"),
+        ({**BASE, "REDIS_URL": "redis://u:p@cache:6379/zero"}, "REDIS_URL"),
+        ({**BASE, "REDIS_PREFIX": "thread bot:"}, "REDIS_PREFIX"),
         ({**BASE, "TOKEN_PARAMETER": "max_output_tokens"}, "TOKEN_PARAMETER"),
         ({**BASE, "REASONING_EFFORT": "extreme"}, "REASONING_EFFORT"),
         ({**BASE, "DISCORD_REST_RATE": "12.5"}, "DISCORD_REST_RATE"),
@@ -120,6 +125,22 @@ def test_sqlite_paths(url, path):
 def test_postgresql_urls_are_accepted(url):
     settings = load_settings({**BASE, "DATABASE_URL": url, "DATABASE_POOL_SIZE": "12"})
     assert (settings.database_url, settings.database_pool_size) == (url, 12)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["redis://cache:6379/0", "redis://:s3cret@10.0.0.5", "rediss://bot:s3cret@cache.example.com:6380/2",
+     "unix:///run/redis/redis.sock"],
+)  # fmt: skip
+def test_redis_urls_are_accepted_and_never_shown(url):
+    settings = load_settings({**BASE, "REDIS_URL": url, "REDIS_PREFIX": "bot-a:"})
+    assert (settings.redis_url, settings.redis_prefix) == (url, "bot-a:")
+    assert "s3cret" not in repr(settings)
+
+
+def test_without_redis_the_limits_stay_in_process():
+    settings = load_settings({**BASE, "REDIS_URL": " "})
+    assert (settings.redis_url, settings.redis_prefix) == (None, "threadbot:")
 
 
 def test_database_settings_need_no_discord_token():

@@ -188,10 +188,11 @@ async def test_counts_are_redone_once_when_the_tokenizer_changes(store):
 async def test_summary_calls_are_charged_to_the_servers_token_budget(store):
     conversations = make(store, history=300)
     charged: list[tuple[int | None, int, int]] = []
-    summarizer = Summarizer(
-        store, COUNTER, FakeModel(), max_tokens=100,
-        charge=lambda guild, owner, tokens: charged.append((guild, owner, tokens)),
-    )  # fmt: skip
+
+    async def charge(guild: int | None, owner: int, tokens: int) -> None:
+        charged.append((guild, owner, tokens))
+
+    summarizer = Summarizer(store, COUNTER, FakeModel(), max_tokens=100, charge=charge)
     await past_the_cap_then_summarise(store, conversations, summarizer)
     ((guild, owner, tokens),) = charged
     assert (guild, owner) == (1, 3) and tokens > 100  # the prompt and the summary

@@ -1,0 +1,176 @@
+"""The shared limiter: the same buckets as :class:`LocalLimiter`, kept in Redis, so that every
+process of the bot (one model account) shares one set of limits.
+
+Each decision is one Lua script (``EVALSHA``), atomic and timed by the Redis server's clock. Redis
+is never allowed to stop the bot: when it fails or takes longer than ``timeout`` to answer, the
+process decides alone (an in-process :class:`LocalLimiter`), says so once in the log, tries Redis
+again every ``retry_after`` seconds, and shares the limits again as soon as it answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.commands.core import AsyncScript
+from redis.exceptions import RedisError
+
+from ..settings import DEFAULT_REDIS_PREFIX, redacted_url
+from . import scripts
+from .base import (
+    ACCOUNT,
+    SERVER_REQUESTS,
+    SERVER_TOKENS,
+    USER_REQUESTS,
+    Clock,
+    Decision,
+    Ticket,
+    account_hold,
+)
+from .local import LocalLimiter
+
+log = logging.getLogger(__name__)
+
+TIMEOUT = 0.1  # seconds a decision may wait on Redis before this process decides alone
+RETRY_AFTER = 5.0  # seconds between attempts to reach Redis again once it failed
+TTL_MARGIN_MS = 60_000  # a bucket's key outlives the time its bucket takes to refill by this
+LIMITS = (None, ACCOUNT, SERVER_REQUESTS, SERVER_TOKENS, USER_REQUESTS)  # by the scripts' rank
+
+
+class RedisLimiter:
+    """Per-server requests and tokens per minute, per-user requests per minute (0 disables
+    one), and the account's hold, in Redis under ``prefix``.
+
+    ``clock`` is for tests: it stands in for the Redis server's time (passed to the scripts)
+    and for this process's (the fallback's buckets and the retry back-off)."""
+
+    def __init__(
+        self,
+        client: Redis,
+        *,
+        guild_rpm: int,
+        guild_tpm: int,
+        user_rpm: int,
+        prefix: str = DEFAULT_REDIS_PREFIX,
+        where: str = "Redis",
+        clock: Clock | None = None,
+        timeout: float = TIMEOUT,
+        retry_after: float = RETRY_AFTER,
+    ) -> None:
+        self.client = client
+        self.guild_rpm, self.guild_tpm, self.user_rpm = guild_rpm, guild_tpm, user_rpm
+        self.prefix = prefix
+        self.where = where  # for the log: the URL without its password
+        self.timeout = timeout
+        self.retry_after = retry_after
+        self.local = LocalLimiter(guild_rpm, guild_tpm, user_rpm, clock=clock or time.monotonic)
+        self._test_clock = clock
+        self._monotonic = clock or time.monotonic
+        self._acquire = client.register_script(scripts.ACQUIRE)
+        self._adjust = client.register_script(scripts.ADJUST)
+        self._hold = client.register_script(scripts.HOLD)
+        self._account_key = f"{prefix}account"
+        self.down = False  # Redis failed: deciding alone until it answers again
+        self.failures = 0  # calls that Redis failed (each decided by this process alone)
+        self._retry_at = 0.0
+        self._probing = False  # one call at a time tries a Redis that failed
+
+    @classmethod
+    def from_url(
+        cls, url: str, *, guild_rpm: int, guild_tpm: int, user_rpm: int, **options: Any
+    ) -> RedisLimiter:
+        """A limiter with a client of its own; nothing connects until the first decision."""
+        timeout = options.get("timeout", TIMEOUT)
+        client = Redis.from_url(
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 1),  # one immediate retry: a stale pooled connection
+        )
+        options.setdefault("where", redacted_url(url))
+        return cls(client, guild_rpm=guild_rpm, guild_tpm=guild_tpm, user_rpm=user_rpm, **options)
+
+    async def acquire(self, scope: int, user_id: int, tokens: int) -> Decision:
+        keys = [self._key("rpm", scope), self._key("tpm", scope), self._key("user", user_id)]
+        args = [self.guild_rpm, self.guild_tpm, self.user_rpm, tokens, self._now(), TTL_MARGIN_MS]
+        result = await self._run(self._acquire, [*keys, self._account_key], args)
+        if result is None:
+            return self.local.decide(scope, user_id, tokens)
+        deciseconds, rank = result
+        if rank == 0:
+            return Decision(wait=0.0, ticket=Ticket(scope, tokens))
+        return Decision(wait=deciseconds / 10, limit=LIMITS[rank])
+
+    async def settle(self, ticket: Ticket, actual_tokens: int) -> None:
+        if self.guild_tpm and not await self._adjust_tokens(
+            ticket.scope, ticket.charged_tokens - actual_tokens
+        ):
+            self.local.give_back(ticket, actual_tokens)
+
+    async def charge(self, scope: int, tokens: int) -> None:
+        if self.guild_tpm and not await self._adjust_tokens(scope, -tokens):
+            self.local.spend(scope, tokens)
+
+    async def observe(self, headers: Mapping[str, str]) -> None:
+        """Most responses leave the account far from its limits and cost no round trip."""
+        self.local.account.observe(headers)  # kept here too, should Redis fail
+        hold = account_hold(headers, self.local.account.reserve)
+        if hold is not None:
+            await self._run(self._hold, [self._account_key], [hold, self._now(), TTL_MARGIN_MS])
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    def _key(self, kind: str, number: int) -> str:
+        return f"{self.prefix}{kind}:{number}"
+
+    def _now(self) -> float | str:
+        """The scripts' time: the Redis server's ('') unless a test brings its own clock."""
+        return "" if self._test_clock is None else self._test_clock()
+
+    async def _adjust_tokens(self, scope: int, delta: int) -> bool:
+        """Whether Redis took the correction."""
+        args = [self.guild_tpm, delta, self._now(), TTL_MARGIN_MS]
+        return await self._run(self._adjust, [self._key("tpm", scope)], args) is not None
+
+    async def _run(
+        self, script: AsyncScript, keys: Sequence[str], args: Sequence[float | str]
+    ) -> Any | None:
+        """The script's result, or None when the decision is this process's alone: Redis
+        failed just now, or failed lately and it is not yet time (or another call's turn) to
+        try it again."""
+        probe = self.down
+        if probe and (self._probing or self._monotonic() < self._retry_at):
+            return None
+        if probe:
+            self._probing = True
+        try:
+            async with asyncio.timeout(self.timeout):
+                result = await script(keys=keys, args=args)
+        except (RedisError, OSError, TimeoutError) as error:
+            self._failed(error)
+            return None
+        finally:
+            if probe:
+                self._probing = False
+        if self.down:
+            self.down = False
+            log.info("%s answers again: the limits are shared again", self.where)
+        return result
+
+    def _failed(self, error: BaseException) -> None:
+        self.failures += 1
+        self._retry_at = self._monotonic() + self.retry_after
+        if not self.down:
+            self.down = True
+            log.warning(
+                "%s is unreachable or too slow (%s): this process applies the limits alone "
+                "until it answers; trying again every %g s",
+                self.where, str(error) or type(error).__name__, self.retry_after,
+            )  # fmt: skip
