@@ -230,3 +230,22 @@ async def test_a_server_that_refuses_stream_options_still_answers(
     await ask(fake_discord, world, "again", channel=thread_id, mention=False)
     await fake_openai.wait_for_requests(3)
     assert "stream_options" not in fake_openai.requests[2]  # remembered
+
+
+async def test_an_overflow_answered_with_an_empty_stream_is_understood(
+    fake_discord, fake_openai, world, start_bot
+):
+    """llama.cpp's server answers a streamed request that overflows its context with 200 and
+    an empty body; a non-streamed probe gets the 400 that says why."""
+    bot = await fast_bot(start_bot, CONTEXT_TOKENS="6000", MAX_COMPLETION_TOKENS="500")
+    fake_openai.respond(
+        Script(empty_stream=True),
+        Script(status=400, error_code="context_length_exceeded"),  # the probe
+        Script(text="Fits now."),
+    )
+    thread_id = await ask(fake_discord, world, "start " + "words " * 1500)
+    await reply_done(fake_discord, thread_id, "Fits now.")
+    streamed, probe, retried = fake_openai.requests
+    assert streamed["stream"] and not probe.get("stream") and retried["stream"]
+    assert probe["max_tokens"] == 1
+    assert (await bot.models.get(bot.models.default)).budget.window < 6000  # learnt

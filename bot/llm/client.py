@@ -179,8 +179,10 @@ class LLMClient:
         stream = await self._open(body)
         reply.headers = {k.lower(): v for k, v in stream.response.headers.items()}
         splitter = ThinkSplitter()  # inline <think> blocks, whatever the chunking
+        chunks = 0
         try:
             async for chunk in stream:
+                chunks += 1
                 if chunk.usage is not None:
                     reply.record(chunk.usage)
                 for choice in chunk.choices or ():
@@ -203,6 +205,21 @@ class LLMClient:
             raise classify(exc) from exc
         finally:
             await stream.close()
+        if not chunks:  # llama.cpp's server answers an overflow this way: 200, then nothing
+            raise await self._why_empty(body)
+
+    async def _why_empty(self, body: dict[str, Any]) -> LLMError:
+        """A stream that ended before a single chunk: ask once without streaming, for one
+        token, to learn the cause (a context overflow comes back as a 400 there)."""
+        probe = {k: v for k, v in body.items() if k != "stream"}
+        for field in ("max_tokens", "max_completion_tokens"):
+            if field in probe:
+                probe[field] = 1
+        try:
+            await self.client.chat.completions.create(**probe)
+        except Exception as exc:
+            return classify(exc)
+        return LLMError(Failure.UNAVAILABLE, "the stream ended before its first chunk")
 
     async def _open(self, body: dict[str, Any]) -> Any:
         while True:

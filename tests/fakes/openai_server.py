@@ -30,6 +30,7 @@ class Script:
     error_body: dict[str, Any] | None = None  # answer `status` with this body, not OpenAI's shape
     headers: dict[str, str] = field(default_factory=dict)
     die_after: int | None = None  # chunks sent before the connection is dropped
+    empty_stream: bool = False  # 200 and SSE headers, then the end (llama.cpp on an overflow)
     send_usage: bool = True  # a usage chunk when the request asks for it
     prompt_tokens: int = 11
     cached_tokens: int = 0
@@ -144,6 +145,9 @@ class FakeOpenAI:
             }
         )
         await response.prepare(request)
+        if script.empty_stream:
+            await response.write_eof()
+            return response
         if script.first_gate is not None:  # a slow first token
             self.held.append(script)
             await script.first_gate.wait()
