@@ -25,6 +25,7 @@ from .metrics import NO_METRICS, Metrics, discord_http_trace, watch_loop_lag
 from .metrics_server import MetricsServer
 from .models import Models
 from .pacing import Pacer
+from .privacy import Privacy
 from .ratelimit import Limiter, LocalLimiter
 from .replies import Replies
 from .settings import Settings
@@ -134,8 +135,10 @@ class ChatBot(commands.Bot):
         self.conversations: Conversations
         self.summarizer: Summarizer | None = None
         self.replies: Replies
+        self.privacy: Privacy
         self.interrupted_replies: list[Turn] = []
         self._store_open = False
+        self._sweeping: asyncio.Task[None] | None = None
         self._metrics_server: MetricsServer | None = None
         self._loop_lag: asyncio.Task[None] | None = None
 
@@ -154,11 +157,9 @@ class ChatBot(commands.Bot):
             self.settings, self.store, self.llm, self.limiter, self.pacer, self.metrics
         )
         self.counter, self.models, self.choices = core.counter, core.models, core.choices
-        self.conversations, self.summarizer, self.replies = (
-            core.conversations,
-            core.summarizer,
-            core.replies,
-        )
+        self.conversations, self.summarizer = core.conversations, core.summarizer
+        self.replies, self.privacy = core.replies, core.privacy
+        self._sweeping = asyncio.create_task(self.privacy.run(), name="retention")
         await self.tree.set_translator(CatalogTranslator())
         for extension in EXTENSIONS:
             try:
@@ -236,6 +237,8 @@ class ChatBot(commands.Bot):
                 await asyncio.wait({self._loop_lag})
             if self._metrics_server is not None:
                 await self._metrics_server.close()
+            if self._sweeping is not None:
+                self._sweeping.cancel()
             if self.summarizer is not None:
                 await self.summarizer.close()
             await self.llm.close()

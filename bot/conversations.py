@@ -94,18 +94,21 @@ class Conversations:
         return self.counter.message("user", content, author)
 
     async def add_user_turn(
-        self, conversation_id: int, *, message_id: int, content: str, author: str | None
+        self,
+        conversation_id: int,
+        *,
+        message_id: int,
+        content: str,
+        author: str | None,
+        author_id: int | None = None,
     ) -> Turn | None:
         """Store a user's message; ``None`` if it was stored already (redelivered event)."""
         name = api_name(author) if author else None
         return await self.store.add_turn(
-            conversation_id,
-            role="user",
-            content=content,
-            tokens=self._user_tokens(content, name),
-            message_id=message_id,
-            author_name=name,
-        )
+            conversation_id, role="user", content=content,
+            tokens=self._user_tokens(content, name), message_id=message_id, author_name=name,
+            author_id=author_id,
+        )  # fmt: skip
 
     async def edit_user_turn(self, message_id: int, content: str, author: str | None) -> bool:
         name = api_name(author) if author else None

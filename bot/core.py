@@ -15,6 +15,7 @@ from .llm import LLMClient
 from .metrics import NO_METRICS, Metrics
 from .models import Models, Price
 from .pacing import Pacer
+from .privacy import Privacy
 from .ratelimit import Limiter, scope_of
 from .replies import Deps, Replies
 from .settings import Settings
@@ -33,6 +34,7 @@ class Core:
     conversations: Conversations
     summarizer: Summarizer
     replies: Replies
+    privacy: Privacy
 
 
 async def build_core(
@@ -83,4 +85,8 @@ async def build_core(
             cache_keys=settings.sends_prompt_cache_key, metrics=metrics,
         )
     )  # fmt: skip
-    return Core(counter, models, choices, conversations, summarizer, replies)
+    privacy = Privacy(
+        store, conversations.index, retention_days=settings.retention_days,
+        guild_data_days=settings.guild_data_days,
+    )  # fmt: skip
+    return Core(counter, models, choices, conversations, summarizer, replies, privacy)

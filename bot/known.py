@@ -44,5 +44,12 @@ class ConversationIndex:
             if evicted:
                 self.complete = False  # a conversation left memory: misses are unsure now
 
+    def forget(self, channel_id: int) -> None:
+        """It is no conversation any more (deleted, or the bot left it)."""
+        if self.complete:
+            self._known.pop(channel_id, None)
+        else:
+            self.remember(channel_id, False)
+
     def __len__(self) -> int:
         return len(self._known)

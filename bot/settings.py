@@ -70,6 +70,8 @@ class Settings:
     # MODEL_PRICES: US dollars per million prompt and completion tokens, by model
     model_prices: tuple[tuple[str, float, float], ...] = ()
     image_max_side: int = 1024  # IMAGE_MAX_SIDE: images are downscaled to fit this
+    retention_days: int = 0  # RETENTION_DAYS: delete conversations idle this long (0: keep)
+    guild_data_days: int = 0  # GUILD_DATA_DAYS: keep a server's data after removal (0: none)
     token_parameter: TokenParameter | None = None  # None: by model family and host
     reasoning_effort: str | None = None  # None: not sent
     metrics_port: int | None = None  # METRICS_PORT: /metrics, /healthz, /readyz; None: off
@@ -345,6 +347,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         vision_models=_names(env, "VISION_MODELS"),
         model_prices=_prices(env),
         image_max_side=_int(env, "IMAGE_MAX_SIDE", 1024, minimum=64),
+        retention_days=_int(env, "RETENTION_DAYS", 0, minimum=0),
+        guild_data_days=_int(env, "GUILD_DATA_DAYS", 0, minimum=0),
         token_parameter=None if token_parameter is None else TokenParameter(token_parameter),
         reasoning_effort=_choice(env, "REASONING_EFFORT", REASONING_EFFORTS),
         discord_rest_rate=_int(env, "DISCORD_REST_RATE", GLOBAL_RATE, minimum=MIN_GLOBAL_RATE),

@@ -265,6 +265,31 @@ class Texts:
         heading = _("Persona in effect here ({source}):").format(source=sources[source])
         return f"{heading}\n```\n{quoted}\n```"
 
+    @property
+    def forget_confirm(self) -> str:
+        return self._(
+            "This deletes everything I stored from you: your messages in every conversation "
+            "with me (my replies stay, and I stop re-sending what you said) and your usage "
+            "figures. It can't be undone."
+        )
+
+    @property
+    def forget_button(self) -> str:
+        return self._("Delete my data")
+
+    @property
+    def cancel_button(self) -> str:
+        return self._("Cancel")
+
+    @property
+    def forget_cancelled(self) -> str:
+        return self._("Nothing was deleted.")
+
+    def forgotten(self, messages: int) -> str:
+        return self._("Done: I deleted {count} of your messages and your usage figures.").format(
+            count=f"{messages:,}"
+        )
+
     def model_set(self, kind: str, name: str) -> str:
         return self._("Model set to {name} for {scope}. It answers from the next reply.").format(
             name=f"`{name}`", scope=self._scope(kind)

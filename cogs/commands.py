@@ -1,4 +1,4 @@
-"""Slash commands: /chat, /reset, /usage.
+"""Slash commands: /chat, /reset, /forget, /usage.
 
 Every answer about settings is ephemeral; refusals name the permission that is needed. Slash
 commands work without the Message Content intent.
@@ -14,6 +14,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot import texts
 from bot.permissions import LABELS
 from bot.replies import Said
 
@@ -25,6 +26,30 @@ if TYPE_CHECKING:
     from bot.app import ChatBot
 
 log = logging.getLogger(__name__)
+
+
+class ForgetView(discord.ui.View):
+    """/forget asks first: deleting is final."""
+
+    def __init__(self, bot: ChatBot, user_id: int, words: texts.Texts) -> None:
+        super().__init__(timeout=300)
+        self.bot, self.user_id = bot, user_id
+        self.confirm.label, self.cancel.label = words.forget_button, words.cancel_button
+
+    @discord.ui.button(style=discord.ButtonStyle.danger)
+    async def confirm(self, interaction: discord.Interaction, _: discord.ui.Button) -> None:
+        deleted = await self.bot.privacy.forget_user(self.user_id)
+        await interaction.response.edit_message(
+            content=said(interaction).forgotten(deleted), view=None
+        )
+        self.stop()
+
+    @discord.ui.button(style=discord.ButtonStyle.secondary)
+    async def cancel(self, interaction: discord.Interaction, _: discord.ui.Button) -> None:
+        await interaction.response.edit_message(
+            content=said(interaction).forget_cancelled, view=None
+        )
+        self.stop()
 
 
 class Commands(commands.Cog):
@@ -72,6 +97,17 @@ class Commands(commands.Cog):
             await interaction.followup.send(text, allowed_mentions=NO_MENTIONS)
         else:
             await interaction.response.send_message(text, allowed_mentions=NO_MENTIONS)
+
+    # -- /forget ------------------------------------------------------------------------------
+
+    @app_commands.command(name="forget")
+    async def forget(self, interaction: discord.Interaction) -> None:
+        """Delete everything the bot stored from you."""
+        words = said(interaction)
+        await interaction.response.send_message(
+            words.forget_confirm, view=ForgetView(self.bot, interaction.user.id, words),
+            ephemeral=True,
+        )  # fmt: skip
 
     # -- /usage -------------------------------------------------------------------------------
 

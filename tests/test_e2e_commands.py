@@ -24,7 +24,9 @@ async def test_commands_are_synced_once_and_not_again_when_unchanged(fake_discor
     bot = await start_bot()
     puts = [r for r in fake_discord.requests if r.method == "PUT"]
     assert len(puts) == 1 and puts[0].path.endswith("/commands")
-    assert {c["name"] for c in puts[0].body} == {"chat", "reset", "persona", "model", "usage"}
+    assert {c["name"] for c in puts[0].body} == {
+        "chat", "reset", "persona", "model", "forget", "usage",
+    }  # fmt: skip
     assert all(c["description"] for c in puts[0].body)
     await bot.close()
     await start_bot()

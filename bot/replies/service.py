@@ -105,8 +105,9 @@ class Replies:
                 if not said.text:
                     return Submitted.EMPTY
                 turn = await self.deps.conversations.add_user_turn(
-                    conversation_id, message_id=message_id, content=said.text, author=author_name
-                )
+                    conversation_id, message_id=message_id, content=said.text,
+                    author=author_name, author_id=author_id,
+                )  # fmt: skip
                 if turn is None:
                     return Submitted.DUPLICATE
                 if said.images:

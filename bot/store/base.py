@@ -105,6 +105,7 @@ class Store(Protocol):
         message_id: int | None = None,
         author_name: str | None = None,
         status: TurnStatus = TurnStatus.COMPLETE,
+        author_id: int | None = None,
     ) -> Turn | None:
         """Store a turn; ``None`` when ``message_id`` was stored already (redelivered event)."""
         ...
@@ -217,6 +218,26 @@ class Store(Protocol):
         ...
 
     async def get_model(self, scope: ModelScope, scope_id: int) -> str | None: ...
+
+    async def forget_user(self, user_id: int) -> int:
+        """Delete everything stored from a person: their turns (with their images) in every
+        conversation and their usage rows; the summaries of the conversations they were in
+        go too (they may quote them). Returns how many turns were deleted."""
+        ...
+
+    async def delete_conversation(self, conversation_id: int) -> bool: ...
+
+    async def delete_guild(self, guild_id: int) -> list[int]:
+        """A server's conversations, usage and server-wide choices; the conversation ids."""
+        ...
+
+    async def delete_idle(self, before: dt.datetime) -> list[int]:
+        """Conversations with nothing said since ``before`` (UTC); their ids."""
+        ...
+
+    async def purge(self) -> None:
+        """Make deleted text unrecoverable from the database files, where the engine allows."""
+        ...
 
     async def add_usage(
         self,

@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+import asyncpg
+
 from .base import Image, ModelScope
 from .pg_pool import Connections
 
@@ -59,3 +63,51 @@ class PostgresExtras:
             "SELECT model FROM models WHERE scope = $1 AND scope_id = $2", str(scope), scope_id
         )
         return row[0] if row else None
+
+    # -- privacy ------------------------------------------------------------------------------
+
+    async def forget_user(self, user_id: int) -> int:
+        async def work(conn: asyncpg.Connection) -> int:
+            async with conn.transaction():
+                await conn.execute(
+                    "UPDATE conversations SET summary = NULL WHERE id IN "
+                    "(SELECT DISTINCT conversation_id FROM turns WHERE author_id = $1)",
+                    user_id,
+                )
+                status = await conn.execute("DELETE FROM turns WHERE author_id = $1", user_id)
+                await conn.execute("DELETE FROM usage WHERE user_id = $1", user_id)
+                return int(status.split()[-1])
+
+        return await self.db.run(work, retry=True)
+
+    async def delete_conversation(self, conversation_id: int) -> bool:
+        deleted = await self.db.fetch(
+            "DELETE FROM conversations WHERE id = $1 RETURNING id", conversation_id
+        )
+        await self.db.execute(
+            "DELETE FROM models WHERE scope = 'conversation' AND scope_id = $1", conversation_id
+        )
+        return bool(deleted)
+
+    async def delete_guild(self, guild_id: int) -> list[int]:
+        rows = await self.db.fetch(
+            "DELETE FROM conversations WHERE guild_id = $1 RETURNING id", guild_id
+        )
+        await self.db.execute("DELETE FROM usage WHERE guild_id = $1", guild_id)
+        for table in ("personas", "models"):
+            await self.db.execute(
+                f"DELETE FROM {table} WHERE scope = 'guild' AND scope_id = $1", guild_id
+            )
+        return [row[0] for row in rows]
+
+    async def delete_idle(self, before: dt.datetime) -> list[int]:
+        rows = await self.db.fetch(
+            "DELETE FROM conversations WHERE created_at < $1 AND NOT EXISTS (SELECT 1 FROM turns "
+            "WHERE conversation_id = conversations.id AND created_at >= $1) RETURNING id",
+            before,
+        )
+        return [row[0] for row in rows]
+
+    async def purge(self) -> None:
+        """PostgreSQL keeps deleted rows in its files until VACUUM reuses the space, and only
+        VACUUM FULL (which locks the tables) rewrites them: run it in maintenance windows."""

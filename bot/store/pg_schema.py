@@ -73,6 +73,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         # A reasoning model's thinking, kept apart from the answer (shown only on request).
         "ALTER TABLE turns ADD COLUMN reasoning TEXT",
+        # Who said a user turn, so that /forget can find it.
+        "ALTER TABLE turns ADD COLUMN author_id BIGINT",
+        "CREATE INDEX turns_by_author ON turns (author_id) WHERE author_id IS NOT NULL",
         # The estimated cost in US dollars, where prices are configured (MODEL_PRICES).
         "ALTER TABLE usage ADD COLUMN cost DOUBLE PRECISION NOT NULL DEFAULT 0",
         # Images of a user's turn, downscaled, as sent to vision models.

@@ -109,12 +109,14 @@ class PostgresStore(PostgresExtras):
         message_id: int | None = None,
         author_name: str | None = None,
         status: TurnStatus = TurnStatus.COMPLETE,
+        author_id: int | None = None,
     ) -> Turn | None:
         row = await self.db.fetchrow(
             "INSERT INTO turns (conversation_id, message_id, role, content, author_name, tokens, "
-            "status) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (message_id) DO NOTHING "
-            f"RETURNING {_TURN_COLUMNS}",
+            "status, author_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+            f"ON CONFLICT (message_id) DO NOTHING RETURNING {_TURN_COLUMNS}",
             conversation_id, message_id, role, content, author_name, tokens, str(status),
+            author_id,
             # Keyed by the Discord message, a second insert is a no-op; without one it would
             # store the turn twice.
             retry=message_id is not None,

@@ -78,6 +78,8 @@ class SQLiteStore(SQLiteExtras):
             self._db = await aiosqlite.connect(self.path, isolation_level=None, timeout=10)
             await self._db.execute("PRAGMA foreign_keys = ON")
             await self._db.execute("PRAGMA busy_timeout = 10000")
+            # Deleted text is overwritten, not only unlinked (/forget, deleted threads).
+            await self._db.execute("PRAGMA secure_delete = ON")
             if self.path != ":memory:":
                 await self._db.execute("PRAGMA journal_mode = WAL")
             await migrate(self.db, self._describe())
@@ -122,12 +124,22 @@ class SQLiteStore(SQLiteExtras):
         message_id: int | None = None,
         author_name: str | None = None,
         status: TurnStatus = TurnStatus.COMPLETE,
+        author_id: int | None = None,
     ) -> Turn | None:
         async with self.db.execute(
             f"INSERT INTO turns (conversation_id, message_id, role, content, author_name, tokens, "
-            f"status) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (message_id) DO NOTHING "
-            f"RETURNING {_TURN_COLUMNS}",
-            (conversation_id, message_id, role, content, author_name, tokens, str(status)),
+            f"status, author_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (message_id) DO "
+            f"NOTHING RETURNING {_TURN_COLUMNS}",
+            (
+                conversation_id,
+                message_id,
+                role,
+                content,
+                author_name,
+                tokens,
+                str(status),
+                author_id,
+            ),
         ) as cursor:
             row = await cursor.fetchone()
         return _turn(row) if row else None

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import aiosqlite
 
 from .base import Image, ModelScope
@@ -60,3 +62,53 @@ class SQLiteExtras:
         ) as cursor:
             row = await cursor.fetchone()
         return row[0] if row else None
+
+    # -- privacy ------------------------------------------------------------------------------
+
+    async def forget_user(self, user_id: int) -> int:
+        await self.db.execute("BEGIN IMMEDIATE")
+        try:
+            await self.db.execute(
+                "UPDATE conversations SET summary = NULL WHERE id IN "
+                "(SELECT DISTINCT conversation_id FROM turns WHERE author_id = ?)",
+                (user_id,),
+            )
+            cursor = await self.db.execute("DELETE FROM turns WHERE author_id = ?", (user_id,))
+            await self.db.execute("DELETE FROM usage WHERE user_id = ?", (user_id,))
+            await self.db.execute("COMMIT")
+        except BaseException:
+            await self.db.execute("ROLLBACK")
+            raise
+        return cursor.rowcount
+
+    async def delete_conversation(self, conversation_id: int) -> bool:
+        cursor = await self.db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+        await self.db.execute("DELETE FROM models WHERE scope = 'conversation' AND scope_id = ?",
+                              (conversation_id,))  # fmt: skip
+        return cursor.rowcount > 0
+
+    async def delete_guild(self, guild_id: int) -> list[int]:
+        async with self.db.execute(
+            "DELETE FROM conversations WHERE guild_id = ? RETURNING id", (guild_id,)
+        ) as cursor:
+            ids = [row[0] for row in await cursor.fetchall()]
+        await self.db.execute("DELETE FROM usage WHERE guild_id = ?", (guild_id,))
+        for table in ("personas", "models"):
+            await self.db.execute(
+                f"DELETE FROM {table} WHERE scope = 'guild' AND scope_id = ?", (guild_id,)
+            )
+        return ids
+
+    async def delete_idle(self, before: dt.datetime) -> list[int]:
+        stamp = before.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")  # CURRENT_TIMESTAMP's
+        async with self.db.execute(
+            "DELETE FROM conversations WHERE created_at < ? AND NOT EXISTS (SELECT 1 FROM turns "
+            "WHERE conversation_id = conversations.id AND created_at >= ?) RETURNING id",
+            (stamp, stamp),
+        ) as cursor:
+            return [row[0] for row in await cursor.fetchall()]
+
+    async def purge(self) -> None:
+        # secure_delete overwrites freed pages in the database file; the write-ahead log may
+        # still hold old copies of them until it is checkpointed and truncated.
+        await self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")

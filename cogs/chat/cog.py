@@ -131,6 +131,23 @@ class Chat(commands.Cog):
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
         await self.bot.replies.forget(payload.message_id, payload.channel_id)
 
+    @commands.Cog.listener()
+    async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
+        for message_id in payload.message_ids:
+            await self.bot.replies.forget(message_id, payload.channel_id)
+
+    @commands.Cog.listener()
+    async def on_raw_thread_delete(self, payload: discord.RawThreadDeleteEvent) -> None:
+        await self.bot.privacy.conversation_deleted(payload.thread_id)
+
+    @commands.Cog.listener()
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        await self.bot.privacy.guild_left(guild.id)
+
+    @commands.Cog.listener()
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        await self.bot.privacy.guild_joined(guild.id)
+
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(ReasoningButton)
         if self.bot.interrupted_replies:

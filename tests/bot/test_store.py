@@ -376,3 +376,45 @@ async def test_model_choices_by_scope(store):
     await store.set_model(ModelScope.GUILD, 10, None)
     assert await store.get_model(ModelScope.GUILD, 10) is None
     assert await store.get_model(ModelScope.CONVERSATION, 10) is None
+
+
+async def test_forget_user_deletes_their_turns_usage_and_the_summaries_that_may_quote_them(store):
+    await _conversation(store)
+    await store.add_turn(
+        1, role="user", content="alice's secret", tokens=3, message_id=1, author_id=7
+    )
+    reply = await store.add_turn(1, role="assistant", content="noted", tokens=3)
+    await store.add_turn(1, role="user", content="bob here", tokens=3, message_id=2, author_id=8)
+    await store.save_summary(1, "alice told a secret", reply.seq)
+    day = dt.date(2026, 1, 1)
+    for user in (7, 8):
+        await store.add_usage(
+            guild_id=10, user_id=user, day=day, prompt_tokens=5, completion_tokens=1
+        )
+    assert await store.forget_user(7) == 1
+    remaining = await store.turns_between(1, 0, 10**9)
+    assert [t.content for t in remaining] == ["noted", "bob here"]
+    assert (await store.get_conversation(1)).summary is None
+    assert (await store.usage(guild_id=10, since=day, user_id=7)).requests == 0
+    assert (await store.usage(guild_id=10, since=day, user_id=8)).requests == 1
+
+
+async def test_deleting_a_conversation_and_a_server(store):
+    for conversation_id, guild in ((1, 10), (2, 10), (3, 11)):
+        await store.create_conversation(conversation_id, guild_id=guild, parent_id=20, owner_id=30)
+        await store.add_turn(conversation_id, role="user", content="x", tokens=1,
+                             message_id=100 + conversation_id)  # fmt: skip
+    await store.set_default_persona(PersonaScope.GUILD, 10, "pirate")
+    assert await store.delete_conversation(1) and not await store.delete_conversation(1)
+    assert await store.delete_guild(10) == [2]
+    assert await store.get_default_persona(PersonaScope.GUILD, 10) is None
+    assert await store.conversation_ids(10) == [3]
+
+
+async def test_idle_conversations_are_deleted(store):
+    await _conversation(store, 1)
+    await store.add_turn(1, role="user", content="old", tokens=1, message_id=1)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)
+    assert await store.delete_idle(later - dt.timedelta(hours=1)) == []  # active an hour ago
+    assert await store.delete_idle(later) == [1]
+    await store.purge()

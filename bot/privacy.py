@@ -1,0 +1,104 @@
+"""What the bot keeps, and how it forgets: a person's data on request, a deleted thread's
+conversation, a server's data when the bot is removed from it, and idle conversations after the
+retention period. Discord-free."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+from collections.abc import Callable
+
+from .known import ConversationIndex
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+LEFT_KEY = "guilds_left"  # meta: servers the bot was removed from, and when (UTC, ISO 8601)
+SWEEP_EVERY = 3600.0  # seconds between retention sweeps
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Privacy:
+    def __init__(
+        self,
+        store: Store,
+        index: ConversationIndex,
+        *,
+        retention_days: int = 0,
+        guild_data_days: int = 0,
+        now: Callable[[], dt.datetime] = _utcnow,
+    ) -> None:
+        self.store = store
+        self.index = index
+        self.retention_days = retention_days  # 0: keep conversations however idle
+        self.guild_data_days = guild_data_days  # 0: delete a server's data once the bot leaves
+        self.now = now
+
+    async def forget_user(self, user_id: int) -> int:
+        """Everything stored from one person; the number of their messages deleted."""
+        deleted = await self.store.forget_user(user_id)
+        await self.store.purge()
+        log.info("Forgot a user's data on request (%d messages)", deleted)
+        return deleted
+
+    async def conversation_deleted(self, conversation_id: int) -> None:
+        """Its thread (or DM) is gone: so is the conversation."""
+        if await self.store.delete_conversation(conversation_id):
+            self.index.forget(conversation_id)
+            await self.store.purge()
+
+    async def guild_left(self, guild_id: int) -> None:
+        if self.guild_data_days == 0:
+            await self._delete_guild(guild_id)
+            return
+        left = await self._left()
+        left[str(guild_id)] = self.now().isoformat()
+        await self.store.set_meta(LEFT_KEY, json.dumps(left))
+
+    async def guild_joined(self, guild_id: int) -> None:
+        """Back within the grace period: keep its data."""
+        left = await self._left()
+        if left.pop(str(guild_id), None) is not None:
+            await self.store.set_meta(LEFT_KEY, json.dumps(left))
+
+    async def sweep(self) -> None:
+        """Delete what has outlived its period: idle conversations, servers left long ago."""
+        now = self.now()
+        if self.retention_days:
+            ids = await self.store.delete_idle(now - dt.timedelta(days=self.retention_days))
+            for conversation_id in ids:
+                self.index.forget(conversation_id)
+            if ids:
+                log.info("Deleted %d conversations idle for %d days", len(ids), self.retention_days)
+        left = await self._left()
+        due = [g for g, when in left.items()
+               if now - dt.datetime.fromisoformat(when) >= dt.timedelta(days=self.guild_data_days)]  # fmt: skip
+        for guild_id in due:
+            await self._delete_guild(int(guild_id))
+            left.pop(guild_id)
+        if due:
+            await self.store.set_meta(LEFT_KEY, json.dumps(left))
+        await self.store.purge()
+
+    async def run(self) -> None:
+        """Sweep now and then, for the life of the process."""
+        while True:
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("The retention sweep failed; trying again later")
+            await asyncio.sleep(SWEEP_EVERY)
+
+    async def _delete_guild(self, guild_id: int) -> None:
+        for conversation_id in await self.store.delete_guild(guild_id):
+            self.index.forget(conversation_id)
+        await self.store.purge()
+        log.info("Deleted the data of server %s, which removed the bot", guild_id)
+
+    async def _left(self) -> dict[str, str]:
+        return json.loads(await self.store.get_meta(LEFT_KEY) or "{}")
