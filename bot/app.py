@@ -45,8 +45,22 @@ class ChatTree(app_commands.CommandTree["ChatBot"]):
     Every interaction also tells which language the person uses."""
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        """Remember the person's language; refuse privately whom the access lists refuse."""
         self.client.locales.remember(interaction.user.id, str(interaction.locale))
-        return True
+        channel = interaction.channel
+        places = {interaction.channel_id or 0, getattr(channel, "parent_id", None) or 0}
+        parent = getattr(channel, "parent", None) or channel
+        places.add(getattr(parent, "category_id", None) or 0)
+        refusal = self.client.settings.access.refusal(
+            user_id=interaction.user.id, guild_id=interaction.guild_id, places=places,
+            role_ids=[role.id for role in getattr(interaction.user, "roles", ())],
+        )  # fmt: skip
+        if refusal is None:
+            return True
+        await interaction.response.send_message(
+            texts.for_locale(str(interaction.locale)).refused(refusal), ephemeral=True
+        )
+        return False
 
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError

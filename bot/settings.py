@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from dotenv import dotenv_values
 
+from .access import Access
 from .limits import GLOBAL_RATE, MIN_GLOBAL_RATE
 from .model_traits import REASONING_EFFORTS, TokenParameter, default_completion_tokens
 
@@ -71,6 +72,7 @@ class Settings:
     model_prices: tuple[tuple[str, float, float], ...] = ()
     image_max_side: int = 1024  # IMAGE_MAX_SIDE: images are downscaled to fit this
     retention_days: int = 0  # RETENTION_DAYS: delete conversations idle this long (0: keep)
+    access: Access = field(default_factory=Access)  # ALLOWED_* / BLOCKED_* / ALLOW_DMS
     guild_data_days: int = 0  # GUILD_DATA_DAYS: keep a server's data after removal (0: none)
     token_parameter: TokenParameter | None = None  # None: by model family and host
     reasoning_effort: str | None = None  # None: not sent
@@ -177,6 +179,14 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str 
 def _names(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     """A comma-separated list."""
     return tuple(part.strip() for part in (_text(env, name) or "").split(",") if part.strip())
+
+
+def _ids(env: Mapping[str, str], name: str) -> frozenset[int]:
+    """A comma-separated list of Discord ids."""
+    try:
+        return frozenset(int(part) for part in _names(env, name))
+    except ValueError:
+        raise SettingsError(name, "must be Discord ids separated by commas") from None
 
 
 def _prices(env: Mapping[str, str]) -> tuple[tuple[str, float, float], ...]:
@@ -348,6 +358,14 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         model_prices=_prices(env),
         image_max_side=_int(env, "IMAGE_MAX_SIDE", 1024, minimum=64),
         retention_days=_int(env, "RETENTION_DAYS", 0, minimum=0),
+        access=Access(
+            guilds=_ids(env, "ALLOWED_GUILDS"),
+            channels=_ids(env, "ALLOWED_CHANNELS"),
+            roles=_ids(env, "ALLOWED_ROLES"),
+            blocked_users=_ids(env, "BLOCKED_USERS"),
+            blocked_roles=_ids(env, "BLOCKED_ROLES"),
+            dms=_optional_bool(env, "ALLOW_DMS") is not False,
+        ),
         guild_data_days=_int(env, "GUILD_DATA_DAYS", 0, minimum=0),
         token_parameter=None if token_parameter is None else TokenParameter(token_parameter),
         reasoning_effort=_choice(env, "REASONING_EFFORT", REASONING_EFFORTS),

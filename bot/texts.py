@@ -265,6 +265,23 @@ class Texts:
         heading = _("Persona in effect here ({source}):").format(source=sources[source])
         return f"{heading}\n```\n{quoted}\n```"
 
+    def refused(self, reason: str) -> str:
+        """Why this person may not use the bot here (an operator's access lists)."""
+        _ = self._
+        return {
+            "blocked": _("Sorry, you can't use this bot."),
+            "dms": _("I don't answer direct messages. Mention me in a server instead."),
+            "guild": _("This bot isn't available in this server."),
+            "channel": _("I don't answer in this channel."),
+            "role": _("Only members with certain roles can use me here."),
+        }[reason]
+
+    @property
+    def left(self) -> str:
+        return self._(
+            "I've left this conversation and forgotten it. Mention me to start a new one."
+        )
+
     @property
     def forget_confirm(self) -> str:
         return self._(

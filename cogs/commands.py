@@ -1,4 +1,4 @@
-"""Slash commands: /chat, /reset, /forget, /usage.
+"""Slash commands: /chat, /reset, /leave, /forget, /usage.
 
 Every answer about settings is ephemeral; refusals name the permission that is needed. Slash
 commands work without the Message Content intent.
@@ -66,6 +66,10 @@ class Commands(commands.Cog):
         """Start a new conversation thread with a first prompt."""
         chat = self.bot.get_cog("Chat")
         assert isinstance(chat, Chat)
+        lacking = self._may_not_chat(interaction)
+        if lacking is not None:  # the bot never posts for someone the channel won't let post
+            await private(interaction, said(interaction).needs_permission(lacking))
+            return
         user = interaction.user
         await interaction.response.send_message(
             f"**{user.display_name}:** {prompt}"[:2000], allowed_mentions=NO_MENTIONS
@@ -73,6 +77,38 @@ class Commands(commands.Cog):
         message = await interaction.original_response()
         known = await self.bot.conversations.is_conversation(message.channel.id)
         await chat.take_turn(message, Said(prompt), interaction.user, known=known)
+
+    @staticmethod
+    def _may_not_chat(interaction: discord.Interaction) -> str | None:
+        """The permission the caller lacks to start a conversation here, if any."""
+        if interaction.guild_id is None:
+            return None
+        allowed = interaction.permissions
+        in_thread = isinstance(interaction.channel, discord.Thread)
+        needed = ["send_messages_in_threads"] if in_thread else ["send_messages"]
+        if not in_thread and not isinstance(interaction.channel, discord.DMChannel):
+            needed.append("create_public_threads")
+        return next((LABELS[name] for name in needed if not getattr(allowed, name)), None)
+
+    # -- /leave -------------------------------------------------------------------------------
+
+    @app_commands.command(name="leave")
+    async def leave(self, interaction: discord.Interaction) -> None:
+        """Stop listening in this conversation and forget it."""
+        conversation = await conversation_here(self.bot, interaction)
+        if conversation is None:
+            await private(interaction, said(interaction).not_a_conversation)
+            return
+        if not may_manage(interaction, conversation):
+            await private(
+                interaction,
+                said(interaction).needs_permission(LABELS["manage_threads"], owner=True),
+            )
+            return
+        await self.bot.privacy.conversation_deleted(conversation.id)
+        await interaction.response.send_message(
+            said(interaction).left, allowed_mentions=NO_MENTIONS
+        )
 
     # -- /reset -------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ import discord
 from discord.ext import commands
 
 from bot import permissions, texts
+from bot.access import NoticeThrottle, Refusal
 from bot.limits import THREAD_NAME_LIMIT
 from bot.replies import Said, Submitted
 
@@ -44,6 +45,7 @@ class Chat(commands.Cog):
         self.bot = bot
         self._mending: asyncio.Task[None] | None = None
         self.reader = Reader(bot)
+        self.throttle = NoticeThrottle()  # a refused person is told once in a while
         self._opening: set[asyncio.Task[discord.Thread]] = set()  # threads being opened
 
     # -- events -------------------------------------------------------------------------------
@@ -58,12 +60,17 @@ class Chat(commands.Cog):
         if known is None and not isinstance(channel, discord.abc.GuildChannel):
             # Only past the in-memory index's capacity; a thread or DM may be a conversation.
             known = await self.bot.conversations.is_conversation(channel.id)
-        if known:  # first await: arrival order is kept from here on
+        mentioned = self._mentions_me(message)
+        if not (known or mentioned or in_dm):
+            return  # not for us
+        refusal = self._refusal(message)
+        if refusal is not None:  # the operator's access lists: no model call, one short notice
+            if refusal is not Refusal.GUILD and self.throttle.should_tell(message.author.id):
+                await notice(message, self.texts_for(message).refused(refusal))
+            return
+        if known:  # first await for a conversation's message: arrival order is kept
             await self._submit(message, channel, message.author, lambda: self.reader.said(message))
             return
-        mentioned = self._mentions_me(message)
-        if not (mentioned or in_dm):
-            return  # not for us
         said = await self.reader.said(message, new=True)
         if not said.text:  # a bare mention
             if mentioned:
@@ -98,14 +105,17 @@ class Chat(commands.Cog):
         channel_id: int | None = None,
     ) -> None:
         """Hand a message to the core, which reads it (``read``) in its turn."""
-        channel_id = channel_id or message.channel.id
+        conversation_id = channel_id or message.channel.id
+        shown_in = conversation_id if isinstance(channel, asyncio.Task) else channel.id
         words = self.texts_for(message, author)
         result = await self.bot.replies.submit(
-            channel_id, message_id=message.id, author_id=author.id,
+            conversation_id, message_id=message.id, author_id=author.id,
             author_name=author.display_name, read_text=read,
             surface=DiscordSurface(
-                self.bot, channel, channel_id, fallback=message,
+                self.bot, channel, shown_in, conversation_id=conversation_id, fallback=message,
                 in_thread=message.guild is not None, words=words,
+                # A message answered on its own in someone else's thread: reply to it.
+                reference=message.id if shown_in != conversation_id else None,
             ),
             texts=words,
         )  # fmt: skip
@@ -146,7 +156,24 @@ class Chat(commands.Cog):
 
     @commands.Cog.listener()
     async def on_guild_join(self, guild: discord.Guild) -> None:
+        if await self._leave_if_not_allowed(guild):
+            return
         await self.bot.privacy.guild_joined(guild.id)
+
+    @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        for guild in list(self.bot.guilds):
+            await self._leave_if_not_allowed(guild)
+
+    async def _leave_if_not_allowed(self, guild: discord.Guild) -> bool:
+        if self.bot.settings.access.guild_allowed(guild.id):
+            return False
+        log.warning("Leaving server %s (%s): not in ALLOWED_GUILDS", guild.name, guild.id)
+        try:
+            await guild.leave()
+        except discord.HTTPException as exc:
+            log.warning("Could not leave server %s: %s", guild.id, exc)
+        return True
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(ReasoningButton)
@@ -161,6 +188,27 @@ class Chat(commands.Cog):
             self._mending.cancel()
 
     # -- helpers ------------------------------------------------------------------------------
+
+    def _refusal(self, message: discord.Message) -> Refusal | None:
+        author, channel = message.author, message.channel
+        places = {channel.id}
+        parent = channel.parent if isinstance(channel, discord.Thread) else channel
+        if isinstance(channel, discord.Thread):
+            places.add(channel.parent_id)
+        if category := getattr(parent, "category_id", None):
+            places.add(category)
+        return self.bot.settings.access.refusal(
+            user_id=author.id, role_ids=[role.id for role in getattr(author, "roles", ())],
+            guild_id=message.guild.id if message.guild else None, places=places,
+        )  # fmt: skip
+
+    @staticmethod
+    def _may_adopt(message: discord.Message, thread: discord.Thread) -> bool:
+        """A mention makes a thread a conversation when its owner or a moderator asks."""
+        author = message.author
+        if author.id == thread.owner_id:
+            return True
+        return isinstance(author, discord.Member) and thread.permissions_for(author).manage_threads
 
     def texts_for(
         self, message: discord.Message, author: discord.abc.User | None = None
@@ -186,6 +234,12 @@ class Chat(commands.Cog):
         the channel (a new thread is still being opened when this returns)."""
         channel = message.channel
         guild_id = message.guild.id if message.guild else None
+        if isinstance(channel, discord.Thread) and not self._may_adopt(message, channel):
+            # Someone else's thread: answer this message on its own, without taking it over.
+            await self.bot.conversations.start(
+                message.id, guild_id=guild_id, parent_id=channel.id, owner_id=owner_id
+            )
+            return message.id, channel
         if isinstance(channel, discord.Thread) or message.guild is None:  # a thread, or a DM
             parent_id = channel.parent_id if isinstance(channel, discord.Thread) else None
             await self.bot.conversations.start(

@@ -67,8 +67,12 @@ class DiscordSurface:
         *,
         in_thread: bool = True,
         words: texts.Texts = texts.EN,
+        conversation_id: int | None = None,
+        reference: int | None = None,
     ) -> None:
         self.bot = bot
+        self.conversation_id = conversation_id or channel_id  # the queue a Stop button stops
+        self.reference = reference  # a message every post replies to (an answer on its own)
         self.words = words  # the buttons' labels
         self.in_thread = in_thread  # a server conversation is a thread; else a DM
         self.channel = channel
@@ -94,7 +98,7 @@ class DiscordSurface:
             return None
         if button.kind == "reasoning":
             return reasoning_view(button.turn, self.words.reasoning_button)
-        return StopView(self.bot, self._channel_id, self.words.stop_button)
+        return StopView(self.bot, self.conversation_id, self.words.stop_button)
 
     def _error(self, exc: Exception) -> SurfaceError:
         if isinstance(exc, discord.NotFound):
@@ -108,6 +112,7 @@ class DiscordSurface:
 
     async def post(self, text: str, *, button: Button | None, reply_to: int | None = None) -> int:
         reference = None
+        reply_to = reply_to or self.reference
         if reply_to is not None and reply_to != self._channel_id:  # not a thread's starter
             reference = discord.MessageReference(
                 message_id=reply_to, channel_id=self._channel_id, fail_if_not_exists=False

@@ -62,6 +62,8 @@ def used_texts() -> list[str]:
     said.model_cleared("server")
     said.model_not_allowed("m", ("a", "b"))
     said.forgotten(3)
+    for reason in ("blocked", "dms", "guild", "channel", "role"):
+        said.refused(reason)
     seen += permissions.LABELS.values()
     cogs = (Commands, Personas, Models)
     for command in (c for cog in cogs for c in cog.__cog_app_commands__):

@@ -31,6 +31,7 @@ class FakeUser:
     username: str
     bot: bool = False
     permissions: int = 0  # extra guild permissions (e.g. MANAGE_MESSAGES) on top of @everyone
+    denied: int = 0  # permissions taken away (as a channel override would)
 
     def payload(self) -> dict[str, Any]:
         return {
@@ -101,7 +102,10 @@ class FakeGuild:
         }
 
     def permissions_of(self, user: FakeUser) -> int:
-        return EVERYONE_PERMISSIONS | user.permissions | (self.bot_permissions if user.bot else 0)
+        granted = (
+            EVERYONE_PERMISSIONS | user.permissions | (self.bot_permissions if user.bot else 0)
+        )
+        return granted & ~user.denied
 
     def payload(self) -> dict[str, Any]:
         return {

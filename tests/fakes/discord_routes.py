@@ -54,6 +54,9 @@ async def handle(
                 for c in body
             ]
         return fake.commands.get(key, [])
+    if route == ("DELETE", "/users/@me/guilds/#"):  # the bot leaves a server
+        fake.left_guilds.append(int(parts[-1]))
+        return None
     if route == ("POST", "/channels/#/typing"):
         return None
     if route == ("GET", "/channels/#"):

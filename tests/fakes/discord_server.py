@@ -83,6 +83,7 @@ class FakeDiscord:
     enforce_global_limit: bool = True  # False: never answer a global 429
     clock: Callable[[], float] = time.monotonic  # request times and both rate limits
     edit_429s: int = 0
+    left_guilds: list[int] = field(default_factory=list)  # servers the bot left
     global_429s: int = 0
     all_429s: int = 0
 
