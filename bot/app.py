@@ -29,6 +29,7 @@ from .privacy import Privacy
 from .ratelimit import Limiter, LocalLimiter
 from .replies import Replies
 from .settings import Settings
+from .shards import IdentifyGate, syncs_commands
 from .store import Store, Turn
 from .summaries import Summarizer
 from .tokens import TokenCounter
@@ -138,6 +139,14 @@ class ChatBot(commands.Bot):
         self.llm = llm
         self.metrics = metrics
         self.locales = i18n.KnownLocales()
+        self.identify_gate = (
+            IdentifyGate.from_url(
+                settings.redis_url, prefix=settings.redis_prefix,
+                concurrency=settings.identify_concurrency,
+            )
+            if settings.redis_url and settings.shard_count
+            else None
+        )  # fmt: skip
         self.pacer = pacer
         self.limiter: Limiter = limiter or LocalLimiter(
             guild_rpm=settings.guild_rpm, guild_tpm=settings.guild_tpm, user_rpm=settings.user_rpm
@@ -202,9 +211,19 @@ class ChatBot(commands.Bot):
         replies: Replies | None = getattr(self, "replies", None)  # set in setup_hook
         return replies.waiting_replies() if replies is not None else 0
 
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """With Redis, IDENTIFYs are spaced across every process of the bot; else as usual."""
+        if self.identify_gate is None or shard_id is None:
+            await super().before_identify_hook(shard_id, initial=initial)
+            return
+        await self.identify_gate.wait(shard_id)
+
     async def sync_commands(self) -> None:
         """Sync slash commands only when their definitions changed: Discord limits syncs.
-        With DEV_GUILD_ID they go to that one server, where changes show at once."""
+        With DEV_GUILD_ID they go to that one server, where changes show at once. Of several
+        processes, only the one with shard 0 syncs."""
+        if not syncs_commands(self.settings.shard_ids):
+            return
         guild = discord.Object(self.settings.dev_guild_id) if self.settings.dev_guild_id else None
         translator = self.tree.translator
         definitions = [
@@ -257,6 +276,12 @@ class ChatBot(commands.Bot):
                 await self.summarizer.close()
             await self.llm.close()
             await self.limiter.close()
+            if self.identify_gate is not None:
+                await self.identify_gate.close()
             if self._store_open:
                 self._store_open = False
                 await self.store.close()
+
+
+class ShardedChatBot(ChatBot, commands.AutoShardedBot):
+    """The same bot over ``SHARD_IDS`` of ``SHARD_COUNT`` gateway shards in this process."""

@@ -14,7 +14,7 @@ from typing import Any
 
 import discord
 
-from .app import ChatBot
+from .app import ChatBot, ShardedChatBot
 from .llm import LLMClient
 from .metrics import metrics_for
 from .metrics_server import MetricsServerError
@@ -38,7 +38,11 @@ def build_bot(settings: Settings, **options: Any) -> ChatBot:
     )
     store = store_from_url(settings.database_url, pool_size=settings.database_pool_size)
     metrics = metrics_for(settings.metrics_port)
-    return ChatBot(
+    kind: type[ChatBot] = ChatBot
+    if settings.shard_count is not None:  # some of the bot's shards run in this process
+        kind = ShardedChatBot
+        options.update(shard_count=settings.shard_count, shard_ids=list(settings.shard_ids or ()))
+    return kind(
         settings=settings, store=store, llm=llm, metrics=metrics, limiter=limiter_for(settings),
         **options,
     )  # fmt: skip

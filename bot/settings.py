@@ -20,6 +20,7 @@ from dotenv import dotenv_values
 from .access import Access
 from .limits import GLOBAL_RATE, MIN_GLOBAL_RATE
 from .model_traits import REASONING_EFFORTS, TokenParameter, default_completion_tokens
+from .shards import parse_shard_ids
 
 DEFAULT_MODEL = "gpt-4o-mini"
 DEFAULT_DATABASE_URL = "sqlite:///bot.sqlite3"
@@ -73,6 +74,9 @@ class Settings:
     image_max_side: int = 1024  # IMAGE_MAX_SIDE: images are downscaled to fit this
     retention_days: int = 0  # RETENTION_DAYS: delete conversations idle this long (0: keep)
     access: Access = field(default_factory=Access)  # ALLOWED_* / BLOCKED_* / ALLOW_DMS
+    shard_count: int | None = None  # SHARD_COUNT: gateway shards in all (None: not sharded)
+    shard_ids: tuple[int, ...] | None = None  # SHARD_IDS: this process's share (None: all)
+    identify_concurrency: int = 1  # IDENTIFY_CONCURRENCY: Discord's max_concurrency
     guild_data_days: int = 0  # GUILD_DATA_DAYS: keep a server's data after removal (0: none)
     token_parameter: TokenParameter | None = None  # None: by model family and host
     reasoning_effort: str | None = None  # None: not sent
@@ -179,6 +183,18 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str 
 def _names(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     """A comma-separated list."""
     return tuple(part.strip() for part in (_text(env, name) or "").split(",") if part.strip())
+
+
+def _shard_ids(env: Mapping[str, str], count: int | None) -> tuple[int, ...] | None:
+    text = _text(env, "SHARD_IDS")
+    if text is None:
+        return None if count is None else tuple(range(count))
+    if count is None:
+        raise SettingsError("SHARD_IDS", "needs SHARD_COUNT, the number of shards in all")
+    try:
+        return parse_shard_ids(text, count)
+    except ValueError:
+        raise SettingsError("SHARD_IDS", "must be ids below SHARD_COUNT, like 0-3 or 0,2") from None
 
 
 def _ids(env: Mapping[str, str], name: str) -> frozenset[int]:
@@ -358,6 +374,9 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         model_prices=_prices(env),
         image_max_side=_int(env, "IMAGE_MAX_SIDE", 1024, minimum=64),
         retention_days=_int(env, "RETENTION_DAYS", 0, minimum=0),
+        shard_count=(shards := _optional_int(env, "SHARD_COUNT", minimum=1)),
+        shard_ids=_shard_ids(env, shards),
+        identify_concurrency=_int(env, "IDENTIFY_CONCURRENCY", 1, minimum=1),
         access=Access(
             guilds=_ids(env, "ALLOWED_GUILDS"),
             channels=_ids(env, "ALLOWED_CHANNELS"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from bot.store import TurnStatus
 from bot.tokens import TokenCounter
 from tests.fakes.openai_server import Script
@@ -287,3 +289,25 @@ async def test_a_forwarded_message_and_the_message_replied_to_are_read(
     assert fake_openai.requests[1]["messages"][-1]["content"] == (
         "[replying to bob]\n> Python is older than Java.\n\nis that true?"
     )
+
+
+async def test_two_shards_answer_the_guilds_each_owns(fake_discord, fake_openai, world, start_bot):
+    # Guild ids whose (id >> 22) % 2 differ (created in other milliseconds), so that each
+    # shard owns one of them.
+    guilds = [world.guild]
+    while len({(g.id >> 22) % 2 for g in guilds}) < 2:
+        await asyncio.sleep(0.001)
+        guilds.append(fake_discord.add_guild(f"g{len(guilds)}"))
+    shard = {g.id: (g.id >> 22) % 2 for g in guilds}
+    pair = [next(g for g in guilds if shard[g.id] == s) for s in (0, 1)]
+    channels = [world.channel if g is world.guild else fake_discord.add_channel(g) for g in pair]
+    for guild in pair:
+        if guild is not world.guild:
+            fake_discord.add_member(guild, "alice")
+    bot = await start_bot(SHARD_COUNT="2")
+    assert sorted(fake_discord.identified) == [(0, 2), (1, 2)] and bot.shard_count == 2
+    for guild, channel in zip(pair, channels, strict=True):
+        author = next(m for m in guild.members.values() if m.username == "alice")
+        message = await fake_discord.user_says(channel, author, "which shard?", mention_bot=True)
+        await reply_done(fake_discord, int(message["id"]), fake_openai.default.text)
+    assert len(fake_openai.requests) == 2  # each mention reached exactly one shard

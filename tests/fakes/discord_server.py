@@ -93,6 +93,8 @@ class FakeDiscord:
         self.app_id = self.bot_user.id
         self._faults: list[Fault] = []
         self._holds: list[tuple[str, re.Pattern[str], asyncio.Event]] = []
+        self._shards: dict[web.WebSocketResponse, tuple[int, int]] = {}  # socket -> shard
+        self.identified: list[tuple[int, int]] = []  # (shard id, count) of each IDENTIFY
         self._edits: dict[int, collections.deque[float]] = collections.defaultdict(
             collections.deque
         )
@@ -377,12 +379,22 @@ class FakeDiscord:
     # -- gateway --------------------------------------------------------------------------------
 
     async def dispatch(self, event: str, data: dict[str, Any]) -> None:
+        """Send an event to the shard that owns it, as Discord routes them: a guild's events
+        to shard ``(guild_id >> 22) % shard_count``, DMs to shard 0."""
         self._seq += 1
         frame = json.dumps({"op": 0, "t": event, "s": self._seq, "d": data})
+        guild_id = data.get("id") if event.startswith("GUILD_") else data.get("guild_id")
         for ws in list(self._sockets):
-            if not ws.closed:
+            if not ws.closed and self._owns(ws, int(guild_id) if guild_id else None):
                 await ws.send_str(frame)
         await self._notify()
+
+    def _owns(self, ws: web.WebSocketResponse, guild_id: int | None) -> bool:
+        shard = self._shards.get(ws)
+        if shard is None:  # not sharded: every event
+            return True
+        shard_id, count = shard
+        return shard_id == (0 if guild_id is None else (guild_id >> 22) % count)
 
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
@@ -399,9 +411,14 @@ class FakeDiscord:
                     await ws.close(code=4014, message=b"Disallowed intent(s).")
                     break
                 self._sockets.append(ws)
+                shard = payload["d"].get("shard")
+                if shard is not None:
+                    self._shards[ws] = (int(shard[0]), int(shard[1]))
+                    self.identified.append((int(shard[0]), int(shard[1])))
                 await self._ready(ws)
         if ws in self._sockets:
             self._sockets.remove(ws)
+        self._shards.pop(ws, None)
         return ws
 
     async def _ready(self, ws: web.WebSocketResponse) -> None:
@@ -409,13 +426,19 @@ class FakeDiscord:
         ready = {
             "v": 10,
             "user": self.bot_user.payload(),
-            "guilds": [{"id": str(g), "unavailable": True} for g in self.guilds],
+            "guilds": [
+                {"id": str(g), "unavailable": True} for g in self.guilds if self._owns(ws, g)
+            ],
             "session_id": "fake-session",
             "resume_gateway_url": self.gateway_url,
             "application": {"id": str(self.app_id), "flags": 0},
         }
+        if shard := self._shards.get(ws):
+            ready["shard"] = list(shard)
         await ws.send_json({"op": 0, "t": "READY", "s": self._seq, "d": ready})
         for guild in self.guilds.values():
+            if not self._owns(ws, guild.id):
+                continue
             self._seq += 1
             await ws.send_json({"op": 0, "t": "GUILD_CREATE", "s": self._seq, "d": guild.payload()})
         await self._notify()

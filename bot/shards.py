@@ -1,0 +1,71 @@
+"""Several processes, each running some of the bot's gateway shards: which shards are this
+process's, and IDENTIFY spaced across processes through Redis.
+
+Discord lets a bot IDENTIFY ``max_concurrency`` shards per 5 seconds, in buckets by
+``shard_id % max_concurrency``. In one process discord.py spaces them itself; processes that
+start together must agree, so each IDENTIFY first takes a short Redis lock for its bucket, held
+for the spacing. Without Redis, this process's own spacing is all there is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # settings import this module before the slow imports
+    from redis.asyncio import Redis
+
+log = logging.getLogger(__name__)
+
+SPACING = 5.0  # seconds between IDENTIFYs in one bucket (Discord's rule)
+
+
+def parse_shard_ids(text: str, count: int) -> tuple[int, ...]:
+    """``0-3`` or ``0,2,5`` (or a mix), each below ``count``. Raises ValueError."""
+    ids: set[int] = set()
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        low, _, high = part.partition("-")
+        first, last = int(low), int(high or low)
+        if first > last:
+            raise ValueError(part)
+        ids.update(range(first, last + 1))
+    if not ids or min(ids) < 0 or max(ids) >= count:
+        raise ValueError(text)
+    return tuple(sorted(ids))
+
+
+def syncs_commands(shard_ids: tuple[int, ...] | None) -> bool:
+    """One process syncs slash commands: the one with shard 0 (DMs' shard), or the only one."""
+    return shard_ids is None or 0 in shard_ids
+
+
+class IdentifyGate:
+    """Takes the Redis lock of a shard's IDENTIFY bucket, for ``spacing`` seconds."""
+
+    def __init__(
+        self, client: Redis, *, prefix: str, concurrency: int = 1, spacing: float = SPACING
+    ) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.concurrency = max(1, concurrency)
+        self.spacing = spacing
+        self.token = uuid.uuid4().hex
+
+    @classmethod
+    def from_url(cls, url: str, **options: object) -> IdentifyGate:
+        from redis.asyncio import Redis
+
+        return cls(Redis.from_url(url), **options)  # type: ignore[arg-type]
+
+    async def wait(self, shard_id: int) -> None:
+        key = f"{self.prefix}identify:{shard_id % self.concurrency}"
+        milliseconds = int(self.spacing * 1000)
+        while not await self.client.set(key, self.token, nx=True, px=milliseconds):
+            left = await self.client.pttl(key)
+            await asyncio.sleep(max(left, 50) / 1000)
+        log.info("Identifying shard %d", shard_id)
+
+    async def close(self) -> None:
+        await self.client.aclose()
