@@ -7,6 +7,7 @@ Resources are built in ``main()`` and handed in; ``setup_hook`` opens them and l
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -33,6 +34,7 @@ from .shards import IdentifyGate, syncs_commands
 from .store import Store, Turn
 from .summaries import Summarizer
 from .tokens import TokenCounter
+from .workers import Workers, name_for
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +164,8 @@ class ChatBot(commands.Bot):
         self.interrupted_replies: list[Turn] = []
         self._store_open = False
         self._sweeping: asyncio.Task[None] | None = None
+        self._beating: asyncio.Task[None] | None = None
+        self.workers: Workers | None = None
         self._metrics_server: MetricsServer | None = None
         self._loop_lag: asyncio.Task[None] | None = None
 
@@ -170,7 +174,9 @@ class ChatBot(commands.Bot):
         self._store_open = True  # closed by close(), even if opening is interrupted
         await self.store.open()
         # Replies a crash left half-shown; the chat cog mends their messages once connected.
-        self.interrupted_replies = await self.store.interrupt_streaming_turns()
+        self.workers = Workers(self.store, name=name_for(self.settings.shard_ids))
+        self.interrupted_replies = await self.workers.adopt_orphans(starting=True)
+        await self.workers.beat()
         if self.interrupted_replies:
             log.info(
                 "Marked %d replies cut off by the last shutdown as interrupted",
@@ -183,6 +189,8 @@ class ChatBot(commands.Bot):
         self.conversations, self.summarizer = core.conversations, core.summarizer
         self.replies, self.privacy = core.replies, core.privacy
         self._sweeping = asyncio.create_task(self.privacy.run(), name="retention")
+        self.conversations.worker = self.workers.name
+        self._beating = asyncio.create_task(self.workers.run(), name="heartbeat")
         await self.tree.set_translator(CatalogTranslator())
         for extension in EXTENSIONS:
             try:
@@ -270,8 +278,12 @@ class ChatBot(commands.Bot):
                 await asyncio.wait({self._loop_lag})
             if self._metrics_server is not None:
                 await self._metrics_server.close()
-            if self._sweeping is not None:
-                self._sweeping.cancel()
+            for task in (self._sweeping, self._beating):
+                if task is not None:
+                    task.cancel()
+            if self.workers is not None and self._store_open:
+                with contextlib.suppress(Exception):  # its replies ended with the drain
+                    await self.workers.retire()
             if self.summarizer is not None:
                 await self.summarizer.close()
             await self.llm.close()

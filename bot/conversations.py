@@ -42,6 +42,7 @@ class Conversations:
         self.budget = budget
         self.history_tokens = history_tokens  # the most history re-sent per request (soft)
         self.index = ConversationIndex()
+        self.worker: str | None = None  # this process, on the replies it is writing
         # Merge same-role turns for servers whose templates want strict alternation: True,
         # False (never), or None (not yet; turned on when a server refuses a request for it).
         self.alternate_roles = alternate_roles
@@ -121,12 +122,10 @@ class Conversations:
         """Store the assistant turn as streaming before anything of it is shown: it takes its
         place in the history now, and a restart finds it to mend what was shown."""
         turn = await self.store.add_turn(
-            conversation_id,
-            role="assistant",
-            content=text,
-            tokens=self.counter.message("assistant", text),
-            status=TurnStatus.STREAMING,
-        )
+            conversation_id, role="assistant", content=text,
+            tokens=self.counter.message("assistant", text), status=TurnStatus.STREAMING,
+            worker=self.worker,
+        )  # fmt: skip
         assert turn is not None  # no message id, so never a duplicate
         return turn
 

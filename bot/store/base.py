@@ -7,6 +7,7 @@ one without touching them.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal, Protocol
@@ -106,6 +107,7 @@ class Store(Protocol):
         author_name: str | None = None,
         status: TurnStatus = TurnStatus.COMPLETE,
         author_id: int | None = None,
+        worker: str | None = None,
     ) -> Turn | None:
         """Store a turn; ``None`` when ``message_id`` was stored already (redelivered event)."""
         ...
@@ -168,9 +170,10 @@ class Store(Protocol):
 
     async def get_default_persona(self, scope: PersonaScope, scope_id: int) -> str | None: ...
 
-    async def interrupt_streaming_turns(self) -> list[Turn]:
-        """Mark replies left streaming by a previous process as interrupted; returns them, so
-        their Discord messages can be mended (or the turn dropped if nothing was shown)."""
+    async def interrupt_streaming_turns(self, *, live: Collection[str] = ()) -> list[Turn]:
+        """Mark replies left streaming by processes not in ``live`` (dead ones) as
+        interrupted; returns them, so their Discord messages can be mended (or the turn
+        dropped if nothing was shown)."""
         ...
 
     async def delete_turn(self, seq: int) -> None:
@@ -237,6 +240,18 @@ class Store(Protocol):
 
     async def purge(self) -> None:
         """Make deleted text unrecoverable from the database files, where the engine allows."""
+        ...
+
+    async def heartbeat(self, worker: str, at: dt.datetime) -> None:
+        """A process says it is alive (several processes may share the database)."""
+        ...
+
+    async def live_workers(self, since: dt.datetime) -> list[str]:
+        """The processes heard from since ``since``; the silent ones are forgotten."""
+        ...
+
+    async def retire(self, worker: str) -> None:
+        """A process stopping cleanly."""
         ...
 
     async def add_usage(

@@ -111,3 +111,21 @@ class PostgresExtras:
     async def purge(self) -> None:
         """PostgreSQL keeps deleted rows in its files until VACUUM reuses the space, and only
         VACUUM FULL (which locks the tables) rewrites them: run it in maintenance windows."""
+
+    # -- processes ----------------------------------------------------------------------------
+
+    async def heartbeat(self, worker: str, at: dt.datetime) -> None:
+        await self.db.execute(
+            "INSERT INTO meta (key, value) VALUES ($1, $2) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            f"worker:{worker}", at.astimezone(dt.UTC).isoformat(),
+        )  # fmt: skip
+
+    async def live_workers(self, since: dt.datetime) -> list[str]:
+        stamp = since.astimezone(dt.UTC).isoformat()
+        await self.db.execute("DELETE FROM meta WHERE key LIKE 'worker:%' AND value < $1", stamp)
+        rows = await self.db.fetch("SELECT substr(key, 8) FROM meta WHERE key LIKE 'worker:%'")
+        return [row[0] for row in rows]
+
+    async def retire(self, worker: str) -> None:
+        await self.db.execute("DELETE FROM meta WHERE key = $1", f"worker:{worker}")

@@ -8,6 +8,7 @@ whether running it twice is harmless (``retry``, on by default), so it may be re
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 
 import asyncpg
 
@@ -110,13 +111,14 @@ class PostgresStore(PostgresExtras):
         author_name: str | None = None,
         status: TurnStatus = TurnStatus.COMPLETE,
         author_id: int | None = None,
+        worker: str | None = None,
     ) -> Turn | None:
         row = await self.db.fetchrow(
             "INSERT INTO turns (conversation_id, message_id, role, content, author_name, tokens, "
-            "status, author_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+            "status, author_id, worker) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
             f"ON CONFLICT (message_id) DO NOTHING RETURNING {_TURN_COLUMNS}",
             conversation_id, message_id, role, content, author_name, tokens, str(status),
-            author_id,
+            author_id, worker,
             # Keyed by the Discord message, a second insert is a no-op; without one it would
             # store the turn twice.
             retry=message_id is not None,
@@ -233,11 +235,12 @@ class PostgresStore(PostgresExtras):
         )
         return row[0] if row else None
 
-    async def interrupt_streaming_turns(self) -> list[Turn]:
+    async def interrupt_streaming_turns(self, *, live: Collection[str] = ()) -> list[Turn]:
         rows = await self.db.fetch(
             "WITH interrupted AS (UPDATE turns SET status = 'interrupted' "
-            f"WHERE status = 'streaming' RETURNING {_TURN_COLUMNS}) "
-            "SELECT * FROM interrupted ORDER BY seq"
+            "WHERE status = 'streaming' AND (worker IS NULL OR NOT worker = ANY($1::text[])) "
+            f"RETURNING {_TURN_COLUMNS}) SELECT * FROM interrupted ORDER BY seq",
+            list(live),
         )
         return [_turn(row) for row in rows]
 

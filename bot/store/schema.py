@@ -67,6 +67,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         # A reasoning model's thinking, kept apart from the answer (shown only on request).
         "ALTER TABLE turns ADD COLUMN reasoning TEXT",
+        # The process writing a streaming reply: only a dead one's are mended by others.
+        "ALTER TABLE turns ADD COLUMN worker TEXT",
         # Who said a user turn, so that /forget can find it.
         "ALTER TABLE turns ADD COLUMN author_id INTEGER",
         "CREATE INDEX turns_by_author ON turns (author_id) WHERE author_id IS NOT NULL",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import sqlite3
+from collections.abc import Collection
 from pathlib import Path
 
 import aiosqlite
@@ -125,11 +126,12 @@ class SQLiteStore(SQLiteExtras):
         author_name: str | None = None,
         status: TurnStatus = TurnStatus.COMPLETE,
         author_id: int | None = None,
+        worker: str | None = None,
     ) -> Turn | None:
         async with self.db.execute(
             f"INSERT INTO turns (conversation_id, message_id, role, content, author_name, tokens, "
-            f"status, author_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (message_id) DO "
-            f"NOTHING RETURNING {_TURN_COLUMNS}",
+            f"status, author_id, worker) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT "
+            f"(message_id) DO NOTHING RETURNING {_TURN_COLUMNS}",
             (
                 conversation_id,
                 message_id,
@@ -139,6 +141,7 @@ class SQLiteStore(SQLiteExtras):
                 tokens,
                 str(status),
                 author_id,
+                worker,
             ),
         ) as cursor:
             row = await cursor.fetchone()
@@ -257,10 +260,13 @@ class SQLiteStore(SQLiteExtras):
             row = await cursor.fetchone()
         return row[0] if row else None
 
-    async def interrupt_streaming_turns(self) -> list[Turn]:
+    async def interrupt_streaming_turns(self, *, live: Collection[str] = ()) -> list[Turn]:
+        marks = ", ".join("?" * len(live))
+        others = f"AND (worker IS NULL OR worker NOT IN ({marks}))" if live else ""
         async with self.db.execute(
-            f"UPDATE turns SET status = 'interrupted' WHERE status = 'streaming' "
-            f"RETURNING {_TURN_COLUMNS}"
+            f"UPDATE turns SET status = 'interrupted' WHERE status = 'streaming' {others} "
+            f"RETURNING {_TURN_COLUMNS}",
+            tuple(live),
         ) as cursor:
             return [_turn(row) for row in await cursor.fetchall()]
 

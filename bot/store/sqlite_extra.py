@@ -112,3 +112,23 @@ class SQLiteExtras:
         # secure_delete overwrites freed pages in the database file; the write-ahead log may
         # still hold old copies of them until it is checkpointed and truncated.
         await self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    # -- processes ----------------------------------------------------------------------------
+
+    async def heartbeat(self, worker: str, at: dt.datetime) -> None:
+        await self.db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (f"worker:{worker}", at.astimezone(dt.UTC).isoformat()),
+        )
+
+    async def live_workers(self, since: dt.datetime) -> list[str]:
+        stamp = since.astimezone(dt.UTC).isoformat()
+        await self.db.execute("DELETE FROM meta WHERE key LIKE 'worker:%' AND value < ?", (stamp,))
+        async with self.db.execute(
+            "SELECT substr(key, 8) FROM meta WHERE key LIKE 'worker:%'"
+        ) as cursor:
+            return [row[0] for row in await cursor.fetchall()]
+
+    async def retire(self, worker: str) -> None:
+        await self.db.execute("DELETE FROM meta WHERE key = ?", (f"worker:{worker}",))

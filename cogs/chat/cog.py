@@ -177,6 +177,8 @@ class Chat(commands.Cog):
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(ReasoningButton)
+        if self.bot.workers is not None:  # a dead process's replies, found later: mend them
+            self.bot.workers.on_orphans = lambda turns: mend_interrupted_replies(self.bot, turns)
         if self.bot.interrupted_replies:
             self._mending = asyncio.create_task(
                 mend_interrupted_replies(self.bot, self.bot.interrupted_replies),
