@@ -29,6 +29,7 @@ from .pacing import Pacer
 from .privacy import Privacy
 from .ratelimit import Limiter, LocalLimiter
 from .replies import Replies
+from .rest_budget import RedisRestBudget
 from .settings import Settings
 from .shards import IdentifyGate, syncs_commands
 from .store import Store, Turn
@@ -124,7 +125,13 @@ class ChatBot(commands.Bot):
         # One budget for every REST request, charged as it leaves (resends included); with
         # metrics, the same hook counts Discord's 429s as they arrive.
         pacer = Pacer(rate=settings.discord_rest_rate)
-        trace = rest_gate.trace_config(pacer)
+        # With Redis, every process of the bot draws from one budget (Discord counts per token).
+        self.rest_budget = (
+            RedisRestBudget.from_url(settings.redis_url, pacer, prefix=settings.redis_prefix)
+            if settings.redis_url
+            else None
+        )
+        trace = rest_gate.trace_config(pacer, budget=self.rest_budget)
         if metrics.enabled:
             trace.on_request_end.extend(discord_http_trace(metrics).on_request_end)
         options.setdefault("http_trace", trace)
@@ -290,6 +297,8 @@ class ChatBot(commands.Bot):
             await self.limiter.close()
             if self.identify_gate is not None:
                 await self.identify_gate.close()
+            if self.rest_budget is not None:
+                await self.rest_budget.close()
             if self._store_open:
                 self._store_open = False
                 await self.store.close()

@@ -18,6 +18,7 @@ import contextlib
 from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from types import SimpleNamespace
+from typing import Protocol
 
 import aiohttp
 
@@ -42,9 +43,27 @@ def low_priority() -> Iterator[None]:
         PRIORITY.reset(token)
 
 
+class Budget(Protocol):
+    """Where slots come from: this process's pacer, or one shared by every process."""
+
+    async def slot(self, *, priority: bool) -> tuple[bool, float]: ...
+
+
+class LocalBudget:
+    def __init__(self, pacer: Pacer) -> None:
+        self.pacer = pacer
+
+    async def slot(self, *, priority: bool) -> tuple[bool, float]:
+        return self.pacer.request_slot(priority=priority)
+
+
 def trace_config(
-    pacer: Pacer, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    pacer: Pacer,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    budget: Budget | None = None,
 ) -> aiohttp.TraceConfig:
+    slots = budget or LocalBudget(pacer)
+
     async def on_request_start(
         session: aiohttp.ClientSession,
         context: SimpleNamespace,
@@ -53,10 +72,10 @@ def trace_config(
         if not charged(params.url.path):
             return
         priority = PRIORITY.get()
-        granted, delay = pacer.request_slot(priority=priority)
+        granted, delay = await slots.slot(priority=priority)
         while not granted:  # a low-priority request waits for room outside the reserve
             await sleep(max(delay, 0.005))
-            granted, delay = pacer.request_slot(priority=priority)
+            granted, delay = await slots.slot(priority=priority)
         if delay > 0:
             await sleep(delay)
 
