@@ -27,14 +27,15 @@ async def ask(fake_discord, world, text, *, author=None, channel=None, mention=T
     return int(message["id"]) if channel is None else channel
 
 
-async def reply_done(fake_discord, thread_id, text, count=1):
+async def reply_done(fake_discord, thread_id, text, count=1, timeout=10.0):
     """Wait until the thread shows ``count`` finished replies, the last equal to ``text``."""
     return await fake_discord.wait_for(
         lambda: (
             len(texts_in(fake_discord, thread_id)) >= count
             and texts_in(fake_discord, thread_id)[count - 1] == text
             and not streaming(fake_discord.bot_messages(thread_id)[count - 1])
-        )
+        ),
+        timeout,
     )
 
 
