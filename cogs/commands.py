@@ -20,7 +20,7 @@ from bot.replies import Said
 
 from .chat.cog import Chat
 from .chat.surface import NO_MENTIONS
-from .scopes import conversation_here, may_manage, private, said
+from .scopes import managed_conversation, private, said
 
 if TYPE_CHECKING:
     from bot.app import ChatBot
@@ -95,15 +95,8 @@ class Commands(commands.Cog):
     @app_commands.command(name="leave")
     async def leave(self, interaction: discord.Interaction) -> None:
         """Stop listening in this conversation and forget it."""
-        conversation = await conversation_here(self.bot, interaction)
+        conversation = await managed_conversation(self.bot, interaction)
         if conversation is None:
-            await private(interaction, said(interaction).not_a_conversation)
-            return
-        if not may_manage(interaction, conversation):
-            await private(
-                interaction,
-                said(interaction).needs_permission(LABELS["manage_threads"], owner=True),
-            )
             return
         await self.bot.privacy.conversation_deleted(conversation.id)
         await interaction.response.send_message(
@@ -115,15 +108,8 @@ class Commands(commands.Cog):
     @app_commands.command(name="reset")
     async def reset(self, interaction: discord.Interaction) -> None:
         """Forget this conversation's history; the persona stays."""
-        conversation = await conversation_here(self.bot, interaction)
+        conversation = await managed_conversation(self.bot, interaction)
         if conversation is None:
-            await private(interaction, said(interaction).not_a_conversation)
-            return
-        if not may_manage(interaction, conversation):
-            await private(
-                interaction,
-                said(interaction).needs_permission(LABELS["manage_threads"], owner=True),
-            )
             return
         if self.bot.replies.busy(conversation.id):  # a reply is being written: it ends first
             await interaction.response.defer()  # (Discord wants an answer within 3 s)

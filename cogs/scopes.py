@@ -40,6 +40,22 @@ def may_manage(interaction: discord.Interaction, conversation: Conversation) -> 
     )  # fmt: skip
 
 
+async def managed_conversation(
+    bot: ChatBot, interaction: discord.Interaction
+) -> Conversation | None:
+    """The conversation here, if this person may manage it (/reset, /leave); otherwise None,
+    after telling them privately why not."""
+    conversation = await conversation_here(bot, interaction)
+    if conversation is None:
+        await private(interaction, said(interaction).not_a_conversation)
+    elif not may_manage(interaction, conversation):
+        await private(
+            interaction, said(interaction).needs_permission(LABELS["manage_threads"], owner=True)
+        )
+        conversation = None
+    return conversation
+
+
 def _may_set_default(interaction: discord.Interaction, kind: str) -> str | None:
     """None if the user may set ``kind``'s default; else the refusal."""
     permission = PERSONA_SCOPE_PERMISSION[kind]
