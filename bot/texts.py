@@ -177,6 +177,12 @@ class Texts:
         reasons = {
             "server requests": _("This server has reached its limit of model requests per minute."),
             "server tokens": _("This server has used its model token allowance for the minute."),
+            "private requests": _(
+                "You've reached your limit of model requests per minute outside servers."
+            ),
+            "private tokens": _(
+                "You've used your model token allowance for the minute outside servers."
+            ),
             "your requests": _("You're sending messages faster than I'm allowed to answer."),
             "account": _("The bot's API account is at its rate limit."),
         }
