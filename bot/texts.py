@@ -85,6 +85,14 @@ class Texts:
         return self._("*(stopped: the bot is restarting)*")
 
     @property
+    def cut_at_message_limit(self) -> str:
+        return self._("*(cut short: that is as much as I can show here; ask me to go on)*")
+
+    @property
+    def out_of_time(self) -> str:
+        return self._("*(stopped: my time to answer here ran out; ask me to go on)*")
+
+    @property
     def interrupted_by_restart(self) -> str:
         return self._("*(interrupted: the bot restarted)*")
 

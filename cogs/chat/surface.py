@@ -14,7 +14,7 @@ import discord
 
 from bot import texts
 from bot.permissions import LABELS
-from bot.replies import Button, Failed, Gone, Refused, Stop, SurfaceError
+from bot.replies import UNLIMITED, Button, Failed, Gone, Limits, Refused, Stop, SurfaceError
 
 from .reasoning import reasoning_view
 
@@ -82,6 +82,10 @@ class DiscordSurface:
     @property
     def channel_id(self) -> int:
         return self._channel_id
+
+    @property
+    def limits(self) -> Limits:
+        return UNLIMITED
 
     async def _ready(self) -> discord.abc.Messageable:
         """The channel, once it exists; a thread that could not be opened stops the reply
