@@ -226,6 +226,13 @@ class Texts:
         return self._("Server defaults can only be set inside a server.")
 
     @property
+    def not_in_server(self) -> str:
+        return self._(
+            "I'm not a member of this server, so it has no defaults of mine; "
+            "`scope: here` sets this conversation's."
+        )
+
+    @property
     def persona_empty(self) -> str:
         return self._("The persona can't be empty. Use `/persona clear` to remove one.")
 
