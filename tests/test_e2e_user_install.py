@@ -33,7 +33,9 @@ def answered(fake_discord, token, parts=1):
 
 
 def webhook_calls(fake_discord, token):
-    return [r for r in fake_discord.requests if r.path.startswith(f"/webhooks/{fake_discord.app_id}/{token}")]  # fmt: skip
+    """The requests the bot made through the interaction's webhook."""
+    webhook = f"/webhooks/{fake_discord.app_id}/{token}"
+    return [r for r in fake_discord.requests if r.path.startswith(webhook)]
 
 
 def untouched(fake_discord, channel):

@@ -11,7 +11,7 @@ from typing import Protocol
 Clock = Callable[[], float]
 
 # The limits a refusal names, in the order a tie between equal waits is broken (the last wins).
-# A private scope's budget (DM_RPM, DM_TPM) has names of its own in the servers' places.
+# A person's private budget (DM_RPM, DM_TPM) has names of its own, ranked as the server's are.
 ACCOUNT = "account"
 PRIVATE_REQUESTS = "private requests"
 PRIVATE_TOKENS = "private tokens"

@@ -2,8 +2,8 @@
 
 The core decides what to show and when; a :class:`Surface` carries it out. The chat cog
 implements it on discord.py (a thread or DM; an interaction's webhook where the bot cannot
-post), tests implement it in memory. Message ids are the
-platform's; the core only hands them back.
+post), tests implement it in memory. Message ids are the platform's; the core only hands them
+back.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from types import SimpleNamespace
+from typing import Any
 
 import discord
 import pytest
@@ -38,20 +39,23 @@ def interaction(context: CONTEXT, guild_id: int | None = None, channel: object =
     ids=["server", "server without the bot", "bot DM", "private", "old group DM", "old DM"],
 )
 def test_the_bot_is_absent_where_only_the_interaction_reaches(where, absent):
-    assert bot_absent(Bot(), where) is absent  # type: ignore[arg-type]
+    bot: Any = Bot()
+    assert bot_absent(bot, where) is absent
 
 
 def test_the_surface_takes_five_follow_ups_and_ends_before_the_token_expires():
     made = discord.utils.utcnow() - dt.timedelta(minutes=10)
-    asked = SimpleNamespace(followup=None, channel_id=7, expires_at=made + dt.timedelta(minutes=15))
-    surface = InteractionSurface(Bot(), asked, conversation_id=7, clock=lambda: 100.0)  # type: ignore[arg-type]
+    expires = made + dt.timedelta(minutes=15)
+    asked: Any = SimpleNamespace(followup=None, channel_id=7, expires_at=expires)
+    bot: Any = Bot()
+    surface = InteractionSurface(bot, asked, conversation_id=7, clock=lambda: 100.0)
     assert surface.limits.messages == FOLLOWUPS == 5
     assert surface.limits.until == pytest.approx(100.0 + 5 * 60 - END_ROOM, abs=1)
 
 
 def http_error(status: int, code: int) -> discord.HTTPException:
-    response = SimpleNamespace(status=status, reason="")
-    return discord.HTTPException(response, {"message": "x", "code": code})  # type: ignore[arg-type]
+    response: Any = SimpleNamespace(status=status, reason="")
+    return discord.HTTPException(response, {"message": "x", "code": code})
 
 
 @pytest.mark.parametrize(
