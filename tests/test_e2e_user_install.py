@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+from bot.access import Refusal
 from bot.render import CURSOR
 from bot.texts import EN
 from cogs.chat.interaction import END_ROOM
@@ -174,3 +175,29 @@ async def test_commands_in_a_group_dm_act_on_its_conversation_for_its_starter(
         ("system", "a pirate"), ("user", "who are you?"),
     ]  # fmt: skip
     assert untouched(fake_discord, group)
+
+
+async def test_chat_in_a_server_without_the_bot_answers_through_the_interaction(
+    fake_discord, fake_openai, world, start_bot
+):
+    bot = await start_bot()
+    fake_openai.respond(Script(text="Hello from outside."))
+    elsewhere = fake_discord.add_guild("Elsewhere", has_bot=False)
+    channel = fake_discord.add_channel(elsewhere, "general")
+    carol = fake_discord.add_member(elsewhere, "carol")
+    token = await fake_discord.invoke(channel, carol, "chat", prompt="hi from a server")
+    await fake_discord.wait_for(lambda: answered(fake_discord, token))
+    assert [m["content"] for m in answers(fake_discord, token)] == ["Hello from outside."]
+    assert untouched(fake_discord, channel) and fake_discord.threads() == []
+    conversation = await bot.conversations.get(channel)
+    assert conversation is not None and conversation.guild_id is None  # carol's own, no server's
+
+
+async def test_allow_dms_off_refuses_chat_in_a_group_dm(
+    fake_discord, fake_openai, world, start_bot
+):
+    await start_bot(ALLOW_DMS="off")
+    group = fake_discord.add_group_dm(world.alice, world.bob)
+    token = await fake_discord.invoke(group, world.alice, "chat", prompt="hello?")
+    assert await private_answer(fake_discord, token) == EN.refused(Refusal.DMS)
+    assert fake_openai.requests == []

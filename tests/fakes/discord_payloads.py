@@ -72,6 +72,7 @@ class FakeGuild:
     members: dict[int, FakeUser] = field(default_factory=dict)
     bot_permissions: int = ADMINISTRATOR  # the bot's managed role
     locale: str = "en-US"  # the server's preferred locale
+    has_bot: bool = True  # False: a server where only people's installs of the app reach
 
     @property
     def bot_role(self) -> int:

@@ -65,8 +65,8 @@ async def handle(
     if route == ("DELETE", "/users/@me/guilds/#"):  # the bot leaves a server
         fake.left_guilds.append(int(parts[-1]))
         return None
-    if parts[0] == "channels" and int(parts[1]) in fake.private_channels:
-        return json_response(MISSING_ACCESS, 403)  # the bot is not in other people's DMs
+    if parts[0] == "channels" and not _bot_may_see(fake, int(parts[1])):
+        return json_response(MISSING_ACCESS, 403)  # other people's DMs, servers without it
     if route == ("POST", "/channels/#/typing"):
         return None
     if route == ("GET", "/channels/#"):
@@ -91,6 +91,11 @@ async def handle(
     if parts[0] == "webhooks":
         return await _followup(fake, method, parts, body)
     return json_response({"message": f"fake Discord has no route {method} {path}", "code": 0}, 404)
+
+
+def _bot_may_see(fake: FakeDiscord, channel_id: int) -> bool:
+    guild = fake.guild_of(channel_id)
+    return channel_id not in fake.private_channels and (guild is None or guild.has_bot)
 
 
 def _find(fake: FakeDiscord, channel_id: int, message_id: int) -> dict[str, Any] | None:

@@ -134,9 +134,12 @@ class FakeDiscord:
 
     # -- world building -------------------------------------------------------------------------
 
-    def add_guild(self, name: str = "Guild") -> FakeGuild:
-        guild = FakeGuild(snowflake(), name, self.owner.id)
-        guild.members[self.bot_user.id] = self.bot_user
+    def add_guild(self, name: str = "Guild", *, has_bot: bool = True) -> FakeGuild:
+        """A server; without the bot (``has_bot=False``), the gateway never tells the bot of
+        it, its REST calls there are refused, and only user installs of the app reach it."""
+        guild = FakeGuild(snowflake(), name, self.owner.id, has_bot=has_bot)
+        if has_bot:
+            guild.members[self.bot_user.id] = self.bot_user
         guild.members[self.owner.id] = self.owner
         self.guilds[guild.id] = guild
         return guild
@@ -181,6 +184,9 @@ class FakeDiscord:
     def guild_of(self, channel_id: int) -> FakeGuild | None:
         guild_id = self.channels.get(channel_id, {}).get("guild_id")
         return self.guilds.get(int(guild_id)) if guild_id else None
+
+    def _bots_guilds(self) -> list[FakeGuild]:
+        return [guild for guild in self.guilds.values() if guild.has_bot]
 
     def threads(self) -> list[dict[str, Any]]:
         return [c for c in self.channels.values() if c["type"] == 11]
@@ -347,7 +353,9 @@ class FakeDiscord:
         # Where it was used (0 a server, 1 the bot's DM, 2 another DM or a group DM), and who
         # installed the app there (0: the server, or "0" in the bot's DM; 1: the user).
         context = 2 if private else 0 if guild is not None else 1
-        owners = {"1": str(user.id)} if private else {"0": str(guild.id) if guild else "0"}
+        owners = {"0": str(guild.id) if guild else "0"}
+        if private or (guild is not None and not guild.has_bot):
+            owners = {"1": str(user.id)}
         payload: dict[str, Any] = {
             "id": str(snowflake()),
             "application_id": str(self.app_id),
@@ -441,13 +449,13 @@ class FakeDiscord:
         ready = {
             "v": 10,
             "user": self.bot_user.payload(),
-            "guilds": [{"id": str(g), "unavailable": True} for g in self.guilds],
+            "guilds": [{"id": str(g.id), "unavailable": True} for g in self._bots_guilds()],
             "session_id": "fake-session",
             "resume_gateway_url": self.gateway_url,
             "application": {"id": str(self.app_id), "flags": 0},
         }
         await ws.send_json({"op": 0, "t": "READY", "s": self._seq, "d": ready})
-        for guild in self.guilds.values():
+        for guild in self._bots_guilds():
             self._seq += 1
             await ws.send_json({"op": 0, "t": "GUILD_CREATE", "s": self._seq, "d": guild.payload()})
         await self._notify()
