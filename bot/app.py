@@ -158,8 +158,9 @@ class ChatBot(commands.Bot):
         )  # fmt: skip
         self.pacer = pacer
         self.limiter: Limiter = limiter or LocalLimiter(
-            guild_rpm=settings.guild_rpm, guild_tpm=settings.guild_tpm, user_rpm=settings.user_rpm
-        )
+            guild_rpm=settings.guild_rpm, guild_tpm=settings.guild_tpm, user_rpm=settings.user_rpm,
+            dm_rpm=settings.dm_rpm, dm_tpm=settings.dm_tpm,
+        )  # fmt: skip
         # Set in setup_hook, before any cog runs.
         self.counter: TokenCounter
         self.models: Models

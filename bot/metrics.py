@@ -28,6 +28,8 @@ LAG_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 LIMIT_LABELS = {
     "server requests": "server_requests",
     "server tokens": "server_tokens",
+    "private requests": "private_requests",
+    "private tokens": "private_tokens",
     "your requests": "user_requests",
     "account": "account",
 }

@@ -115,6 +115,25 @@ def close_open_fence(text: str) -> str:
     return text + _closer(fence, text) if fence else text
 
 
+def with_note(text: str, note: str) -> str:
+    """A finished reply with its note (e.g. "(stopped)") under it, outside any open code block."""
+    if not note:
+        return text
+    return f"{close_open_fence(text)}\n\n{note}" if text.strip() else note
+
+
+def fit(text: str, note: str, count: int) -> str:
+    """The start of ``text`` that, with ``note`` under it, fits in ``count`` messages (all of
+    it when it does): for surfaces that take only so many messages for one reply."""
+    keep = len(text)
+    while keep > 0:
+        parts = display_parts(with_note(text[:keep], note), streaming=False)
+        if len(parts) <= count:
+            return text[:keep]
+        keep -= max(16, sum(len(part) for part in parts[count:]))  # at least what overflowed
+    return ""
+
+
 def display_parts(text: str, *, streaming: bool) -> list[str]:
     """What to show in Discord for ``text``: while streaming, the last part gets a cursor and
     a display-only fence closer so that an unfinished code block already renders as code."""

@@ -27,6 +27,11 @@ DEFAULT_DATABASE_URL = "sqlite:///bot.sqlite3"
 DEFAULT_POOL_SIZE = 5
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 DEFAULT_REDIS_PREFIX = "threadbot:"
+# A person's own budget outside servers (their DMs, a user-installed app's places): one
+# request every 10 s at most, and room for two full-history requests a minute (12,000 tokens
+# of history plus the allowance; a reasoning model's 16,384 allowance still fits one bucket).
+DEFAULT_DM_RPM = 6
+DEFAULT_DM_TPM = 30_000
 DEFAULT_SYSTEM_PROMPT = (
     "You are a helpful assistant chatting in a Discord thread. Answer clearly and concisely, "
     "using Markdown that Discord renders. Several people may take part; each user message "
@@ -59,6 +64,8 @@ class Settings:
     guild_rpm: int = 30
     guild_tpm: int = 60_000
     user_rpm: int = 8
+    dm_rpm: int = DEFAULT_DM_RPM  # DM_RPM: per person outside servers (0: off)
+    dm_tpm: int = DEFAULT_DM_TPM  # DM_TPM
     log_level: str = "INFO"
     dev_guild_id: int | None = None
     history_tokens: int = 12_000
@@ -361,6 +368,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         guild_rpm=_int(env, "GUILD_RPM", 30, minimum=0),
         guild_tpm=_int(env, "GUILD_TPM", 60_000, minimum=0),
         user_rpm=_int(env, "USER_RPM", 8, minimum=0),
+        dm_rpm=_int(env, "DM_RPM", DEFAULT_DM_RPM, minimum=0),
+        dm_tpm=_int(env, "DM_TPM", DEFAULT_DM_TPM, minimum=0),
         log_level=log_level,
         dev_guild_id=_optional_int(env, "DEV_GUILD_ID", minimum=1),
         history_tokens=_int(env, "HISTORY_TOKENS", 12_000, minimum=256),

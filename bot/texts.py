@@ -85,6 +85,14 @@ class Texts:
         return self._("*(stopped: the bot is restarting)*")
 
     @property
+    def cut_at_message_limit(self) -> str:
+        return self._("*(cut short: that is as much as I can show here; ask me to go on)*")
+
+    @property
+    def out_of_time(self) -> str:
+        return self._("*(stopped: my time to answer here ran out; ask me to go on)*")
+
+    @property
     def interrupted_by_restart(self) -> str:
         return self._("*(interrupted: the bot restarted)*")
 
@@ -177,6 +185,12 @@ class Texts:
         reasons = {
             "server requests": _("This server has reached its limit of model requests per minute."),
             "server tokens": _("This server has used its model token allowance for the minute."),
+            "private requests": _(
+                "You've reached your limit of model requests per minute outside servers."
+            ),
+            "private tokens": _(
+                "You've used your model token allowance for the minute outside servers."
+            ),
             "your requests": _("You're sending messages faster than I'm allowed to answer."),
             "account": _("The bot's API account is at its rate limit."),
         }
@@ -210,6 +224,13 @@ class Texts:
     @property
     def server_only(self) -> str:
         return self._("Server defaults can only be set inside a server.")
+
+    @property
+    def not_in_server(self) -> str:
+        return self._(
+            "I'm not a member of this server, so it has no defaults of mine; "
+            "`scope: here` sets this conversation's."
+        )
 
     @property
     def persona_empty(self) -> str:

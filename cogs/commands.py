@@ -2,6 +2,13 @@
 
 Every answer about settings is ephemeral; refusals name the permission that is needed. Slash
 commands work without the Message Content intent.
+
+Installs and contexts: the app may be installed to a server or to a person's account. Every
+command but /leave works in both, in servers, the bot's DM and other DMs and group DMs:
+/chat there answers through the interaction (cogs/chat/interaction.py); /reset and
+/persona|model set and clear act on that place's conversation (its starter); /forget, /usage and
+the show commands concern the person or the place. /leave stops the bot listening in a thread,
+and in a place reached only through /chat it never listens, so it stays with server installs.
 """
 
 from __future__ import annotations
@@ -19,8 +26,9 @@ from bot.permissions import LABELS
 from bot.replies import Said
 
 from .chat.cog import Chat
+from .chat.interaction import bot_absent, chat_by_interaction
 from .chat.surface import NO_MENTIONS
-from .scopes import managed_conversation, private, said
+from .scopes import everywhere, managed_conversation, private, said
 
 if TYPE_CHECKING:
     from bot.app import ChatBot
@@ -59,6 +67,7 @@ class Commands(commands.Cog):
     # -- /chat --------------------------------------------------------------------------------
 
     @app_commands.command(name="chat")
+    @everywhere
     @app_commands.describe(prompt="Your first message to the bot")
     async def chat(
         self, interaction: discord.Interaction, prompt: app_commands.Range[str, 1, 4000]
@@ -66,9 +75,13 @@ class Commands(commands.Cog):
         """Start a new conversation thread with a first prompt."""
         chat = self.bot.get_cog("Chat")
         assert isinstance(chat, Chat)
-        lacking = self._may_not_chat(interaction)
+        absent = bot_absent(self.bot, interaction)
+        lacking = self._may_not_chat(interaction, thread=not absent)
         if lacking is not None:  # the bot never posts for someone the channel won't let post
             await private(interaction, said(interaction).needs_permission(lacking))
+            return
+        if absent:  # only the interaction reaches this place
+            await chat_by_interaction(self.bot, interaction, prompt)
             return
         user = interaction.user
         await interaction.response.send_message(
@@ -79,20 +92,23 @@ class Commands(commands.Cog):
         await chat.take_turn(message, Said(prompt), interaction.user, known=known)
 
     @staticmethod
-    def _may_not_chat(interaction: discord.Interaction) -> str | None:
-        """The permission the caller lacks to start a conversation here, if any."""
+    def _may_not_chat(interaction: discord.Interaction, *, thread: bool) -> str | None:
+        """The permission the caller lacks to start a conversation here (in a thread of its
+        own, if ``thread``), if any."""
         if interaction.guild_id is None:
             return None
         allowed = interaction.permissions
         in_thread = isinstance(interaction.channel, discord.Thread)
         needed = ["send_messages_in_threads"] if in_thread else ["send_messages"]
-        if not in_thread and not isinstance(interaction.channel, discord.DMChannel):
+        if thread and not in_thread:
             needed.append("create_public_threads")
         return next((LABELS[name] for name in needed if not getattr(allowed, name)), None)
 
     # -- /leave -------------------------------------------------------------------------------
 
     @app_commands.command(name="leave")
+    @app_commands.allowed_installs(guilds=True, users=False)
+    @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=False)
     async def leave(self, interaction: discord.Interaction) -> None:
         """Stop listening in this conversation and forget it."""
         conversation = await managed_conversation(self.bot, interaction)
@@ -106,6 +122,7 @@ class Commands(commands.Cog):
     # -- /reset -------------------------------------------------------------------------------
 
     @app_commands.command(name="reset")
+    @everywhere
     async def reset(self, interaction: discord.Interaction) -> None:
         """Forget this conversation's history; the persona stays."""
         conversation = await managed_conversation(self.bot, interaction)
@@ -123,6 +140,7 @@ class Commands(commands.Cog):
     # -- /forget ------------------------------------------------------------------------------
 
     @app_commands.command(name="forget")
+    @everywhere
     async def forget(self, interaction: discord.Interaction) -> None:
         """Delete everything the bot stored from you."""
         words = said(interaction)
@@ -134,15 +152,14 @@ class Commands(commands.Cog):
     # -- /usage -------------------------------------------------------------------------------
 
     @app_commands.command(name="usage")
+    @everywhere
     async def usage(self, interaction: discord.Interaction) -> None:
         """Tokens used today and this month, by you and by this server."""
         today = dt.datetime.now(dt.UTC).date()
         month = today.replace(day=1)
-        usage, guild_id, user_id = (
-            self.bot.conversations.usage,
-            interaction.guild_id,
-            interaction.user.id,
-        )
+        usage, user_id = self.bot.conversations.usage, interaction.user.id
+        # Where the bot is absent, what is used there is the person's own (no server's).
+        guild_id = None if bot_absent(self.bot, interaction) else interaction.guild_id
         rows = [
             ("You, today", await usage(guild_id=guild_id, since=today, user_id=user_id)),
             ("You, this month", await usage(guild_id=guild_id, since=month, user_id=user_id)),

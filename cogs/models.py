@@ -8,7 +8,17 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from .scopes import Scope, conversation_here, here, private, said, scope_id, target
+from .scopes import (
+    EVERY_INSTALL,
+    EVERYWHERE,
+    Scope,
+    conversation_here,
+    here,
+    private,
+    said,
+    scope_id,
+    target,
+)
 
 if TYPE_CHECKING:
     from bot.app import ChatBot
@@ -18,7 +28,10 @@ AUTOCOMPLETE_LIMIT = 25  # Discord shows at most 25 choices
 
 
 class Models(commands.Cog):
-    model = app_commands.Group(name="model", description="Which model answers here")
+    model = app_commands.Group(
+        name="model", description="Which model answers here",
+        allowed_installs=EVERY_INSTALL, allowed_contexts=EVERYWHERE,
+    )  # fmt: skip
 
     def __init__(self, bot: ChatBot) -> None:
         self.bot = bot
@@ -56,7 +69,7 @@ class Models(commands.Cog):
         conversation = await conversation_here(self.bot, interaction)
         if conversation is not None:
             return await self.bot.choices.model(conversation)
-        channel_id, guild_id = here(interaction)
+        channel_id, guild_id = here(self.bot, interaction)
         return await self.bot.choices.resolve_model(
             conversation_id=None, channel_id=channel_id, guild_id=guild_id
         )

@@ -10,7 +10,17 @@ from discord.ext import commands
 
 from bot import texts
 
-from .scopes import Scope, conversation_here, here, private, said, scope_id, target
+from .scopes import (
+    EVERY_INSTALL,
+    EVERYWHERE,
+    Scope,
+    conversation_here,
+    here,
+    private,
+    said,
+    scope_id,
+    target,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -43,7 +53,10 @@ class PersonaModal(discord.ui.Modal):
 
 
 class Personas(commands.Cog):
-    persona = app_commands.Group(name="persona", description="The bot's persona (system message)")
+    persona = app_commands.Group(
+        name="persona", description="The bot's persona (system message)",
+        allowed_installs=EVERY_INSTALL, allowed_contexts=EVERYWHERE,
+    )  # fmt: skip
 
     def __init__(self, bot: ChatBot) -> None:
         self.bot = bot
@@ -81,7 +94,7 @@ class Personas(commands.Cog):
         conversation = await conversation_here(self.bot, interaction)
         if conversation is not None:
             return await self.bot.choices.persona(conversation)
-        channel_id, guild_id = here(interaction)
+        channel_id, guild_id = here(self.bot, interaction)
         return await self.bot.choices.resolve_persona(
             own=None, channel_id=channel_id, guild_id=guild_id
         )

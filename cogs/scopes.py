@@ -3,20 +3,35 @@ per-scope choice (a persona, a model) applies and whether this person may make i
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 import discord
+from discord import app_commands
 
 from bot import texts
 from bot.permissions import LABELS, PERSONA_SCOPE_PERMISSION, may_manage_conversation
 from bot.store import Conversation
 
+from .chat.interaction import bot_absent
 from .chat.surface import NO_MENTIONS
 
 if TYPE_CHECKING:
     from bot.app import ChatBot
 
 Scope = Literal["here", "server"]
+T = TypeVar("T")
+
+# A command installed to servers and to people's accounts, usable in servers, in the bot's DM,
+# and in other DMs and group DMs (through the app a person installed).
+EVERY_INSTALL = app_commands.AppInstallationType(guild=True, user=True)
+EVERYWHERE = app_commands.AppCommandContext(guild=True, dm_channel=True, private_channel=True)
+
+
+def everywhere(command: T) -> T:
+    """Declare ``command`` for :data:`EVERY_INSTALL` in :data:`EVERYWHERE` (the synced
+    ``integration_types`` and ``contexts``)."""
+    command = app_commands.allowed_installs(guilds=True, users=True)(command)
+    return app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)(command)
 
 
 def said(interaction: discord.Interaction) -> texts.Texts:
@@ -68,13 +83,16 @@ async def _scope(
     bot: ChatBot, interaction: discord.Interaction, scope: Scope
 ) -> tuple[str, str | None]:
     channel = interaction.channel
+    absent = bot_absent(bot, interaction)  # only /chat reaches here: its conversation alone
     if scope == "server":
         if interaction.guild_id is None:
             return "server", said(interaction).server_only
+        if absent:
+            return "server", said(interaction).not_in_server
         return "server", _may_set_default(interaction, "server")
     conversation = await conversation_here(bot, interaction)
-    if conversation is not None or isinstance(channel, discord.DMChannel):
-        if conversation is None:  # a DM without messages yet becomes a conversation
+    if conversation is not None or absent or isinstance(channel, discord.DMChannel):
+        if conversation is None:  # a DM (or a place for /chat) without one yet: it starts
             conversation = await bot.conversations.start(
                 interaction.channel_id or 0, guild_id=None, parent_id=None,
                 owner_id=interaction.user.id,
@@ -104,9 +122,11 @@ def scope_id(interaction: discord.Interaction, kind: str) -> int:
     return (interaction.guild_id if kind == "server" else interaction.channel_id) or 0
 
 
-def here(interaction: discord.Interaction) -> tuple[int | None, int | None]:
+def here(bot: ChatBot, interaction: discord.Interaction) -> tuple[int | None, int | None]:
     """The channel whose defaults apply here (none inside a thread that isn't a conversation),
-    and the server."""
+    and the server; neither where the bot is absent (its conversations there belong to none)."""
+    if bot_absent(bot, interaction):
+        return None, None
     channel = interaction.channel
     channel_id = interaction.channel_id if not isinstance(channel, discord.Thread) else None
     return channel_id, interaction.guild_id

@@ -142,6 +142,24 @@ async def test_guild_rpm_limits_one_guild_and_not_another(
     assert len(fake_openai.requests) == 4
 
 
+async def test_a_dm_user_hits_dm_rpm_while_the_servers_budget_is_untouched(
+    fake_discord, fake_openai, world, start_bot
+):
+    await start_bot(DM_RPM="2", GUILD_RPM="1", USER_RPM="0")
+    dm = fake_discord.add_dm(world.alice)
+    for number in range(3):
+        await fake_discord.user_says(dm, world.alice, f"private question {number}")
+        await fake_discord.wait_for(lambda n=number: len(texts_in(fake_discord, dm)) > n)
+    answers = texts_in(fake_discord, dm)
+    assert answers[:2] == [fake_openai.default.text] * 2 and len(fake_openai.requests) == 2
+    assert answers[2].startswith(
+        "You've reached your limit of model requests per minute outside servers. Try again in"
+    )
+    thread_id = await ask(fake_discord, world, "and one in the server")  # its 1 is all there
+    await reply_done(fake_discord, thread_id, fake_openai.default.text)
+    assert len(fake_openai.requests) == 3
+
+
 async def test_shutdown_mid_reply_stores_it_interrupted_once(
     fake_discord, fake_openai, world, start_bot
 ):

@@ -11,6 +11,7 @@ import openai
 import pytest
 from openai import AsyncOpenAI
 
+from tests.fakes.discord_payloads import snowflake
 from tests.fakes.openai_server import Script
 
 
@@ -72,8 +73,8 @@ async def test_fake_discord_models_the_global_limit_over_a_sliding_second(fake_d
     assert headers["X-RateLimit-Global"] == "true" and headers["X-RateLimit-Scope"] == "global"
     assert "X-RateLimit-Remaining" not in headers  # no bucket: discord.py must not pick one
     # Webhooks (interaction follow-ups) are exempt.
-    webhook = f"/webhooks/{fake_discord.app_id}/some-token"
-    assert (await _request(fake_discord, "POST", webhook, {"content": "x"}))[0] == 200
+    webhook = f"/webhooks/{fake_discord.app_id}/some-token"  # not a live interaction's: 401
+    assert (await _request(fake_discord, "POST", webhook, {"content": "x"}))[0] == 401
     clock.now += 0.4
     status, _, body = await _request(fake_discord, "GET", "/users/@me")
     assert status == 429 and body["retry_after"] == 0.6
@@ -286,3 +287,28 @@ async def test_fake_openai_answers_a_raw_error_body(fake_openai, client):
     with pytest.raises(openai.UnprocessableEntityError) as refused:
         await client.chat.completions.create(model="m", messages=[])
     assert refused.value.body == detail
+
+
+async def test_fake_discord_models_a_user_installed_apps_interaction_webhook(fake_discord, world):
+    group_dm = fake_discord.add_group_dm(world.alice, world.bob)
+    status, _, body = await _request(fake_discord, "GET", f"/channels/{group_dm}/messages")
+    assert (status, body["code"]) == (403, 50001)  # the bot is not in other people's DMs
+    fresh, old = snowflake(), snowflake(seconds_ago=15 * 60 + 1)
+    for interaction_id, token in ((fresh, "user-token"), (old, "old-token")):
+        fake_discord.interactions[token] = {
+            "id": str(interaction_id), "authorizing_integration_owners": {"1": "1"},
+        }  # fmt: skip
+        fake_discord.interaction_channels[token] = group_dm
+    webhook = f"/webhooks/{fake_discord.app_id}/user-token"
+    posted = [await _request(fake_discord, "POST", webhook, {"content": str(i)}) for i in range(6)]
+    assert [status for status, _, _ in posted] == [200] * 5 + [400]
+    assert posted[-1][2]["code"] == 40094
+    first = posted[0][2]["id"]
+    status, _, edited = await _request(
+        fake_discord, "PATCH", f"{webhook}/messages/{first}", {"content": "edited"}
+    )
+    assert (status, edited["content"], edited["edits"]) == (200, "edited", 1)
+    assert [m["content"] for m in fake_discord.bot_messages(group_dm)][:2] == ["edited", "1"]
+    expired = f"/webhooks/{fake_discord.app_id}/old-token"
+    status, _, body = await _request(fake_discord, "POST", expired, {"content": "late"})
+    assert (status, body["code"]) == (401, 50027)  # tokens last 15 minutes

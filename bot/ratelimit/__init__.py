@@ -1,5 +1,6 @@
-"""Fair use of the model account: token buckets per server and per user, plus the account's own
-limits as OpenAI reports them in response headers.
+"""Fair use of the model account: token buckets per server, per person outside servers (DMs and
+a user-installed app's places) and per user, plus the account's own limits as OpenAI reports
+them in response headers.
 
 :class:`Limiter` is the interface. :class:`LocalLimiter` keeps the buckets in this process;
 :class:`RedisLimiter` keeps them in Redis, so that several processes share one account's limits.
@@ -12,14 +13,18 @@ from typing import TYPE_CHECKING
 
 from .base import (
     ACCOUNT,
+    PRIVATE_REQUESTS,
+    PRIVATE_TOKENS,
     SERVER_REQUESTS,
     SERVER_TOKENS,
     USER_REQUESTS,
+    Budget,
     Clock,
     Decision,
     Limiter,
     Ticket,
     account_hold,
+    is_private,
     parse_reset,
     scope_of,
 )
@@ -33,10 +38,13 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "ACCOUNT",
+    "PRIVATE_REQUESTS",
+    "PRIVATE_TOKENS",
     "SERVER_REQUESTS",
     "SERVER_TOKENS",
     "USER_REQUESTS",
     "AccountGate",
+    "Budget",
     "Clock",
     "Decision",
     "Limiter",
@@ -45,6 +53,7 @@ __all__ = [
     "Ticket",
     "TokenBucket",
     "account_hold",
+    "is_private",
     "limiter_for",
     "parse_reset",
     "scope_of",
@@ -57,6 +66,8 @@ def limiter_for(settings: Settings) -> Limiter:
         "guild_rpm": settings.guild_rpm,
         "guild_tpm": settings.guild_tpm,
         "user_rpm": settings.user_rpm,
+        "dm_rpm": settings.dm_rpm,
+        "dm_tpm": settings.dm_tpm,
     }
     if settings.redis_url is None:
         return LocalLimiter(**limits)

@@ -11,11 +11,24 @@ from typing import Protocol
 Clock = Callable[[], float]
 
 # The limits a refusal names, in the order a tie between equal waits is broken (the last wins).
+# A person's private budget (DM_RPM, DM_TPM) has names of its own, ranked as the server's are.
 ACCOUNT = "account"
+PRIVATE_REQUESTS = "private requests"
+PRIVATE_TOKENS = "private tokens"
 SERVER_REQUESTS = "server requests"
 SERVER_TOKENS = "server tokens"
 USER_REQUESTS = "your requests"
 ACCOUNT_RESERVE = 0.02  # hold everyone when less than this share of the account limit is left
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """One scope's requests and tokens per minute (0: off), and the names a refusal gives them."""
+
+    rpm: int
+    tpm: int
+    requests: str
+    tokens: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +42,7 @@ class Ticket:
 @dataclass(frozen=True, slots=True)
 class Decision:
     wait: float  # seconds until the request may go; 0 means granted (and charged)
-    limit: str | None = None  # which limit: SERVER_REQUESTS, SERVER_TOKENS, USER_REQUESTS, ACCOUNT
+    limit: str | None = None  # which limit: SERVER_*, PRIVATE_*, USER_REQUESTS or ACCOUNT
     ticket: Ticket | None = None
 
     @property
@@ -63,8 +76,16 @@ class Limiter(Protocol):
 
 
 def scope_of(guild_id: int | None, user_id: int) -> int:
-    """The limiter's key for a server; a DM counts as its own server."""
+    """The limiter's key: a server's id, or minus the person's id outside any server (their
+    DMs with the bot, and the places a user-installed app answers in), one private budget
+    per person whatever the place."""
     return guild_id if guild_id is not None else -user_id
+
+
+def is_private(scope: int) -> bool:
+    """A person's private scope (see :func:`scope_of`), limited by DM_RPM and DM_TPM rather
+    than a server's budget: one person needs far less than a server full of people."""
+    return scope < 0
 
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")

@@ -11,16 +11,21 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ..settings import DEFAULT_DM_RPM, DEFAULT_DM_TPM
 from .base import (
     ACCOUNT,
     ACCOUNT_RESERVE,
+    PRIVATE_REQUESTS,
+    PRIVATE_TOKENS,
     SERVER_REQUESTS,
     SERVER_TOKENS,
     USER_REQUESTS,
+    Budget,
     Clock,
     Decision,
     Ticket,
     account_hold,
+    is_private,
 )
 
 MAX_BUCKETS = 10_000  # idle (full) buckets are forgotten past this many
@@ -100,11 +105,14 @@ class _Buckets(dict[int, TokenBucket]):
 
 @dataclass(slots=True)
 class LocalLimiter:
-    """Per-server requests and tokens per minute, per-user requests per minute; 0 disables one."""
+    """Per-server requests and tokens per minute, per-user requests per minute, and each
+    person's private budget outside servers (``dm_*``); 0 disables one."""
 
     guild_rpm: int
     guild_tpm: int
     user_rpm: int
+    dm_rpm: int = DEFAULT_DM_RPM
+    dm_tpm: int = DEFAULT_DM_TPM
     clock: Clock = time.monotonic
     account: AccountGate = field(init=False)
     _requests: _Buckets = field(default_factory=lambda: _Buckets())
@@ -129,19 +137,22 @@ class LocalLimiter:
     async def close(self) -> None:
         """Nothing to release."""
 
+    def budget(self, scope: int) -> Budget:
+        """A server's budget, or a person's private one (a negative scope)."""
+        if is_private(scope):
+            return Budget(self.dm_rpm, self.dm_tpm, PRIVATE_REQUESTS, PRIVATE_TOKENS)
+        return Budget(self.guild_rpm, self.guild_tpm, SERVER_REQUESTS, SERVER_TOKENS)
+
     # The same operations, synchronous: the Redis limiter falls back on them without awaiting.
 
     def decide(self, scope: int, user_id: int, tokens: int) -> Decision:
         now = self.clock()
+        budget = self.budget(scope)
         checks: list[tuple[str, TokenBucket, float]] = []
-        if self.guild_rpm:
-            checks.append(
-                (SERVER_REQUESTS, self._requests.get_or_add(scope, self.guild_rpm, now), 1)
-            )
-        if self.guild_tpm:
-            checks.append(
-                (SERVER_TOKENS, self._tokens.get_or_add(scope, self.guild_tpm, now), tokens)
-            )
+        if budget.rpm:
+            checks.append((budget.requests, self._requests.get_or_add(scope, budget.rpm, now), 1))
+        if budget.tpm:
+            checks.append((budget.tokens, self._tokens.get_or_add(scope, budget.tpm, now), tokens))
         if self.user_rpm:
             checks.append((USER_REQUESTS, self._users.get_or_add(user_id, self.user_rpm, now), 1))
         waits = [(bucket.wait(amount, now), name) for name, bucket, amount in checks]
@@ -159,6 +170,7 @@ class LocalLimiter:
             bucket.give(ticket.charged_tokens - actual_tokens, self.clock())
 
     def spend(self, scope: int, tokens: int) -> None:
-        if self.guild_tpm:
+        capacity = self.budget(scope).tpm
+        if capacity:
             now = self.clock()
-            self._tokens.get_or_add(scope, self.guild_tpm, now).take(tokens, now)
+            self._tokens.get_or_add(scope, capacity, now).take(tokens, now)

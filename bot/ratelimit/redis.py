@@ -21,10 +21,12 @@ from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
-from ..settings import DEFAULT_REDIS_PREFIX, redacted_url
+from ..settings import DEFAULT_DM_RPM, DEFAULT_DM_TPM, DEFAULT_REDIS_PREFIX, redacted_url
 from . import scripts
 from .base import (
     ACCOUNT,
+    PRIVATE_REQUESTS,
+    PRIVATE_TOKENS,
     SERVER_REQUESTS,
     SERVER_TOKENS,
     USER_REQUESTS,
@@ -32,6 +34,7 @@ from .base import (
     Decision,
     Ticket,
     account_hold,
+    is_private,
 )
 from .local import LocalLimiter
 
@@ -40,12 +43,16 @@ log = logging.getLogger(__name__)
 TIMEOUT = 0.1  # seconds a decision may wait on Redis before this process decides alone
 RETRY_AFTER = 5.0  # seconds between attempts to reach Redis again once it failed
 TTL_MARGIN_MS = 60_000  # a bucket's key outlives the time its bucket takes to refill by this
-LIMITS = (None, ACCOUNT, SERVER_REQUESTS, SERVER_TOKENS, USER_REQUESTS)  # by the scripts' rank
+# The limits by the scripts' rank, for a server's scope and for a person's private one.
+LIMITS = (None, ACCOUNT, SERVER_REQUESTS, SERVER_TOKENS, USER_REQUESTS)
+PRIVATE_LIMITS = (None, ACCOUNT, PRIVATE_REQUESTS, PRIVATE_TOKENS, USER_REQUESTS)
 
 
 class RedisLimiter:
-    """Per-server requests and tokens per minute, per-user requests per minute (0 disables
-    one), and the account's hold, in Redis under ``prefix``.
+    """Per-server requests and tokens per minute, per-user requests per minute, each person's
+    private budget outside servers (``dm_*``; 0 disables one), and the account's hold, in
+    Redis under ``prefix``. The scripts take each bucket's capacity from the call, so a private
+    scope is the same script with the private budget.
 
     ``clock`` is for tests: it stands in for the Redis server's time (passed to the scripts)
     and for this process's (the fallback's buckets and the retry back-off)."""
@@ -57,6 +64,8 @@ class RedisLimiter:
         guild_rpm: int,
         guild_tpm: int,
         user_rpm: int,
+        dm_rpm: int = DEFAULT_DM_RPM,
+        dm_tpm: int = DEFAULT_DM_TPM,
         prefix: str = DEFAULT_REDIS_PREFIX,
         where: str = "Redis",
         clock: Clock | None = None,
@@ -69,7 +78,10 @@ class RedisLimiter:
         self.where = where  # for the log: the URL without its password
         self.timeout = timeout
         self.retry_after = retry_after
-        self.local = LocalLimiter(guild_rpm, guild_tpm, user_rpm, clock=clock or time.monotonic)
+        self.dm_rpm, self.dm_tpm = dm_rpm, dm_tpm
+        self.local = LocalLimiter(
+            guild_rpm, guild_tpm, user_rpm, dm_rpm, dm_tpm, clock=clock or time.monotonic
+        )
         self._test_clock = clock
         self._monotonic = clock or time.monotonic
         self._acquire = client.register_script(scripts.ACQUIRE)
@@ -97,24 +109,28 @@ class RedisLimiter:
         return cls(client, guild_rpm=guild_rpm, guild_tpm=guild_tpm, user_rpm=user_rpm, **options)
 
     async def acquire(self, scope: int, user_id: int, tokens: int) -> Decision:
+        budget = self.local.budget(scope)
         keys = [self._key("rpm", scope), self._key("tpm", scope), self._key("user", user_id)]
-        args = [self.guild_rpm, self.guild_tpm, self.user_rpm, tokens, self._now(), TTL_MARGIN_MS]
+        args = [budget.rpm, budget.tpm, self.user_rpm, tokens, self._now(), TTL_MARGIN_MS]
         result = await self._run(self._acquire, [*keys, self._account_key], args)
         if result is None:
             return self.local.decide(scope, user_id, tokens)
         deciseconds, rank = result
         if rank == 0:
             return Decision(wait=0.0, ticket=Ticket(scope, tokens))
-        return Decision(wait=deciseconds / 10, limit=LIMITS[rank])
+        limits = PRIVATE_LIMITS if is_private(scope) else LIMITS
+        return Decision(wait=deciseconds / 10, limit=limits[rank])
 
     async def settle(self, ticket: Ticket, actual_tokens: int) -> None:
-        if self.guild_tpm and not await self._adjust_tokens(
-            ticket.scope, ticket.charged_tokens - actual_tokens
+        capacity = self.local.budget(ticket.scope).tpm
+        if capacity and not await self._adjust_tokens(
+            ticket.scope, capacity, ticket.charged_tokens - actual_tokens
         ):
             self.local.give_back(ticket, actual_tokens)
 
     async def charge(self, scope: int, tokens: int) -> None:
-        if self.guild_tpm and not await self._adjust_tokens(scope, -tokens):
+        capacity = self.local.budget(scope).tpm
+        if capacity and not await self._adjust_tokens(scope, capacity, -tokens):
             self.local.spend(scope, tokens)
 
     async def observe(self, headers: Mapping[str, str]) -> None:
@@ -134,9 +150,9 @@ class RedisLimiter:
         """The scripts' time: the Redis server's ('') unless a test brings its own clock."""
         return "" if self._test_clock is None else self._test_clock()
 
-    async def _adjust_tokens(self, scope: int, delta: int) -> bool:
+    async def _adjust_tokens(self, scope: int, capacity: int, delta: int) -> bool:
         """Whether Redis took the correction."""
-        args = [self.guild_tpm, delta, self._now(), TTL_MARGIN_MS]
+        args = [capacity, delta, self._now(), TTL_MARGIN_MS]
         return await self._run(self._adjust, [self._key("tpm", scope)], args) is not None
 
     async def _run(

@@ -44,7 +44,8 @@ ACQUIRE = (
     + """
 -- LocalLimiter.decide.
 -- KEYS: server requests, server tokens, your requests (buckets), account (hold-until time)
--- ARGV: guild_rpm, guild_tpm, user_rpm (0: off), tokens, now ('' for the server's), margin (ms)
+-- ARGV: the scope's rpm and tpm (a server's, or a person's private ones), user_rpm (0: off),
+--       tokens, now ('' for the server's), margin (ms)
 -- Returns {0, 0} when granted (and charged), else {ceil(wait * 10), rank of the limit}.
 local now = clock(ARGV[5])
 local margin = tonumber(ARGV[6])

@@ -3,16 +3,28 @@
 from .display import Display
 from .job import Deps, Job, Prompt
 from .service import Replies, Said, Stop, Submitted
-from .surface import STOP, Button, Failed, Gone, Refused, Surface, SurfaceError
+from .surface import (
+    STOP,
+    UNLIMITED,
+    Button,
+    Failed,
+    Gone,
+    Limits,
+    Refused,
+    Surface,
+    SurfaceError,
+)
 
 __all__ = [
     "STOP",
+    "UNLIMITED",
     "Button",
     "Deps",
     "Display",
     "Failed",
     "Gone",
     "Job",
+    "Limits",
     "Prompt",
     "Refused",
     "Replies",

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from ..pacing import Pacer
-from ..render import close_open_fence, display_parts
+from ..render import display_parts, fit, split_parts, with_note
 from ..rest_gate import low_priority
 from .surface import STOP, Button, Failed, Gone, Refused, Surface
 
@@ -35,6 +35,8 @@ class Display:
         on_gone: Callable[[], object] | None = None,
         on_posted: Callable[[int], Awaitable[None]] | None = None,
         reply_to: Callable[[], int | None] | None = None,
+        max_messages: int | None = None,
+        on_full: Callable[[], object] | None = None,
     ) -> None:
         self.surface = surface
         self.pacer = pacer
@@ -43,6 +45,8 @@ class Display:
         self.on_gone = on_gone
         self.on_posted = on_posted  # called with the first message's id, once posted
         self.reply_to = reply_to  # asked once, at the first post
+        self.max_messages = max_messages  # the most the surface takes for one reply
+        self.on_full = on_full  # called once when the text needs more than that: cut it short
         self.text = ""
         self.note = ""
         self.messages: list[int] = []
@@ -51,6 +55,7 @@ class Display:
         self._placeholder = ""  # shown while there is no text yet (e.g. "retrying…")
         self._shown: list[tuple[str, Button | None]] = []  # per message: content, button
         self._done = False
+        self._full = False
         self._changed = asyncio.Event()
         self._finished = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -79,6 +84,18 @@ class Display:
     def shown_anything(self) -> bool:
         return bool(self.messages)
 
+    @property
+    def overflowing(self) -> bool:
+        """The text needs more messages than the surface takes for one reply."""
+        return self.max_messages is not None and len(split_parts(self.text)) > self.max_messages
+
+    def kept(self, note: str) -> str:
+        """The text shown once finished with ``note``: all of it, unless the surface takes too
+        few messages, when it is cut short to leave room for the note."""
+        if self.max_messages is None:
+            return self.text
+        return fit(self.text, note, self.max_messages)
+
     async def finish(self, note: str = "") -> None:
         """Show the full text (plus an optional note), remove the button, wait until shown.
         Raises :class:`Failed` if the platform kept failing."""
@@ -92,12 +109,18 @@ class Display:
         await self._task
 
     def _target(self) -> list[tuple[str, Button | None]]:
-        text = self.text or ("" if self._done else self.placeholder)
-        if self._done and self.note:  # e.g. "(stopped)", outside any code block left open
-            text = f"{close_open_fence(text)}\n\n{self.note}" if text.strip() else self.note
+        if self._done:  # with its note (e.g. "(stopped)"), outside any code block left open
+            text = with_note(self.kept(self.note), self.note)
+        else:
+            text = self.text or self.placeholder
         if not text:
             return []
         parts = display_parts(text, streaming=not self._done)
+        if self.max_messages is not None and len(parts) > self.max_messages:
+            parts = parts[: self.max_messages]  # streaming: the rest will not be shown
+            if not self._full and self.on_full is not None:
+                self._full = True
+                self.on_full()
         button = self.final_button if self._done else self.button
         return [(part, button if i == len(parts) - 1 else None) for i, part in enumerate(parts)]
 

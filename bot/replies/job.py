@@ -122,10 +122,26 @@ class Job:
             self._producer.cancel()
 
     async def run(self) -> None:
+        deadline = self._watch_deadline()
         try:
             await self._run()
         finally:
+            if deadline is not None:
+                deadline.cancel()
             self.finished.set()
+
+    def _watch_deadline(self) -> asyncio.TimerHandle | None:
+        """Where the surface stops taking edits (``Limits.until``), stop the reply in time for
+        its end to be shown; one that would start too late asks the model nothing."""
+        until = self.surface.limits.until
+        if until is None:
+            return None
+        delay = until - self.deps.clock()
+        if delay <= 0:
+            log.info("A reply in %s started too late to be shown there", self.conversation_id)
+            self.stop(self.texts.out_of_time)
+            return None
+        return asyncio.get_running_loop().call_later(delay, self.stop, self.texts.out_of_time)
 
     async def _run(self) -> None:
         conversations = self.deps.conversations
@@ -145,7 +161,8 @@ class Job:
             return
         self.display = Display(
             self.surface, self.deps.pacer, on_gone=self.stop, on_posted=self._posted,
-            reply_to=self._reply_to,
+            reply_to=self._reply_to, max_messages=self.surface.limits.messages,
+            on_full=lambda: self.stop(self.texts.cut_at_message_limit),
         )  # fmt: skip
         self.display.start()
         self._asked_at = self.deps.clock()
@@ -255,9 +272,11 @@ class Job:
 
     def _outcome(self) -> tuple[TurnStatus, str]:
         """How the reply ended: the stored status and the note shown under it."""
-        assert self._producer is not None
+        assert self._producer is not None and self.display is not None
         if self._producer.cancelled():
             return TurnStatus.INTERRUPTED, self.stop_note or self.texts.stopped
+        if self.display.overflowing:  # ended before the display saw it needs too many messages
+            return TurnStatus.INTERRUPTED, self.stop_note or self.texts.cut_at_message_limit
         error = self._producer.exception()
         if error is None:
             if not self.reply.text.strip():
@@ -291,6 +310,8 @@ class Job:
         )
         unseen = display.gone and not display.shown_anything  # not history: nobody saw it
         text = "" if unseen else self.reply.text
+        if text and display.max_messages is not None:  # as shown: cut short to fit the surface
+            text = display.kept(note)
         try:  # stored before the last edit, which may be paced
             await deps.conversations.finish_reply(
                 self.turn, text, status=status, reasoning=self.reply.reasoning

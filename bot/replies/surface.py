@@ -1,8 +1,9 @@
 """What a reply needs from the chat platform, and the ways that can fail.
 
 The core decides what to show and when; a :class:`Surface` carries it out. The chat cog
-implements it on discord.py (a thread, a DM), tests implement it in memory. Message ids are the
-platform's; the core only hands them back.
+implements it on discord.py (a thread or DM; an interaction's webhook where the bot cannot
+post), tests implement it in memory. Message ids are the platform's; the core only hands them
+back.
 """
 
 from __future__ import annotations
@@ -22,6 +23,20 @@ class Button:
 
 
 STOP = Button("stop")
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one reply may use of a surface. ``messages``: at most this many; ``until``: the
+    time (on the replies' clock, ``time.monotonic``) by which the reply must end so that its
+    end can still be shown. None: no such limit. An interaction's webhook, for one, takes
+    five follow-ups and expires after 15 minutes."""
+
+    messages: int | None = None
+    until: float | None = None
+
+
+UNLIMITED = Limits()
 
 
 class SurfaceError(Exception):
@@ -49,6 +64,11 @@ class Surface(Protocol):
 
     @property
     def channel_id(self) -> int: ...
+
+    @property
+    def limits(self) -> Limits:
+        """What one reply may use here; the reply is cut short, with a note, to stay within."""
+        ...
 
     async def post(self, text: str, *, button: Button | None, reply_to: int | None = None) -> int:
         """Send a message (with ``button`` under it); returns its id. ``reply_to`` shows which

@@ -14,7 +14,7 @@ import discord
 
 from bot import texts
 from bot.permissions import LABELS
-from bot.replies import Button, Failed, Gone, Refused, Stop, SurfaceError
+from bot.replies import UNLIMITED, Button, Failed, Gone, Limits, Refused, Stop, SurfaceError
 
 from .reasoning import reasoning_view
 
@@ -50,6 +50,17 @@ class StopView(discord.ui.View):
             await interaction.response.defer()
 
 
+def button_view(
+    bot: ChatBot, button: Button | None, conversation_id: int, words: texts.Texts
+) -> discord.ui.View | None:
+    """The view that shows the core's ``button`` under a reply in ``conversation_id``."""
+    if button is None:
+        return None
+    if button.kind == "reasoning":
+        return reasoning_view(button.turn, words.reasoning_button)
+    return StopView(bot, conversation_id, words.stop_button)
+
+
 Channel = discord.abc.Messageable | asyncio.Task[discord.Thread]
 
 
@@ -83,6 +94,10 @@ class DiscordSurface:
     def channel_id(self) -> int:
         return self._channel_id
 
+    @property
+    def limits(self) -> Limits:
+        return UNLIMITED
+
     async def _ready(self) -> discord.abc.Messageable:
         """The channel, once it exists; a thread that could not be opened stops the reply
         quietly (whoever opened it has told the user why)."""
@@ -94,11 +109,7 @@ class DiscordSurface:
             raise Gone(f"no thread: {exc}") from exc
 
     def _view(self, button: Button | None) -> discord.ui.View | None:
-        if button is None:
-            return None
-        if button.kind == "reasoning":
-            return reasoning_view(button.turn, self.words.reasoning_button)
-        return StopView(self.bot, self.conversation_id, self.words.stop_button)
+        return button_view(self.bot, button, self.conversation_id, self.words)
 
     def _error(self, exc: Exception) -> SurfaceError:
         if isinstance(exc, discord.NotFound):

@@ -15,6 +15,8 @@ import pytest
 
 from bot.ratelimit import (
     ACCOUNT,
+    PRIVATE_REQUESTS,
+    PRIVATE_TOKENS,
     SERVER_REQUESTS,
     SERVER_TOKENS,
     USER_REQUESTS,
@@ -26,7 +28,7 @@ from bot.ratelimit import (
     parse_reset,
     scope_of,
 )
-from bot.ratelimit.redis import LIMITS
+from bot.ratelimit.redis import LIMITS, PRIVATE_LIMITS
 from tests.databases import fresh_prefix, redis_url
 
 
@@ -87,7 +89,7 @@ def low(kind: str, reset: str, remaining: str = "3") -> Observe:
 
 
 Step = Acquire | Advance | Settle | Charge | Observe
-LIMITS_OFF = {"rpm": 0, "tpm": 0, "user_rpm": 0}
+LIMITS_OFF = {"rpm": 0, "tpm": 0, "user_rpm": 0, "dm_rpm": 0, "dm_tpm": 0}
 
 SCENARIOS: dict[str, tuple[dict[str, int], list[Step]]] = {
     "a burst, then a refusal naming the limit (3 per minute: one every 20 s)": (
@@ -104,11 +106,29 @@ SCENARIOS: dict[str, tuple[dict[str, int], list[Step]]] = {
         [Acquire(1, 10, 10), *[Acquire(1, 10, 10, Refused(SERVER_REQUESTS))] * 5, Advance(60),
          Acquire(1, 10, 10)],
     ),
-    "servers are independent and a DM is its own server": (
-        {"rpm": 1, "tpm": 1000},
+    "servers are independent and each person's DMs have a budget of their own": (
+        {"rpm": 1, "tpm": 1000, "dm_rpm": 1},
         [Acquire(scope_of(1, 10), 10, 1), Acquire(scope_of(1, 11), 11, 1, Refused(SERVER_REQUESTS)),
          Acquire(scope_of(2, 10), 10, 1), Acquire(scope_of(None, 10), 10, 1),
          Acquire(scope_of(None, 11), 11, 1)],
+    ),
+    "a DM user hits DM_RPM while the server's budget is untouched": (
+        {"rpm": 30, "tpm": 60_000, "dm_rpm": 2, "dm_tpm": 60_000},
+        [*[Acquire(scope_of(None, 10), 10, 100)] * 2,
+         Acquire(scope_of(None, 10), 10, 100, Refused(PRIVATE_REQUESTS, 30.0)),
+         *[Acquire(scope_of(1, 10), 10, 100)] * 30,  # the server's 30, all there
+         Acquire(scope_of(1, 11), 11, 100, Refused(SERVER_REQUESTS, 2.0))],
+    ),
+    "DM tokens: their own allowance, corrected and charged like a server's": (
+        {"tpm": 100_000, "dm_tpm": 1000},
+        [Acquire(-10, 10, 900), Acquire(-10, 10, 200, Refused(PRIVATE_TOKENS, 6.0)),
+         Acquire(1, 10, 50_000), Settle(0, 300), Acquire(-10, 10, 700),
+         Charge(-10, 100), Acquire(-10, 10, 1, Refused(PRIVATE_TOKENS, 6.1)),
+         Acquire(-11, 11, 1000)],
+    ),
+    "DM limits off: only the user's own limit applies": (
+        {"rpm": 1, "tpm": 1, "user_rpm": 3},
+        [*[Acquire(-10, 10, 10**6)] * 3, Acquire(-10, 10, 1, Refused(USER_REQUESTS, 20.0))],
     ),
     "one user cannot drain the server": (
         {"rpm": 10, "tpm": 1000, "user_rpm": 2},
@@ -158,19 +178,22 @@ MakeLimiter = Callable[..., Limiter]
 
 @pytest.fixture(params=["local", "redis"])
 async def make(request: pytest.FixtureRequest) -> AsyncIterator[tuple[MakeLimiter, Clock]]:
-    """Limiters of one kind on one fake clock: ``make(rpm=.., tpm=.., user_rpm=..)``."""
+    """Limiters of one kind on one fake clock: ``make(rpm=.., tpm=.., user_rpm=.., dm_rpm=..,
+    dm_tpm=..)``; a limit not given is off."""
     clock = Clock()
     if request.param == "local":
-        yield (
-            (lambda rpm=0, tpm=0, user_rpm=0: LocalLimiter(rpm, tpm, user_rpm, clock=clock)),
-            clock,
-        )
+
+        def local(rpm=0, tpm=0, user_rpm=0, dm_rpm=0, dm_tpm=0) -> LocalLimiter:
+            return LocalLimiter(rpm, tpm, user_rpm, dm_rpm, dm_tpm, clock=clock)
+
+        yield local, clock
         return
     async with fresh_prefix(redis_url()) as space:
         made: list[RedisLimiter] = []
 
-        def shared(rpm: int = 0, tpm: int = 0, user_rpm: int = 0) -> RedisLimiter:
-            made.append(space.limiter(guild_rpm=rpm, guild_tpm=tpm, user_rpm=user_rpm, clock=clock))
+        def shared(rpm=0, tpm=0, user_rpm=0, dm_rpm=0, dm_tpm=0) -> RedisLimiter:
+            made.append(space.limiter(guild_rpm=rpm, guild_tpm=tpm, user_rpm=user_rpm,
+                                      dm_rpm=dm_rpm, dm_tpm=dm_tpm, clock=clock))  # fmt: skip
             return made[-1]
 
         yield shared, clock
@@ -207,8 +230,9 @@ async def test_scenario(make, limits: dict[str, int], steps: list[Step]):
                 await limiter.observe(headers)
 
 
-def test_the_scripts_rank_limits_as_pythons_max_breaks_ties():
-    assert LIMITS[0] is None and list(LIMITS[1:]) == sorted(LIMITS[1:])
+@pytest.mark.parametrize("limits", [LIMITS, PRIVATE_LIMITS], ids=["server", "private"])
+def test_the_scripts_rank_limits_as_pythons_max_breaks_ties(limits):
+    assert limits[0] is None and list(limits[1:]) == sorted(limits[1:])
 
 
 @pytest.mark.parametrize(

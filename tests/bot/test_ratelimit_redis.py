@@ -23,8 +23,10 @@ from tests.databases import RedisSpace
 async def test_the_same_decisions_as_the_local_limiter(redis_space: RedisSpace):
     rng = random.Random(7)
     clock = Clock()
-    local = LocalLimiter(5, 2000, 3, clock=clock)
-    shared = redis_space.limiter(guild_rpm=5, guild_tpm=2000, user_rpm=3, clock=clock)
+    local = LocalLimiter(5, 2000, 3, dm_rpm=4, dm_tpm=2500, clock=clock)
+    shared = redis_space.limiter(
+        guild_rpm=5, guild_tpm=2000, user_rpm=3, dm_rpm=4, dm_tpm=2500, clock=clock
+    )
     tickets: list[Ticket] = []
     outcomes = {True: 0, False: 0}
     for step in range(600):
@@ -42,7 +44,7 @@ async def test_the_same_decisions_as_the_local_limiter(redis_space: RedisSpace):
             await local.settle(ticket, actual)
             await shared.settle(ticket, actual)
         elif roll < 0.78:
-            scope, tokens = rng.choice([1, 2]), rng.randrange(1, 1500)
+            scope, tokens = rng.choice([1, 2, -11]), rng.randrange(1, 1500)
             await local.charge(scope, tokens)
             await shared.charge(scope, tokens)
         elif roll < 0.8:

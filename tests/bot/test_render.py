@@ -8,7 +8,15 @@ import random
 import pytest
 
 from bot.limits import MESSAGE_LIMIT
-from bot.render import CURSOR, close_open_fence, display_parts, open_fence, split_parts
+from bot.render import (
+    CURSOR,
+    close_open_fence,
+    display_parts,
+    fit,
+    open_fence,
+    split_parts,
+    with_note,
+)
 
 WORDS = [
     "alpha",
@@ -106,3 +114,20 @@ def test_close_open_fence():
     assert close_open_fence("```py\nx = 1") == "```py\nx = 1\n```"
     assert close_open_fence("```py\nx = 1\n```") == "```py\nx = 1\n```"
     assert close_open_fence("plain") == "plain"
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_fit_keeps_the_start_that_fits_with_its_note(seed):
+    rng = random.Random(seed)
+    text = random_reply(rng, rng.choice([1500, 6000, 15000]))
+    note = "*(cut short)*"
+    count = rng.randint(1, 5)
+    kept = fit(text, note, count)
+    shown = display_parts(with_note(kept, note), streaming=False)
+    assert text.startswith(kept) and len(shown) <= count and shown[-1].endswith(note)
+    whole = display_parts(with_note(text, note), streaming=False)
+    if len(whole) <= count:
+        assert kept == text  # nothing cut when it all fits
+    else:
+        assert len(kept) > len("".join(p.body for p in split_parts(text)[: count - 1])) - 200
+        assert shown[:-1] == whole[: len(shown) - 1]  # the earlier messages as they streamed

@@ -104,6 +104,14 @@ def test_numbers_accept_underscores_and_zero_disables_limits():
     assert settings.user_rpm == 0
 
 
+def test_dms_have_a_smaller_budget_than_a_server_unless_set():
+    defaults = load_settings(BASE)
+    assert (defaults.dm_rpm, defaults.dm_tpm) == (6, 30_000)
+    assert defaults.dm_rpm < defaults.guild_rpm and defaults.dm_tpm < defaults.guild_tpm
+    settings = load_settings({**BASE, "DM_RPM": "0", "DM_TPM": "5_000"})
+    assert (settings.dm_rpm, settings.dm_tpm) == (0, 5000)
+
+
 def test_a_bot_granted_a_higher_global_limit_may_use_it():
     assert load_settings({**BASE, "DISCORD_REST_RATE": "1_000"}).discord_rest_rate == 1000
 

@@ -15,10 +15,15 @@ DISCORD_EPOCH_MS = 1_420_070_400_000
 _sequence = itertools.count()
 
 
-def snowflake() -> int:
-    """Increasing ids with a real timestamp, like Discord's."""
-    ms = int(time.time() * 1000) - DISCORD_EPOCH_MS
+def snowflake(seconds_ago: float = 0.0) -> int:
+    """Increasing ids with a real timestamp, like Discord's (``seconds_ago``: an older one)."""
+    ms = int((time.time() - seconds_ago) * 1000) - DISCORD_EPOCH_MS
     return (ms << 22) | (next(_sequence) % (1 << 22))
+
+
+def snowflake_age(snowflake_id: int) -> float:
+    """Seconds since the id was made."""
+    return time.time() - ((snowflake_id >> 22) + DISCORD_EPOCH_MS) / 1000
 
 
 def now_iso() -> str:
@@ -67,6 +72,7 @@ class FakeGuild:
     members: dict[int, FakeUser] = field(default_factory=dict)
     bot_permissions: int = ADMINISTRATOR  # the bot's managed role
     locale: str = "en-US"  # the server's preferred locale
+    has_bot: bool = True  # False: a server where only people's installs of the app reach
 
     @property
     def bot_role(self) -> int:

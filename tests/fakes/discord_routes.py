@@ -14,12 +14,20 @@ from .discord_payloads import (
     message_payload,
     now_iso,
     snowflake,
+    snowflake_age,
 )
 
 if TYPE_CHECKING:
     from .discord_server import FakeDiscord
 
 NOT_FOUND = {"message": "Unknown Message", "code": 10008}
+MISSING_ACCESS = {"message": "Missing Access", "code": 50001}
+TOKEN_LIFETIME = 15 * 60.0  # seconds an interaction's token (its webhook) works
+FOLLOWUP_LIMIT = 5  # follow-ups a user-installed app may send for one interaction
+TOO_MANY_FOLLOWUPS = {
+    "message": "This interaction has hit the maximum number of follow up messages",
+    "code": 40094,
+}
 
 
 def _not_found() -> web.Response:
@@ -57,6 +65,8 @@ async def handle(
     if route == ("DELETE", "/users/@me/guilds/#"):  # the bot leaves a server
         fake.left_guilds.append(int(parts[-1]))
         return None
+    if parts[0] == "channels" and not _bot_may_see(fake, int(parts[1])):
+        return json_response(MISSING_ACCESS, 403)  # other people's DMs, servers without it
     if route == ("POST", "/channels/#/typing"):
         return None
     if route == ("GET", "/channels/#"):
@@ -81,6 +91,11 @@ async def handle(
     if parts[0] == "webhooks":
         return await _followup(fake, method, parts, body)
     return json_response({"message": f"fake Discord has no route {method} {path}", "code": 0}, 404)
+
+
+def _bot_may_see(fake: FakeDiscord, channel_id: int) -> bool:
+    guild = fake.guild_of(channel_id)
+    return channel_id not in fake.private_channels and (guild is None or guild.has_bot)
 
 
 def _find(fake: FakeDiscord, channel_id: int, message_id: int) -> dict[str, Any] | None:
@@ -157,8 +172,11 @@ async def _start_thread(fake: FakeDiscord, channel_id: int, message_id: int, bod
     return thread
 
 
-def _interaction_message(fake: FakeDiscord, token: str, body: dict[str, Any]) -> dict[str, Any]:
-    """A message posted in answer to an interaction, kept in its channel like any other."""
+def _interaction_message(
+    fake: FakeDiscord, token: str, body: dict[str, Any], *, original: bool = False
+) -> dict[str, Any]:
+    """A message posted in answer to an interaction (its response, or a follow-up), kept in
+    its channel like any other."""
     channel_id = fake.interaction_channels.get(token, 0)
     message = message_payload(
         message_id=snowflake(), channel_id=channel_id, guild=fake.guild_of(channel_id),
@@ -166,6 +184,8 @@ def _interaction_message(fake: FakeDiscord, token: str, body: dict[str, Any]) ->
     )  # fmt: skip
     message["flags"] = body.get("flags") or 0
     message["interaction_token"] = token
+    message["interaction_original"] = original
+    message["allowed_mentions"] = body.get("allowed_mentions")
     ephemeral = bool(message["flags"] & 64)  # seen only by the user, not in the channel
     (fake.ephemeral if ephemeral else fake.messages)[channel_id].append(message)
     return message
@@ -183,29 +203,53 @@ async def _interaction_callback(fake: FakeDiscord, interaction_id: str, token: s
         }
     }
     if body["type"] == 4:  # a message in the channel
-        message = _interaction_message(fake, token, data)
+        message = _interaction_message(fake, token, data, original=True)
         response["interaction"]["response_message_id"] = message["id"]
         response["resource"] = {"type": 4, "message": message}
     return response
 
 
+def _messages_of(fake: FakeDiscord, token: str) -> list[dict[str, Any]]:
+    """The interaction's response and follow-ups, oldest first."""
+    stores = (fake.messages, fake.ephemeral)
+    found = [m for store in stores for ms in store.values() for m in ms]
+    return sorted(
+        (m for m in found if m.get("interaction_token") == token), key=lambda m: int(m["id"])
+    )
+
+
 async def _followup(fake: FakeDiscord, method: str, parts: list[str], body: Any) -> Any:
+    """/webhooks/{app}/{token}: POST a follow-up; .../messages/{id or @original}: GET, PATCH
+    or DELETE the response or a follow-up. The token works for 15 minutes; a user-installed
+    app (no server install among the interaction's owners) gets 5 follow-ups."""
     token = parts[2]
     fake.interaction_responses.append({"token": token, "followup": method, **(body or {})})
-    if parts[-1] == "@original":  # GET or PATCH the response message
-        original = next(
-            (
-                m
-                for store in (fake.messages, fake.ephemeral)
-                for ms in store.values()
-                for m in ms
-                if m.get("interaction_token") == token
-            ),
-            None,
-        )
-        if original is None:
-            return _not_found()
-        if method == "PATCH":
-            original.update({k: v for k, v in body.items() if k in ("content", "components")})
-        return original
-    return _interaction_message(fake, token, body or {})
+    interaction = fake.interactions.get(token)
+    if interaction is None or snowflake_age(int(interaction["id"])) > TOKEN_LIFETIME:
+        return json_response({"message": "Invalid Webhook Token", "code": 50027}, 401)
+    mine = _messages_of(fake, token)
+    if len(parts) == 3:  # a new follow-up
+        user_installed = "0" not in interaction["authorizing_integration_owners"]
+        followups = [m for m in mine if not m["interaction_original"]]
+        if user_installed and len(followups) >= FOLLOWUP_LIMIT:
+            return json_response(TOO_MANY_FOLLOWUPS, 400)
+        return _interaction_message(fake, token, body or {})
+    wanted = parts[4]
+    message = next(
+        (m for m in mine if (m["interaction_original"] if wanted == "@original" else
+                             m["id"] == wanted)), None,
+    )  # fmt: skip
+    if message is None:
+        return _not_found()
+    if method == "DELETE":
+        for store in (fake.messages, fake.ephemeral):
+            if message in store[int(message["channel_id"])]:
+                store[int(message["channel_id"])].remove(message)
+        return None
+    if method == "PATCH":
+        for key in ("content", "components", "allowed_mentions"):
+            if key in body:
+                message[key] = body[key] if body[key] is not None or key != "components" else []
+        message["edits"] = message.get("edits", 0) + 1
+        message["edited_timestamp"] = now_iso()
+    return message

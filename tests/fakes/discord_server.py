@@ -77,6 +77,10 @@ class FakeDiscord:
     guilds: dict[int, FakeGuild] = field(default_factory=dict)
     interaction_responses: list[dict[str, Any]] = field(default_factory=list)
     interaction_channels: dict[str, int] = field(default_factory=dict)  # token -> channel
+    interactions: dict[str, dict[str, Any]] = field(default_factory=dict)  # token -> payload
+    # DMs between people and group DMs: the bot is in none of them (403 on its REST calls);
+    # only a user-installed app's interactions reach them.
+    private_channels: dict[int, dict[str, Any]] = field(default_factory=dict)
     commands: dict[str, list[Any]] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)  # attachments, served by the fake CDN
     global_limit: int = GLOBAL_LIMIT
@@ -132,9 +136,12 @@ class FakeDiscord:
 
     # -- world building -------------------------------------------------------------------------
 
-    def add_guild(self, name: str = "Guild") -> FakeGuild:
-        guild = FakeGuild(snowflake(), name, self.owner.id)
-        guild.members[self.bot_user.id] = self.bot_user
+    def add_guild(self, name: str = "Guild", *, has_bot: bool = True) -> FakeGuild:
+        """A server; without the bot (``has_bot=False``), the gateway never tells the bot of
+        it, its REST calls there are refused, and only user installs of the app reach it."""
+        guild = FakeGuild(snowflake(), name, self.owner.id, has_bot=has_bot)
+        if has_bot:
+            guild.members[self.bot_user.id] = self.bot_user
         guild.members[self.owner.id] = self.owner
         self.guilds[guild.id] = guild
         return guild
@@ -153,6 +160,24 @@ class FakeDiscord:
         }  # fmt: skip
         return channel_id
 
+    def add_group_dm(self, *users: FakeUser) -> int:
+        """A group DM of ``users`` (channel type 3), without the bot."""
+        channel_id = snowflake()
+        self.private_channels[channel_id] = {
+            "id": str(channel_id), "type": 3, "last_message_id": None, "name": None,
+            "icon": None, "owner_id": str(users[0].id), "recipients": [u.payload() for u in users],
+        }  # fmt: skip
+        return channel_id
+
+    def add_private_dm(self, user: FakeUser, other: FakeUser) -> int:
+        """A DM between two people (channel type 1, as ``user`` sees it), without the bot."""
+        channel_id = snowflake()
+        self.private_channels[channel_id] = {
+            "id": str(channel_id), "type": 1, "last_message_id": None,
+            "recipients": [other.payload()],
+        }  # fmt: skip
+        return channel_id
+
     def add_member(self, guild: FakeGuild, name: str, permissions: int = 0) -> FakeUser:
         user = FakeUser(snowflake(), name, permissions=permissions)
         guild.members[user.id] = user
@@ -161,6 +186,9 @@ class FakeDiscord:
     def guild_of(self, channel_id: int) -> FakeGuild | None:
         guild_id = self.channels.get(channel_id, {}).get("guild_id")
         return self.guilds.get(int(guild_id)) if guild_id else None
+
+    def _bots_guilds(self) -> list[FakeGuild]:
+        return [guild for guild in self.guilds.values() if guild.has_bot]
 
     def threads(self) -> list[dict[str, Any]]:
         return [c for c in self.channels.values() if c["type"] == 11]
@@ -265,9 +293,11 @@ class FakeDiscord:
         subcommand: str | None = None,
         *,
         locale: str = "en-US",
+        seconds_ago: float = 0.0,
         **options: str | int | bool,
     ) -> str:
-        """Use a slash command (``/persona set text:...``); returns the interaction token."""
+        """Use a slash command (``/persona set text:...``); returns the interaction token.
+        ``seconds_ago``: the interaction was made that long ago (its token expires sooner)."""
         kinds = {str: 3, int: 4, bool: 5}
         values = [{"name": k, "type": kinds[type(v)], "value": v} for k, v in options.items()]
         if subcommand is not None:
@@ -279,7 +309,9 @@ class FakeDiscord:
             "type": 1,
             "options": values,
         }
-        return await self._interaction(2, channel_id, user, data, locale=locale)
+        return await self._interaction(
+            2, channel_id, user, data, locale=locale, id=str(snowflake(seconds_ago))
+        )
 
     async def autocomplete(
         self,
@@ -319,19 +351,26 @@ class FakeDiscord:
         self, kind: int, channel_id: int, user: FakeUser, data: dict[str, Any], **extra: Any
     ) -> str:
         guild = self.guild_of(channel_id)
+        private = self.private_channels.get(channel_id)
+        # Where it was used (0 a server, 1 the bot's DM, 2 another DM or a group DM), and who
+        # installed the app there (0: the server, or "0" in the bot's DM; 1: the user).
+        context = 2 if private else 0 if guild is not None else 1
+        owners = {"0": str(guild.id) if guild else "0"}
+        if private or (guild is not None and not guild.has_bot):
+            owners = {"1": str(user.id)}
         payload: dict[str, Any] = {
             "id": str(snowflake()),
             "application_id": str(self.app_id),
             "type": kind,
             "data": data,
             "channel_id": str(channel_id),
-            "channel": self.channels.get(channel_id, {"id": str(channel_id), "type": 1}),
+            "channel": private or self.channels.get(channel_id, {"id": str(channel_id), "type": 1}),
             "token": f"itoken-{snowflake()}",
             "version": 1,
             "locale": "en-US",
             "entitlements": [],
-            "authorizing_integration_owners": {},
-            "context": 0,
+            "authorizing_integration_owners": owners,
+            "context": context,
             "attachment_size_limit": 26_214_400,
             "app_permissions": str((1 << 53) - 1),
             **extra,
@@ -343,6 +382,7 @@ class FakeDiscord:
         else:
             payload["user"] = user.payload()
         self.interaction_channels[payload["token"]] = channel_id
+        self.interactions[payload["token"]] = payload
         await self.dispatch("INTERACTION_CREATE", payload)
         return payload["token"]
 
@@ -427,7 +467,9 @@ class FakeDiscord:
             "v": 10,
             "user": self.bot_user.payload(),
             "guilds": [
-                {"id": str(g), "unavailable": True} for g in self.guilds if self._owns(ws, g)
+                {"id": str(g.id), "unavailable": True}
+                for g in self._bots_guilds()
+                if self._owns(ws, g.id)
             ],
             "session_id": "fake-session",
             "resume_gateway_url": self.gateway_url,
@@ -436,7 +478,7 @@ class FakeDiscord:
         if shard := self._shards.get(ws):
             ready["shard"] = list(shard)
         await ws.send_json({"op": 0, "t": "READY", "s": self._seq, "d": ready})
-        for guild in self.guilds.values():
+        for guild in self._bots_guilds():
             if not self._owns(ws, guild.id):
                 continue
             self._seq += 1

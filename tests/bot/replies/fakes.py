@@ -16,7 +16,7 @@ from bot.llm import Delta, LLMError, Reply
 from bot.models import Models
 from bot.pacing import Pacer
 from bot.ratelimit import LocalLimiter
-from bot.replies import Button, Deps, Failed, Gone, Refused, Replies
+from bot.replies import UNLIMITED, Button, Deps, Failed, Gone, Limits, Refused, Replies
 from bot.store import SQLiteStore
 from bot.tokens import TokenCounter
 
@@ -40,6 +40,7 @@ class FakeSurface:
     fail_with: list[Exception] = field(default_factory=list)  # raised by the next posts/edits
     typing_count: int = 0
     posted: asyncio.Event = field(default_factory=asyncio.Event)
+    limits: Limits = UNLIMITED
 
     def _maybe_fail(self) -> None:
         if self.fail_with:
@@ -79,6 +80,7 @@ class Answer:
     thinking: asyncio.Event | None = None  # hold after each reasoning delta
     error: LLMError | None = None
     finish_reason: str = "stop"
+    slow: bool = False  # let the loop run after each word, as a stream from the network does
 
 
 class FakeModel:
@@ -113,6 +115,8 @@ class FakeModel:
             yield Delta(piece)
             if number == 0 and answer.pause is not None:
                 await answer.pause.wait()
+            if answer.slow:
+                await asyncio.sleep(0)
         reply.finish_reason = answer.finish_reason
 
     async def wait_for_requests(self, count: int) -> None:
