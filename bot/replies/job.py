@@ -28,6 +28,7 @@ from ..store import Conversation, Turn, TurnStatus
 from ..summaries import Summarizer
 from ..texts import EN, Texts
 from .display import Display
+from .outcome import outcome
 from .surface import Button, Failed, Surface
 
 log = logging.getLogger(__name__)
@@ -271,35 +272,13 @@ class Job:
         self.display.placeholder = self.texts.retrying
 
     def _outcome(self) -> tuple[TurnStatus, str]:
-        """How the reply ended: the stored status and the note shown under it."""
         assert self._producer is not None and self.display is not None
-        if self._producer.cancelled():
-            return TurnStatus.INTERRUPTED, self.stop_note or self.texts.stopped
-        if self.display.overflowing:  # ended before the display saw it needs too many messages
-            return TurnStatus.INTERRUPTED, self.stop_note or self.texts.cut_at_message_limit
-        error = self._producer.exception()
-        if error is None:
-            if not self.reply.text.strip():
-                if self.reply.finish_reason == "length":  # e.g. all spent on reasoning
-                    return TurnStatus.COMPLETE, self.texts.allowance_spent
-                return TurnStatus.COMPLETE, self.texts.empty_reply
-            if self.reply.finish_reason == "length":
-                return TurnStatus.COMPLETE, self.texts.length_limit
-            assert self.request is not None
-            unseen = self.request.unseen_images  # said plainly, once per reply
-            return TurnStatus.COMPLETE, self.texts.cannot_see_images if unseen else ""
-        if isinstance(error, LLMError):
-            if error.failure in (Failure.AUTH, Failure.QUOTA, Failure.MODEL_NOT_FOUND):
-                if error.failure not in self.deps.logged_once:
-                    self.deps.logged_once.add(error.failure)
-                    log.error("The model service refused the bot's account: %s", error.detail)
-            else:
-                log.warning("Model call failed: %s", error.detail)
-            cut = error.failure is Failure.CUT_OFF
-            status = TurnStatus.INTERRUPTED if cut else TurnStatus.COMPLETE
-            return status, self.texts.failure(error.failure)
-        log.error("Reply generation failed", exc_info=error)
-        return TurnStatus.INTERRUPTED, self.texts.internal_error()
+        assert self.request is not None
+        return outcome(
+            self._producer, self.reply, self.texts, stop_note=self.stop_note,
+            overflowing=self.display.overflowing, unseen_images=self.request.unseen_images,
+            logged_once=self.deps.logged_once,
+        )  # fmt: skip
 
     async def _finish(self, conversation: Conversation, ticket: Ticket) -> None:
         assert self.display is not None and self.request is not None

@@ -7,7 +7,6 @@ leaves the file as it was.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import sqlite3
 from collections.abc import Collection
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import aiosqlite
 
-from .base import Conversation, PersonaScope, Role, StoreError, Turn, TurnStatus, UsageTotals
+from .base import Conversation, PersonaScope, Role, StoreError, Turn, TurnStatus
 from .schema import migrate
 from .sqlite_extra import SQLiteExtras
 
@@ -305,42 +304,3 @@ class SQLiteStore(SQLiteExtras):
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (key, value),
         )
-
-    async def add_usage(
-        self,
-        *,
-        guild_id: int | None,
-        user_id: int,
-        day: dt.date,
-        prompt_tokens: int,
-        completion_tokens: int,
-        cached_tokens: int = 0,
-        cost: float = 0.0,
-    ) -> None:
-        await self.db.execute(
-            "INSERT INTO usage (guild_id, user_id, day, requests, prompt_tokens, completion_tokens, "
-            "cached_tokens, cost) VALUES (?, ?, ?, 1, ?, ?, ?, ?) ON CONFLICT (guild_id, day, "
-            "user_id) DO UPDATE SET requests = requests + 1, "
-            "prompt_tokens = prompt_tokens + excluded.prompt_tokens, "
-            "completion_tokens = completion_tokens + excluded.completion_tokens, "
-            "cached_tokens = cached_tokens + excluded.cached_tokens, cost = cost + excluded.cost",
-            (guild_id or 0, user_id, day.isoformat(), prompt_tokens, completion_tokens,
-             cached_tokens, cost),
-        )  # fmt: skip
-
-    async def usage(
-        self, *, guild_id: int | None, since: dt.date, user_id: int | None = None
-    ) -> UsageTotals:
-        query = (
-            "SELECT COALESCE(SUM(requests), 0), COALESCE(SUM(prompt_tokens), 0), "
-            "COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cached_tokens), 0), "
-            "COALESCE(SUM(cost), 0) "
-            "FROM usage WHERE guild_id = ? AND day >= ?"
-        )
-        params: list[object] = [guild_id or 0, since.isoformat()]
-        if user_id is not None:
-            query += " AND user_id = ?"
-            params.append(user_id)
-        async with self.db.execute(query, params) as cursor:
-            row = await cursor.fetchone()
-        return UsageTotals(*row) if row else UsageTotals()
