@@ -17,7 +17,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from dotenv import dotenv_values
 
+from . import env_values as read
 from .access import Access
+from .env_values import SettingsError
 from .limits import GLOBAL_RATE, MIN_GLOBAL_RATE
 from .model_traits import REASONING_EFFORTS, TokenParameter, default_completion_tokens
 from .shards import parse_shard_ids
@@ -38,14 +40,6 @@ DEFAULT_SYSTEM_PROMPT = (
     "carries its author's name. Answer in the language of the message you are answering."
 )
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
-
-
-class SettingsError(ValueError):
-    """A setting is missing or malformed. The message names the variable, never its value."""
-
-    def __init__(self, variable: str, problem: str) -> None:
-        super().__init__(f"{variable} {problem}")
-        self.variable = variable
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +82,7 @@ class Settings:
     token_parameter: TokenParameter | None = None  # None: by model family and host
     reasoning_effort: str | None = None  # None: not sent
     metrics_port: int | None = None  # METRICS_PORT: /metrics, /healthz, /readyz; None: off
+    discord_rest_rate: int = GLOBAL_RATE  # REST requests in any second; Discord allows 50
 
     @property
     def max_completion_tokens(self) -> int:
@@ -96,8 +91,6 @@ class Settings:
         if self.completion_tokens is not None:
             return self.completion_tokens
         return default_completion_tokens(self.openai_model, self.context_tokens)
-
-    discord_rest_rate: int = GLOBAL_RATE  # REST requests in any second; Discord allows 50
 
     @property
     def sends_prompt_cache_key(self) -> bool:
@@ -137,63 +130,8 @@ def _is_local_host(host: str) -> bool:
     return address.is_loopback or address.is_private or address.is_link_local
 
 
-def _text(env: Mapping[str, str], name: str) -> str | None:
-    value = env.get(name)
-    if value is None:
-        return None
-    value = value.strip()
-    return value or None
-
-
-def _optional_int(env: Mapping[str, str], name: str, *, minimum: int) -> int | None:
-    raw = _text(env, name)
-    if raw is None:
-        return None
-    try:
-        value = int(raw.replace("_", ""))
-    except ValueError:
-        raise SettingsError(name, "must be a whole number") from None
-    if value < minimum:
-        raise SettingsError(name, f"must be at least {minimum}")
-    return value
-
-
-def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
-    value = _optional_int(env, name, minimum=minimum)
-    return default if value is None else value
-
-
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off")
-
-
-def _optional_bool(env: Mapping[str, str], name: str) -> bool | None:
-    raw = _text(env, name)
-    if raw is None:
-        return None
-    if raw.lower() in _TRUE:
-        return True
-    if raw.lower() in _FALSE:
-        return False
-    raise SettingsError(name, "must be on or off (true/false)")
-
-
-def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str | None:
-    raw = _text(env, name)
-    if raw is None:
-        return None
-    if raw.lower() not in choices:
-        raise SettingsError(name, f"must be one of {', '.join(choices)} (or empty)")
-    return raw.lower()
-
-
-def _names(env: Mapping[str, str], name: str) -> tuple[str, ...]:
-    """A comma-separated list."""
-    return tuple(part.strip() for part in (_text(env, name) or "").split(",") if part.strip())
-
-
 def _shard_ids(env: Mapping[str, str], count: int | None) -> tuple[int, ...] | None:
-    text = _text(env, "SHARD_IDS")
+    text = read.text(env, "SHARD_IDS")
     if text is None:
         return None if count is None else tuple(range(count))
     if count is None:
@@ -204,19 +142,11 @@ def _shard_ids(env: Mapping[str, str], count: int | None) -> tuple[int, ...] | N
         raise SettingsError("SHARD_IDS", "must be ids below SHARD_COUNT, like 0-3 or 0,2") from None
 
 
-def _ids(env: Mapping[str, str], name: str) -> frozenset[int]:
-    """A comma-separated list of Discord ids."""
-    try:
-        return frozenset(int(part) for part in _names(env, name))
-    except ValueError:
-        raise SettingsError(name, "must be Discord ids separated by commas") from None
-
-
 def _prices(env: Mapping[str, str]) -> tuple[tuple[str, float, float], ...]:
     """``MODEL_PRICES=gpt-4o-mini=0.15/0.60, gpt-4o=2.50/10``: dollars per million prompt /
     completion tokens."""
     prices = []
-    for entry in _names(env, "MODEL_PRICES"):
+    for entry in read.names(env, "MODEL_PRICES"):
         model, _, pair = entry.rpartition("=")
         prompt, _, completion = pair.partition("/")
         try:
@@ -230,24 +160,10 @@ def _prices(env: Mapping[str, str]) -> tuple[tuple[str, float, float], ...]:
     return tuple(prices)
 
 
-def _auto_bool(env: Mapping[str, str], name: str) -> bool | None:
-    """on, off, or auto (empty): the bot decides."""
-    if (_text(env, name) or "").lower() == "auto":
-        return None
-    return _optional_bool(env, name)
-
-
-def _secret(env: Mapping[str, str], name: str) -> str | None:
-    value = _text(env, name)
-    if value is not None and any(ch.isspace() for ch in value):
-        raise SettingsError(name, "must not contain spaces (check for a stray quote or paste)")
-    return value
-
-
 def _metrics_port(env: Mapping[str, str]) -> int | None:
     """A TCP port, and prometheus-client installed to serve it: better refused at start-up
     than a scrape target that never answers."""
-    port = _optional_int(env, "METRICS_PORT", minimum=1)
+    port = read.optional_int(env, "METRICS_PORT", minimum=1)
     if port is None:
         return None
     if port > 65535:
@@ -258,7 +174,7 @@ def _metrics_port(env: Mapping[str, str]) -> int | None:
 
 
 def _base_url(env: Mapping[str, str]) -> str | None:
-    url = _text(env, "OPENAI_BASE_URL")
+    url = read.text(env, "OPENAI_BASE_URL")
     if url is None:
         return None
     parts = urlsplit(url)
@@ -270,7 +186,7 @@ def _base_url(env: Mapping[str, str]) -> str | None:
 
 
 def _database_url(env: Mapping[str, str]) -> str:
-    url = _text(env, "DATABASE_URL") or DEFAULT_DATABASE_URL
+    url = read.text(env, "DATABASE_URL") or DEFAULT_DATABASE_URL
     if url.startswith(POSTGRES_SCHEMES):
         try:
             urlsplit(url).port  # noqa: B018 (raises on a malformed port)
@@ -291,7 +207,7 @@ def _database_url(env: Mapping[str, str]) -> str:
 
 
 def _redis_url(env: Mapping[str, str]) -> str | None:
-    url = _text(env, "REDIS_URL")
+    url = read.text(env, "REDIS_URL")
     if url is None:
         return None
     parts = urlsplit(url)
@@ -311,7 +227,7 @@ def _redis_url(env: Mapping[str, str]) -> str | None:
 
 
 def _redis_prefix(env: Mapping[str, str]) -> str:
-    prefix = _text(env, "REDIS_PREFIX") or DEFAULT_REDIS_PREFIX
+    prefix = read.text(env, "REDIS_PREFIX") or DEFAULT_REDIS_PREFIX
     if any(ch.isspace() for ch in prefix):
         raise SettingsError("REDIS_PREFIX", "must not contain spaces")
     return prefix
@@ -321,31 +237,31 @@ def load_database_settings(env: Mapping[str, str]) -> DatabaseSettings:
     """Only the database settings; raises :class:`SettingsError` on the first problem."""
     return DatabaseSettings(
         url=_database_url(env),
-        pool_size=_int(env, "DATABASE_POOL_SIZE", DEFAULT_POOL_SIZE, minimum=1),
+        pool_size=read.whole(env, "DATABASE_POOL_SIZE", DEFAULT_POOL_SIZE, minimum=1),
     )
 
 
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Build settings from a mapping of variables; raises :class:`SettingsError` on the first problem."""
-    token = _secret(env, "DISCORD_TOKEN")
+    token = read.secret(env, "DISCORD_TOKEN")
     if token is None:
         raise SettingsError(
             "DISCORD_TOKEN", "is required (the bot token from the Developer Portal)"
         )
     base_url = _base_url(env)
-    api_key = _secret(env, "OPENAI_API_KEY")
+    api_key = read.secret(env, "OPENAI_API_KEY")
     if api_key is None and (
         base_url is None or not _is_local_host(urlsplit(base_url).hostname or "")
     ):
         raise SettingsError(
             "OPENAI_API_KEY", "is required unless OPENAI_BASE_URL points at a local server"
         )
-    log_level = (_text(env, "LOG_LEVEL") or "INFO").upper()
+    log_level = (read.text(env, "LOG_LEVEL") or "INFO").upper()
     if log_level not in LOG_LEVELS:
         raise SettingsError("LOG_LEVEL", f"must be one of {', '.join(LOG_LEVELS)}")
-    max_completion = _optional_int(env, "MAX_COMPLETION_TOKENS", minimum=16)
-    context_tokens = _optional_int(env, "CONTEXT_TOKENS", minimum=256)
-    token_parameter = _choice(env, "TOKEN_PARAMETER", tuple(TokenParameter))
+    max_completion = read.optional_int(env, "MAX_COMPLETION_TOKENS", minimum=16)
+    context_tokens = read.optional_int(env, "CONTEXT_TOKENS", minimum=256)
+    token_parameter = read.choice(env, "TOKEN_PARAMETER", tuple(TokenParameter))
     if (
         context_tokens is not None
         and max_completion is not None
@@ -357,7 +273,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         discord_token=token,
         openai_api_key=api_key,
         openai_base_url=base_url,
-        openai_model=_text(env, "OPENAI_MODEL") or DEFAULT_MODEL,
+        openai_model=read.text(env, "OPENAI_MODEL") or DEFAULT_MODEL,
         database_url=database.url,
         database_pool_size=database.pool_size,
         redis_url=_redis_url(env),
@@ -365,39 +281,41 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         system_prompt=(env.get("SYSTEM_PROMPT") or "").strip() or DEFAULT_SYSTEM_PROMPT,
         context_tokens=context_tokens,
         completion_tokens=max_completion,
-        guild_rpm=_int(env, "GUILD_RPM", 30, minimum=0),
-        guild_tpm=_int(env, "GUILD_TPM", 60_000, minimum=0),
-        user_rpm=_int(env, "USER_RPM", 8, minimum=0),
-        dm_rpm=_int(env, "DM_RPM", DEFAULT_DM_RPM, minimum=0),
-        dm_tpm=_int(env, "DM_TPM", DEFAULT_DM_TPM, minimum=0),
+        guild_rpm=read.whole(env, "GUILD_RPM", 30, minimum=0),
+        guild_tpm=read.whole(env, "GUILD_TPM", 60_000, minimum=0),
+        user_rpm=read.whole(env, "USER_RPM", 8, minimum=0),
+        dm_rpm=read.whole(env, "DM_RPM", DEFAULT_DM_RPM, minimum=0),
+        dm_tpm=read.whole(env, "DM_TPM", DEFAULT_DM_TPM, minimum=0),
         log_level=log_level,
-        dev_guild_id=_optional_int(env, "DEV_GUILD_ID", minimum=1),
-        history_tokens=_int(env, "HISTORY_TOKENS", 12_000, minimum=256),
-        summaries=_optional_bool(env, "SUMMARIES") is not False,
-        summary_tokens=_int(env, "SUMMARY_TOKENS", 400, minimum=50),
-        summary_model=_text(env, "SUMMARY_MODEL"),
-        prompt_cache_key=_optional_bool(env, "PROMPT_CACHE_KEY"),
-        alternate_roles=_auto_bool(env, "ALTERNATE_ROLES"),
-        models=_names(env, "MODELS"),
-        vision_models=_names(env, "VISION_MODELS"),
+        dev_guild_id=read.optional_int(env, "DEV_GUILD_ID", minimum=1),
+        history_tokens=read.whole(env, "HISTORY_TOKENS", 12_000, minimum=256),
+        summaries=read.optional_bool(env, "SUMMARIES") is not False,
+        summary_tokens=read.whole(env, "SUMMARY_TOKENS", 400, minimum=50),
+        summary_model=read.text(env, "SUMMARY_MODEL"),
+        prompt_cache_key=read.optional_bool(env, "PROMPT_CACHE_KEY"),
+        alternate_roles=read.auto_bool(env, "ALTERNATE_ROLES"),
+        models=read.names(env, "MODELS"),
+        vision_models=read.names(env, "VISION_MODELS"),
         model_prices=_prices(env),
-        image_max_side=_int(env, "IMAGE_MAX_SIDE", 1024, minimum=64),
-        retention_days=_int(env, "RETENTION_DAYS", 0, minimum=0),
-        shard_count=(shards := _optional_int(env, "SHARD_COUNT", minimum=1)),
+        image_max_side=read.whole(env, "IMAGE_MAX_SIDE", 1024, minimum=64),
+        retention_days=read.whole(env, "RETENTION_DAYS", 0, minimum=0),
+        shard_count=(shards := read.optional_int(env, "SHARD_COUNT", minimum=1)),
         shard_ids=_shard_ids(env, shards),
-        identify_concurrency=_int(env, "IDENTIFY_CONCURRENCY", 1, minimum=1),
+        identify_concurrency=read.whole(env, "IDENTIFY_CONCURRENCY", 1, minimum=1),
         access=Access(
-            guilds=_ids(env, "ALLOWED_GUILDS"),
-            channels=_ids(env, "ALLOWED_CHANNELS"),
-            roles=_ids(env, "ALLOWED_ROLES"),
-            blocked_users=_ids(env, "BLOCKED_USERS"),
-            blocked_roles=_ids(env, "BLOCKED_ROLES"),
-            dms=_optional_bool(env, "ALLOW_DMS") is not False,
+            guilds=read.ids(env, "ALLOWED_GUILDS"),
+            channels=read.ids(env, "ALLOWED_CHANNELS"),
+            roles=read.ids(env, "ALLOWED_ROLES"),
+            blocked_users=read.ids(env, "BLOCKED_USERS"),
+            blocked_roles=read.ids(env, "BLOCKED_ROLES"),
+            dms=read.optional_bool(env, "ALLOW_DMS") is not False,
         ),
-        guild_data_days=_int(env, "GUILD_DATA_DAYS", 0, minimum=0),
+        guild_data_days=read.whole(env, "GUILD_DATA_DAYS", 0, minimum=0),
         token_parameter=None if token_parameter is None else TokenParameter(token_parameter),
-        reasoning_effort=_choice(env, "REASONING_EFFORT", REASONING_EFFORTS),
-        discord_rest_rate=_int(env, "DISCORD_REST_RATE", GLOBAL_RATE, minimum=MIN_GLOBAL_RATE),
+        reasoning_effort=read.choice(env, "REASONING_EFFORT", REASONING_EFFORTS),
+        discord_rest_rate=read.whole(
+            env, "DISCORD_REST_RATE", GLOBAL_RATE, minimum=MIN_GLOBAL_RATE
+        ),
         metrics_port=_metrics_port(env),
     )
 
