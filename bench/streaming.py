@@ -7,17 +7,19 @@ PostgreSQL, in a schema of its own, with ``--database-url``). The model limiter 
 (``GUILD_RPM``, ``GUILD_TPM``, ``USER_RPM`` = 0), so that only Discord's limits and the bot's REST
 budget (``DISCORD_REST_RATE``, default 45) shape the traffic.
 
-Every reply is a realistic stream: 300 tokens of 4 characters (1,199 characters, one Discord
-message), 15 ms apart (4.5 s). Scenarios (``--scenario NAME``; all of them by default):
+Replies are realistic streams: 300 tokens of 4 characters (1,199 characters, one Discord
+message), one token a chunk, 15 ms apart (4.5 s). Scenarios (``--scenario NAME``, repeatable;
+all of them by default, about 4 minutes):
 
-  single      one mention: a thread is opened on it and the reply streams there;
-  one-channel 20 replies streaming into one channel at once, through the bot's own Display and
-              DiscordSurface (they share Discord's per-channel edit limit: the pacer's hardest
-              case; no mention, so no "mention → model request");
-  burst       200 simultaneous mentions over 40 channels in 5 guilds (8 channels each, 10 people
-              per guild), each answered in a thread of its own: the real mention path (thread
-              creation, streaming, final edit);
-  minute      1,000 mentions spread evenly over 60 s in the same world (one every 60 ms).
+  single        one mention: a thread is opened on it and the reply streams there;
+  one-channel   20 replies streaming into one channel at once, through the bot's own Display and
+                DiscordSurface (they share Discord's per-channel edit limit: the pacer's hardest
+                case; no mention, so no "mention → model request");
+  burst         200 simultaneous mentions over 40 channels in 5 guilds (8 channels each, 10
+                people per guild), each answered in a thread of its own: the real mention path
+                (thread creation, streaming, final edit);
+  minute        1,000 mentions spread evenly over 60 s in the same world (one every 60 ms);
+  minute-short  the same with replies of 100 tokens (1.5 s).
 
 Reported per scenario:
 
@@ -32,16 +34,21 @@ Reported per scenario:
   whole text, no Stop button);
 * busiest second: the most REST requests that reached the fake Discord in any one second
   (refused ones included; Discord allows 50);
-* the bot's event-loop lag, p99 (how late a 10 ms sleep wakes up, in this process);
-* last final: from the first mention to the last reply's final edit;
+* the bot's event-loop lag, p99 and max (how late a 10 ms sleep wakes up, in this process);
+* the slowest reply: the longest from a mention to its final text (for one-channel, from the
+  reply's first token);
 * wall time, and the load average (1 min) when the scenario ended.
 
-All latencies are intervals within the fakes' process (both ends are events it sees, timed with
-its ``time.monotonic()``); nothing compares clocks across the two processes. Besides the table,
-a line per scenario gives the fakes' own loop lag (if it is high, latencies include the fakes'
-delay), how long the model streams took, and the requests by kind.
+Clocks: every latency above is an interval between two events that the fakes' process sees,
+both timed with its own ``time.monotonic()``; wall time, CPU time and loop lag are intervals
+within this process. Nothing compares clocks across the two processes (the ``--dump`` files do
+put this process's lag samples on its ``time.monotonic()``, which on Linux is the same clock as
+the fakes', for reading a timeline, not for the table). Below the table, a line per scenario
+gives the bot's CPU time, the fakes' own loop lag (if high, latencies include the fakes' delay),
+how long the model streams took, and the Discord requests by kind.
 
     python bench/streaming.py [--scenario burst] [--database-url postgresql://...]
+        [--dump FOLDER] [--chunk-size 4] [--delay 0.015] [--set DISCORD_REST_RATE=35]
 """
 
 from __future__ import annotations
@@ -81,8 +88,14 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from fakes_host import LagMonitor  # noqa: E402
 
-TOKENS = 300
-TEXT = "".join(f"t{i % 100:02d} " for i in range(TOKENS)).rstrip()  # 4 characters a token
+
+def text(tokens: int) -> str:
+    """``tokens`` tokens of 4 characters ("t00 t01 ..."), as the fake model streams them."""
+    return "".join(f"t{i % 100:02d} " for i in range(tokens)).rstrip()
+
+
+TEXT = text(300)  # 1,199 characters: one Discord message
+SHORT = text(100)
 CHUNK, DELAY = 4, 0.015
 GUILDS, CHANNELS, MEMBERS = 5, 8, 10  # 40 channels, 50 people
 
@@ -134,7 +147,7 @@ class Row:
     peak: int = 0
     lag_p99: float = 0.0  # ms
     lag_max: float = 0.0  # ms
-    last_final: float | None = None  # s after the first mention
+    slowest: float | None = None  # s, the slowest reply from its mention to its final text
     wall: float = 0.0
     load: float = 0.0
     notes: list[str] = field(default_factory=list)
@@ -168,12 +181,12 @@ def table(rows: list[Row]) -> str:
         "| scenario | answered exactly | global 429s | per-channel 429s "
         "| mention → model request (median / p95) | first token → first visible (median / p95) "
         "| [DONE] → final text (median / p95) | busiest second | bot loop lag p99 / max "
-        "| last final "
+        "| slowest reply, mention → final "
         "| wall | load |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     )
     lines = [head]
     for r in rows:
-        last = f"{r.last_final:.1f} s" if r.last_final is not None else "—"
+        last = f"{r.slowest:.1f} s" if r.slowest is not None else "—"
         lines.append(
             f"| {r.name} | {r.answered} / {r.total} | {r.global_429s} | {r.edit_429s} "
             f"| {seconds(r.to_request)} | {seconds(r.to_visible)} | {seconds(r.to_final)} "
@@ -194,16 +207,28 @@ def kinds(requests: list[list[Any]]) -> str:
     return ", ".join(f"{n} {k}" for k, n in counts.most_common())
 
 
-def common(row: Row, results: dict[str, Any], lag: LagMonitor, started: float) -> None:
+class Timer:
+    """Wall and CPU time of this process (the bot's) over a block."""
+
+    def __enter__(self) -> Timer:
+        self.wall, self.cpu = time.monotonic(), time.process_time()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.wall, self.cpu = time.monotonic() - self.wall, time.process_time() - self.cpu
+
+
+def common(row: Row, results: dict[str, Any], lag: LagMonitor, timer: Timer) -> None:
     """What every scenario reports the same way."""
     row.global_429s, row.edit_429s = results["global_429s"], results["edit_429s"]
     row.peak = results["peak_requests"]
     row.lag_p99, row.lag_max = lag.p99_ms(), lag.max_ms()
-    row.wall = time.monotonic() - started
+    row.wall, cpu = timer.wall, timer.cpu
     row.load = os.getloadavg()[0]
     streams = [m["done"] - m["first_chunk"] for m in results["model"] if m["done"] is not None]
     other_429s = results["all_429s"] - row.global_429s - row.edit_429s
     row.notes += [
+        f"bot CPU {cpu:.1f} s in {row.wall:.1f} s",
         f"fakes' loop lag p99 {results['lag_p99_ms']:.0f} ms",
         f"model streams (first chunk → [DONE]) median {statistics.median(streams):.2f} s"
         if streams
@@ -253,18 +278,17 @@ class Bench:
         await self.host.call("script", text=text, chunk_size=self.chunk_size, delay=self.delay)
         await self.host.call("reset")
 
-    async def mentions(self, name: str, count: int, over: float = 0.0) -> Row:
+    async def mentions(self, name: str, count: int, over: float = 0.0, answer: str = TEXT) -> Row:
         """``count`` people mention the bot, round-robin over the world's channels, spread over
         ``over`` seconds; each is answered in a thread of its own."""
-        await self.fresh()
+        await self.fresh(answer)
         places = [(c, g["members"]) for g in self.world for c in g["channels"]]
         plan = []
         for i in range(count):
             channel, members = places[i % len(places)]
             plan.append([channel, members[(i // len(places)) % len(members)], f"{name} q{i}"])
         row = Row(name=name, total=count)
-        started = time.monotonic()
-        with LagMonitor() as lag:
+        with Timer() as timer, LagMonitor() as lag:
             sent = await self.host.call("say", mentions=plan, over=over)
             threads = [s["id"] for s in sent]
             deadline = time.monotonic() + 120
@@ -274,7 +298,7 @@ class Bench:
                 await asyncio.sleep(0.2)
         parents = sorted({c for c, _ in places})
         results = await self.results(name, threads + parents, sent=sent, lag=lag)
-        common(row, results, lag, started)
+        common(row, results, lag, timer)
         requests = find(results["model"], rf"^{re.escape(name)} q(\d+)$")
         finals = []
         for i, mention in enumerate(sent):
@@ -285,16 +309,16 @@ class Bench:
             if not shown:
                 continue
             final = max(m["changed_at"] for m in shown)
-            finals.append(final)
+            finals.append(final - mention["at"])
             if len(asked) != 1 or asked[0]["done"] is None:
                 continue
             (model,) = asked
             row.to_visible.append(shown[0]["created_at"] - model["first_chunk"])
             if not any(m["streaming"] for m in shown):
                 row.to_final.append(final - model["done"])
-                row.answered += "".join(m["content"] for m in shown) == TEXT
+                row.answered += "".join(m["content"] for m in shown) == answer
         if finals:
-            row.last_final = max(finals) - sent[0]["at"]
+            row.slowest = max(finals)
         notices = sum(len(results["messages"][str(c)]) for c in parents)
         if notices:
             row.notes.append(f"{notices} bot messages in the channels (notices)")
@@ -310,6 +334,9 @@ class Bench:
 
     async def minute(self) -> Row:
         return await self.mentions("minute", 1000, over=60.0)
+
+    async def minute_short(self) -> Row:
+        return await self.mentions("minute-short", 1000, over=60.0, answer=SHORT)
 
     async def one_channel(self, streams: int = 20) -> Row:
         """``streams`` replies at once in one channel, through the bot's Display."""
@@ -330,26 +357,24 @@ class Bench:
             await display.finish()
 
         row = Row(name=f"{streams} streams in one channel", total=streams)
-        started = time.monotonic()
-        with LagMonitor() as lag:
+        with Timer() as timer, LagMonitor() as lag:
             await asyncio.gather(*(one(i, d) for i, d in enumerate(displays)))
         results = await self.results("one-channel", [channel_id], lag=lag)
-        common(row, results, lag, started)
+        common(row, results, lag, timer)
         requests = find(results["model"], r"^stream (\d+)$")
         shown = {m["id"]: m for m in results["messages"][str(channel_id)]}
-        firsts, finals = [], []
+        finals = []
         for i, display in enumerate(displays):
             (model,) = requests[i]
             mine = [shown[m] for m in display.messages]
-            firsts.append(min(m["created_at"] for m in mine))
-            finals.append(max(m["changed_at"] for m in mine))
+            final = max(m["changed_at"] for m in mine)
+            finals.append(final - model["first_chunk"])
             row.to_visible.append(mine[0]["created_at"] - model["first_chunk"])
-            row.to_final.append(finals[-1] - model["done"])
+            row.to_final.append(final - model["done"])
             done = not any(m["streaming"] for m in mine)
             row.answered += done and "".join(m["content"] for m in mine) == TEXT
-        first_token = min(m["first_chunk"] for ms in requests.values() for m in ms)
-        row.last_final = max(finals) - first_token
-        row.notes.append("last final counted from the first token (no mention here)")
+        row.slowest = max(finals)
+        row.notes.append("slowest reply counted from its first token (no mention here)")
         return row
 
 
@@ -358,6 +383,7 @@ SCENARIOS: dict[str, Callable[[Bench], Awaitable[Row]]] = {
     "one-channel": Bench.one_channel,
     "burst": Bench.burst,
     "minute": Bench.minute,
+    "minute-short": Bench.minute_short,
 }
 
 
