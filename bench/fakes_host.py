@@ -30,9 +30,9 @@ Control API, all ``POST`` with a JSON body (``{}`` if none) and a JSON answer:
 ``/results``   ``{"channels": [...]}``: the bot's messages in those channels (content, whether
                still streaming, when posted, when last changed); every Discord request since the
                reset (method, route with ids as ``#``, time, status, counted against the global
-               limit); the 429 counts; the most requests in any one second (``peak_requests``);
-               the model requests (last message's content, arrival, first chunk, [DONE]); and
-               the p99 lag of this process's event loop.
+               limit, path); the 429 counts; the most requests in any one second (``peak_requests``);
+               the model requests (last message's content, arrival, first chunk, [DONE]); the
+               p99 lag of this process's event loop, and its CPU time since the reset.
 """
 
 from __future__ import annotations
@@ -115,6 +115,7 @@ class Host:
         self.openai = FakeOpenAI()
         self.users: dict[int, FakeUser] = {}
         self.lag = LagMonitor()
+        self.cpu = time.process_time()  # at the last reset
 
     async def start(self) -> dict[str, Any]:
         await self.discord.start()
@@ -193,6 +194,7 @@ class Host:
             times.clear()
         self.lag.lags.clear()
         self.lag.woke.clear()
+        self.cpu = time.process_time()
 
     async def progress(self, channels: list[int]) -> int:
         done = 0
@@ -217,7 +219,7 @@ class Host:
             for channel in channels
         }
         requests = [
-            [r.method, re.sub(r"\d{5,}", "#", r.path), r.at, r.status, r.counted]
+            [r.method, re.sub(r"\d{5,}", "#", r.path), r.at, r.status, r.counted, r.path]
             for r in discord.requests
         ]
         model = [
@@ -239,6 +241,7 @@ class Host:
             "peak_requests": discord.peak_requests(),
             "model": model,
             "lag_p99_ms": self.lag.p99_ms(),
+            "cpu": time.process_time() - self.cpu,
         }
 
 

@@ -229,7 +229,7 @@ def common(row: Row, results: dict[str, Any], lag: LagMonitor, timer: Timer) -> 
     other_429s = results["all_429s"] - row.global_429s - row.edit_429s
     row.notes += [
         f"bot CPU {cpu:.1f} s in {row.wall:.1f} s",
-        f"fakes' loop lag p99 {results['lag_p99_ms']:.0f} ms",
+        f"fakes' CPU {results['cpu']:.1f} s, loop lag p99 {results['lag_p99_ms']:.0f} ms",
         f"model streams (first chunk → [DONE]) median {statistics.median(streams):.2f} s"
         if streams
         else "no model stream finished",
@@ -416,7 +416,15 @@ async def main(args: argparse.Namespace) -> None:
         })  # fmt: skip
         bot = build_bot(settings, guild_ready_timeout=0.05)
         runner = asyncio.create_task(bot.start(settings.discord_token))
-        await asyncio.wait_for(bot.wait_until_ready(), 30)
+        ready = asyncio.create_task(bot.wait_until_ready())  # after start() has begun
+        done, _ = await asyncio.wait(
+            {runner, ready}, timeout=30, return_when=asyncio.FIRST_COMPLETED
+        )
+        if ready not in done:
+            ready.cancel()
+            if runner in done:
+                runner.result()  # raises the start-up error
+            raise RuntimeError("the bot did not become ready")
         bench = Bench(bot, host, world, streams_channel, args.dump, args.chunk_size, args.delay)
         try:
             for name in names:
