@@ -278,16 +278,19 @@ class Bench:
         await self.host.call("script", text=text, chunk_size=self.chunk_size, delay=self.delay)
         await self.host.call("reset")
 
-    async def mentions(self, name: str, count: int, over: float = 0.0, answer: str = TEXT) -> Row:
+    async def mentions(
+        self, name: str, label: str, count: int, over: float = 0.0, answer: str = TEXT
+    ) -> Row:
         """``count`` people mention the bot, round-robin over the world's channels, spread over
-        ``over`` seconds; each is answered in a thread of its own."""
+        ``over`` seconds; each is answered in a thread of its own. ``name`` tags the prompts
+        (and names the dump), ``label`` is the table's."""
         await self.fresh(answer)
         places = [(c, g["members"]) for g in self.world for c in g["channels"]]
         plan = []
         for i in range(count):
             channel, members = places[i % len(places)]
             plan.append([channel, members[(i // len(places)) % len(members)], f"{name} q{i}"])
-        row = Row(name=name, total=count)
+        row = Row(name=label, total=count)
         with Timer() as timer, LagMonitor() as lag:
             sent = await self.host.call("say", mentions=plan, over=over)
             threads = [s["id"] for s in sent]
@@ -327,16 +330,17 @@ class Bench:
         return row
 
     async def single(self) -> Row:
-        return await self.mentions("single", 1)
+        return await self.mentions("single", "1 mention", 1)
 
     async def burst(self) -> Row:
-        return await self.mentions("burst", 200)
+        return await self.mentions("burst", "200 mentions at once", 200)
 
     async def minute(self) -> Row:
-        return await self.mentions("minute", 1000, over=60.0)
+        return await self.mentions("minute", "1,000 mentions over 60 s", 1000, over=60.0)
 
     async def minute_short(self) -> Row:
-        return await self.mentions("minute-short", 1000, over=60.0, answer=SHORT)
+        label = "1,000 over 60 s, 100-token replies"
+        return await self.mentions("minute-short", label, 1000, over=60.0, answer=SHORT)
 
     async def one_channel(self, streams: int = 20) -> Row:
         """``streams`` replies at once in one channel, through the bot's Display."""
