@@ -1,25 +1,76 @@
-"""Benchmark: streamed replies through the fake Discord and the fake OpenAI server.
+"""Benchmark: streamed replies under load, the real bot against the fake Discord and OpenAI server.
 
-Two scenarios, both with realistic token streams (~300 tokens of ~4 characters, 15 ms apart):
-  * one channel: 20 replies streaming into the same channel at once (the pacer's hardest case:
-    they share Discord's per-channel edit limit), driven through the bot's own ReplyStreamer;
-  * spread: 200 mentions at once, each answered in its own thread by the real bot.
+The fakes run in a process of their own (``bench/fakes_host.py``, started here), so the event-loop
+lag measured here is the bot's alone. This process runs the bot exactly as ``python -m bot`` builds
+it (``bot.runner.build_bot``), pointed at the fakes, on SQLite in a temporary folder (or
+PostgreSQL, in a schema of its own, with ``--database-url``). The model limiter is off
+(``GUILD_RPM``, ``GUILD_TPM``, ``USER_RPM`` = 0), so that only Discord's limits and the bot's REST
+budget (``DISCORD_REST_RATE``, default 45) shape the traffic.
 
-Reported: Discord 429s, edits per second per stream, the delay from the model's first token
-to the first visible text, event-loop lag (p99), and wall time. Everything (bot and both fakes)
-shares one event loop here, so the lag and latency include the fakes' own work.
+Replies are realistic streams: 300 tokens of 4 characters (1,199 characters, one Discord
+message), one token a chunk, 15 ms apart (4.5 s). Scenarios (``--scenario NAME``, repeatable;
+all of them by default, about 4 minutes):
 
-    python bench/streaming.py
+  single        one mention: a thread is opened on it and the reply streams there;
+  one-channel   20 replies streaming into one channel at once, through the bot's own Display and
+                DiscordSurface (they share Discord's per-channel edit limit: the pacer's hardest
+                case; no mention, so no "mention → model request");
+  burst         200 simultaneous mentions over 40 channels in 5 guilds (8 channels each, 10
+                people per guild), each answered in a thread of its own: the real mention path
+                (thread creation, streaming, final edit);
+  minute        1,000 mentions spread evenly over 60 s in the same world (one every 60 ms);
+  minute-short  the same with replies of 100 tokens (1.5 s).
+
+Reported per scenario:
+
+* answered exactly: replies whose finished text (no Stop button left) equals the model's, with
+  one model request per prompt;
+* global 429s (Discord's 50-a-second limit) and per-channel 429s (its edit limit);
+* mention → model request: from the fake Discord sending the mention to the fake model receiving
+  the request for it;
+* first token → first visible: from the model sending the first chunk to Discord getting the
+  post that shows it;
+* [DONE] → final text: from the model sending [DONE] to Discord getting the final edit (the
+  whole text, no Stop button);
+* busiest second: the most REST requests that reached the fake Discord in any one second
+  (refused ones included; Discord allows 50);
+* the bot's event-loop lag, p99 and max (how late a 10 ms sleep wakes up, in this process);
+* the slowest reply: the longest from a mention to its final text (for one-channel, from the
+  reply's first token);
+* wall time, and the load average (1 min) when the scenario ended.
+
+Clocks: every latency above is an interval between two events that the fakes' process sees,
+both timed with its own ``time.monotonic()``; wall time, CPU time and loop lag are intervals
+within this process. Nothing compares clocks across the two processes (the ``--dump`` files do
+put this process's lag samples on its ``time.monotonic()``, which on Linux is the same clock as
+the fakes', for reading a timeline, not for the table). Below the table, a line per scenario
+gives the bot's CPU time, the fakes' own loop lag (if high, latencies include the fakes' delay),
+how long the model streams took, and the Discord requests by kind.
+
+    python bench/streaming.py [--scenario burst] [--database-url postgresql://...]
+        [--dump FOLDER] [--chunk-size 4] [--delay 0.015] [--set DISCORD_REST_RATE=35]
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import collections
+import contextlib
+import json
+import os
+import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -32,183 +83,375 @@ from bot.replies import Display
 from bot.runner import build_bot
 from bot.settings import load_settings
 from cogs.chat.surface import DiscordSurface
-from tests.fakes.discord_server import FakeDiscord
-from tests.fakes.openai_server import FakeOpenAI, Script
 
-TOKENS = 300
-TEXT = "".join(f"w{i:02d} " for i in range(TOKENS))  # ~4 characters a token
-SCRIPT = Script(text=TEXT, chunk_size=4, delay=0.015)
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from fakes_host import LagMonitor  # noqa: E402
 
 
-class LagMonitor:
-    """Measures how late a 10 ms sleep wakes up: the event loop's responsiveness."""
+def text(tokens: int) -> str:
+    """``tokens`` tokens of 4 characters ("t00 t01 ..."), as the fake model streams them."""
+    return "".join(f"t{i % 100:02d} " for i in range(tokens)).rstrip()
+
+
+TEXT = text(300)  # 1,199 characters: one Discord message
+SHORT = text(100)
+CHUNK, DELAY = 4, 0.015
+GUILDS, CHANNELS, MEMBERS = 5, 8, 10  # 40 channels, 50 people
+
+
+class FakesHost:
+    """``bench/fakes_host.py`` as a child process, and calls to its control API."""
 
     def __init__(self) -> None:
-        self.lags: list[float] = []
-        self._task: asyncio.Task[None] | None = None
+        self.addresses: dict[str, str] = {}
 
-    async def _run(self) -> None:
-        while True:
-            started = time.perf_counter()
-            await asyncio.sleep(0.01)
-            self.lags.append(time.perf_counter() - started - 0.01)
-
-    def __enter__(self) -> LagMonitor:
-        self._task = asyncio.create_task(self._run())
+    async def __aenter__(self) -> FakesHost:
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, str(HERE / "fakes_host.py"),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        )  # fmt: skip
+        assert self.process.stdout is not None
+        line = await asyncio.wait_for(self.process.stdout.readline(), 30)
+        self.addresses = json.loads(line)
+        self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))
         return self
 
-    def __exit__(self, *_: object) -> None:
-        assert self._task is not None
-        self._task.cancel()
+    async def __aexit__(self, *_: object) -> None:
+        await self.session.close()
+        assert self.process.stdin is not None
+        self.process.stdin.close()  # the host stops when its input ends
+        try:
+            await asyncio.wait_for(self.process.wait(), 10)
+        except TimeoutError:
+            self.process.kill()
+            await self.process.wait()
 
-    def p99_ms(self) -> float:
-        return statistics.quantiles(self.lags, n=100)[98] * 1000
+    async def call(self, endpoint: str, **body: Any) -> Any:
+        url = f"{self.addresses['control']}/{endpoint}"
+        async with self.session.post(url, json=body) as response:
+            response.raise_for_status()
+            return await response.json()
+
+
+@dataclass
+class Row:
+    name: str
+    total: int
+    answered: int = 0
+    global_429s: int = 0
+    edit_429s: int = 0
+    to_request: list[float] = field(default_factory=list)  # s
+    to_visible: list[float] = field(default_factory=list)  # s
+    to_final: list[float] = field(default_factory=list)  # s
+    peak: int = 0
+    lag_p99: float = 0.0  # ms
+    lag_max: float = 0.0  # ms
+    slowest: float | None = None  # s, the slowest reply from its mention to its final text
+    wall: float = 0.0
+    load: float = 0.0
+    notes: list[str] = field(default_factory=list)
 
 
 def pct(values: list[float], q: int) -> float:
-    return statistics.quantiles(values, n=100)[q - 1] if len(values) > 1 else values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
-def stream_stats(fake_discord: FakeDiscord, messages: list[dict]) -> list[float]:
-    """Edits per second of each reply's first message, from its post to its last edit."""
-    rates = []
-    for message in messages:
-        edits = [
-            r.at
-            for r in fake_discord.requests
-            if r.method == "PATCH" and r.path.endswith(message["id"])
-        ]
-        if edits:
-            rates.append(len(edits) / max(0.001, edits[-1] - message["created_at"]))
-    return rates
+def spread(values: list[float], unit: str = "ms") -> str:
+    """Median / p95 of values in seconds."""
+    if not values:
+        return "—"
+    scale = 1000 if unit == "ms" else 1
+    median = statistics.median(values) * scale
+    p95 = (pct(values, 95) if len(values) > 1 else values[0]) * scale
+    if unit == "ms":
+        return f"{median:.0f} / {p95:.0f} ms"
+    return f"{median:.2f} / {p95:.2f} s"
 
 
-def report(name: str, fake_discord, rates, latencies, lag, wall) -> None:
-    print(f"\n{name}")
-    print(f"  Discord 429s                 {fake_discord.all_429s}")
-    print(
-        f"  edits/s per stream           median {statistics.median(rates):.2f}, min {min(rates):.2f}"
+def seconds(values: list[float]) -> str:
+    """In ms while small, else in s."""
+    if values and (statistics.median(values) >= 1 or max(values) >= 10):
+        return spread(values, "s")
+    return spread(values)
+
+
+def table(rows: list[Row]) -> str:
+    head = (
+        "| scenario | answered exactly | global 429s | per-channel 429s "
+        "| mention → model request (median / p95) | first token → first visible (median / p95) "
+        "| [DONE] → final text (median / p95) | busiest second | bot loop lag p99 / max "
+        "| slowest reply, mention → final "
+        "| wall | load |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     )
-    print(
-        f"  first token -> visible text  median {statistics.median(latencies):.0f} ms, p95 {pct(latencies, 95):.0f} ms"
-    )
-    print(f"  event-loop lag               p99 {lag.p99_ms():.1f} ms")
-    print(f"  wall time                    {wall:.1f} s")
+    lines = [head]
+    for r in rows:
+        last = f"{r.slowest:.1f} s" if r.slowest is not None else "—"
+        lines.append(
+            f"| {r.name} | {r.answered} / {r.total} | {r.global_429s} | {r.edit_429s} "
+            f"| {seconds(r.to_request)} | {seconds(r.to_visible)} | {seconds(r.to_final)} "
+            f"| {r.peak} | {r.lag_p99:.0f} / {r.lag_max:.0f} ms | {last} | {r.wall:.1f} s | {r.load:.1f} |"
+        )
+    return "\n".join(lines)
 
 
-async def one_channel(bot, fake_discord, fake_openai, channel_id: int, streams: int = 20) -> None:
-    channel = bot.get_channel(channel_id)
-    assert channel is not None
-    fake_openai.default = SCRIPT
-    streamers = [
-        Display(DiscordSurface(bot, channel, channel_id), bot.pacer) for _ in range(streams)
+def kinds(requests: list[list[Any]]) -> str:
+    """Discord requests by kind, for the notes."""
+    names = {
+        ("POST", "/channels/#/messages/#/threads"): "threads",
+        ("POST", "/channels/#/messages"): "posts",
+        ("PATCH", "/channels/#/messages/#"): "edits",
+        ("POST", "/channels/#/typing"): "typing",
+    }
+    counts = collections.Counter(names.get((m, route), f"{m} {route}") for m, route, *_ in requests)
+    return ", ".join(f"{n} {k}" for k, n in counts.most_common())
+
+
+class Timer:
+    """Wall and CPU time of this process (the bot's) over a block."""
+
+    def __enter__(self) -> Timer:
+        self.wall, self.cpu = time.monotonic(), time.process_time()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.wall, self.cpu = time.monotonic() - self.wall, time.process_time() - self.cpu
+
+
+def common(row: Row, results: dict[str, Any], lag: LagMonitor, timer: Timer) -> None:
+    """What every scenario reports the same way."""
+    row.global_429s, row.edit_429s = results["global_429s"], results["edit_429s"]
+    row.peak = results["peak_requests"]
+    row.lag_p99, row.lag_max = lag.p99_ms(), lag.max_ms()
+    row.wall, cpu = timer.wall, timer.cpu
+    row.load = os.getloadavg()[0]
+    streams = [m["done"] - m["first_chunk"] for m in results["model"] if m["done"] is not None]
+    other_429s = results["all_429s"] - row.global_429s - row.edit_429s
+    row.notes += [
+        f"bot CPU {cpu:.1f} s in {row.wall:.1f} s",
+        f"fakes' CPU {results['cpu']:.1f} s, loop lag p99 {results['lag_p99_ms']:.0f} ms",
+        f"model streams (first chunk → [DONE]) median {statistics.median(streams):.2f} s"
+        if streams
+        else "no model stream finished",
+        f"Discord requests: {len(results['requests'])} ({kinds(results['requests'])})",
     ]
-    before = len(fake_openai.requests)
-
-    async def one(i: int, streamer: Display) -> None:
-        streamer.start()
-        messages = [{"role": "user", "content": f"stream {i}"}]
-        async for delta in bot.llm.stream(messages, max_tokens=500, reply=Reply()):
-            streamer.feed(delta.text)
-        await streamer.finish()
-
-    started = time.monotonic()
-    with LagMonitor() as lag:
-        await asyncio.gather(*(one(i, s) for i, s in enumerate(streamers)))
-    wall = time.monotonic() - started
-    by_stream = {
-        r["messages"][0]["content"]: i for i, r in enumerate(fake_openai.requests) if i >= before
-    }
-    latencies, firsts = [], []
-    for i, streamer in enumerate(streamers):
-        shown = {int(m["id"]): m for m in fake_discord.messages[channel_id]}
-        first = shown[streamer.messages[0]]
-        firsts.append(first)
-        latencies.append(
-            (first["created_at"] - fake_openai.first_chunk_at[by_stream[f"stream {i}"]]) * 1000
-        )
-        assert "".join(shown[m]["content"] for m in streamer.messages).replace(
-            " ", ""
-        ) == TEXT.replace(" ", "")
-    report(
-        f"{streams} stream(s) in one channel",
-        fake_discord,
-        stream_stats(fake_discord, firsts),
-        latencies,
-        lag,
-        wall,
-    )
+    if other_429s:
+        row.notes.append(f"other 429s {other_429s}")
 
 
-async def spread(bot, fake_discord, fake_openai, world_channel, users, streams: int = 200) -> None:
-    fake_openai.default = SCRIPT
-    before = len(fake_openai.requests)
-    started = time.monotonic()
-    with LagMonitor() as lag:
-        prompts = [
-            await fake_discord.user_says(
-                world_channel, users[i % len(users)], f"question {i}", mention_bot=True
+def find(model: list[dict[str, Any]], pattern: str) -> dict[int, list[dict[str, Any]]]:
+    """Model requests by the number in their last message (``pattern`` captures it)."""
+    found: dict[int, list[dict[str, Any]]] = collections.defaultdict(list)
+    for request in model:
+        if request["stream"] and (match := re.search(pattern, request["content"])):
+            found[int(match[1])].append(request)
+    return found
+
+
+# -- scenarios ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Bench:
+    bot: Any
+    host: FakesHost
+    world: list[dict[str, Any]]
+    streams_channel: int
+    dump: Path | None = None  # write each scenario's raw results here
+    chunk_size: int = CHUNK
+    delay: float = DELAY
+
+    async def results(
+        self, name: str, channels: list[int], lag: LagMonitor, **extra: Any
+    ) -> dict[str, Any]:
+        results = await self.host.call("results", channels=channels)
+        if self.dump is not None:  # the bot's lag samples too, by time.monotonic() here
+            self.dump.mkdir(parents=True, exist_ok=True)
+            bot_lag = list(zip(lag.woke, lag.lags, strict=True))
+            (self.dump / f"{name}.json").write_text(
+                json.dumps({**results, **extra, "bot_lag": bot_lag})
             )
-            for i in range(streams)
+        return results
+
+    async def fresh(self, text: str = TEXT) -> None:
+        await asyncio.sleep(2)  # let the last scenario's stragglers (typing, ...) pass
+        await self.host.call("script", text=text, chunk_size=self.chunk_size, delay=self.delay)
+        await self.host.call("reset")
+
+    async def mentions(
+        self, name: str, label: str, count: int, over: float = 0.0, answer: str = TEXT
+    ) -> Row:
+        """``count`` people mention the bot, round-robin over the world's channels, spread over
+        ``over`` seconds; each is answered in a thread of its own. ``name`` tags the prompts
+        (and names the dump), ``label`` is the table's."""
+        await self.fresh(answer)
+        places = [(c, g["members"]) for g in self.world for c in g["channels"]]
+        plan = []
+        for i in range(count):
+            channel, members = places[i % len(places)]
+            plan.append([channel, members[(i // len(places)) % len(members)], f"{name} q{i}"])
+        row = Row(name=label, total=count)
+        with Timer() as timer, LagMonitor() as lag:
+            sent = await self.host.call("say", mentions=plan, over=over)
+            threads = [s["id"] for s in sent]
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                if await self.host.call("progress", channels=threads) == count:
+                    break
+                await asyncio.sleep(0.2)
+        parents = sorted({c for c, _ in places})
+        results = await self.results(name, threads + parents, sent=sent, lag=lag)
+        common(row, results, lag, timer)
+        requests = find(results["model"], rf"^{re.escape(name)} q(\d+)$")
+        finals = []
+        for i, mention in enumerate(sent):
+            asked = requests.get(i, [])
+            if asked:
+                row.to_request.append(asked[0]["arrived"] - mention["at"])
+            shown = results["messages"][str(mention["id"])]
+            if not shown:
+                continue
+            final = max(m["changed_at"] for m in shown)
+            finals.append(final - mention["at"])
+            if len(asked) != 1 or asked[0]["done"] is None:
+                continue
+            (model,) = asked
+            row.to_visible.append(shown[0]["created_at"] - model["first_chunk"])
+            if not any(m["streaming"] for m in shown):
+                row.to_final.append(final - model["done"])
+                row.answered += "".join(m["content"] for m in shown) == answer
+        if finals:
+            row.slowest = max(finals)
+        notices = sum(len(results["messages"][str(c)]) for c in parents)
+        if notices:
+            row.notes.append(f"{notices} bot messages in the channels (notices)")
+        if len(finals) < count:
+            row.notes.append(f"{count - len(finals)} prompts without a reply after 120 s")
+        return row
+
+    async def single(self) -> Row:
+        return await self.mentions("single", "1 mention", 1)
+
+    async def burst(self) -> Row:
+        return await self.mentions("burst", "200 mentions at once", 200)
+
+    async def minute(self) -> Row:
+        return await self.mentions("minute", "1,000 mentions over 60 s", 1000, over=60.0)
+
+    async def minute_short(self) -> Row:
+        label = "1,000 over 60 s, 100-token replies"
+        return await self.mentions("minute-short", label, 1000, over=60.0, answer=SHORT)
+
+    async def one_channel(self, streams: int = 20) -> Row:
+        """``streams`` replies at once in one channel, through the bot's Display."""
+        await self.fresh()
+        bot, channel_id = self.bot, self.streams_channel
+        channel = bot.get_channel(channel_id)
+        assert channel is not None
+        displays = [
+            Display(DiscordSurface(bot, channel, channel_id), bot.pacer) for _ in range(streams)
         ]
 
-        def done() -> bool:
-            return all(
-                (ms := fake_discord.bot_messages(int(p["id"])))
-                and not any(m["components"] for m in ms)
-                for p in prompts
-            )
+        async def one(i: int, display: Display) -> None:
+            display.start()
+            messages = [{"role": "user", "content": f"stream {i}"}]
+            async for delta in bot.llm.stream(messages, max_tokens=500, reply=Reply()):
+                if delta.text:
+                    display.feed(delta.text)
+            await display.finish()
 
-        await fake_discord.wait_for(done, timeout=600)
-    wall = time.monotonic() - started
-    index_of = {
-        r["messages"][-1]["content"]: i for i, r in enumerate(fake_openai.requests) if i >= before
-    }
-    latencies, firsts = [], []
-    for n, prompt in enumerate(prompts):
-        first = fake_discord.bot_messages(int(prompt["id"]))[0]
-        firsts.append(first)
-        latencies.append(
-            (first["created_at"] - fake_openai.first_chunk_at[index_of[f"question {n}"]]) * 1000
-        )
-    report(
-        f"{streams} streams, each in its own thread",
-        fake_discord,
-        stream_stats(fake_discord, firsts),
-        latencies,
-        lag,
-        wall,
-    )
+        row = Row(name=f"{streams} streams in one channel", total=streams)
+        with Timer() as timer, LagMonitor() as lag:
+            await asyncio.gather(*(one(i, d) for i, d in enumerate(displays)))
+        results = await self.results("one-channel", [channel_id], lag=lag)
+        common(row, results, lag, timer)
+        requests = find(results["model"], r"^stream (\d+)$")
+        shown = {m["id"]: m for m in results["messages"][str(channel_id)]}
+        finals = []
+        for i, display in enumerate(displays):
+            (model,) = requests[i]
+            mine = [shown[m] for m in display.messages]
+            final = max(m["changed_at"] for m in mine)
+            finals.append(final - model["first_chunk"])
+            row.to_visible.append(mine[0]["created_at"] - model["first_chunk"])
+            row.to_final.append(final - model["done"])
+            done = not any(m["streaming"] for m in mine)
+            row.answered += done and "".join(m["content"] for m in mine) == TEXT
+        row.slowest = max(finals)
+        row.notes.append("slowest reply counted from its first token (no mention here)")
+        return row
 
 
-async def main() -> None:
-    fake_discord, fake_openai = FakeDiscord(), FakeOpenAI()
-    await fake_discord.start()
-    await fake_openai.start()
-    discord.http.Route.BASE = fake_discord.api_base
-    DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(fake_discord.gateway_url)
-    guild = fake_discord.add_guild()
-    channel = fake_discord.add_channel(guild)
-    users = [fake_discord.add_member(guild, f"user{i}") for i in range(50)]
-    with tempfile.TemporaryDirectory() as folder:
+SCENARIOS: dict[str, Callable[[Bench], Awaitable[Row]]] = {
+    "single": Bench.single,
+    "one-channel": Bench.one_channel,
+    "burst": Bench.burst,
+    "minute": Bench.minute,
+    "minute-short": Bench.minute_short,
+}
+
+
+@contextlib.asynccontextmanager
+async def database(url: str | None) -> AsyncIterator[str]:
+    if not url:
+        with tempfile.TemporaryDirectory() as folder:
+            yield f"sqlite:///{folder}/bench.sqlite3"
+        return
+    from tests.databases import fresh_schema
+
+    async with fresh_schema(url) as db:
+        yield db.url_with_schema
+
+
+async def main(args: argparse.Namespace) -> None:
+    names = args.scenario or list(SCENARIOS)
+    rows = []
+    async with FakesHost() as host, database(args.database_url) as db_url:
+        made = await host.call("world", guilds=GUILDS, channels=CHANNELS, members=MEMBERS)
+        world = made["guilds"]
+        streams_channel = await host.call("channel", guild=world[0]["id"], name="streams")
+        discord.http.Route.BASE = host.addresses["api_base"]
+        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(host.addresses["gateway_url"])
         settings = load_settings({
-            "DISCORD_TOKEN": fake_discord.token, "OPENAI_BASE_URL": fake_openai.base_url,
-            "DATABASE_URL": f"sqlite:///{folder}/bench.sqlite3", "GUILD_RPM": "0", "GUILD_TPM": "0",
-            "USER_RPM": "0", "LOG_LEVEL": "WARNING",
+            "DISCORD_TOKEN": host.addresses["token"],
+            "OPENAI_BASE_URL": host.addresses["openai_base_url"], "OPENAI_API_KEY": "sk-bench",
+            "DATABASE_URL": db_url, "GUILD_RPM": "0", "GUILD_TPM": "0", "USER_RPM": "0",
+            "LOG_LEVEL": "WARNING", **dict(setting.split("=", 1) for setting in args.set),
         })  # fmt: skip
         bot = build_bot(settings, guild_ready_timeout=0.05)
         runner = asyncio.create_task(bot.start(settings.discord_token))
-        await asyncio.wait_for(bot.wait_until_ready(), 10)
-        await one_channel(bot, fake_discord, fake_openai, channel, streams=1)
-        await one_channel(bot, fake_discord, fake_openai, channel)
-        fake_discord.all_429s = fake_discord.edit_429s = 0
-        fake_discord.requests.clear()
-        await spread(bot, fake_discord, fake_openai, channel, users)
-        await bot.close()
-        await runner
-    await fake_openai.stop()
-    await fake_discord.stop()
+        ready = asyncio.create_task(bot.wait_until_ready())  # after start() has begun
+        done, _ = await asyncio.wait(
+            {runner, ready}, timeout=30, return_when=asyncio.FIRST_COMPLETED
+        )
+        if ready not in done:
+            ready.cancel()
+            if runner in done:
+                runner.result()  # raises the start-up error
+            raise RuntimeError("the bot did not become ready")
+        bench = Bench(bot, host, world, streams_channel, args.dump, args.chunk_size, args.delay)
+        try:
+            for name in names:
+                row = await SCENARIOS[name](bench)
+                print(f"{row.name}: " + "; ".join(row.notes), file=sys.stderr, flush=True)
+                rows.append(row)
+        finally:
+            await bot.close()
+            await runner
+    print()
+    print(table(rows))
+    print()
+    for row in rows:
+        print(f"* {row.name}: " + "; ".join(row.notes))
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scenario", choices=list(SCENARIOS), action="append")
+    parser.add_argument("--database-url", help="PostgreSQL instead of SQLite")
+    parser.add_argument("--dump", type=Path, help="a folder for each scenario's raw results")
+    parser.add_argument("--chunk-size", type=int, default=CHUNK, help="characters per chunk")
+    parser.add_argument("--delay", type=float, default=DELAY, help="seconds between chunks")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a bot setting, e.g. DISCORD_REST_RATE=35")  # fmt: skip
+    asyncio.run(main(parser.parse_args()))

@@ -115,6 +115,7 @@ async def _send(fake: FakeDiscord, channel_id: int, body: dict[str, Any], author
     )
     message["allowed_mentions"] = body.get("allowed_mentions")
     message["created_at"] = time.monotonic()  # for benchmarks: when Discord got it
+    fake.changed_at[int(message["id"])].append(message["created_at"])
     if body.get("message_reference"):
         message["message_reference"] = body["message_reference"]
         message["type"] = 19
@@ -138,6 +139,7 @@ async def _edit_or_delete(
                 body[key] if body[key] is not None else ([] if key == "components" else None)
             )
     message["edited_timestamp"] = now_iso()
+    fake.changed_at[message_id].append(time.monotonic())
     message.setdefault("edits", 0)
     message["edits"] += 1
     await fake.dispatch("MESSAGE_UPDATE", message)

@@ -83,6 +83,11 @@ class FakeDiscord:
     private_channels: dict[int, dict[str, Any]] = field(default_factory=dict)
     commands: dict[str, list[Any]] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)  # attachments, served by the fake CDN
+    # For benchmarks: message id -> when each post and edit of it was handled (time.monotonic(),
+    # as a message's "created_at"), kept out of the payloads.
+    changed_at: dict[int, list[float]] = field(
+        default_factory=lambda: collections.defaultdict(list)
+    )
     global_limit: int = GLOBAL_LIMIT
     enforce_global_limit: bool = True  # False: never answer a global 429
     clock: Callable[[], float] = time.monotonic  # request times and both rate limits

@@ -75,7 +75,11 @@ class FakeOpenAI:
     non_streamed: Script | None = None  # answers every non-streamed request (summaries) if set
     requests: list[dict[str, Any]] = field(default_factory=list)
     request_headers: list[dict[str, str]] = field(default_factory=list)
-    first_chunk_at: dict[int, float] = field(default_factory=dict)  # request index -> monotonic
+    # For benchmarks, by request index, in time.monotonic(): when the request arrived, when its
+    # first chunk and its [DONE] were sent.
+    arrived_at: dict[int, float] = field(default_factory=dict)
+    first_chunk_at: dict[int, float] = field(default_factory=dict)
+    done_at: dict[int, float] = field(default_factory=dict)
     models: list[str] | None = None  # what GET /models lists (None: no such route)
 
     def __post_init__(self) -> None:
@@ -121,6 +125,7 @@ class FakeOpenAI:
         return web.json_response({"object": "list", "data": data})
 
     async def _completions(self, request: web.Request) -> web.StreamResponse:
+        arrived = time.monotonic()
         body = await request.json()
         if not body.get("stream") and self.non_streamed is not None:
             script = self.non_streamed
@@ -128,6 +133,7 @@ class FakeOpenAI:
             script = self._scripts.popleft() if self._scripts else self.default
         self.requests.append(body)
         self.request_headers.append(dict(request.headers))
+        self.arrived_at[len(self.requests) - 1] = arrived
         async with self._changed:
             self._changed.notify_all()
         if script.status is not None:
@@ -174,6 +180,7 @@ class FakeOpenAI:
             usage_chunk["usage"] = _usage(script)
             await _event(response, usage_chunk)
         await response.write(b"data: [DONE]\n\n")
+        self.done_at[index] = time.monotonic()
         await response.write_eof()
         return response
 
