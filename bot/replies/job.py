@@ -227,6 +227,10 @@ class Job:
                         self.display.feed(delta.text)
                     elif delta.reasoning and not self.reply.text:
                         self._thinking()
+                    # Let other tasks run between chunks: a stream's buffered chunks would
+                    # otherwise be handled in one turn of the loop, and with many streams one
+                    # turn took seconds (bench/streaming.py), delaying Discord requests.
+                    await asyncio.sleep(0)
                 return
             except LLMError as error:
                 if attempt or self.reply.text or not self._learn(error):
