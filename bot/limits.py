@@ -13,3 +13,6 @@ GLOBAL_BURST = (
 )
 PRIORITY_RESERVE = 10  # of GLOBAL_RATE per window, that progress edits and typing leave free
 MIN_GLOBAL_RATE = 2 * PRIORITY_RESERVE  # so that progress edits keep at least half the budget
+# Discord allows about 5 edits per 5 s in a channel; the window here has a margin for skew.
+EDITS_PER_WINDOW = 5
+EDIT_WINDOW = 5.3

@@ -41,10 +41,19 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .limits import EDIT_INTERVAL, GLOBAL_BURST, GLOBAL_RATE, GLOBAL_WINDOW, PRIORITY_RESERVE
+from .limits import (
+    EDIT_INTERVAL,
+    EDIT_WINDOW,
+    EDITS_PER_WINDOW,
+    GLOBAL_BURST,
+    GLOBAL_RATE,
+    GLOBAL_WINDOW,
+    PRIORITY_RESERVE,
+)
 
 _ROUNDING = 1e-9  # seconds
 
@@ -78,12 +87,14 @@ class Pacer:
     """
 
     edit_interval: float = EDIT_INTERVAL
+    edit_window: float = EDIT_WINDOW  # at most EDITS_PER_WINDOW edits in it (0: no such rule)
     rate: int = GLOBAL_RATE  # slots in any window
     reserve: int = PRIORITY_RESERVE  # of ``rate``, for priority requests only
     burst: int = GLOBAL_BURST  # slots at once
     window: float = GLOBAL_WINDOW
     clock: Callable[[], float] = time.monotonic
     _channel_next: dict[int, float] = field(default_factory=dict)
+    _edit_log: dict[int, deque[float]] = field(default_factory=dict)  # last edits per channel
     _granted: list[float] = field(init=False, repr=False)  # the last ``rate`` slot times
     _oldest: int = field(init=False, default=0, repr=False)  # ring index of the oldest slot
     _tat: float = field(init=False, default=-math.inf, repr=False)  # the GCRA's clock
@@ -95,13 +106,24 @@ class Pacer:
 
     def edit_slot(self, channel_id: int, *, final: bool) -> tuple[bool, float]:
         """``(True, delay)``: a slot is reserved, edit after ``delay``. ``(False, hint)``: the
-        channel is busy; try again after ``hint`` (progress edits only)."""
+        channel is busy; try again after ``hint`` (progress edits only).
+
+        Progress edits are spaced ``edit_interval`` apart (at most 4 in Discord's 5 s), which
+        leaves the fifth for a final edit: it goes at once unless the channel's last
+        ``EDITS_PER_WINDOW`` edits all fall within ``EDIT_WINDOW``."""
         now = self.clock()
+        edits = self._edit_log.setdefault(channel_id, deque(maxlen=EDITS_PER_WINDOW))
+        full = self.edit_window and len(edits) == EDITS_PER_WINDOW
+        window_free = edits[0] + self.edit_window if full else now
         next_free = self._channel_next.get(channel_id, 0.0)
-        if not final and next_free > now + self.edit_interval:
-            return False, next_free - self.edit_interval - now
-        start = max(now, next_free)
-        self._channel_next[channel_id] = start + self.edit_interval
+        if final:
+            start = max(now, window_free)
+        else:
+            start = max(now, next_free, window_free)
+            if start > now + self.edit_interval:
+                return False, start - self.edit_interval - now
+        edits.append(start)
+        self._channel_next[channel_id] = max(next_free, start + self.edit_interval)
         if len(self._channel_next) > 4096:
             self._forget_idle(now)
         return True, start - now
@@ -144,3 +166,4 @@ class Pacer:
     def _forget_idle(self, now: float) -> None:
         for channel_id in [c for c, t in self._channel_next.items() if t < now]:
             del self._channel_next[channel_id]
+            self._edit_log.pop(channel_id, None)

@@ -168,11 +168,17 @@ class Display:
         """Wait for the channel's edit spacing; False when this progress edit is skipped for
         now. (The process-wide budget is charged as the request leaves: bot.rest_gate.)"""
         if is_edit:
-            granted, delay = self.pacer.edit_slot(self.channel_id, final=self._done)
+            final = self._done
+            granted, delay = self.pacer.edit_slot(self.channel_id, final=final)
             if not granted:  # the channel is busy: skip this progress edit
                 await self._wait_for_finish(delay)
                 return False
-            await asyncio.sleep(delay)
+            if final:
+                await asyncio.sleep(delay)
+            elif delay > 0:
+                await self._wait_for_finish(delay)
+                if self._done:  # it ended meanwhile: its final edit goes instead, at once
+                    return False
         if self._progress(is_edit):  # first posts and final edits go first when it is tight
             granted, hint = self.pacer.peek()
             if not granted:

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from bot.limits import EDIT_INTERVAL, GLOBAL_LIMIT, GLOBAL_RATE
+from bot.limits import EDIT_INTERVAL, EDIT_WINDOW, GLOBAL_LIMIT, GLOBAL_RATE
 from bot.pacing import Pacer
 
 
@@ -39,8 +39,19 @@ def test_a_busy_channel_refuses_progress_edits_but_queues_finals():
     pacer.edit_slot(1, final=False)  # one edit queued behind the current one
     granted, hint = pacer.edit_slot(1, final=False)
     assert not granted and hint == pytest.approx(EDIT_INTERVAL)
-    granted, delay = pacer.edit_slot(1, final=True)  # never refused, at most two edits ahead
-    assert granted and delay == pytest.approx(2 * EDIT_INTERVAL)
+    granted, delay = pacer.edit_slot(1, final=True)  # never refused; the window has room
+    assert granted and delay == 0.0
+
+
+def test_a_final_edit_waits_only_when_the_channels_window_is_full():
+    clock = Clock()
+    pacer = Pacer(clock=clock)
+    for _ in range(4):  # progress edits, spaced
+        granted, delay = pacer.edit_slot(1, final=False)
+        clock.now += delay
+    assert pacer.edit_slot(1, final=True) == (True, 0.0)  # the fifth, at once
+    granted, delay = pacer.edit_slot(1, final=True)  # a sixth would be one too many
+    assert granted and delay == pytest.approx(EDIT_WINDOW - 3 * EDIT_INTERVAL)
 
 
 def test_never_more_than_five_edits_in_five_seconds_per_channel():
@@ -54,7 +65,7 @@ def test_never_more_than_five_edits_in_five_seconds_per_channel():
         clock.now += 0.1
     times.sort()
     for start in times:
-        assert sum(1 for t in times if start <= t < start + 5.0) <= 4
+        assert sum(1 for t in times if start <= t < start + EDIT_WINDOW) <= 5
 
 
 def busiest(times: list[float], length: float = 1.0) -> int:

@@ -181,7 +181,7 @@ async def make_world(*, guild_rpm: int = 0, clock: Clock | None = None) -> World
     limiter = LocalLimiter(guild_rpm=guild_rpm, guild_tpm=0, user_rpm=0, clock=clock)
     deps = Deps(
         conversations, choices, models, model, limiter,  # type: ignore[arg-type]
-        Pacer(edit_interval=0.0), None, cache_keys=False, clock=clock,
+        Pacer(edit_interval=0.0, edit_window=0.0), None, cache_keys=False, clock=clock,
     )  # fmt: skip
     return World(store, conversations, model, Replies(deps), FakeSurface(), limiter)
 
