@@ -128,6 +128,13 @@ class Pacer:
             self._forget_idle(now)
         return True, start - now
 
+    def release_edit(self, channel_id: int) -> None:
+        """Give back the channel's newest edit slot, unused (a progress edit that the reply's
+        end made moot): its final edit may take its place in Discord's window."""
+        edits = self._edit_log.get(channel_id)
+        if edits:
+            edits.pop()
+
     def request_slot(self, *, priority: bool = False) -> tuple[bool, float]:
         """Reserve one request against the process-wide budget. Priority requests (final
         edits, first posts, thread creation) always get a slot, queueing behind earlier ones

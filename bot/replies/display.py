@@ -178,6 +178,7 @@ class Display:
             elif delay > 0:
                 await self._wait_for_finish(delay)
                 if self._done:  # it ended meanwhile: its final edit goes instead, at once
+                    self.pacer.release_edit(self.channel_id)
                     return False
         if self._progress(is_edit):  # first posts and final edits go first when it is tight
             granted, hint = self.pacer.peek()

@@ -196,3 +196,13 @@ def test_idle_channels_are_forgotten():
     clock.now += 10
     pacer.edit_slot(99_999, final=True)
     assert len(pacer._channel_next) < 5000
+
+
+def test_an_unused_progress_slot_is_given_back_to_the_final_edit():
+    clock = Clock()
+    pacer = Pacer(clock=clock)
+    for edit in range(5):  # four progress edits, and a fifth slot reserved 1.3 s ahead
+        _, delay = pacer.edit_slot(1, final=False)
+        clock.now += delay if edit < 4 else 0.5
+    pacer.release_edit(1)  # the reply ended while that one waited
+    assert pacer.edit_slot(1, final=True) == (True, 0.0)
