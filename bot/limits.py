@@ -13,6 +13,7 @@ GLOBAL_BURST = (
 )
 PRIORITY_RESERVE = 10  # of GLOBAL_RATE per window, that progress edits and typing leave free
 MIN_GLOBAL_RATE = 2 * PRIORITY_RESERVE  # so that progress edits keep at least half the budget
-# Discord allows about 5 edits per 5 s in a channel; the window here has a margin for skew.
+# Discord allows about 5 edits per 5 s in a channel; the window here has a margin for the time
+# between an edit's slot and its arrival (discord.py sends one request per channel at a time).
 EDITS_PER_WINDOW = 5
-EDIT_WINDOW = 5.3
+EDIT_WINDOW = 6.0

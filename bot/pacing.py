@@ -95,6 +95,7 @@ class Pacer:
     clock: Callable[[], float] = time.monotonic
     _channel_next: dict[int, float] = field(default_factory=dict)
     _edit_log: dict[int, deque[float]] = field(default_factory=dict)  # last edits per channel
+    last_edit_start: float = 0.0  # the slot :meth:`edit_slot` granted last, to release it
     _granted: list[float] = field(init=False, repr=False)  # the last ``rate`` slot times
     _oldest: int = field(init=False, default=0, repr=False)  # ring index of the oldest slot
     _tat: float = field(init=False, default=-math.inf, repr=False)  # the GCRA's clock
@@ -123,17 +124,19 @@ class Pacer:
             if start > now + self.edit_interval:
                 return False, start - self.edit_interval - now
         edits.append(start)
+        self.last_edit_start = start
         self._channel_next[channel_id] = max(next_free, start + self.edit_interval)
         if len(self._channel_next) > 4096:
             self._forget_idle(now)
         return True, start - now
 
-    def release_edit(self, channel_id: int) -> None:
-        """Give back the channel's newest edit slot, unused (a progress edit that the reply's
-        end made moot): its final edit may take its place in Discord's window."""
+    def release_edit(self, channel_id: int, start: float) -> None:
+        """Give back an edit slot unused (a progress edit that the reply's end made moot;
+        ``start`` is the :attr:`last_edit_start` it was granted): the reply's final edit may
+        take its place in Discord's window. Other replies' slots in the channel stay."""
         edits = self._edit_log.get(channel_id)
-        if edits:
-            edits.pop()
+        if edits is not None and start in edits:
+            edits.remove(start)
 
     def request_slot(self, *, priority: bool = False) -> tuple[bool, float]:
         """Reserve one request against the process-wide budget. Priority requests (final

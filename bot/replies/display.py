@@ -170,6 +170,7 @@ class Display:
         if is_edit:
             final = self._done
             granted, delay = self.pacer.edit_slot(self.channel_id, final=final)
+            reserved = self.pacer.last_edit_start
             if not granted:  # the channel is busy: skip this progress edit
                 await self._wait_for_finish(delay)
                 return False
@@ -178,7 +179,7 @@ class Display:
             elif delay > 0:
                 await self._wait_for_finish(delay)
                 if self._done:  # it ended meanwhile: its final edit goes instead, at once
-                    self.pacer.release_edit(self.channel_id)
+                    self.pacer.release_edit(self.channel_id, reserved)
                     return False
         if self._progress(is_edit):  # first posts and final edits go first when it is tight
             granted, hint = self.pacer.peek()

@@ -204,5 +204,7 @@ def test_an_unused_progress_slot_is_given_back_to_the_final_edit():
     for edit in range(5):  # four progress edits, and a fifth slot reserved 1.3 s ahead
         _, delay = pacer.edit_slot(1, final=False)
         clock.now += delay if edit < 4 else 0.5
-    pacer.release_edit(1)  # the reply ended while that one waited
+    pacer.release_edit(1, pacer.last_edit_start)  # the reply ended while that one waited
     assert pacer.edit_slot(1, final=True) == (True, 0.0)
+    pacer.release_edit(1, -1.0)  # not a slot of this channel: nothing happens
+    assert pacer.edit_slot(1, final=True)[1] > 0  # the window is full again
