@@ -9,8 +9,10 @@ from discord import app_commands
 from discord.ext import commands
 
 from .scopes import (
+    CLEAR_SCOPE,
     EVERY_INSTALL,
     EVERYWHERE,
+    SET_SCOPE,
     Scope,
     conversation_here,
     here,
@@ -39,7 +41,7 @@ class Models(commands.Cog):
     @model.command(name="set")
     @app_commands.describe(
         name="The model, as the model server names it",
-        scope="here: this conversation, or this channel's new conversations; server: the default",
+        scope=SET_SCOPE,
     )
     async def model_set(
         self, interaction: discord.Interaction, name: str, scope: Scope = "here"
@@ -87,7 +89,7 @@ class Models(commands.Cog):
         )
 
     @model.command(name="clear")
-    @app_commands.describe(scope="here: this conversation or channel; server: the server default")
+    @app_commands.describe(scope=CLEAR_SCOPE)
     async def model_clear(self, interaction: discord.Interaction, scope: Scope = "here") -> None:
         """Remove a model choice, so the next one up (channel, server, the bot's) applies."""
         kind = await target(self.bot, interaction, scope)

@@ -11,8 +11,10 @@ from discord.ext import commands
 from bot import texts
 
 from .scopes import (
+    CLEAR_SCOPE,
     EVERY_INSTALL,
     EVERYWHERE,
+    SET_SCOPE,
     Scope,
     conversation_here,
     here,
@@ -64,7 +66,7 @@ class Personas(commands.Cog):
     @persona.command(name="set")
     @app_commands.describe(
         text="The persona; leave empty to write a long one in a form",
-        scope="here: this conversation, or this channel's new conversations; server: the default",
+        scope=SET_SCOPE,
     )
     async def persona_set(
         self, interaction: discord.Interaction, text: str | None = None, scope: Scope = "here"
@@ -106,7 +108,7 @@ class Personas(commands.Cog):
         await private(interaction, said(interaction).persona_shown(persona.value, persona.source))
 
     @persona.command(name="clear")
-    @app_commands.describe(scope="here: this conversation or channel; server: the server default")
+    @app_commands.describe(scope=CLEAR_SCOPE)
     async def persona_clear(self, interaction: discord.Interaction, scope: Scope = "here") -> None:
         """Remove a persona, so the next one up (channel, server, built-in) applies."""
         kind = await target(self.bot, interaction, scope)

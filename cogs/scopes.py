@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from bot.app import ChatBot
 
 Scope = Literal["here", "server"]
+# The ``scope`` option's description, for every command that sets or clears a choice.
+SET_SCOPE = "here: this conversation, or this channel's new conversations; server: the default"
+CLEAR_SCOPE = "here: this conversation or channel; server: the server default"
 T = TypeVar("T")
 
 # A command installed to servers and to people's accounts, usable in servers, in the bot's DM,
