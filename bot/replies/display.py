@@ -59,6 +59,7 @@ class Display:
         self._changed = asyncio.Event()
         self._finished = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._typing: asyncio.Task[None] | None = None
 
     @property
     def channel_id(self) -> int:
@@ -195,22 +196,30 @@ class Display:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._finished.wait(), max(0.05, at_most))
 
+    def _has_something(self) -> bool:
+        return bool(self.text or self.placeholder or self._done)
+
     async def _wait_for_text(self) -> None:
-        """Show the typing indicator until the first text (or the end) arrives."""
-        if self.text or self.placeholder or self._done:
+        """Show the typing indicator until the first text (or the end) arrives. The indicator
+        runs beside the reply: under load it may wait for room in the REST budget, and the
+        first post must not wait behind it."""
+        if self._has_something():
             return
         granted, _ = self.pacer.peek()
-        if not granted:  # the process is busy: skip the typing indicator
-            return
+        if granted:  # else the process is busy: skip the typing indicator
+            self._typing = asyncio.create_task(self._type(), name=f"typing-{self.channel_id}")
+        while not self._has_something():
+            self._changed.clear()
+            await self._changed.wait()
+        if self._typing is not None:  # a typing request still waiting would show after the text
+            self._typing.cancel()
+
+    async def _type(self) -> None:
         with low_priority():  # discord.py renews it from a task started here: that too
-            typing = self.surface.typing()
-            await typing.__aenter__()
-        try:
-            while not (self.text or self.placeholder or self._done):
-                self._changed.clear()
-                await self._changed.wait()
-        finally:
-            await typing.__aexit__(None, None, None)
+            async with self.surface.typing():
+                while not self._has_something():
+                    self._changed.clear()
+                    await self._changed.wait()
 
     async def _apply(self, index: int) -> None:
         target = self._target()  # the latest text, computed after the wait
