@@ -186,19 +186,6 @@ class Conversations:
             await self.store.set_meta(ENCODING_KEY, current)
         return recounted
 
-    def shrink_window(self, rejected_prompt_tokens: int) -> Budget:
-        """The server said a request did not fit: remember a smaller window from now on."""
-        used = rejected_prompt_tokens + self.budget.completion
-        window = max(self.budget.completion + 256, int(min(self.budget.window, used) * 0.75))
-        log.warning(
-            "The model rejected %d prompt tokens as too long; using a %d-token context window "
-            "from now on (set CONTEXT_TOKENS to the model's real window)",
-            rejected_prompt_tokens,
-            window,
-        )
-        self.budget = Budget(window, self.budget.completion)
-        return self.budget
-
     async def build(
         self,
         conversation: Conversation,

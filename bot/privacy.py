@@ -69,6 +69,7 @@ class Privacy:
     async def sweep(self) -> None:
         """Delete what has outlived its period: idle conversations, servers left long ago."""
         now = self.now()
+        ids: list[int] = []
         if self.retention_days:
             ids = await self.store.delete_idle(now - dt.timedelta(days=self.retention_days))
             for conversation_id in ids:
@@ -79,11 +80,12 @@ class Privacy:
         due = [g for g, when in left.items()
                if now - dt.datetime.fromisoformat(when) >= dt.timedelta(days=self.guild_data_days)]  # fmt: skip
         for guild_id in due:
-            await self._delete_guild(int(guild_id))
+            await self._delete_guild(int(guild_id), purge=False)
             left.pop(guild_id)
         if due:
             await self.store.set_meta(LEFT_KEY, json.dumps(left))
-        await self.store.purge()
+        if ids or due:  # nothing deleted, nothing to purge
+            await self.store.purge()
 
     async def run(self) -> None:
         """Sweep now and then, for the life of the process."""
@@ -94,10 +96,11 @@ class Privacy:
                 log.exception("The retention sweep failed; trying again later")
             await asyncio.sleep(SWEEP_EVERY)
 
-    async def _delete_guild(self, guild_id: int) -> None:
+    async def _delete_guild(self, guild_id: int, *, purge: bool = True) -> None:
         for conversation_id in await self.store.delete_guild(guild_id):
             self.index.forget(conversation_id)
-        await self.store.purge()
+        if purge:
+            await self.store.purge()
         log.info("Deleted the data of server %s, which removed the bot", guild_id)
 
     async def _left(self) -> dict[str, str]:
