@@ -18,6 +18,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from . import i18n, rest_gate, texts
+from .access import Access, Refusal
 from .choices import Choices
 from .conversations import Conversations
 from .core import build_core
@@ -44,6 +45,23 @@ COMMANDS_DIGEST_KEY = "commands_digest"
 SHUTDOWN_GRACE = 5.0  # seconds for running replies to show and store their end on shutdown
 
 
+def access_refusal(
+    access: Access,
+    user: discord.abc.User,
+    guild_id: int | None,
+    channel: object,
+    channel_id: int,
+) -> Refusal | None:
+    """The operator's access lists, for ``user`` in a channel: the channel itself, a thread's
+    parent, and the category of either count as where they are. Messages and commands alike."""
+    parent = getattr(channel, "parent", None) or channel
+    places = {channel_id, getattr(channel, "parent_id", None), getattr(parent, "category_id", None)}
+    return access.refusal(
+        user_id=user.id, role_ids=[role.id for role in getattr(user, "roles", ())],
+        guild_id=guild_id, places=places - {None},
+    )  # fmt: skip
+
+
 class ChatTree(app_commands.CommandTree["ChatBot"]):
     """One error handler for every slash command: log the cause, answer the user privately.
     Every interaction also tells which language the person uses."""
@@ -51,13 +69,9 @@ class ChatTree(app_commands.CommandTree["ChatBot"]):
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         """Remember the person's language; refuse privately whom the access lists refuse."""
         self.client.locales.remember(interaction.user.id, str(interaction.locale))
-        channel = interaction.channel
-        places = {interaction.channel_id or 0, getattr(channel, "parent_id", None) or 0}
-        parent = getattr(channel, "parent", None) or channel
-        places.add(getattr(parent, "category_id", None) or 0)
-        refusal = self.client.settings.access.refusal(
-            user_id=interaction.user.id, guild_id=interaction.guild_id, places=places,
-            role_ids=[role.id for role in getattr(interaction.user, "roles", ())],
+        refusal = access_refusal(
+            self.client.settings.access, interaction.user, interaction.guild_id,
+            interaction.channel, interaction.channel_id or 0,
         )  # fmt: skip
         if refusal is None:
             return True

@@ -13,6 +13,7 @@ from discord.ext import commands
 
 from bot import permissions, texts
 from bot.access import NoticeThrottle, Refusal
+from bot.app import access_refusal
 from bot.limits import THREAD_NAME_LIMIT
 from bot.replies import Said, Submitted
 
@@ -192,16 +193,9 @@ class Chat(commands.Cog):
     # -- helpers ------------------------------------------------------------------------------
 
     def _refusal(self, message: discord.Message) -> Refusal | None:
-        author, channel = message.author, message.channel
-        places = {channel.id}
-        parent = channel.parent if isinstance(channel, discord.Thread) else channel
-        if isinstance(channel, discord.Thread):
-            places.add(channel.parent_id)
-        if category := getattr(parent, "category_id", None):
-            places.add(category)
-        return self.bot.settings.access.refusal(
-            user_id=author.id, role_ids=[role.id for role in getattr(author, "roles", ())],
-            guild_id=message.guild.id if message.guild else None, places=places,
+        return access_refusal(
+            self.bot.settings.access, message.author,
+            message.guild.id if message.guild else None, message.channel, message.channel.id,
         )  # fmt: skip
 
     @staticmethod
