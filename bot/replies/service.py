@@ -10,8 +10,9 @@ answered as edited, since the request is built when its reply starts.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -33,6 +34,10 @@ class Said:
 
 
 ReadText = Callable[[], Awaitable[Said | str]]
+
+
+def _said(value: Said | str) -> Said:
+    return Said(value) if isinstance(value, str) else value
 
 
 class Submitted(Enum):
@@ -79,6 +84,17 @@ class Replies:
             line = self._lines[conversation_id] = Line(conversation_id)
         return line
 
+    @contextlib.asynccontextmanager
+    async def _held(self, conversation_id: int) -> AsyncIterator[Line]:
+        """The conversation's line, kept while the caller awaits (an idle line is dropped)."""
+        line = self._line(conversation_id)
+        line.users += 1
+        try:
+            yield line
+        finally:
+            line.users -= 1
+            self._release(line)
+
     def _release(self, line: Line) -> None:
         if line.idle and self._lines.get(line.conversation_id) is line:
             del self._lines[line.conversation_id]
@@ -96,12 +112,9 @@ class Replies:
     ) -> Submitted:
         """Store a user's message as a turn, in arrival order, and queue its answer. Call it
         before any other await for the message, so that arrival order is Discord's."""
-        line = self._line(conversation_id)
-        line.users += 1
-        try:
+        async with self._held(conversation_id) as line:
             async with line.intake:
-                said = await read_text()
-                said = Said(said) if isinstance(said, str) else said
+                said = _said(await read_text())
                 if not said.text:
                     return Submitted.EMPTY
                 turn = await self.deps.conversations.add_user_turn(
@@ -121,26 +134,16 @@ class Replies:
                     self._work(line), name=f"replies-{conversation_id}"
                 )
             return Submitted.QUEUED
-        finally:
-            line.users -= 1
-            self._release(line)
 
     async def edit(
         self, conversation_id: int, message_id: int, author_name: str, read_text: ReadText
     ) -> bool:
         """A user edited a message: update its turn (in order with arrivals)."""
-        line = self._line(conversation_id)
-        line.users += 1
-        try:
-            async with line.intake:
-                said = await read_text()
-                text = said if isinstance(said, str) else said.text
-                return bool(text) and await self.deps.conversations.edit_user_turn(
-                    message_id, text, author_name
-                )
-        finally:
-            line.users -= 1
-            self._release(line)
+        async with self._held(conversation_id) as line, line.intake:
+            text = _said(await read_text()).text
+            return bool(text) and await self.deps.conversations.edit_user_turn(
+                message_id, text, author_name
+            )
 
     async def forget(self, message_id: int, channel_id: int) -> None:
         """A message was deleted: it leaves the history and the queue; a reply that answers
@@ -182,17 +185,11 @@ class Replies:
 
     async def reset(self, conversation_id: int) -> None:
         """Forget the history after the running reply ends; the queue goes with it."""
-        line = self._line(conversation_id)
-        line.users += 1
-        try:
-            async with line.intake:
-                if line.running is not None:
-                    await line.running.finished.wait()
-                line.waiting.clear()
-                await self.deps.conversations.reset(conversation_id)
-        finally:
-            line.users -= 1
-            self._release(line)
+        async with self._held(conversation_id) as line, line.intake:
+            if line.running is not None:
+                await line.running.finished.wait()
+            line.waiting.clear()
+            await self.deps.conversations.reset(conversation_id)
 
     async def drain(self, grace: float) -> None:
         """Shutdown: take no new work, stop running replies (each shows and stores what it
