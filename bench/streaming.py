@@ -14,7 +14,10 @@ all of them by default, about 4 minutes):
   single        one mention: a thread is opened on it and the reply streams there;
   one-channel   20 replies streaming into one channel at once, through the bot's own Display and
                 DiscordSurface (they share Discord's per-channel edit limit: the pacer's hardest
-                case; no mention, so no "mention → model request");
+                case, which mentions never make, each being answered in a thread of its own; no
+                mention, so no "mention → model request");
+  channel-mentions  20 simultaneous mentions in one channel, each answered in a thread of its
+                own (thread creation in one channel goes one by one);
   burst         200 simultaneous mentions over 40 channels in 5 guilds (8 channels each, 10
                 people per guild), each answered in a thread of its own: the real mention path
                 (thread creation, streaming, final edit);
@@ -279,13 +282,20 @@ class Bench:
         await self.host.call("reset")
 
     async def mentions(
-        self, name: str, label: str, count: int, over: float = 0.0, answer: str = TEXT
+        self,
+        name: str,
+        label: str,
+        count: int,
+        over: float = 0.0,
+        answer: str = TEXT,
+        channels: int | None = None,
     ) -> Row:
-        """``count`` people mention the bot, round-robin over the world's channels, spread over
-        ``over`` seconds; each is answered in a thread of its own. ``name`` tags the prompts
-        (and names the dump), ``label`` is the table's."""
+        """``count`` people mention the bot, round-robin over the world's channels (the first
+        ``channels`` of them, if given), spread over ``over`` seconds; each is answered in a
+        thread of its own. ``name`` tags the prompts (and names the dump), ``label`` is the
+        table's."""
         await self.fresh(answer)
-        places = [(c, g["members"]) for g in self.world for c in g["channels"]]
+        places = [(c, g["members"]) for g in self.world for c in g["channels"]][:channels]
         plan = []
         for i in range(count):
             channel, members = places[i % len(places)]
@@ -331,6 +341,10 @@ class Bench:
 
     async def single(self) -> Row:
         return await self.mentions("single", "1 mention", 1)
+
+    async def channel_mentions(self) -> Row:
+        label = "20 mentions at once in one channel"
+        return await self.mentions("channel-mentions", label, 20, channels=1)
 
     async def burst(self) -> Row:
         return await self.mentions("burst", "200 mentions at once", 200)
@@ -385,6 +399,7 @@ class Bench:
 SCENARIOS: dict[str, Callable[[Bench], Awaitable[Row]]] = {
     "single": Bench.single,
     "one-channel": Bench.one_channel,
+    "channel-mentions": Bench.channel_mentions,
     "burst": Bench.burst,
     "minute": Bench.minute,
     "minute-short": Bench.minute_short,

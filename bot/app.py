@@ -145,7 +145,8 @@ class ChatBot(commands.Bot):
             if settings.redis_url
             else None
         )
-        trace = rest_gate.trace_config(pacer, budget=self.rest_budget)
+        budget = self.rest_budget or rest_gate.LocalBudget(pacer)
+        trace = rest_gate.trace_config(rest_gate.Gate(budget))
         if metrics.enabled:
             trace.on_request_end.extend(discord_http_trace(metrics).on_request_end)
         options.setdefault("http_trace", trace)

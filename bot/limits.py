@@ -5,9 +5,10 @@ THREAD_NAME_LIMIT = 100  # characters in a thread name
 EDIT_INTERVAL = 1.3  # seconds between edits in one channel (Discord allows about 5 per 5 s)
 GLOBAL_LIMIT = 50  # REST requests per bot token in any second (interactions, webhooks exempt)
 GLOBAL_WINDOW = 1.0  # seconds: the window that GLOBAL_LIMIT and our budget count in
-# Our budget in any one window: 10% under Discord's limit, for what the pacer cannot see (requests
-# counted later than granted, discord.py's own retries, unpaced calls; see bot/pacing.py).
+# Our budget in any one window: 10% under Discord's limit, for what this process cannot see (other
+# clients on the same token, how Discord draws its windows; see bot/pacing.py).
 GLOBAL_RATE = 45
+REQUEST_LEASE = 30.0  # seconds a request without an answer (a lost trace) counts as in flight
 GLOBAL_BURST = (
     3  # slots at once; beyond, one every 1/GLOBAL_RATE s (a smooth schedule tolerates skew)
 )

@@ -1,40 +1,29 @@
 """When the bot may next touch Discord: per-channel edit spacing and a process-wide budget.
 
 Discord allows about 5 message edits per 5 s in a channel and 50 REST requests in any second per
-bot token. :class:`Pacer` hands out time slots below both; it never sleeps itself (the caller
-does), so it is tested with a fake clock. First posts, final edits and thread creation may use
-the whole budget and queue; progress edits and typing leave a reserve and never queue, so
-finished replies are never starved by streaming ones.
+bot token. :class:`Pacer` hands out slots below both; it never sleeps itself (the caller does),
+so it is tested with a fake clock. First posts, final edits and thread creation may use the
+whole budget; progress edits and typing leave a reserve, so finished replies are never starved
+by streaming ones.
 
-Why a budget of 45, not 50 (``GLOBAL_RATE``): the pacer counts a request when it grants the slot,
-Discord when the request arrives. The 5 spare requests a second are for the difference:
+The budget counts a request from the moment it is let go until a window after its answer. Why
+not from a planned send time, as a token bucket would: Discord counts a request when it
+arrives, and under load the two drift apart. A busy event loop wakes sleepers late, so requests
+planned a second apart leave together; aiohttp writes a body a loop pass after its headers;
+discord.py holds a request behind its per-route lock. Whatever the delay, a request arrives
+after it was let go and before its answer comes back, so counting it over that whole span (and
+a window after) is exact, with no assumption about timing: if some one-second window at
+Discord held ``rate + 1`` requests, then when the last of them was let go, every other one was
+either in flight or answered less than a window before, and the budget, which counted all of
+them, would have refused it. A request in flight holds its place until its answer is in, so a
+slow Discord slows the bot down, as it should. The price is a window plus one round trip per
+place: at 100 ms from Discord, 45 places allow about 41 requests a second.
 
-* skew: the caller's sleep wakes late when the event loop is busy, aiohttp may wait for a
-  connection, and network latency varies. Slots are spread out (at most ``burst`` at once, then
-  one every ``1/rate`` s), so if every request arrives within ``d`` of its slot, Discord counts
-  fewer than ``burst + rate·(1 + d)`` in any second: within 50 for ``d`` up to 66 ms. A burst
-  of 45 at once, as a bare sliding window allows, would leave no room for any skew.
-* requests the pacer never sees: REST calls made without asking it (start-up, command sync,
-  mending replies after a crash, discord.py renewing a typing indicator every 5 s), and
-  discord.py's own retries. discord.py resends a request by itself after a 429 (once
-  ``retry_after`` has passed) or a 500/502/504/524 (after 1 + 2·n s), up to 5 attempts, and
-  those resends bypass this pacer.
-
-Does the margin cover the retries? In steady state, yes: a resend follows only an error answer,
-and with edits spaced per channel and this budget the bot earns no 429s of its own, so resends
-are a stray few a second at most. It does not cover a storm: if Discord answers a whole second's
-requests with 5xx, discord.py resends them all a second later on top of that second's budget,
-and the bot may meet global 429s. discord.py honours those (it holds every new request until
-``retry_after`` has passed), so the bot slows down; but each 429 counts towards Discord's
-invalid-request limit (10,000 per 10 minutes), and a request refused five times is lost.
-
-Nor does it cover a request sent long after its slot. discord.py queues a request behind its
-per-route limit (before it learns a route's limit, one request at a time: all thread creations
-in one channel go one by one), so a burst of such requests reaches Discord seconds late, on top
-of later slots. Both gaps close only where every attempt leaves, which is where the bot charges
-them: :mod:`bot.rest_gate`, an ``aiohttp.TraceConfig`` hook (discord.py's ``http_trace``) that
-waits for a slot before each request, resends included. Callers only :meth:`Pacer.peek` to skip
-what may be skipped.
+:mod:`bot.rest_gate` charges every attempt where it leaves (an ``aiohttp`` trace hook, so
+discord.py's resends, typing renewals and command sync are counted too) and settles it when the
+answer or the failure arrives. ``GLOBAL_RATE`` stays 10% under Discord's 50 for what this
+process cannot see: other clients using the same token, and how Discord draws its windows,
+which it does not document. Callers only :meth:`Pacer.peek` to skip what may be skipped.
 """
 
 from __future__ import annotations
@@ -53,6 +42,7 @@ from .limits import (
     GLOBAL_RATE,
     GLOBAL_WINDOW,
     PRIORITY_RESERVE,
+    REQUEST_LEASE,
 )
 
 _ROUNDING = 1e-9  # seconds
@@ -60,30 +50,21 @@ _ROUNDING = 1e-9  # seconds
 
 @dataclass(slots=True)
 class Pacer:
-    """Two kinds of slot, each an O(1) decision that returns how long to wait:
+    """Two kinds of slot, each a quick decision that says how long to wait:
 
     * :meth:`edit_slot`, per channel: edits at least ``edit_interval`` apart. A progress edit
       is refused while another edit is already queued in the channel, so a busy channel never
       builds a queue of stale progress edits and a final edit waits for at most one edit ahead
       of it. The caller retries after the returned hint, with newer text.
-    * :meth:`request_slot`, process-wide: at most ``rate`` slots in any ``window`` (one
-      second), however they are mixed, and at most ``burst`` at once. Do not charge
-      interaction callbacks or webhooks (``/interactions/``, ``/webhooks/``): Discord exempts
-      them.
+    * :meth:`request_slot`, process-wide: at most ``rate`` requests in flight or answered
+      within the last ``window``, non-priority ones only while ``reserve`` of those places stay
+      free; and at most ``burst`` let go at once, then one every ``window / rate`` (a GCRA, a
+      token bucket kept as a "theoretical arrival time"), so that traffic stays smooth. A
+      request let go is settled with :meth:`request_done` when its answer (or failure) is in.
+      Interaction callbacks and webhooks are not charged: Discord exempts them.
 
-    Two rules, both O(1). A sliding-window log (the last ``rate`` slot times, in a ring): each
-    slot lies at least ``window`` after the slot ``rate`` places before it. And a GCRA (a token
-    bucket kept as a "theoretical arrival time") at ``rate / window`` with ``burst``, which
-    spreads the slots out. Slots come out in time order, by induction: a slot is no earlier
-    than now; one the log queued is no later than the log's bound for the next (the ring is in
-    order), and one the GCRA queued lies one interval before the GCRA's bound for the next.
-
-    Proof of the bound: if ``[s, s + window)`` held ``rate + 1`` slots, they would be
-    consecutive in time order, so the last would lie less than ``window`` after the one ``rate``
-    places before it. A non-priority slot goes now or not at all, and only if it lies ``window``
-    after the slot ``rate - reserve`` places before it: by the same argument, non-priority slots
-    never hold more than ``rate - reserve`` of any window, and a priority request always finds
-    the rest. (The GCRA alone would allow ``burst - 1`` more in a window.)
+    Requests are let go only now, never booked for later: how long the ones in flight take is
+    not known in advance. :mod:`bot.rest_gate` keeps waiting requests in line.
     """
 
     edit_interval: float = EDIT_INTERVAL
@@ -96,14 +77,14 @@ class Pacer:
     _channel_next: dict[int, float] = field(default_factory=dict)
     _edit_log: dict[int, deque[float]] = field(default_factory=dict)  # last edits per channel
     last_edit_start: float = 0.0  # the slot :meth:`edit_slot` granted last, to release it
-    _granted: list[float] = field(init=False, repr=False)  # the last ``rate`` slot times
-    _oldest: int = field(init=False, default=0, repr=False)  # ring index of the oldest slot
+    lease: float = REQUEST_LEASE  # a request never settled stops counting after this
+    _in_flight: deque[float] = field(default_factory=deque, repr=False)  # when each was let go
+    _answered: deque[float] = field(default_factory=deque, repr=False)  # settled, in the window
     _tat: float = field(init=False, default=-math.inf, repr=False)  # the GCRA's clock
 
     def __post_init__(self) -> None:
         if self.rate < 1 or not 0 <= self.reserve < self.rate or self.burst < 1:
             raise ValueError("a pacer needs rate >= 1, 0 <= reserve < rate and burst >= 1")
-        self._granted = [-math.inf] * self.rate
 
     def edit_slot(self, channel_id: int, *, final: bool) -> tuple[bool, float]:
         """``(True, delay)``: a slot is reserved, edit after ``delay``. ``(False, hint)``: the
@@ -138,40 +119,52 @@ class Pacer:
         if edits is not None and start in edits:
             edits.remove(start)
 
-    def request_slot(self, *, priority: bool = False) -> tuple[bool, float]:
-        """Reserve one request against the process-wide budget. Priority requests (final
-        edits, first posts, thread creation) always get a slot, queueing behind earlier ones
-        if they must: ``(True, delay)``. Others get one only if they may go now, without using
-        the reserve: ``(True, 0.0)``; otherwise ``(False, hint)``, the earliest moment one
-        could go if no priority request comes first."""
+    def request_slot(self, *, priority: bool = False) -> tuple[float | None, float]:
+        """Let one request go now: ``(ticket, 0.0)``; give the ticket to :meth:`request_done`
+        when its answer is in. Or ``(None, hint)``: try again after ``hint`` seconds, or, when
+        it is ``math.inf``, once a request in flight settles (only those fill the budget)."""
         now = self.clock()
-        granted, oldest = self._granted, self._oldest
-        interval = self.window / self.rate
-        # The earliest the GCRA allows, less its float rounding (the log's bound stays exact).
-        spaced = self._tat - (self.burst - 1) * interval - _ROUNDING
-        if priority:
-            start = max(now, granted[oldest] + self.window, spaced)
-        else:
-            free_at = max(granted[(oldest + self.reserve) % self.rate] + self.window, spaced)
-            if free_at > now:
-                return False, free_at - now
-            start = now
-        granted[oldest] = start  # the new slot replaces the oldest
-        self._oldest = (oldest + 1) % self.rate
-        self._tat = max(self._tat, start) + interval
-        return True, start - now
+        granted, hint = self._room(now, priority)
+        if not granted:
+            return None, hint
+        self._in_flight.append(now)
+        self._tat = max(self._tat, now) + self.window / self.rate
+        return now, 0.0  # the ticket is the moment it was let go
+
+    def request_done(self, ticket: float) -> None:
+        """The request has its answer (or failed): it counts for one more window from now,
+        since Discord may have counted it up to now."""
+        try:
+            self._in_flight.remove(ticket)
+        except ValueError:  # its lease ran out long ago
+            return
+        self._answered.append(self.clock())
 
     def peek(self) -> tuple[bool, float]:
-        """Whether a non-priority request could go now, without reserving anything: the
-        caller skips a progress edit or a typing indicator when it could not. ``(False, hint)``
-        says when one could, if no priority request comes first."""
-        interval = self.window / self.rate
-        spaced = self._tat - (self.burst - 1) * interval - _ROUNDING
-        free_at = max(
-            self._granted[(self._oldest + self.reserve) % self.rate] + self.window, spaced
-        )
-        now = self.clock()
-        return (True, 0.0) if free_at <= now else (False, free_at - now)
+        """Whether a non-priority request could go now, without taking anything: the caller
+        skips a progress edit or a typing indicator when it could not. ``(False, hint)`` says
+        when one might."""
+        return self._room(self.clock(), priority=False)
+
+    def _room(self, now: float, priority: bool) -> tuple[bool, float]:
+        answered, in_flight = self._answered, self._in_flight
+        while answered and answered[0] <= now - self.window:
+            answered.popleft()
+        while in_flight and in_flight[0] <= now - self.lease:
+            in_flight.popleft()
+        places = self.rate if priority else self.rate - self.reserve
+        over = len(answered) + len(in_flight) - places  # >= 0: that many more must leave first
+        # The earliest the GCRA allows, less its float rounding.
+        spaced = self._tat - (self.burst - 1) * self.window / self.rate - _ROUNDING
+        if over < 0 and spaced <= now:
+            return True, 0.0
+        if over < 0:
+            free_at = spaced
+        elif over < len(answered):  # answered requests leave the window in order
+            free_at = max(answered[over] + self.window, spaced)
+        else:
+            free_at = math.inf
+        return False, free_at - now
 
     def _forget_idle(self, now: float) -> None:
         for channel_id in [c for c, t in self._channel_next.items() if t < now]:

@@ -1,20 +1,21 @@
 """Every Discord REST request, through one budget: an ``aiohttp`` trace hook that waits for a
-:class:`~bot.pacing.Pacer` slot before each request leaves, discord.py's own resends included.
+:class:`~bot.pacing.Pacer` slot before each request leaves, discord.py's own resends included,
+and settles it when its answer (or failure) arrives.
 
 Charging where requests leave, not where the bot asks for them, matters: discord.py queues a
-request behind its per-route limit and resends after a 429 or 5xx, so slots granted earlier can
-pile up into one second. Priority is the caller's to say, through :data:`PRIORITY` (a context
-variable, so it follows a request into discord.py's call): first posts, final edits, thread
-creation and notices queue for a slot (the default); progress edits and typing indicators
-(``PRIORITY`` false) wait without using the reserve. Interaction callbacks and webhooks are
-exempt from Discord's global limit, and so is anything that is not the REST API (the gateway,
-the CDN).
+request behind its per-route limit and resends after a 429 or 5xx, so requests the bot asked for
+earlier can pile up into one second. Priority is the caller's to say, through :data:`PRIORITY`
+(a context variable, so it follows a request into discord.py's call): first posts, final edits,
+thread creation and notices (the default) go before progress edits and typing indicators
+(``PRIORITY`` false), which leave a reserve. Interaction callbacks and webhooks are exempt from
+Discord's global limit, and so is anything that is not the REST API (the gateway, the CDN).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from types import SimpleNamespace
@@ -43,42 +44,74 @@ def low_priority() -> Iterator[None]:
         PRIORITY.reset(token)
 
 
+Ticket = float | str  # what a budget hands out with a slot, and takes back when it settles
+
+POLL = 0.05  # seconds between asks while only requests in flight (perhaps elsewhere) fill it
+
+
 class Budget(Protocol):
     """Where slots come from: this process's pacer, or one shared by every process."""
 
-    async def slot(self, *, priority: bool) -> tuple[bool, float]: ...
+    async def slot(self, *, priority: bool) -> tuple[Ticket | None, float]: ...
+
+    async def done(self, ticket: Ticket) -> None: ...
 
 
 class LocalBudget:
     def __init__(self, pacer: Pacer) -> None:
         self.pacer = pacer
 
-    async def slot(self, *, priority: bool) -> tuple[bool, float]:
+    async def slot(self, *, priority: bool) -> tuple[Ticket | None, float]:
         return self.pacer.request_slot(priority=priority)
 
+    async def done(self, ticket: Ticket) -> None:
+        assert isinstance(ticket, float)
+        self.pacer.request_done(ticket)
 
-def trace_config(
-    pacer: Pacer,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    budget: Budget | None = None,
-) -> aiohttp.TraceConfig:
-    slots = budget or LocalBudget(pacer)
 
+class Gate:
+    """Requests wait for a slot in two lines, priority and the rest, each first come first
+    served: only the head of a line asks the budget, so a full budget costs two wake-ups per
+    hint, not one per waiting request."""
+
+    def __init__(
+        self, budget: Budget, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    ) -> None:
+        self.budget = budget
+        self._sleep = sleep
+        self._lines = {True: asyncio.Lock(), False: asyncio.Lock()}
+
+    async def enter(self, *, priority: bool) -> Ticket:
+        async with self._lines[priority]:
+            while True:
+                ticket, hint = await self.budget.slot(priority=priority)
+                if ticket is not None:
+                    return ticket
+                await self._sleep(POLL if hint == math.inf else max(hint, 0.001))
+
+    async def leave(self, ticket: Ticket) -> None:
+        await self.budget.done(ticket)
+
+
+def trace_config(gate: Gate) -> aiohttp.TraceConfig:
     async def on_request_start(
         session: aiohttp.ClientSession,
         context: SimpleNamespace,
         params: aiohttp.TraceRequestStartParams,
     ) -> None:
-        if not charged(params.url.path):
-            return
-        priority = PRIORITY.get()
-        granted, delay = await slots.slot(priority=priority)
-        while not granted:  # a low-priority request waits for room outside the reserve
-            await sleep(max(delay, 0.005))
-            granted, delay = await slots.slot(priority=priority)
-        if delay > 0:
-            await sleep(delay)
+        if charged(params.url.path):
+            context.rest_ticket = await gate.enter(priority=PRIORITY.get())
+
+    async def on_settled(
+        session: aiohttp.ClientSession, context: SimpleNamespace, params: object
+    ) -> None:
+        ticket = getattr(context, "rest_ticket", None)
+        if ticket is not None:
+            context.rest_ticket = None
+            await gate.leave(ticket)
 
     config = aiohttp.TraceConfig()
     config.on_request_start.append(on_request_start)
+    config.on_request_end.append(on_settled)
+    config.on_request_exception.append(on_settled)
     return config

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import math
+
 from redis.asyncio import Redis
 
 from bot.pacing import Pacer
@@ -16,15 +19,19 @@ def budget(space, rate=10, reserve=3):
 async def test_two_processes_together_stay_within_the_rate(redis_space):
     processes = [budget(redis_space), budget(redis_space)]
     try:
-        delays = []
-        for i in range(25):  # priority requests from both processes, all at once
-            granted, delay = await processes[i % 2].slot(priority=True)
-            assert granted
-            delays.append(delay)
-        delays.sort()
-        # However the two interleave, no second holds more than 10 slots in all.
-        assert all(delays[i + 10] - delays[i] >= 0.95 for i in range(len(delays) - 10))
-        assert delays[9] < 0.1 and delays[10] >= 0.95  # ten at once, the eleventh a second on
+        tickets = []
+        for i in range(10):  # priority requests from both processes, all at once
+            ticket, delay = await processes[i % 2].slot(priority=True)
+            assert ticket is not None and delay == 0.0
+            tickets.append(ticket)
+        assert len(set(tickets)) == 10
+        assert await processes[0].slot(priority=True) == (None, math.inf)  # all in flight
+        for i, ticket in enumerate(tickets):
+            await processes[i % 2].done(ticket)
+        ticket, hint = await processes[1].slot(priority=True)
+        assert ticket is None and 0.9 <= hint <= 1.0  # a window after the first answer
+        await asyncio.sleep(hint + 0.01)
+        assert (await processes[1].slot(priority=True))[0] is not None
     finally:
         for process in processes:
             await process.close()
@@ -33,10 +40,14 @@ async def test_two_processes_together_stay_within_the_rate(redis_space):
 async def test_low_priority_requests_leave_the_reserve_to_others(redis_space):
     one, other = budget(redis_space), budget(redis_space)
     try:
-        assert all([(await one.slot(priority=False))[0] for _ in range(7)])  # 10 - 3 reserved
-        granted, hint = await other.slot(priority=False)
-        assert not granted and 0 < hint <= 1.0
-        assert (await other.slot(priority=True)) == (True, 0.0)  # the reserve is there
+        for _ in range(7):  # 10 - 3 reserved
+            ticket, _ = await one.slot(priority=False)
+            assert ticket is not None
+            await one.done(ticket)
+        ticket, hint = await other.slot(priority=False)
+        assert ticket is None and 0 < hint <= 1.0
+        ticket, delay = await other.slot(priority=True)  # the reserve is there
+        assert ticket is not None and delay == 0.0
     finally:
         await one.close()
         await other.close()
@@ -45,8 +56,11 @@ async def test_low_priority_requests_leave_the_reserve_to_others(redis_space):
 async def test_without_redis_each_process_paces_itself():
     lone = RedisRestBudget(Redis.from_url("redis://127.0.0.1:9/0", socket_timeout=0.2,
                                           socket_connect_timeout=0.2),
-                           Pacer(rate=5, reserve=1), prefix="none:")  # fmt: skip
+                           Pacer(rate=5, reserve=1, burst=5), prefix="none:")  # fmt: skip
     try:
-        assert [(await lone.slot(priority=True))[0] for _ in range(3)] == [True] * 3
+        tickets = [(await lone.slot(priority=True))[0] for _ in range(6)]
+        assert all(isinstance(t, float) for t in tickets[:5]) and tickets[5] is None
+        await lone.done(tickets[0])  # settled in the local pacer it came from
+        assert len(lone.pacer._in_flight) == 4
     finally:
         await lone.close()

@@ -1,0 +1,98 @@
+"""The gate every REST request passes: lines in order, and each request settled as it ends."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from bot.pacing import Pacer
+from bot.rest_gate import Gate, LocalBudget, low_priority, trace_config
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        await asyncio.sleep(0)
+
+
+async def test_each_line_goes_first_come_first_served():
+    clock = Clock()
+    pacer = Pacer(clock=clock, rate=4, reserve=2, burst=4)
+    gate = Gate(LocalBudget(pacer), sleep=clock.sleep)
+    order: list[str] = []
+
+    async def request(name: str, priority: bool) -> None:
+        ticket = await gate.enter(priority=priority)
+        order.append(name)
+        await gate.leave(ticket)
+
+    await asyncio.gather(*(request(f"p{i}", True) for i in range(10)))
+    assert order == [f"p{i}" for i in range(10)]
+
+
+async def test_progress_waits_while_first_posts_take_the_reserve():
+    clock = Clock()
+    pacer = Pacer(clock=clock, rate=4, reserve=2, burst=4)
+    gate = Gate(LocalBudget(pacer), sleep=clock.sleep)
+    held = [await gate.enter(priority=False) for _ in range(2)]  # the non-reserved places
+    progress = asyncio.create_task(gate.enter(priority=False))
+    await asyncio.sleep(0)
+    first_posts = [await gate.enter(priority=True) for _ in range(2)]  # the reserve
+    assert not progress.done()
+    for ticket in held + first_posts:
+        await gate.leave(ticket)
+    assert isinstance(await progress, float)
+
+
+async def test_requests_are_charged_as_they_leave_and_settled_when_they_end():
+    """A request answered and one that fails both settle: nothing stays in flight."""
+    pacer = Pacer(rate=20, reserve=5)
+
+    async def ok(_: web.Request) -> web.Response:
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_get("/api/v10/ok", ok)
+    app.router.add_get("/api/v10/interactions/1/x/callback", ok)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    seen: list[int] = []
+
+    async def count(*_: object) -> None:
+        seen.append(len(pacer._in_flight))
+
+    config = trace_config(Gate(LocalBudget(pacer)))
+    config.on_request_headers_sent.append(count)
+    base = f"http://127.0.0.1:{port}/api/v10"
+    try:
+        async with aiohttp.ClientSession(trace_configs=[config]) as http:
+            async with http.get(f"{base}/ok") as response:
+                assert response.status == 200
+            with low_priority():
+                async with http.get(f"{base}/ok"):
+                    pass
+            async with http.get(f"{base}/interactions/1/x/callback"):  # exempt
+                pass
+            with socket.socket() as closed:  # bound, not listening: the connection is refused
+                closed.bind(("127.0.0.1", 0))
+                refused = f"http://127.0.0.1:{closed.getsockname()[1]}/api/v10/ok"
+                with pytest.raises(aiohttp.ClientConnectionError):
+                    async with http.get(refused):
+                        pass
+    finally:
+        await runner.cleanup()
+    assert seen == [1, 1, 0]  # charged while in flight; the exempt one not at all
+    assert not pacer._in_flight and len(pacer._answered) == 3  # the failed one settled too
