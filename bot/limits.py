@@ -9,9 +9,6 @@ GLOBAL_WINDOW = 1.0  # seconds: the window that GLOBAL_LIMIT and our budget coun
 # clients on the same token, how Discord draws its windows; see bot/pacing.py).
 GLOBAL_RATE = 45
 REQUEST_LEASE = 30.0  # seconds a request without an answer (a lost trace) counts as in flight
-GLOBAL_BURST = (
-    3  # slots at once; beyond, one every 1/GLOBAL_RATE s (a smooth schedule tolerates skew)
-)
 PRIORITY_RESERVE = 10  # of GLOBAL_RATE per window, that progress edits and typing leave free
 MIN_GLOBAL_RATE = 2 * PRIORITY_RESERVE  # so that progress edits keep at least half the budget
 # Discord allows about 5 edits per 5 s in a channel; the window here has a margin for the time

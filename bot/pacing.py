@@ -38,14 +38,11 @@ from .limits import (
     EDIT_INTERVAL,
     EDIT_WINDOW,
     EDITS_PER_WINDOW,
-    GLOBAL_BURST,
     GLOBAL_RATE,
     GLOBAL_WINDOW,
     PRIORITY_RESERVE,
     REQUEST_LEASE,
 )
-
-_ROUNDING = 1e-9  # seconds
 
 
 @dataclass(slots=True)
@@ -58,10 +55,10 @@ class Pacer:
       of it. The caller retries after the returned hint, with newer text.
     * :meth:`request_slot`, process-wide: at most ``rate`` requests in flight or answered
       within the last ``window``, non-priority ones only while ``reserve`` of those places stay
-      free; and at most ``burst`` let go at once, then one every ``window / rate`` (a GCRA, a
-      token bucket kept as a "theoretical arrival time"), so that traffic stays smooth. A
-      request let go is settled with :meth:`request_done` when its answer (or failure) is in.
-      Interaction callbacks and webhooks are not charged: Discord exempts them.
+      free. A request let go is settled with :meth:`request_done` when its answer (or
+      failure) is in. Interaction callbacks and webhooks are not charged: Discord exempts them.
+      Nothing spaces requests out within the budget: the count is exact however they bunch,
+      and twenty replies starting together should all show at once.
 
     Requests are let go only now, never booked for later: how long the ones in flight take is
     not known in advance. :mod:`bot.rest_gate` keeps waiting requests in line.
@@ -71,7 +68,6 @@ class Pacer:
     edit_window: float = EDIT_WINDOW  # at most EDITS_PER_WINDOW edits in it (0: no such rule)
     rate: int = GLOBAL_RATE  # slots in any window
     reserve: int = PRIORITY_RESERVE  # of ``rate``, for priority requests only
-    burst: int = GLOBAL_BURST  # slots at once
     window: float = GLOBAL_WINDOW
     clock: Callable[[], float] = time.monotonic
     _channel_next: dict[int, float] = field(default_factory=dict)
@@ -80,11 +76,10 @@ class Pacer:
     lease: float = REQUEST_LEASE  # a request never settled stops counting after this
     _in_flight: deque[float] = field(default_factory=deque, repr=False)  # when each was let go
     _answered: deque[float] = field(default_factory=deque, repr=False)  # settled, in the window
-    _tat: float = field(init=False, default=-math.inf, repr=False)  # the GCRA's clock
 
     def __post_init__(self) -> None:
-        if self.rate < 1 or not 0 <= self.reserve < self.rate or self.burst < 1:
-            raise ValueError("a pacer needs rate >= 1, 0 <= reserve < rate and burst >= 1")
+        if self.rate < 1 or not 0 <= self.reserve < self.rate:
+            raise ValueError("a pacer needs rate >= 1 and 0 <= reserve < rate")
 
     def edit_slot(self, channel_id: int, *, final: bool) -> tuple[bool, float]:
         """``(True, delay)``: a slot is reserved, edit after ``delay``. ``(False, hint)``: the
@@ -128,7 +123,6 @@ class Pacer:
         if not granted:
             return None, hint
         self._in_flight.append(now)
-        self._tat = max(self._tat, now) + self.window / self.rate
         return now, 0.0  # the ticket is the moment it was let go
 
     def request_done(self, ticket: float) -> None:
@@ -154,17 +148,11 @@ class Pacer:
             in_flight.popleft()
         places = self.rate if priority else self.rate - self.reserve
         over = len(answered) + len(in_flight) - places  # >= 0: that many more must leave first
-        # The earliest the GCRA allows, less its float rounding.
-        spaced = self._tat - (self.burst - 1) * self.window / self.rate - _ROUNDING
-        if over < 0 and spaced <= now:
-            return True, 0.0
         if over < 0:
-            free_at = spaced
-        elif over < len(answered):  # answered requests leave the window in order
-            free_at = max(answered[over] + self.window, spaced)
-        else:
-            free_at = math.inf
-        return False, free_at - now
+            return True, 0.0
+        if over < len(answered):  # answered requests leave the window in order
+            return False, answered[over] + self.window - now
+        return False, math.inf
 
     def _forget_idle(self, now: float) -> None:
         for channel_id in [c for c, t in self._channel_next.items() if t < now]:

@@ -21,6 +21,9 @@ from .surface import STOP, Button, Failed, Gone, Refused, Surface
 log = logging.getLogger(__name__)
 
 MAX_FAILURES = 5  # transient failures in a row before the reply gives up on showing more
+# Seconds without text before the typing indicator shows. Most models answer sooner, and then
+# the indicator would only spend a request from the REST budget that first posts need.
+TYPING_AFTER = 1.0
 
 
 class Display:
@@ -37,6 +40,7 @@ class Display:
         reply_to: Callable[[], int | None] | None = None,
         max_messages: int | None = None,
         on_full: Callable[[], object] | None = None,
+        typing_after: float = TYPING_AFTER,
     ) -> None:
         self.surface = surface
         self.pacer = pacer
@@ -47,6 +51,7 @@ class Display:
         self.reply_to = reply_to  # asked once, at the first post
         self.max_messages = max_messages  # the most the surface takes for one reply
         self.on_full = on_full  # called once when the text needs more than that: cut it short
+        self.typing_after = typing_after
         self.text = ""
         self.note = ""
         self.messages: list[int] = []
@@ -200,26 +205,30 @@ class Display:
         return bool(self.text or self.placeholder or self._done)
 
     async def _wait_for_text(self) -> None:
-        """Show the typing indicator until the first text (or the end) arrives. The indicator
-        runs beside the reply: under load it may wait for room in the REST budget, and the
-        first post must not wait behind it."""
+        """Show the typing indicator from ``typing_after`` until the first text (or the end)
+        arrives. The indicator runs beside the reply: under load it may wait for room in the
+        REST budget, and the first post must not wait behind it."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.typing_after):
+                await self._something_to_show()
         if self._has_something():
             return
         granted, _ = self.pacer.peek()
         if granted:  # else the process is busy: skip the typing indicator
             self._typing = asyncio.create_task(self._type(), name=f"typing-{self.channel_id}")
-        while not self._has_something():
-            self._changed.clear()
-            await self._changed.wait()
+        await self._something_to_show()
         if self._typing is not None:  # a typing request still waiting would show after the text
             self._typing.cancel()
 
     async def _type(self) -> None:
         with low_priority():  # discord.py renews it from a task started here: that too
             async with self.surface.typing():
-                while not self._has_something():
-                    self._changed.clear()
-                    await self._changed.wait()
+                await self._something_to_show()
+
+    async def _something_to_show(self) -> None:
+        while not self._has_something():
+            self._changed.clear()
+            await self._changed.wait()
 
     async def _apply(self, index: int) -> None:
         target = self._target()  # the latest text, computed after the wait

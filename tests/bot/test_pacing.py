@@ -88,19 +88,9 @@ def settle_at_once(pacer: Pacer, count: int, *, priority: bool = True) -> list[f
     return tickets
 
 
-def test_requests_go_in_a_burst_then_spaced_out():
-    clock = Clock()
-    pacer = Pacer(clock=clock, rate=45, burst=3)
-    settle_at_once(pacer, 3)  # the burst
-    ticket, hint = pacer.request_slot(priority=True)
-    assert ticket is None and hint == pytest.approx(1 / 45)  # then one every 1/45 s
-    clock.now += hint
-    assert pacer.request_slot(priority=True) == (clock.now, 0.0)
-
-
 def test_a_full_budget_frees_a_place_a_window_after_the_oldest_answer():
     clock = Clock()
-    pacer = Pacer(clock=clock, rate=10, reserve=2, burst=10)
+    pacer = Pacer(clock=clock, rate=10, reserve=2)
     settle_at_once(pacer, 10)
     clock.now += 0.3
     ticket, hint = pacer.request_slot(priority=True)
@@ -112,7 +102,7 @@ def test_a_full_budget_frees_a_place_a_window_after_the_oldest_answer():
 def test_a_request_in_flight_holds_its_place_until_a_window_after_its_answer():
     """Discord may count it any time until its answer comes back, however late that is."""
     clock = Clock()
-    pacer = Pacer(clock=clock, rate=5, reserve=1, burst=5)
+    pacer = Pacer(clock=clock, rate=5, reserve=1)
     tickets = [pacer.request_slot(priority=True)[0] for _ in range(5)]
     clock.now += 3.0  # a stalled loop, a slow Discord: no answers yet
     assert pacer.request_slot(priority=True) == (None, math.inf)  # no telling when
@@ -125,7 +115,7 @@ def test_a_request_in_flight_holds_its_place_until_a_window_after_its_answer():
 
 def test_a_request_never_answered_frees_its_place_after_its_lease():
     clock = Clock()
-    pacer = Pacer(clock=clock, rate=5, reserve=1, burst=5, lease=30.0)
+    pacer = Pacer(clock=clock, rate=5, reserve=1, lease=30.0)
     for _ in range(5):
         pacer.request_slot(priority=True)
     clock.now += 29.0
@@ -136,7 +126,7 @@ def test_a_request_never_answered_frees_its_place_after_its_lease():
 
 def test_ordinary_requests_leave_the_reserve():
     clock = Clock()
-    pacer = Pacer(clock=clock, rate=45, reserve=10, burst=45)
+    pacer = Pacer(clock=clock, rate=45, reserve=10)
     settle_at_once(pacer, 35, priority=False)
     ticket, hint = pacer.request_slot()
     assert ticket is None and hint == pytest.approx(1.0)
@@ -146,18 +136,16 @@ def test_ordinary_requests_leave_the_reserve():
 
 
 def test_peek_takes_nothing():
-    pacer = Pacer(clock=Clock(), rate=20, reserve=10, burst=20)
+    pacer = Pacer(clock=Clock(), rate=20, reserve=10)
     for _ in range(100):
         assert pacer.peek() == (True, 0.0)
     assert len(settle_at_once(pacer, 20)) == 20
 
 
-@pytest.mark.parametrize(
-    ("rate", "reserve", "burst"), [(0, 0, 1), (10, 10, 1), (10, -1, 1), (10, 2, 0)]
-)
-def test_a_budget_must_leave_room(rate, reserve, burst):
+@pytest.mark.parametrize(("rate", "reserve"), [(0, 0), (10, 10), (10, -1)])
+def test_a_budget_must_leave_room(rate, reserve):
     with pytest.raises(ValueError, match="reserve"):
-        Pacer(rate=rate, reserve=reserve, burst=burst)
+        Pacer(rate=rate, reserve=reserve)
 
 
 def simulate(
@@ -219,30 +207,29 @@ def simulate(
 
 
 @pytest.mark.parametrize(
-    ("seed", "rate", "reserve", "burst", "per_second", "priority_share", "bursts", "stalls"),
+    ("seed", "rate", "reserve", "per_second", "priority_share", "bursts", "stalls"),
     [
-        (1, 45, 10, 3, 20, 0.5, 0.0, 0.0),  # light load
-        (2, 45, 10, 3, 60, 0.3, 0.0, 0.05),  # over budget, mostly progress edits
-        (3, 45, 10, 3, 60, 0.9, 0.0, 0.05),  # over budget, mostly first posts and final edits
-        (4, 45, 10, 3, 200, 0.5, 0.0, 0.2),  # four times the budget, many stalls
-        (5, 45, 10, 3, 100, 0.2, 0.05, 0.05),  # some arrivals are bursts of up to 60 at once
-        (6, 45, 0, 3, 100, 0.5, 0.03, 0.05),  # no reserve
-        (7, 45, 10, 45, 100, 0.5, 0.03, 0.5),  # a burst as large as the budget, half stalled
-        (8, 45, 10, 1, 100, 0.5, 0.03, 0.05),  # no burst: evenly spaced
-        (9, 10, 4, 3, 30, 0.5, 0.03, 0.05),  # a small budget
-        (10, 450, 10, 3, 1000, 0.4, 0.03, 0.05),  # a bot that Discord granted more
-        (11, 45, 10, 3, 45, 1.0, 0.02, 0.05),  # priority only, at the budget
-        (12, 45, 10, 3, 300, 0.0, 0.05, 0.05),  # progress edits and typing only
+        (1, 45, 10, 20, 0.5, 0.0, 0.0),  # light load
+        (2, 45, 10, 60, 0.3, 0.0, 0.05),  # over budget, mostly progress edits
+        (3, 45, 10, 60, 0.9, 0.0, 0.05),  # over budget, mostly first posts and final edits
+        (4, 45, 10, 200, 0.5, 0.0, 0.2),  # four times the budget, many stalls
+        (5, 45, 10, 100, 0.2, 0.05, 0.05),  # some arrivals are bursts of up to 60 at once
+        (6, 45, 0, 100, 0.5, 0.03, 0.05),  # no reserve
+        (7, 45, 10, 100, 0.5, 0.03, 0.5),  # half the requests stall
+        (8, 10, 4, 30, 0.5, 0.03, 0.05),  # a small budget
+        (9, 450, 10, 1000, 0.4, 0.03, 0.05),  # a bot that Discord granted more
+        (10, 45, 10, 45, 1.0, 0.02, 0.05),  # priority only, at the budget
+        (11, 45, 10, 300, 0.0, 0.05, 0.05),  # progress edits and typing only
     ],
 )
 def test_discord_never_counts_more_than_the_rate_in_a_window(
-    seed, rate, reserve, burst, per_second, priority_share, bursts, stalls
+    seed, rate, reserve, per_second, priority_share, bursts, stalls
 ):
     """However late requests leave or come back, Discord never counts more than ``rate`` in
     any one-second window, nor ordinary requests more than ``rate - reserve``; a saturated
     budget is still used."""
     clock = Clock()
-    pacer = Pacer(clock=clock, rate=rate, reserve=reserve, burst=burst)
+    pacer = Pacer(clock=clock, rate=rate, reserve=reserve)
     counted, let_go = simulate(
         seed, pacer, clock, per_second=per_second, priority_share=priority_share,
         bursts=bursts, latency=(0.02, 0.15), stalls=stalls,

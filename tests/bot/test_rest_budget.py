@@ -56,7 +56,7 @@ async def test_low_priority_requests_leave_the_reserve_to_others(redis_space):
 async def test_without_redis_each_process_paces_itself():
     lone = RedisRestBudget(Redis.from_url("redis://127.0.0.1:9/0", socket_timeout=0.2,
                                           socket_connect_timeout=0.2),
-                           Pacer(rate=5, reserve=1, burst=5), prefix="none:")  # fmt: skip
+                           Pacer(rate=5, reserve=1), prefix="none:")  # fmt: skip
     try:
         tickets = [(await lone.slot(priority=True))[0] for _ in range(6)]
         assert all(isinstance(t, float) for t in tickets[:5]) and tickets[5] is None

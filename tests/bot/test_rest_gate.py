@@ -27,7 +27,7 @@ class Clock:
 
 async def test_each_line_goes_first_come_first_served():
     clock = Clock()
-    pacer = Pacer(clock=clock, rate=4, reserve=2, burst=4)
+    pacer = Pacer(clock=clock, rate=4, reserve=2)
     gate = Gate(LocalBudget(pacer), sleep=clock.sleep)
     order: list[str] = []
 
@@ -42,7 +42,7 @@ async def test_each_line_goes_first_come_first_served():
 
 async def test_progress_waits_while_first_posts_take_the_reserve():
     clock = Clock()
-    pacer = Pacer(clock=clock, rate=4, reserve=2, burst=4)
+    pacer = Pacer(clock=clock, rate=4, reserve=2)
     gate = Gate(LocalBudget(pacer), sleep=clock.sleep)
     held = [await gate.enter(priority=False) for _ in range(2)]  # the non-reserved places
     progress = asyncio.create_task(gate.enter(priority=False))
