@@ -93,13 +93,11 @@ class SQLiteStore(SQLiteExtras):
             await db.close()
 
     async def get_conversation(self, conversation_id: int) -> Conversation | None:
-        async with self.db.execute(
+        row = await self._one(
             "SELECT id, guild_id, parent_id, owner_id, persona, history_start, summary, "
-            "summary_through "
-            "FROM conversations WHERE id = ?",
+            "summary_through FROM conversations WHERE id = ?",
             (conversation_id,),
-        ) as cursor:
-            row = await cursor.fetchone()
+        )
         return _conversation(row) if row else None
 
     async def create_conversation(
@@ -127,9 +125,9 @@ class SQLiteStore(SQLiteExtras):
         author_id: int | None = None,
         worker: str | None = None,
     ) -> Turn | None:
-        async with self.db.execute(
-            f"INSERT INTO turns (conversation_id, message_id, role, content, author_name, tokens, "
-            f"status, author_id, worker) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT "
+        row = await self._one(
+            "INSERT INTO turns (conversation_id, message_id, role, content, author_name, tokens, "
+            "status, author_id, worker) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT "
             f"(message_id) DO NOTHING RETURNING {_TURN_COLUMNS}",
             (
                 conversation_id,
@@ -142,8 +140,7 @@ class SQLiteStore(SQLiteExtras):
                 author_id,
                 worker,
             ),
-        ) as cursor:
-            row = await cursor.fetchone()
+        )
         return _turn(row) if row else None
 
     async def update_turn(
@@ -175,12 +172,15 @@ class SQLiteStore(SQLiteExtras):
     async def newest_turns(
         self, conversation_id: int, *, limit: int, before_seq: int | None = None
     ) -> list[Turn]:
-        async with self.db.execute(
-            f"SELECT {_TURN_COLUMNS} FROM turns WHERE conversation_id = ? AND seq < ? AND seq > "
-            "(SELECT history_start FROM conversations WHERE id = ?) ORDER BY seq DESC LIMIT ?",
-            (conversation_id, before_seq or _NO_SEQ, conversation_id, limit),
-        ) as cursor:
-            return [_turn(row) for row in await cursor.fetchall()]
+        return [
+            _turn(row)
+            for row in await self._all(
+                f"SELECT {_TURN_COLUMNS} FROM turns WHERE conversation_id = ? AND seq < ? AND seq "
+                "> (SELECT history_start FROM conversations WHERE id = ?) ORDER BY seq DESC "
+                "LIMIT ?",
+                (conversation_id, before_seq or _NO_SEQ, conversation_id, limit),
+            )
+        ]
 
     async def newest_turns_within(
         self, conversation_id: int, budget: int, *, after_seq: int, before_seq: int | None = None
@@ -190,11 +190,9 @@ class SQLiteStore(SQLiteExtras):
         # not the length of the conversation.
         limit = max(64, budget // 100)  # a first guess of how many turns fit
         while True:
-            async with self.db.execute(
-                _WITHIN_QUERY,
-                (conversation_id, after_seq, before_seq or _NO_SEQ, limit, budget),
-            ) as cursor:
-                rows = await cursor.fetchall()
+            rows = await self._all(
+                _WITHIN_QUERY, (conversation_id, after_seq, before_seq or _NO_SEQ, limit, budget)
+            )
             if len(rows) < limit or rows[-1][-1] > budget:
                 return [_turn(row[:-1]) for row in rows]
             limit *= 8
@@ -210,12 +208,14 @@ class SQLiteStore(SQLiteExtras):
     async def turns_between(
         self, conversation_id: int, after_seq: int, through_seq: int
     ) -> list[Turn]:
-        async with self.db.execute(
-            f"SELECT {_TURN_COLUMNS} FROM turns WHERE conversation_id = ? AND seq > ? AND seq <= ? "
-            "ORDER BY seq",
-            (conversation_id, after_seq, through_seq),
-        ) as cursor:
-            return [_turn(row) for row in await cursor.fetchall()]
+        return [
+            _turn(row)
+            for row in await self._all(
+                f"SELECT {_TURN_COLUMNS} FROM turns WHERE conversation_id = ? AND seq > ? AND seq "
+                "<= ? ORDER BY seq",
+                (conversation_id, after_seq, through_seq),
+            )
+        ]
 
     async def evict(self, conversation_id: int, through_seq: int) -> None:
         await self.db.execute(
@@ -253,40 +253,45 @@ class SQLiteStore(SQLiteExtras):
             )
 
     async def get_default_persona(self, scope: PersonaScope, scope_id: int) -> str | None:
-        async with self.db.execute(
+        row = await self._one(
             "SELECT persona FROM personas WHERE scope = ? AND scope_id = ?", (str(scope), scope_id)
-        ) as cursor:
-            row = await cursor.fetchone()
+        )
         return row[0] if row else None
 
     async def interrupt_streaming_turns(self, *, live: Collection[str] = ()) -> list[Turn]:
         marks = ", ".join("?" * len(live))
         others = f"AND (worker IS NULL OR worker NOT IN ({marks}))" if live else ""
-        async with self.db.execute(
-            f"UPDATE turns SET status = 'interrupted' WHERE status = 'streaming' {others} "
-            f"RETURNING {_TURN_COLUMNS}",
-            tuple(live),
-        ) as cursor:
-            return [_turn(row) for row in await cursor.fetchall()]
+        return [
+            _turn(row)
+            for row in await self._all(
+                f"UPDATE turns SET status = 'interrupted' WHERE status = 'streaming' {others} "
+                f"RETURNING {_TURN_COLUMNS}",
+                tuple(live),
+            )
+        ]
 
     async def delete_turn(self, seq: int) -> None:
         await self.db.execute("DELETE FROM turns WHERE seq = ?", (seq,))
 
     async def conversation_ids(self, limit: int) -> list[int]:
-        async with self.db.execute(
-            "SELECT id FROM conversations ORDER BY id DESC LIMIT ?", (limit,)
-        ) as cursor:
-            return [row[0] for row in await cursor.fetchall()]
+        return [
+            row[0]
+            for row in await self._all(
+                "SELECT id FROM conversations ORDER BY id DESC LIMIT ?", (limit,)
+            )
+        ]
 
     async def attach_message(self, seq: int, message_id: int) -> None:
         await self.db.execute("UPDATE turns SET message_id = ? WHERE seq = ?", (message_id, seq))
 
     async def turns_after(self, after_seq: int, limit: int) -> list[Turn]:
-        async with self.db.execute(
-            f"SELECT {_TURN_COLUMNS} FROM turns WHERE seq > ? ORDER BY seq LIMIT ?",
-            (after_seq, limit),
-        ) as cursor:
-            return [_turn(row) for row in await cursor.fetchall()]
+        return [
+            _turn(row)
+            for row in await self._all(
+                f"SELECT {_TURN_COLUMNS} FROM turns WHERE seq > ? ORDER BY seq LIMIT ?",
+                (after_seq, limit),
+            )
+        ]
 
     async def set_token_counts(self, counts: list[tuple[int, int]]) -> None:
         await self.db.executemany(
@@ -294,8 +299,7 @@ class SQLiteStore(SQLiteExtras):
         )
 
     async def get_meta(self, key: str) -> str | None:
-        async with self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)) as cursor:
-            row = await cursor.fetchone()
+        row = await self._one("SELECT value FROM meta WHERE key = ?", (key,))
         return row[0] if row else None
 
     async def set_meta(self, key: str, value: str) -> None:

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
+from typing import Any
 
 import aiosqlite
 
@@ -15,12 +17,20 @@ class SQLiteExtras:
 
     db: aiosqlite.Connection
 
+    async def _all(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
+        """A statement's rows in one trip to the connection's thread: a cursor's execute, fetch
+        and close would be three, and under load every trip waits its turn."""
+        return list(await self.db.execute_fetchall(sql, params))
+
+    async def _one(self, sql: str, params: Iterable[Any] = ()) -> Any:
+        rows = await self._all(sql, params)
+        return rows[0] if rows else None
+
     async def set_reasoning(self, seq: int, reasoning: str) -> None:
         await self.db.execute("UPDATE turns SET reasoning = ? WHERE seq = ?", (reasoning, seq))
 
     async def get_reasoning(self, seq: int) -> str | None:
-        async with self.db.execute("SELECT reasoning FROM turns WHERE seq = ?", (seq,)) as cursor:
-            row = await cursor.fetchone()
+        row = await self._one("SELECT reasoning FROM turns WHERE seq = ?", (seq,))
         return row[0] if row else None
 
     async def add_images(self, seq: int, images: list[Image]) -> None:
@@ -35,13 +45,12 @@ class SQLiteExtras:
             return {}
         marks = ", ".join("?" * len(seqs))
         found: dict[int, list[Image]] = {}
-        async with self.db.execute(
-            f"SELECT seq, mime, data, width, height FROM images WHERE seq IN ({marks}) "
-            "ORDER BY seq, position",
+        for seq, mime, data, width, height in await self._all(
+            f"SELECT seq, mime, data, width, height FROM images WHERE seq IN ({marks}) ORDER BY "
+            "seq, position",
             seqs,
-        ) as cursor:
-            for seq, mime, data, width, height in await cursor.fetchall():
-                found.setdefault(seq, []).append(Image(mime, bytes(data), width, height))
+        ):
+            found.setdefault(seq, []).append(Image(mime, bytes(data), width, height))
         return found
 
     async def set_model(self, scope: ModelScope, scope_id: int, model: str | None) -> None:
@@ -57,10 +66,9 @@ class SQLiteExtras:
             )
 
     async def get_model(self, scope: ModelScope, scope_id: int) -> str | None:
-        async with self.db.execute(
+        row = await self._one(
             "SELECT model FROM models WHERE scope = ? AND scope_id = ?", (str(scope), scope_id)
-        ) as cursor:
-            row = await cursor.fetchone()
+        )
         return row[0] if row else None
 
     # -- privacy ------------------------------------------------------------------------------
@@ -88,10 +96,12 @@ class SQLiteExtras:
         return cursor.rowcount > 0
 
     async def delete_guild(self, guild_id: int) -> list[int]:
-        async with self.db.execute(
-            "DELETE FROM conversations WHERE guild_id = ? RETURNING id", (guild_id,)
-        ) as cursor:
-            ids = [row[0] for row in await cursor.fetchall()]
+        ids = [
+            row[0]
+            for row in await self._all(
+                "DELETE FROM conversations WHERE guild_id = ? RETURNING id", (guild_id,)
+            )
+        ]
         await self.db.execute("DELETE FROM usage WHERE guild_id = ?", (guild_id,))
         for table in ("personas", "models"):
             await self.db.execute(
@@ -101,12 +111,14 @@ class SQLiteExtras:
 
     async def delete_idle(self, before: dt.datetime) -> list[int]:
         stamp = before.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")  # CURRENT_TIMESTAMP's
-        async with self.db.execute(
-            "DELETE FROM conversations WHERE created_at < ? AND NOT EXISTS (SELECT 1 FROM turns "
-            "WHERE conversation_id = conversations.id AND created_at >= ?) RETURNING id",
-            (stamp, stamp),
-        ) as cursor:
-            return [row[0] for row in await cursor.fetchall()]
+        return [
+            row[0]
+            for row in await self._all(
+                "DELETE FROM conversations WHERE created_at < ? AND NOT EXISTS (SELECT 1 FROM "
+                "turns WHERE conversation_id = conversations.id AND created_at >= ?) RETURNING id",
+                (stamp, stamp),
+            )
+        ]
 
     async def purge(self) -> None:
         # secure_delete overwrites freed pages in the database file; the write-ahead log may
@@ -125,10 +137,10 @@ class SQLiteExtras:
     async def live_workers(self, since: dt.datetime) -> list[str]:
         stamp = since.astimezone(dt.UTC).isoformat()
         await self.db.execute("DELETE FROM meta WHERE key LIKE 'worker:%' AND value < ?", (stamp,))
-        async with self.db.execute(
-            "SELECT substr(key, 8) FROM meta WHERE key LIKE 'worker:%'"
-        ) as cursor:
-            return [row[0] for row in await cursor.fetchall()]
+        return [
+            row[0]
+            for row in await self._all("SELECT substr(key, 8) FROM meta WHERE key LIKE 'worker:%'")
+        ]
 
     async def retire(self, worker: str) -> None:
         await self.db.execute("DELETE FROM meta WHERE key = ?", (f"worker:{worker}",))
@@ -147,7 +159,8 @@ class SQLiteExtras:
         cost: float = 0.0,
     ) -> None:
         await self.db.execute(
-            "INSERT INTO usage (guild_id, user_id, day, requests, prompt_tokens, completion_tokens, "
+            "INSERT INTO usage (guild_id, user_id, day, requests, prompt_tokens, "
+            "completion_tokens, "
             "cached_tokens, cost) VALUES (?, ?, ?, 1, ?, ?, ?, ?) ON CONFLICT (guild_id, day, "
             "user_id) DO UPDATE SET requests = requests + 1, "
             "prompt_tokens = prompt_tokens + excluded.prompt_tokens, "
@@ -170,6 +183,5 @@ class SQLiteExtras:
         if user_id is not None:
             query += " AND user_id = ?"
             params.append(user_id)
-        async with self.db.execute(query, params) as cursor:
-            row = await cursor.fetchone()
+        row = await self._one(query, params)
         return UsageTotals(*row) if row else UsageTotals()
