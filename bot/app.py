@@ -145,8 +145,8 @@ class ChatBot(commands.Bot):
             if settings.redis_url
             else None
         )
-        budget = self.rest_budget or rest_gate.LocalBudget(pacer)
-        trace = rest_gate.trace_config(rest_gate.Gate(budget))
+        self.rest_gate = rest_gate.Gate(self.rest_budget or rest_gate.LocalBudget(pacer))
+        trace = rest_gate.trace_config(self.rest_gate)
         if metrics.enabled:
             trace.on_request_end.extend(discord_http_trace(metrics).on_request_end)
         options.setdefault("http_trace", trace)
@@ -206,8 +206,9 @@ class ChatBot(commands.Bot):
                 len(self.interrupted_replies),
             )
         core = await build_core(
-            self.settings, self.store, self.llm, self.limiter, self.pacer, self.metrics
-        )
+            self.settings, self.store, self.llm, self.limiter, self.pacer, self.metrics,
+            post_slot=self.rest_gate.paid,
+        )  # fmt: skip
         self.counter, self.models, self.choices = core.counter, core.models, core.choices
         self.conversations, self.summarizer = core.conversations, core.summarizer
         self.replies, self.privacy = core.replies, core.privacy

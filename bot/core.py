@@ -4,8 +4,11 @@ conversations, summaries and replies. Kept apart from the discord.py bot that ho
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 from .choices import Choices
@@ -44,6 +47,7 @@ async def build_core(
     limiter: Limiter,
     pacer: Pacer,
     metrics: Metrics = NO_METRICS,
+    post_slot: Callable[[], AbstractAsyncContextManager[None]] = contextlib.nullcontext,
 ) -> Core:
     """Everything the chat cog and the commands call, over an open store."""
     default = settings.openai_model
@@ -82,7 +86,7 @@ async def build_core(
     replies = Replies(
         Deps(
             conversations, choices, models, llm, limiter, pacer, summarizer,
-            cache_keys=settings.sends_prompt_cache_key, metrics=metrics,
+            cache_keys=settings.sends_prompt_cache_key, metrics=metrics, post_slot=post_slot,
         )
     )  # fmt: skip
     privacy = Privacy(

@@ -9,6 +9,7 @@ Pure: no I/O, no openai import.
 from __future__ import annotations
 
 from enum import Enum, auto
+from typing import Any
 
 OPEN_TAG = "<think>"
 CLOSE_TAG = "</think>"
@@ -94,12 +95,20 @@ def split_reasoning(text: str) -> tuple[str, str]:
 REASONING_FIELDS = ("reasoning_content", "reasoning")
 
 
+def api_field(source: object, name: str) -> Any:
+    """A field of what the API sent: one of openai's models (extra fields included) or a
+    stream chunk's plain JSON; None if it is not there."""
+    if isinstance(source, dict):
+        return source.get(name)
+    return getattr(source, name, None)
+
+
 def reasoning_field(message: object) -> str:
     """Reasoning a server sends in a field of its own, next to the content (an extra field on
     openai's models): ``reasoning_content`` from DeepSeek and llama.cpp, ``reasoning`` from vLLM,
     Ollama and OpenRouter. A server that sends both repeats the text: the first one counts."""
     for name in REASONING_FIELDS:
-        value = getattr(message, name, None)
+        value = api_field(message, name)
         if isinstance(value, str) and value:
             return value
     return ""

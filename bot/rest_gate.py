@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from types import SimpleNamespace
 from typing import Protocol
@@ -25,7 +25,11 @@ import aiohttp
 
 from .pacing import Pacer
 
+Ticket = float | str  # what a budget hands out with a slot, and takes back when it settles
+
 PRIORITY: ContextVar[bool] = ContextVar("discord_rest_priority", default=True)
+# A slot taken before the request was made (:meth:`Gate.paid`), for the next request to use.
+_PREPAID: ContextVar[list[Ticket] | None] = ContextVar("discord_rest_prepaid", default=None)
 EXEMPT = ("/interactions/", "/webhooks/")
 
 
@@ -43,8 +47,6 @@ def low_priority() -> Iterator[None]:
     finally:
         PRIORITY.reset(token)
 
-
-Ticket = float | str  # what a budget hands out with a slot, and takes back when it settles
 
 POLL = 0.05  # seconds between asks while only requests in flight (perhaps elsewhere) fill it
 
@@ -92,6 +94,21 @@ class Gate:
     async def leave(self, ticket: Ticket) -> None:
         await self.budget.done(ticket)
 
+    @contextlib.asynccontextmanager
+    async def paid(self) -> AsyncIterator[None]:
+        """Wait for a priority slot, then run the block: its first REST request goes at once
+        on that slot. So a request can be composed after the wait rather than before it (a
+        reply that ended while its first post waited posts its final text, and needs no edit
+        after). Make no other REST request in the block: the slot is held meanwhile."""
+        held = [await self.enter(priority=True)]
+        token = _PREPAID.set(held)
+        try:
+            yield
+        finally:
+            _PREPAID.reset(token)
+            if held:  # no request used it: it counts as if sent now
+                await self.leave(held.pop())
+
 
 def trace_config(gate: Gate) -> aiohttp.TraceConfig:
     async def on_request_start(
@@ -100,7 +117,11 @@ def trace_config(gate: Gate) -> aiohttp.TraceConfig:
         params: aiohttp.TraceRequestStartParams,
     ) -> None:
         if charged(params.url.path):
-            context.rest_ticket = await gate.enter(priority=PRIORITY.get())
+            held = _PREPAID.get()
+            if held:
+                context.rest_ticket = held.pop()
+            else:
+                context.rest_ticket = await gate.enter(priority=PRIORITY.get())
 
     async def on_settled(
         session: aiohttp.ClientSession, context: SimpleNamespace, params: object

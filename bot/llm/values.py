@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..reasoning import api_field
+
 
 @dataclass(frozen=True, slots=True)
 class Delta:
@@ -28,9 +30,12 @@ class Usage:
     @classmethod
     def of(cls, usage: Any) -> Usage:
         """From the API's usage object; servers other than OpenAI may omit the details."""
-        details = getattr(usage, "prompt_tokens_details", None)
-        cached = getattr(details, "cached_tokens", None) or 0
-        return cls(usage.prompt_tokens or 0, usage.completion_tokens or 0, cached)
+        cached = api_field(api_field(usage, "prompt_tokens_details"), "cached_tokens") or 0
+        prompt, completion = (
+            api_field(usage, "prompt_tokens"),
+            api_field(usage, "completion_tokens"),
+        )
+        return cls(prompt or 0, completion or 0, cached)
 
 
 @dataclass(slots=True)
@@ -52,8 +57,8 @@ class Reply:
     def record(self, usage: Any) -> None:
         """Take the API's usage object (a stream's last chunk, or a completion's)."""
         self.usage = Usage.of(usage)
-        details = getattr(usage, "completion_tokens_details", None)
-        self.reasoning_tokens = getattr(details, "reasoning_tokens", None)
+        details = api_field(usage, "completion_tokens_details")
+        self.reasoning_tokens = api_field(details, "reasoning_tokens")
 
     def spent(self, prompt_tokens: int, count: Callable[[str], int]) -> Usage | None:
         """The usage as reported, or counted when the server sends none (llama.cpp, for one):

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 
 from ..pacing import Pacer
 from ..render import display_parts, fit, split_parts, with_note
@@ -41,6 +42,7 @@ class Display:
         max_messages: int | None = None,
         on_full: Callable[[], object] | None = None,
         typing_after: float = TYPING_AFTER,
+        post_slot: Callable[[], AbstractAsyncContextManager[None]] = contextlib.nullcontext,
     ) -> None:
         self.surface = surface
         self.pacer = pacer
@@ -52,6 +54,7 @@ class Display:
         self.max_messages = max_messages  # the most the surface takes for one reply
         self.on_full = on_full  # called once when the text needs more than that: cut it short
         self.typing_after = typing_after
+        self.post_slot = post_slot  # holds a REST slot for the post made in it (bot.rest_gate)
         self.text = ""
         self.note = ""
         self.messages: list[int] = []
@@ -148,14 +151,17 @@ class Display:
                 self._changed.clear()
                 await self._changed.wait()
                 continue
-            if not await self._slot(is_edit=index < len(self.messages)):
+            is_edit = index < len(self.messages)
+            if not await self._slot(is_edit=is_edit):
                 continue
             try:
-                if self._progress(index < len(self.messages)):
+                if self._progress(is_edit):
                     with low_priority():
                         await self._apply(index)
-                else:
+                elif is_edit:
                     await self._apply(index)
+                else:
+                    await self._post(index)
                 failures = 0
             except Gone:
                 self._vanished()
@@ -193,6 +199,17 @@ class Display:
                 await self._wait_for_finish(hint)
                 return False
         return True
+
+    async def _post(self, index: int) -> None:
+        """A new message takes its REST slot before its text is chosen: under load a reply
+        may end while its first post waits, and then that post shows the final text, with no
+        edit after it."""
+        if not self.surface.limits.charged:
+            await self._apply(index)
+            return
+        await self.surface.ready()  # the slot is held while the block runs: not for this wait
+        async with self.post_slot():
+            await self._apply(index)
 
     def _progress(self, is_edit: bool) -> bool:
         return is_edit and not self._done

@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
 from ..choices import Choices
@@ -61,6 +62,8 @@ class Deps:
     short_wait: float = SHORT_WAIT
     clock: Callable[[], float] = time.monotonic
     metrics: Metrics = NO_METRICS  # Prometheus when METRICS_PORT is set
+    # A REST slot held for the post made in it, so that its text is chosen when it may leave.
+    post_slot: Callable[[], AbstractAsyncContextManager[None]] = contextlib.nullcontext
 
 
 class Job:
@@ -164,6 +167,7 @@ class Job:
             self.surface, self.deps.pacer, on_gone=self.stop, on_posted=self._posted,
             reply_to=self._reply_to, max_messages=self.surface.limits.messages,
             on_full=lambda: self.stop(self.texts.cut_at_message_limit),
+            post_slot=self.deps.post_slot,
         )  # fmt: skip
         self.display.start()
         self._asked_at = self.deps.clock()

@@ -34,6 +34,7 @@ class Limits:
 
     messages: int | None = None
     until: float | None = None
+    charged: bool = True  # its posts count towards Discord's global limit (webhooks do not)
 
 
 UNLIMITED = Limits()
@@ -68,6 +69,11 @@ class Surface(Protocol):
     @property
     def limits(self) -> Limits:
         """What one reply may use here; the reply is cut short, with a note, to stay within."""
+        ...
+
+    async def ready(self) -> None:
+        """Wait until there is somewhere to post (a thread may still be being opened); raises
+        :class:`Gone` if there never will be."""
         ...
 
     async def post(self, text: str, *, button: Button | None, reply_to: int | None = None) -> int:

@@ -74,7 +74,7 @@ class InteractionSurface:
         self.conversation_id = conversation_id
         self.words = words
         left = (interaction.expires_at - discord.utils.utcnow()).total_seconds()
-        self._limits = Limits(messages=FOLLOWUPS, until=clock() + left - END_ROOM)
+        self._limits = Limits(messages=FOLLOWUPS, until=clock() + left - END_ROOM, charged=False)
         self._channel_id = interaction.channel_id or conversation_id
 
     @property
@@ -84,6 +84,9 @@ class InteractionSurface:
     @property
     def limits(self) -> Limits:
         return self._limits
+
+    async def ready(self) -> None:
+        return None  # the interaction's webhook is there already
 
     def _view(self, button: Button | None) -> dict[str, Any]:
         view = button_view(self.bot, button, self.conversation_id, self.words)

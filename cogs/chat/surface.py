@@ -108,6 +108,9 @@ class DiscordSurface:
         except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
             raise Gone(f"no thread: {exc}") from exc
 
+    async def ready(self) -> None:
+        await self._ready()
+
     def _view(self, button: Button | None) -> discord.ui.View | None:
         return button_view(self.bot, button, self.conversation_id, self.words)
 

@@ -91,6 +91,9 @@ def test_text_is_released_as_soon_as_it_is_decided(chunks, released):
         (ChoiceDelta.model_validate({"content": None, "reasoning_content": "d"}), "d"),
         (ChoiceDelta.model_validate({"reasoning": "e"}), "e"),
         (ChoiceDelta.model_validate({"content": "f"}), ""),
+        ({"content": None, "reasoning_content": "g"}, "g"),  # a stream chunk's plain JSON
+        ({"reasoning": "h", "content": ""}, "h"),
+        ({"content": "i"}, ""),
     ],
 )
 def test_reasoning_fields(message, expected):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
@@ -23,6 +25,24 @@ class Clock:
     async def sleep(self, seconds: float) -> None:
         self.now += seconds
         await asyncio.sleep(0)
+
+
+@contextlib.asynccontextmanager
+async def serve() -> AsyncIterator[str]:
+    """A local stand-in for Discord's REST API that answers every GET with ``{}``."""
+
+    async def ok(_: web.Request) -> web.Response:
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_get("/api/v10/{path:.*}", ok)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}/api/v10"
+    finally:
+        await runner.cleanup()
 
 
 async def test_each_line_goes_first_come_first_served():
@@ -57,18 +77,6 @@ async def test_progress_waits_while_first_posts_take_the_reserve():
 async def test_requests_are_charged_as_they_leave_and_settled_when_they_end():
     """A request answered and one that fails both settle: nothing stays in flight."""
     pacer = Pacer(rate=20, reserve=5)
-
-    async def ok(_: web.Request) -> web.Response:
-        return web.json_response({})
-
-    app = web.Application()
-    app.router.add_get("/api/v10/ok", ok)
-    app.router.add_get("/api/v10/interactions/1/x/callback", ok)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
     seen: list[int] = []
 
     async def count(*_: object) -> None:
@@ -76,23 +84,32 @@ async def test_requests_are_charged_as_they_leave_and_settled_when_they_end():
 
     config = trace_config(Gate(LocalBudget(pacer)))
     config.on_request_headers_sent.append(count)
-    base = f"http://127.0.0.1:{port}/api/v10"
-    try:
-        async with aiohttp.ClientSession(trace_configs=[config]) as http:
-            async with http.get(f"{base}/ok") as response:
-                assert response.status == 200
-            with low_priority():
-                async with http.get(f"{base}/ok"):
-                    pass
-            async with http.get(f"{base}/interactions/1/x/callback"):  # exempt
+    async with serve() as base, aiohttp.ClientSession(trace_configs=[config]) as http:
+        async with http.get(f"{base}/ok") as response:
+            assert response.status == 200
+        with low_priority():
+            async with http.get(f"{base}/ok"):
                 pass
-            with socket.socket() as closed:  # bound, not listening: the connection is refused
-                closed.bind(("127.0.0.1", 0))
-                refused = f"http://127.0.0.1:{closed.getsockname()[1]}/api/v10/ok"
-                with pytest.raises(aiohttp.ClientConnectionError):
-                    async with http.get(refused):
-                        pass
-    finally:
-        await runner.cleanup()
+        async with http.get(f"{base}/interactions/1/x/callback"):  # exempt
+            pass
+        with socket.socket() as closed:  # bound, not listening: the connection is refused
+            closed.bind(("127.0.0.1", 0))
+            refused = f"http://127.0.0.1:{closed.getsockname()[1]}/api/v10/ok"
+            with pytest.raises(aiohttp.ClientConnectionError):
+                async with http.get(refused):
+                    pass
     assert seen == [1, 1, 0]  # charged while in flight; the exempt one not at all
     assert not pacer._in_flight and len(pacer._answered) == 3  # the failed one settled too
+
+
+async def test_a_request_made_on_a_slot_taken_first_is_charged_once():
+    pacer = Pacer(rate=20, reserve=5)
+    gate = Gate(LocalBudget(pacer))
+    async with serve() as base, aiohttp.ClientSession(trace_configs=[trace_config(gate)]) as http:
+        async with gate.paid():
+            assert len(pacer._in_flight) == 1  # taken before the request is made
+            async with http.get(f"{base}/ok"):
+                pass
+        async with gate.paid():  # a slot never used still counts, as if sent
+            pass
+    assert not pacer._in_flight and len(pacer._answered) == 2

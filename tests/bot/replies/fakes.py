@@ -39,12 +39,16 @@ class FakeSurface:
     notices: list[str] = field(default_factory=list)
     fail_with: list[Exception] = field(default_factory=list)  # raised by the next posts/edits
     typing_count: int = 0
+    edit_count: int = 0
     posted: asyncio.Event = field(default_factory=asyncio.Event)
     limits: Limits = UNLIMITED
 
     def _maybe_fail(self) -> None:
         if self.fail_with:
             raise self.fail_with.pop(0)
+
+    async def ready(self) -> None:
+        return None
 
     async def post(self, text: str, *, button: Button | None, reply_to: int | None = None) -> int:
         self._maybe_fail()
@@ -55,6 +59,7 @@ class FakeSurface:
 
     async def edit(self, message_id: int, text: str, *, button: Button | None) -> None:
         self._maybe_fail()
+        self.edit_count += 1
         shown = next(m for m in self.messages if m.id == message_id)
         shown.text, shown.button = text, button
 

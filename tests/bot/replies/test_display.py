@@ -1,8 +1,10 @@
-"""The display's typing indicator: only for a model slow to answer."""
+"""The display: a typing indicator only for a model slow to answer, posts composed late."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 
 from bot.pacing import Pacer
 from bot.replies import Display
@@ -30,3 +32,28 @@ async def test_a_slow_answer_shows_typing_until_its_text():
     display.feed("Hello.")
     await display.finish()
     assert surface.texts == ["Hello."]
+
+
+async def test_a_post_that_waited_for_its_slot_shows_the_text_of_then():
+    """Under load a first post may wait for a REST slot until the reply has ended: it then
+    shows the final text (no Stop button), and no edit follows."""
+    surface = FakeSurface()
+    slot_free = asyncio.Event()
+
+    @contextlib.asynccontextmanager
+    async def post_slot() -> AsyncIterator[None]:
+        await slot_free.wait()
+        yield
+
+    display = Display(surface, Pacer(), typing_after=10, post_slot=post_slot)
+    display.start()
+    display.feed("Hello")
+    await asyncio.sleep(0.05)
+    assert not surface.messages  # waiting for its slot
+    display.feed(", world.")
+    finishing = asyncio.create_task(display.finish())
+    await asyncio.sleep(0)
+    slot_free.set()
+    await finishing
+    assert [(m.text, m.button) for m in surface.messages] == [("Hello, world.", None)]
+    assert surface.edit_count == 0
