@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .store import Conversation, ModelScope, PersonaScope, Store
+from .store import Conversation, ModelScope, PersonaScope, ScopedChoices, Store
 
 SCOPES = ("conversation", "channel", "server")  # "kind" in the methods below
 
@@ -23,27 +23,28 @@ class Choices:
         self.default_persona = default_persona
         self.default_model = default_model
 
+    async def for_conversation(self, conversation: Conversation) -> tuple[Chosen, Chosen]:
+        """The persona and the model in effect for a conversation, with one query."""
+        scoped = await self._scoped(conversation.id, conversation.parent_id, conversation.guild_id)
+        return self._persona(conversation.persona, scoped), self._model(scoped)
+
     async def persona(self, conversation: Conversation) -> Chosen:
         """The persona in effect for a conversation."""
-        return await self.resolve_persona(
-            own=conversation.persona,
-            channel_id=conversation.parent_id,
-            guild_id=conversation.guild_id,
-        )
+        return (await self.for_conversation(conversation))[0]
 
     async def resolve_persona(
         self, *, own: str | None, channel_id: int | None, guild_id: int | None
     ) -> Chosen:
-        if own:
-            return Chosen(own, "conversation")
-        if channel_id is not None:
-            text = await self.store.get_default_persona(PersonaScope.CHANNEL, channel_id)
+        return self._persona(own, await self._scoped(None, channel_id, guild_id))
+
+    def _persona(self, own: str | None, scoped: ScopedChoices) -> Chosen:
+        for text, source in (
+            (own, "conversation"),
+            (scoped.channel_persona, "channel"),
+            (scoped.guild_persona, "server"),
+        ):
             if text:
-                return Chosen(text, "channel")
-        if guild_id is not None:
-            text = await self.store.get_default_persona(PersonaScope.GUILD, guild_id)
-            if text:
-                return Chosen(text, "server")
+                return Chosen(text, source)
         return Chosen(self.default_persona, "default")
 
     async def set_persona(self, kind: str, scope_id: int, text: str | None) -> None:
@@ -56,23 +57,29 @@ class Choices:
 
     async def model(self, conversation: Conversation) -> Chosen:
         """The model a conversation's replies use."""
-        return await self.resolve_model(
-            conversation_id=conversation.id,
-            channel_id=conversation.parent_id,
-            guild_id=conversation.guild_id,
-        )
+        return (await self.for_conversation(conversation))[1]
 
     async def resolve_model(
         self, *, conversation_id: int | None, channel_id: int | None, guild_id: int | None
     ) -> Chosen:
-        for kind, scope, scope_id in (
-            ("conversation", ModelScope.CONVERSATION, conversation_id),
-            ("channel", ModelScope.CHANNEL, channel_id),
-            ("server", ModelScope.GUILD, guild_id),
+        return self._model(await self._scoped(conversation_id, channel_id, guild_id))
+
+    def _model(self, scoped: ScopedChoices) -> Chosen:
+        for name, source in (
+            (scoped.conversation_model, "conversation"),
+            (scoped.channel_model, "channel"),
+            (scoped.guild_model, "server"),
         ):
-            if scope_id is not None and (name := await self.store.get_model(scope, scope_id)):
-                return Chosen(name, kind)
+            if name:
+                return Chosen(name, source)
         return Chosen(self.default_model, "default")
+
+    async def _scoped(
+        self, conversation_id: int | None, channel_id: int | None, guild_id: int | None
+    ) -> ScopedChoices:
+        return await self.store.get_choices(
+            conversation_id=conversation_id, channel_id=channel_id, guild_id=guild_id
+        )
 
     async def set_model(self, kind: str, scope_id: int, name: str | None) -> None:
         scope = {"conversation": ModelScope.CONVERSATION, "channel": ModelScope.CHANNEL}.get(

@@ -151,8 +151,9 @@ class Job:
         conversations = self.deps.conversations
         conversation = await conversations.get(self.conversation_id)
         if conversation is not None and not self._stopped.is_set():
-            self.persona = (await self.deps.choices.persona(conversation)).value
-            self.model = await self._model(conversation)
+            persona, model = await self.deps.choices.for_conversation(conversation)
+            self.persona = persona.value
+            self.model = await self._model(model.value)
             self.request = await self._build(conversation)
         if self.request is None or not self.request.ends_with_user:
             await conversations.drop_reply(self.turn)  # deleted, or nothing left to answer
@@ -180,10 +181,9 @@ class Job:
             self._producer.cancel()  # no-op when done; stops it if we are being cancelled
         await self._finish(conversation, ticket)
 
-    async def _model(self, conversation: Conversation) -> Model:
+    async def _model(self, name: str) -> Model:
         """The model chosen for the conversation (the default if it may no longer be chosen)."""
         models = self.deps.models
-        name = (await self.deps.choices.model(conversation)).value
         return await models.get(name if models.may_choose(name) else models.default)
 
     async def _build(self, conversation: Conversation) -> ChatRequest:

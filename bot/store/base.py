@@ -71,6 +71,17 @@ class ModelScope(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class ScopedChoices:
+    """The personas and models set for a conversation's scopes; None where none is set."""
+
+    channel_persona: str | None = None
+    guild_persona: str | None = None
+    conversation_model: str | None = None
+    channel_model: str | None = None
+    guild_model: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class UsageTotals:
     requests: int = 0
     prompt_tokens: int = 0
@@ -168,8 +179,6 @@ class Store(Protocol):
         self, scope: PersonaScope, scope_id: int, persona: str | None
     ) -> None: ...
 
-    async def get_default_persona(self, scope: PersonaScope, scope_id: int) -> str | None: ...
-
     async def interrupt_streaming_turns(self, *, live: Collection[str] = ()) -> list[Turn]:
         """Mark replies left streaming by processes not in ``live`` (dead ones) as
         interrupted; returns them, so their Discord messages can be mended (or the turn
@@ -220,7 +229,12 @@ class Store(Protocol):
         """Choose a model for a scope (None: clear the choice)."""
         ...
 
-    async def get_model(self, scope: ModelScope, scope_id: int) -> str | None: ...
+    async def get_choices(
+        self, *, conversation_id: int | None, channel_id: int | None, guild_id: int | None
+    ) -> ScopedChoices:
+        """Every persona and model set for these scopes (None: not asked), in one query:
+        each reply asks before its model request."""
+        ...
 
     async def forget_user(self, user_id: int) -> int:
         """Delete everything stored from a person: their turns (with their images) in every

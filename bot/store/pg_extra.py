@@ -7,7 +7,7 @@ import datetime as dt
 
 import asyncpg
 
-from .base import Image, ModelScope, UsageTotals
+from .base import Image, ModelScope, ScopedChoices, UsageTotals
 from .pg_pool import Connections
 
 
@@ -58,11 +58,19 @@ class PostgresExtras:
                 str(scope), scope_id, model,
             )  # fmt: skip
 
-    async def get_model(self, scope: ModelScope, scope_id: int) -> str | None:
+    async def get_choices(
+        self, *, conversation_id: int | None, channel_id: int | None, guild_id: int | None
+    ) -> ScopedChoices:
         row = await self.db.fetchrow(
-            "SELECT model FROM models WHERE scope = $1 AND scope_id = $2", str(scope), scope_id
-        )
-        return row[0] if row else None
+            "SELECT (SELECT persona FROM personas WHERE scope = 'channel' AND scope_id = $1), "
+            "(SELECT persona FROM personas WHERE scope = 'guild' AND scope_id = $2), "
+            "(SELECT model FROM models WHERE scope = 'conversation' AND scope_id = $3), "
+            "(SELECT model FROM models WHERE scope = 'channel' AND scope_id = $1), "
+            "(SELECT model FROM models WHERE scope = 'guild' AND scope_id = $2)",
+            channel_id, guild_id, conversation_id,
+        )  # fmt: skip
+        assert row is not None
+        return ScopedChoices(*row)
 
     # -- privacy ------------------------------------------------------------------------------
 

@@ -90,12 +90,12 @@ class PostgresStore(PostgresExtras):
     async def create_conversation(
         self, conversation_id: int, *, guild_id: int | None, parent_id: int | None, owner_id: int
     ) -> Conversation:
-        await self.db.execute(
+        row = await self.db.fetchrow(
             "INSERT INTO conversations (id, guild_id, parent_id, owner_id) VALUES ($1, $2, $3, $4) "
-            "ON CONFLICT (id) DO NOTHING",
+            f"ON CONFLICT (id) DO NOTHING RETURNING {_CONVERSATION_COLUMNS}",
             conversation_id, guild_id, parent_id, owner_id,
         )  # fmt: skip
-        conversation = await self.get_conversation(conversation_id)
+        conversation = Conversation(*row) if row else await self.get_conversation(conversation_id)
         assert conversation is not None
         return conversation
 
@@ -227,12 +227,6 @@ class PostgresStore(PostgresExtras):
                 "ON CONFLICT (scope, scope_id) DO UPDATE SET persona = excluded.persona",
                 str(scope), scope_id, persona,
             )  # fmt: skip
-
-    async def get_default_persona(self, scope: PersonaScope, scope_id: int) -> str | None:
-        row = await self.db.fetchrow(
-            "SELECT persona FROM personas WHERE scope = $1 AND scope_id = $2", str(scope), scope_id
-        )
-        return row[0] if row else None
 
     async def interrupt_streaming_turns(self, *, live: Collection[str] = ()) -> list[Turn]:
         rows = await self.db.fetch(

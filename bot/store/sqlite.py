@@ -25,6 +25,10 @@ _TURN_COLUMNS = "seq, conversation_id, message_id, role, content, author_name, t
 _STATUS = {status.value: status for status in TurnStatus}
 _NO_SEQ = 2**63 - 1  # "no upper bound" for seq
 
+_CONVERSATION_COLUMNS = (
+    "id, guild_id, parent_id, owner_id, persona, history_start, summary, summary_through"
+)
+
 # The newest turns whose tokens fit a budget, plus the first one that does not (so the caller
 # knows older turns exist, or can cut a single huge turn). The last column is the running total.
 _WITHIN_QUERY = f"""
@@ -94,21 +98,19 @@ class SQLiteStore(SQLiteExtras):
 
     async def get_conversation(self, conversation_id: int) -> Conversation | None:
         row = await self._one(
-            "SELECT id, guild_id, parent_id, owner_id, persona, history_start, summary, "
-            "summary_through FROM conversations WHERE id = ?",
-            (conversation_id,),
+            f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id = ?", (conversation_id,)
         )
         return _conversation(row) if row else None
 
     async def create_conversation(
         self, conversation_id: int, *, guild_id: int | None, parent_id: int | None, owner_id: int
     ) -> Conversation:
-        await self.db.execute(
+        row = await self._one(
             "INSERT INTO conversations (id, guild_id, parent_id, owner_id) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (id) DO NOTHING",
+            f"ON CONFLICT (id) DO NOTHING RETURNING {_CONVERSATION_COLUMNS}",
             (conversation_id, guild_id, parent_id, owner_id),
         )
-        conversation = await self.get_conversation(conversation_id)
+        conversation = _conversation(row) if row else await self.get_conversation(conversation_id)
         assert conversation is not None
         return conversation
 
@@ -251,12 +253,6 @@ class SQLiteStore(SQLiteExtras):
                 "ON CONFLICT (scope, scope_id) DO UPDATE SET persona = excluded.persona",
                 (str(scope), scope_id, persona),
             )
-
-    async def get_default_persona(self, scope: PersonaScope, scope_id: int) -> str | None:
-        row = await self._one(
-            "SELECT persona FROM personas WHERE scope = ? AND scope_id = ?", (str(scope), scope_id)
-        )
-        return row[0] if row else None
 
     async def interrupt_streaming_turns(self, *, live: Collection[str] = ()) -> list[Turn]:
         marks = ", ".join("?" * len(live))

@@ -9,7 +9,7 @@ from typing import Any
 
 import aiosqlite
 
-from .base import Image, ModelScope, UsageTotals
+from .base import Image, ModelScope, ScopedChoices, UsageTotals
 
 
 class SQLiteExtras:
@@ -65,11 +65,18 @@ class SQLiteExtras:
                 (str(scope), scope_id, model),
             )
 
-    async def get_model(self, scope: ModelScope, scope_id: int) -> str | None:
+    async def get_choices(
+        self, *, conversation_id: int | None, channel_id: int | None, guild_id: int | None
+    ) -> ScopedChoices:
         row = await self._one(
-            "SELECT model FROM models WHERE scope = ? AND scope_id = ?", (str(scope), scope_id)
+            "SELECT (SELECT persona FROM personas WHERE scope = 'channel' AND scope_id = ?), "
+            "(SELECT persona FROM personas WHERE scope = 'guild' AND scope_id = ?), "
+            "(SELECT model FROM models WHERE scope = 'conversation' AND scope_id = ?), "
+            "(SELECT model FROM models WHERE scope = 'channel' AND scope_id = ?), "
+            "(SELECT model FROM models WHERE scope = 'guild' AND scope_id = ?)",
+            (channel_id, guild_id, conversation_id, channel_id, guild_id),
         )
-        return row[0] if row else None
+        return ScopedChoices(*row)
 
     # -- privacy ------------------------------------------------------------------------------
 

@@ -14,7 +14,15 @@ from dataclasses import dataclass
 
 import pytest
 
-from bot.store import Image, ModelScope, PersonaScope, SQLiteStore, Store, TurnStatus
+from bot.store import (
+    Image,
+    ModelScope,
+    PersonaScope,
+    ScopedChoices,
+    SQLiteStore,
+    Store,
+    TurnStatus,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +48,12 @@ async def store(backend: Backend) -> AsyncIterator[Store]:
     await store.open()
     yield store
     await store.close()
+
+
+async def choices(store, *, conversation_id=None, channel_id=None, guild_id=None):
+    return await store.get_choices(
+        conversation_id=conversation_id, channel_id=channel_id, guild_id=guild_id
+    )
 
 
 async def _conversation(store, conversation_id=1):
@@ -76,7 +90,7 @@ async def test_discord_sized_ids_round_trip(store):
     turn = await store.add_turn(big, role="user", content="hi", tokens=1, message_id=big + 4)
     assert turn.message_id == big + 4 and turn.conversation_id == big
     await store.set_default_persona(PersonaScope.GUILD, big, "pirate")
-    assert await store.get_default_persona(PersonaScope.GUILD, big) == "pirate"
+    assert (await choices(store, guild_id=big)).guild_persona == "pirate"
 
 
 async def test_add_turn_returns_what_was_stored(store):
@@ -204,10 +218,13 @@ async def test_personas_by_scope(store):
     await _conversation(store)
     await store.set_default_persona(PersonaScope.GUILD, 10, "pirate")
     await store.set_default_persona(PersonaScope.GUILD, 10, "captain")
-    assert await store.get_default_persona(PersonaScope.GUILD, 10) == "captain"
-    assert await store.get_default_persona(PersonaScope.CHANNEL, 10) is None
+    await store.set_default_persona(PersonaScope.CHANNEL, 20, "bard")
+    assert await choices(store, channel_id=20, guild_id=10) == ScopedChoices(
+        channel_persona="bard", guild_persona="captain"
+    )
+    assert await choices(store, channel_id=10) == ScopedChoices()  # by scope, not by id
     await store.set_default_persona(PersonaScope.GUILD, 10, None)
-    assert await store.get_default_persona(PersonaScope.GUILD, 10) is None
+    assert (await choices(store, guild_id=10)).guild_persona is None
     await store.set_conversation_persona(1, "poet")
     assert (await store.get_conversation(1)).persona == "poet"
 
@@ -371,11 +388,12 @@ async def test_model_choices_by_scope(store):
     await store.set_model(ModelScope.GUILD, 10, "gpt-4o")
     await store.set_model(ModelScope.GUILD, 10, "gpt-5-mini")  # replaced
     await store.set_model(ModelScope.CHANNEL, 10, "llama3.1")  # same id, another scope
-    assert await store.get_model(ModelScope.GUILD, 10) == "gpt-5-mini"
-    assert await store.get_model(ModelScope.CHANNEL, 10) == "llama3.1"
+    await store.set_model(ModelScope.CONVERSATION, 5, "o4-mini")
+    assert await choices(store, conversation_id=5, channel_id=10, guild_id=10) == ScopedChoices(
+        conversation_model="o4-mini", channel_model="llama3.1", guild_model="gpt-5-mini"
+    )
     await store.set_model(ModelScope.GUILD, 10, None)
-    assert await store.get_model(ModelScope.GUILD, 10) is None
-    assert await store.get_model(ModelScope.CONVERSATION, 10) is None
+    assert await choices(store, conversation_id=10, guild_id=10) == ScopedChoices()
 
 
 async def test_forget_user_deletes_their_turns_usage_and_the_summaries_that_may_quote_them(store):
@@ -407,7 +425,7 @@ async def test_deleting_a_conversation_and_a_server(store):
     await store.set_default_persona(PersonaScope.GUILD, 10, "pirate")
     assert await store.delete_conversation(1) and not await store.delete_conversation(1)
     assert await store.delete_guild(10) == [2]
-    assert await store.get_default_persona(PersonaScope.GUILD, 10) is None
+    assert (await choices(store, guild_id=10)).guild_persona is None
     assert await store.conversation_ids(10) == [3]
 
 
