@@ -363,7 +363,10 @@ class Bench:
         channel = bot.get_channel(channel_id)
         assert channel is not None
         displays = [
-            Display(DiscordSurface(bot, channel, channel_id), bot.pacer) for _ in range(streams)
+            Display(
+                DiscordSurface(bot, channel, channel_id), bot.pacer, post_slot=bot.rest_gate.paid
+            )
+            for _ in range(streams)
         ]
 
         async def one(i: int, display: Display) -> None:

@@ -35,6 +35,8 @@ class Choices:
     async def resolve_persona(
         self, *, own: str | None, channel_id: int | None, guild_id: int | None
     ) -> Chosen:
+        if own:
+            return Chosen(own, "conversation")
         return self._persona(own, await self._scoped(None, channel_id, guild_id))
 
     def _persona(self, own: str | None, scoped: ScopedChoices) -> Chosen:

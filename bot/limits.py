@@ -8,7 +8,9 @@ GLOBAL_WINDOW = 1.0  # seconds: the window that GLOBAL_LIMIT and our budget coun
 # Our budget in any one window: 10% under Discord's limit, for what this process cannot see (other
 # clients on the same token, how Discord draws its windows; see bot/pacing.py).
 GLOBAL_RATE = 45
-REQUEST_LEASE = 30.0  # seconds a request without an answer (a lost trace) counts as in flight
+# Seconds a request without an answer counts as in flight: then its place frees itself, should
+# its answer never be seen (a process that died while it held a place in Redis).
+REQUEST_LEASE = 30.0
 PRIORITY_RESERVE = 10  # of GLOBAL_RATE per window, that progress edits and typing leave free
 MIN_GLOBAL_RATE = 2 * PRIORITY_RESERVE  # so that progress edits keep at least half the budget
 # Discord allows about 5 edits per 5 s in a channel; the window here has a margin for the time

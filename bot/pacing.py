@@ -19,6 +19,11 @@ them, would have refused it. A request in flight holds its place until its answe
 slow Discord slows the bot down, as it should. The price is a window plus one round trip per
 place: at 100 ms from Discord, 45 places allow about 41 requests a second.
 
+Where the proof stops: a request that fails on our side (a timeout, a cancellation) is settled
+when it fails, though bytes already written may still reach Discord a moment later; and one in
+flight longer than its lease (``REQUEST_LEASE``, 30 s: a request discord.py held behind a
+route, or one whose process died, with the budget in Redis) stops counting until its answer.
+
 :mod:`bot.rest_gate` charges every attempt where it leaves (an ``aiohttp`` trace hook, so
 discord.py's resends, typing renewals and command sync are counted too) and settles it when the
 answer or the failure arrives. ``GLOBAL_RATE`` stays 10% under Discord's 50 for what this
@@ -28,6 +33,7 @@ which it does not document. Callers only :meth:`Pacer.peek` to skip what may be 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections import deque
@@ -66,7 +72,7 @@ class Pacer:
 
     edit_interval: float = EDIT_INTERVAL
     edit_window: float = EDIT_WINDOW  # at most EDITS_PER_WINDOW edits in it (0: no such rule)
-    rate: int = GLOBAL_RATE  # slots in any window
+    rate: int = GLOBAL_RATE  # requests in flight, or answered within the last window
     reserve: int = PRIORITY_RESERVE  # of ``rate``, for priority requests only
     window: float = GLOBAL_WINDOW
     clock: Callable[[], float] = time.monotonic
@@ -128,17 +134,18 @@ class Pacer:
     def request_done(self, ticket: float) -> None:
         """The request has its answer (or failed): it counts for one more window from now,
         since Discord may have counted it up to now."""
-        try:
+        with contextlib.suppress(ValueError):  # its lease ran out: it still counts from now
             self._in_flight.remove(ticket)
-        except ValueError:  # its lease ran out long ago
-            return
         self._answered.append(self.clock())
 
     def peek(self) -> tuple[bool, float]:
         """Whether a non-priority request could go now, without taking anything: the caller
         skips a progress edit or a typing indicator when it could not. ``(False, hint)`` says
-        when one might."""
-        return self._room(self.clock(), priority=False)
+        when to look again: at most a window, since while only requests in flight fill the
+        budget nobody knows when a place frees. (With the budget in Redis, this process's
+        pacer sees none of it, and always says yes.)"""
+        granted, hint = self._room(self.clock(), priority=False)
+        return granted, min(hint, self.window)
 
     def _room(self, now: float, priority: bool) -> tuple[bool, float]:
         answered, in_flight = self._answered, self._in_flight

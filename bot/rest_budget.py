@@ -27,7 +27,8 @@ RETRY_AFTER = 5.0  # seconds before Redis is tried again after a failure
 TIMEOUT = 0.2  # seconds a slot may wait on Redis before this process decides alone
 
 # KEYS[1]: the sorted set of requests (score: answered at, or lease end while in flight, in ms);
-# KEYS[2]: a counter for unique members. ARGV: rate, reserve, window (ms), priority (1/0),
+# KEYS[2]: a counter for unique members (it never expires, so a late answer never meets a new
+# request of the same name). ARGV: rate, reserve, window (ms), priority (1/0),
 # lease (ms). Returns {1, member} for a slot, or {0, hint in ms}, -1 while only requests in
 # flight fill the budget.
 SLOT = """
@@ -46,15 +47,17 @@ end
 local member = tostring(redis.call('INCR', KEYS[2]))
 redis.call('ZADD', KEYS[1], now + lease, member)
 redis.call('PEXPIRE', KEYS[1], lease + window)
-redis.call('PEXPIRE', KEYS[2], lease + window)
 return {1, member}
 """
 
-# KEYS[1]: as above; ARGV[1]: the member that has its answer.
+# KEYS[1]: as above; ARGV[1]: the member that has its answer; ARGV[2]: the window (ms). Added
+# even if its lease ran out: Discord may have counted it up to now.
 DONE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-return redis.call('ZADD', KEYS[1], 'XX', now, ARGV[1])
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('PEXPIRE', KEYS[1], math.max(redis.call('PTTL', KEYS[1]), tonumber(ARGV[2])))
+return 1
 """
 
 
@@ -62,7 +65,9 @@ class RedisRestBudget:
     def __init__(self, client: Redis, pacer: Pacer, *, prefix: str) -> None:
         self.client = client
         self.pacer = pacer  # this process's own budget: the fallback
-        self.keys = [f"{prefix}rest:slots", f"{prefix}rest:ids"]
+        # Not the keys of the budget before leases ("rest:slots"): in a rolling deploy, old
+        # processes would read leases as slots booked 30 s ahead.
+        self.keys = [f"{prefix}rest:leases", f"{prefix}rest:lease-ids"]
         self._slot = client.register_script(SLOT)
         self._done = client.register_script(DONE)
         self._down_until = 0.0
@@ -91,11 +96,14 @@ class RedisRestBudget:
         return None, math.inf if value < 0 else value / 1000
 
     async def done(self, ticket: Ticket) -> None:
-        if isinstance(ticket, float):  # let go while Redis was down
+        if not isinstance(ticket, str):  # let go while Redis was down
             self.pacer.request_done(ticket)
             return
+        if time.monotonic() < self._down_until:  # its lease frees the place in time
+            return
+        window = int(self.pacer.window * 1000)
         try:
-            await self._done(keys=self.keys[:1], args=[ticket])
+            await self._done(keys=self.keys[:1], args=[ticket, window])
         except Exception as exc:  # its lease frees the place in time
             self._failed(exc)
 

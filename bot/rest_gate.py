@@ -1,6 +1,7 @@
 """Every Discord REST request, through one budget: an ``aiohttp`` trace hook that waits for a
-:class:`~bot.pacing.Pacer` slot before each request leaves, discord.py's own resends included,
-and settles it when its answer (or failure) arrives.
+slot of the :class:`Budget` (this process's :class:`~bot.pacing.Pacer`, or one in Redis) before
+each request leaves, discord.py's own resends included, and settles it when its answer (or
+failure) arrives.
 
 Charging where requests leave, not where the bot asks for them, matters: discord.py queues a
 request behind its per-route limit and resends after a 429 or 5xx, so requests the bot asked for
@@ -67,8 +68,7 @@ class LocalBudget:
         return self.pacer.request_slot(priority=priority)
 
     async def done(self, ticket: Ticket) -> None:
-        assert isinstance(ticket, float)
-        self.pacer.request_done(ticket)
+        self.pacer.request_done(float(ticket))
 
 
 class Gate:
@@ -99,7 +99,8 @@ class Gate:
         """Wait for a priority slot, then run the block: its first REST request goes at once
         on that slot. So a request can be composed after the wait rather than before it (a
         reply that ended while its first post waited posts its final text, and needs no edit
-        after). Make no other REST request in the block: the slot is held meanwhile."""
+        after). The slot is held until the request leaves, discord.py's wait for its route
+        included: make no other REST request in the block, and wait for nothing else in it."""
         held = [await self.enter(priority=True)]
         token = _PREPAID.set(held)
         try:

@@ -16,12 +16,10 @@ async def test_a_burst_of_mentions_is_answered_every_one_exactly(
     channels = [fake_discord.add_channel(world.guild, f"c{i}") for i in range(10)]
     channels += [fake_discord.add_channel(other, f"d{i}") for i in range(10)]
     people = [fake_discord.add_member(world.guild, f"p{i}") for i in range(5)]
-    # The fakes share the bot's event loop (and, in CI, two cores with other test workers), so
-    # requests reach the fake late and bunched: measured, 43 in a second for 35 slots on an idle
-    # machine, more under load. So this test asks for no lost mention, not for zero global 429s
-    # (any are honoured and retried by discord.py); bench/streaming.py runs the fakes in a
-    # process of their own and measures the global limit at the default 45.
-    await start_bot(GUILD_RPM="0", GUILD_TPM="0", USER_RPM="0", DISCORD_REST_RATE="35")
+    # The fakes share the bot's event loop, so requests reach the fake late and bunched; the
+    # budget counts each one until its answer, which the fake sends after counting it, so not
+    # even that can put more than the budget into one of the fake's seconds.
+    await start_bot(GUILD_RPM="0", GUILD_TPM="0", USER_RPM="0")
     fake_openai.default = Script(text="An answer for everyone, streamed.", chunk_size=6, delay=0.01)
 
     mentions = await asyncio.gather(*(
@@ -30,7 +28,8 @@ async def test_a_burst_of_mentions_is_answered_every_one_exactly(
     ))  # fmt: skip
     for mention in mentions:
         await reply_done(fake_discord, int(mention["id"]), fake_openai.default.text, count=1)
-    assert all(r.status < 400 or r.status == 429 for r in fake_discord.requests)
+    assert all(r.status < 400 for r in fake_discord.requests)
+    assert fake_discord.global_429s == 0 and fake_discord.peak_requests() <= 45
 
 
 async def test_429s_and_5xx_on_the_way_to_the_first_answer_are_retried(

@@ -182,9 +182,9 @@ class LLMClient:
         chunks = 0
         try:
             async for chunk in stream:  # plain JSON: see _open
-                chunks += 1
                 if not isinstance(chunk, dict):
                     continue
+                chunks += 1
                 if chunk.get("usage"):
                     reply.record(chunk["usage"])
                 for choice in chunk.get("choices") or ():

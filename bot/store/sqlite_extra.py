@@ -167,9 +167,8 @@ class SQLiteExtras:
     ) -> None:
         await self.db.execute(
             "INSERT INTO usage (guild_id, user_id, day, requests, prompt_tokens, "
-            "completion_tokens, "
-            "cached_tokens, cost) VALUES (?, ?, ?, 1, ?, ?, ?, ?) ON CONFLICT (guild_id, day, "
-            "user_id) DO UPDATE SET requests = requests + 1, "
+            "completion_tokens, cached_tokens, cost) VALUES (?, ?, ?, 1, ?, ?, ?, ?) "
+            "ON CONFLICT (guild_id, day, user_id) DO UPDATE SET requests = requests + 1, "
             "prompt_tokens = prompt_tokens + excluded.prompt_tokens, "
             "completion_tokens = completion_tokens + excluded.completion_tokens, "
             "cached_tokens = cached_tokens + excluded.cached_tokens, cost = cost + excluded.cost",
