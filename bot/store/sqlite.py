@@ -86,6 +86,8 @@ class SQLiteStore(SQLiteExtras):
             await self._db.execute("PRAGMA secure_delete = ON")
             if self.path != ":memory:":
                 await self._db.execute("PRAGMA journal_mode = WAL")
+                # Commits don't wait for the disk: safe against a crash, not a power cut (README).
+                await self._db.execute("PRAGMA synchronous = NORMAL")
             await migrate(self.db, self._describe())
         except sqlite3.Error as exc:
             await self.close()
