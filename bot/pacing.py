@@ -112,6 +112,13 @@ class Pacer:
             self._forget_idle(now)
         return True, start - now
 
+    def posted(self, channel_id: int) -> None:
+        """A message was just posted in the channel: the next progress edit waits as it would
+        after an edit. (One at once would show a few more words for a request that, with many
+        replies starting together, first posts need more.)"""
+        next_free = self._channel_next.get(channel_id, 0.0)
+        self._channel_next[channel_id] = max(next_free, self.clock() + self.edit_interval)
+
     def release_edit(self, channel_id: int, start: float) -> None:
         """Give back an edit slot unused (a progress edit that the reply's end made moot;
         ``start`` is the :attr:`last_edit_start` it was granted): the reply's final edit may

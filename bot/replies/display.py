@@ -259,6 +259,7 @@ class Display:
         first = not self.messages
         reply_to = self.reply_to() if first and self.reply_to is not None else None
         message_id = await self.surface.post(content, button=button, reply_to=reply_to)
+        self.pacer.posted(self.channel_id)
         self.messages.append(message_id)
         self._shown.append((content, button))
         if first and self.on_posted is not None:

@@ -29,6 +29,16 @@ def test_edits_in_one_channel_are_spaced():
     assert granted and delay == pytest.approx(EDIT_INTERVAL)
 
 
+def test_a_post_spaces_the_next_progress_edit_but_not_a_final_one():
+    clock = Clock()
+    pacer = Pacer(clock=clock)
+    pacer.posted(1)
+    granted, delay = pacer.edit_slot(1, final=False)
+    assert granted and delay == pytest.approx(EDIT_INTERVAL)  # as if the post were an edit
+    assert pacer.edit_slot(1, final=True) == (True, 0.0)  # the reply's end shows at once
+    assert pacer.edit_slot(2, final=False) == (True, 0.0)  # another channel does not wait
+
+
 def test_channels_do_not_wait_for_each_other():
     pacer = Pacer(clock=Clock())
     assert [pacer.edit_slot(channel, final=False) for channel in range(10)] == [(True, 0.0)] * 10
