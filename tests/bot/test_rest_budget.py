@@ -64,3 +64,16 @@ async def test_without_redis_each_process_paces_itself():
         assert len(lone.pacer._in_flight) == 4
     finally:
         await lone.close()
+
+
+async def test_a_request_in_flight_holds_its_place_until_a_window_after_its_answer(redis_space):
+    one = budget(redis_space, rate=3, reserve=1)
+    try:
+        tickets = [(await one.slot(priority=True))[0] for _ in range(3)]
+        await asyncio.sleep(1.1)  # a slow answer: still counted, however long it takes
+        assert await one.slot(priority=True) == (None, math.inf)
+        await one.done(tickets[0])
+        ticket, hint = await one.slot(priority=True)
+        assert ticket is None and 0.9 <= hint <= 1.0  # Discord may have counted it until now
+    finally:
+        await one.close()
