@@ -32,6 +32,7 @@ PRIORITY: ContextVar[bool] = ContextVar("discord_rest_priority", default=True)
 # A slot taken before the request was made (:meth:`Gate.paid`), for the next request to use.
 _PREPAID: ContextVar[list[Ticket] | None] = ContextVar("discord_rest_prepaid", default=None)
 EXEMPT = ("/interactions/", "/webhooks/")
+POLL = 0.05  # seconds between asks while only requests in flight (perhaps elsewhere) fill it
 
 
 def charged(path: str) -> bool:
@@ -47,9 +48,6 @@ def low_priority() -> Iterator[None]:
         yield
     finally:
         PRIORITY.reset(token)
-
-
-POLL = 0.05  # seconds between asks while only requests in flight (perhaps elsewhere) fill it
 
 
 class Budget(Protocol):
