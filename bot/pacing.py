@@ -50,6 +50,8 @@ from .limits import (
     REQUEST_LEASE,
 )
 
+SHARED_FRESH = 0.25  # seconds a shared budget's count is taken as current
+
 
 @dataclass(slots=True)
 class Pacer:
@@ -82,6 +84,7 @@ class Pacer:
     lease: float = REQUEST_LEASE  # a request never settled stops counting after this
     _in_flight: deque[float] = field(default_factory=deque, repr=False)  # when each was let go
     _answered: deque[float] = field(default_factory=deque, repr=False)  # settled, in the window
+    _shared: tuple[int, float] = (0, -math.inf)  # a shared budget's places taken, and when
 
     def __post_init__(self) -> None:
         if self.rate < 1 or not 0 <= self.reserve < self.rate:
@@ -149,10 +152,19 @@ class Pacer:
         """Whether a non-priority request could go now, without taking anything: the caller
         skips a progress edit or a typing indicator when it could not. ``(False, hint)`` says
         when to look again: at most a window, since while only requests in flight fill the
-        budget nobody knows when a place frees. (With the budget in Redis, this process's
-        pacer sees none of it, and always says yes.)"""
-        granted, hint = self._room(self.clock(), priority=False)
+        budget nobody knows when a place frees. With the budget in Redis, what it said last
+        (:meth:`saw`), if recent."""
+        now = self.clock()
+        granted, hint = self._room(now, priority=False)
+        taken, at = self._shared
+        if granted and now - at < SHARED_FRESH and taken >= self.rate - self.reserve:
+            return False, SHARED_FRESH
         return granted, min(hint, self.window)
+
+    def saw(self, taken: int) -> None:
+        """How many places a budget shared by every process (in Redis) held at its last
+        decision: :meth:`peek` heeds it for a moment, as it heeds this process's own count."""
+        self._shared = (taken, self.clock())
 
     def _room(self, now: float, priority: bool) -> tuple[bool, float]:
         answered, in_flight = self._answered, self._in_flight

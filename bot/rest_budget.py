@@ -29,8 +29,8 @@ TIMEOUT = 0.2  # seconds a slot may wait on Redis before this process decides al
 # KEYS[1]: the sorted set of requests (score: answered at, or lease end while in flight, in ms);
 # KEYS[2]: a counter for unique members (it never expires, so a late answer never meets a new
 # request of the same name). ARGV: rate, reserve, window (ms), priority (1/0),
-# lease (ms). Returns {1, member} for a slot, or {0, hint in ms}, -1 while only requests in
-# flight fill the budget.
+# lease (ms). Returns {1, member, places taken} for a slot, or {0, hint in ms, places taken},
+# the hint -1 while only requests in flight fill the budget.
 SLOT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -41,13 +41,13 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 local n = redis.call('ZCARD', KEYS[1])
 if n >= places then
   local first = tonumber(redis.call('ZRANGE', KEYS[1], n - places, n - places, 'WITHSCORES')[2])
-  if first > now then return {0, -1} end
-  return {0, first + window - now}
+  if first > now then return {0, -1, n} end
+  return {0, first + window - now, n}
 end
 local member = tostring(redis.call('INCR', KEYS[2]))
 redis.call('ZADD', KEYS[1], now + lease, member)
 redis.call('PEXPIRE', KEYS[1], lease + window)
-return {1, member}
+return {1, member, n + 1}
 """
 
 # KEYS[1]: as above; ARGV[1]: the member that has its answer; ARGV[2]: the window (ms). Added
@@ -84,13 +84,16 @@ class RedisRestBudget:
         pacer = self.pacer
         args = [pacer.rate, pacer.reserve, int(pacer.window * 1000), int(priority)]
         try:
-            granted, value = await self._slot(keys=self.keys, args=[*args, int(pacer.lease * 1000)])
+            granted, value, taken = await self._slot(
+                keys=self.keys, args=[*args, int(pacer.lease * 1000)]
+            )
         except Exception as exc:
             self._failed(exc)
             return self.pacer.request_slot(priority=priority)
         if self._down_until:
             log.info("Redis is back; Discord requests are paced across processes again")
             self._down_until = 0.0
+        pacer.saw(taken)
         if granted:
             return value.decode() if isinstance(value, bytes) else str(value), 0.0
         return None, math.inf if value < 0 else value / 1000

@@ -292,3 +292,15 @@ def test_an_unused_progress_slot_is_given_back_to_the_final_edit():
     assert pacer.edit_slot(1, final=True) == (True, 0.0)
     pacer.release_edit(1, -1.0)  # not a slot of this channel: nothing happens
     assert pacer.edit_slot(1, final=True)[1] > 0  # the window is full again
+
+
+def test_peek_heeds_a_shared_budget_for_a_moment():
+    clock = Clock()
+    pacer = Pacer(clock=clock, rate=10, reserve=3)
+    pacer.saw(7)  # other processes hold the places progress edits may use
+    granted, hint = pacer.peek()
+    assert not granted and hint > 0
+    clock.now += 1.0  # what Redis said a second ago says nothing now
+    assert pacer.peek() == (True, 0.0)
+    pacer.saw(6)
+    assert pacer.peek() == (True, 0.0)

@@ -46,6 +46,7 @@ async def test_low_priority_requests_leave_the_reserve_to_others(redis_space):
             await one.done(ticket)
         ticket, hint = await other.slot(priority=False)
         assert ticket is None and 0 < hint <= 1.0
+        assert not other.pacer.peek()[0]  # so its progress edits are skipped, not queued
         ticket, delay = await other.slot(priority=True)  # the reserve is there
         assert ticket is not None and delay == 0.0
     finally:
