@@ -19,7 +19,7 @@ import time
 from redis.asyncio import Redis
 
 from .pacing import Pacer
-from .rest_gate import Ticket
+from .rest_gate import Ticket, take
 
 log = logging.getLogger(__name__)
 
@@ -28,26 +28,31 @@ TIMEOUT = 0.2  # seconds a slot may wait on Redis before this process decides al
 
 # KEYS[1]: the sorted set of requests (score: answered at, or lease end while in flight, in ms);
 # KEYS[2]: a counter for unique members (it never expires, so a late answer never meets a new
-# request of the same name). ARGV: rate, reserve, window (ms), priority (1/0),
-# lease (ms). Returns {1, member, places taken} for a slot, or {0, hint in ms, places taken},
-# the hint -1 while only requests in flight fill the budget.
+# request of the same name). ARGV: rate, reserve, window (ms), priority (1/0), lease (ms), how
+# many places are wanted. Returns {members granted, hint in ms, places taken}: the hint, when
+# fewer were granted than wanted, says when to ask again (-1: once a request in flight settles).
 SLOT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local rate, reserve, window = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local lease = tonumber(ARGV[5])
+local lease, wanted = tonumber(ARGV[5]), tonumber(ARGV[6])
 local places = ARGV[4] == '1' and rate or (rate - reserve)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 local n = redis.call('ZCARD', KEYS[1])
-if n >= places then
-  local first = tonumber(redis.call('ZRANGE', KEYS[1], n - places, n - places, 'WITHSCORES')[2])
-  if first > now then return {0, -1, n} end
-  return {0, first + window - now, n}
+local granted = {}
+while #granted < wanted and n < places do
+  local member = tostring(redis.call('INCR', KEYS[2]))
+  redis.call('ZADD', KEYS[1], now + lease, member)
+  granted[#granted + 1] = member
+  n = n + 1
 end
-local member = tostring(redis.call('INCR', KEYS[2]))
-redis.call('ZADD', KEYS[1], now + lease, member)
-redis.call('PEXPIRE', KEYS[1], lease + window)
-return {1, member, n + 1}
+if #granted > 0 then redis.call('PEXPIRE', KEYS[1], lease + window) end
+local hint = 0
+if #granted < wanted then
+  local first = tonumber(redis.call('ZRANGE', KEYS[1], n - places, n - places, 'WITHSCORES')[2])
+  hint = first > now and -1 or (first + window - now)
+end
+return {granted, hint, n}
 """
 
 # KEYS[1]: as above; ARGV[1]: the member that has its answer; ARGV[2]: the window (ms). Added
@@ -77,26 +82,25 @@ class RedisRestBudget:
         client = Redis.from_url(url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT)
         return cls(client, pacer, prefix=prefix)
 
-    async def slot(self, *, priority: bool) -> tuple[Ticket | None, float]:
-        """Like :meth:`Pacer.request_slot`, for every process at once."""
-        if time.monotonic() < self._down_until:
-            return self.pacer.request_slot(priority=priority)
+    async def slots(self, *, priority: bool, count: int) -> tuple[list[Ticket], float]:
+        """Like :meth:`LocalBudget.slots`, for every process at once."""
         pacer = self.pacer
+        if time.monotonic() < self._down_until:
+            return take(pacer, priority=priority, count=count)
         args = [pacer.rate, pacer.reserve, int(pacer.window * 1000), int(priority)]
         try:
-            granted, value, taken = await self._slot(
-                keys=self.keys, args=[*args, int(pacer.lease * 1000)]
+            members, hint, taken = await self._slot(
+                keys=self.keys, args=[*args, int(pacer.lease * 1000), count]
             )
         except Exception as exc:
             self._failed(exc)
-            return self.pacer.request_slot(priority=priority)
+            return take(pacer, priority=priority, count=count)
         if self._down_until:
             log.info("Redis is back; Discord requests are paced across processes again")
             self._down_until = 0.0
         pacer.saw(taken)
-        if granted:
-            return value.decode() if isinstance(value, bytes) else str(value), 0.0
-        return None, math.inf if value < 0 else value / 1000
+        tickets: list[Ticket] = [m.decode() if isinstance(m, bytes) else str(m) for m in members]
+        return tickets, math.inf if hint < 0 else hint / 1000
 
     async def done(self, ticket: Ticket) -> None:
         if not isinstance(ticket, str):  # let go while Redis was down

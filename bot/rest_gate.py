@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from types import SimpleNamespace
@@ -51,9 +52,12 @@ def low_priority() -> Iterator[None]:
 
 
 class Budget(Protocol):
-    """Where slots come from: this process's pacer, or one shared by every process."""
+    """Where places come from: this process's pacer, or one shared by every process."""
 
-    async def slot(self, *, priority: bool) -> tuple[Ticket | None, float]: ...
+    async def slots(self, *, priority: bool, count: int) -> tuple[list[Ticket], float]:
+        """Up to ``count`` places at once (one decision, one trip to Redis), and, when fewer
+        than asked, the hint to ask again after (``math.inf``: once a request settles)."""
+        ...
 
     async def done(self, ticket: Ticket) -> None: ...
 
@@ -62,35 +66,88 @@ class LocalBudget:
     def __init__(self, pacer: Pacer) -> None:
         self.pacer = pacer
 
-    async def slot(self, *, priority: bool) -> tuple[Ticket | None, float]:
-        return self.pacer.request_slot(priority=priority)
+    async def slots(self, *, priority: bool, count: int) -> tuple[list[Ticket], float]:
+        return take(self.pacer, priority=priority, count=count)
 
     async def done(self, ticket: Ticket) -> None:
         self.pacer.request_done(float(ticket))
 
 
+def take(pacer: Pacer, *, priority: bool, count: int) -> tuple[list[Ticket], float]:
+    tickets: list[Ticket] = []
+    hint = 0.0
+    while len(tickets) < count:
+        ticket, hint = pacer.request_slot(priority=priority)
+        if ticket is None:
+            break
+        tickets.append(ticket)
+    return tickets, hint
+
+
 class Gate:
-    """Requests wait for a slot in two lines, priority and the rest, each first come first
-    served: only the head of a line asks the budget, so a full budget costs two wake-ups per
-    hint, not one per waiting request."""
+    """Requests wait for a place in two lines, priority and the rest, each first come first
+    served. One task serves each line while anyone waits in it, asking the budget for as many
+    places as there are people waiting: with the budget in Redis, a busy event loop makes
+    every trip there slow, and a trip per request let go too few a second."""
 
     def __init__(
         self, budget: Budget, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     ) -> None:
         self.budget = budget
         self._sleep = sleep
-        self._lines = {True: asyncio.Lock(), False: asyncio.Lock()}
+        self._lines: dict[bool, deque[asyncio.Future[Ticket]]] = {True: deque(), False: deque()}
+        self._servers: dict[bool, asyncio.Task[None] | None] = {True: None, False: None}
+        self._settling: set[asyncio.Task[None]] = set()
 
     async def enter(self, *, priority: bool) -> Ticket:
-        async with self._lines[priority]:
-            while True:
-                ticket, hint = await self.budget.slot(priority=priority)
-                if ticket is not None:
-                    return ticket
-                await self._sleep(POLL if hint == math.inf else max(hint, 0.001))
+        line = self._lines[priority]
+        if not line:  # nobody waiting: ask at once
+            tickets, _ = await self.budget.slots(priority=priority, count=1)
+            if tickets:
+                return tickets[0]
+        waiting: asyncio.Future[Ticket] = asyncio.get_running_loop().create_future()
+        line.append(waiting)
+        if self._servers[priority] is None:
+            self._servers[priority] = asyncio.create_task(
+                self._serve(priority), name=f"rest-gate-{'priority' if priority else 'other'}"
+            )
+        try:
+            return await waiting
+        except asyncio.CancelledError:
+            if waiting.done() and not waiting.cancelled():  # granted as it was cancelled
+                self._settle(waiting.result())
+            raise
 
     async def leave(self, ticket: Ticket) -> None:
         await self.budget.done(ticket)
+
+    async def _serve(self, priority: bool) -> None:
+        line = self._lines[priority]
+        try:
+            while self._drop_gone(line):
+                tickets, hint = await self.budget.slots(priority=priority, count=len(line))
+                for ticket in tickets:
+                    if self._drop_gone(line):
+                        line.popleft().set_result(ticket)
+                    else:  # those it was for have gone meanwhile
+                        self._settle(ticket)
+                if not tickets:
+                    await self._sleep(POLL if hint == math.inf else max(hint, 0.001))
+        finally:
+            self._servers[priority] = None
+
+    @staticmethod
+    def _drop_gone(line: deque[asyncio.Future[Ticket]]) -> bool:
+        """Drop those at the head of the line who stopped waiting; whether anyone is left."""
+        while line and line[0].done():
+            line.popleft()
+        return bool(line)
+
+    def _settle(self, ticket: Ticket) -> None:
+        """A place nobody will use: it counts as if its request had been sent now."""
+        task = asyncio.create_task(self.leave(ticket))
+        self._settling.add(task)
+        task.add_done_callback(self._settling.discard)
 
     @contextlib.asynccontextmanager
     async def paid(self) -> AsyncIterator[None]:

@@ -113,3 +113,20 @@ async def test_a_request_made_on_a_slot_taken_first_is_charged_once():
         async with gate.paid():  # a slot never used still counts, as if sent
             pass
     assert not pacer._in_flight and len(pacer._answered) == 2
+
+
+async def test_a_request_that_stops_waiting_leaves_no_place_taken():
+    clock = Clock()
+    pacer = Pacer(clock=clock, rate=2, reserve=1)
+    gate = Gate(LocalBudget(pacer), sleep=clock.sleep)
+    held = [await gate.enter(priority=True) for _ in range(2)]
+    waiting = asyncio.create_task(gate.enter(priority=True))
+    behind = asyncio.create_task(gate.enter(priority=True))
+    await asyncio.sleep(0)
+    waiting.cancel()  # e.g. the reply was stopped while its post waited
+    for ticket in held:
+        await gate.leave(ticket)
+    ticket = await behind  # the place went to the next in line
+    await gate.leave(ticket)
+    await asyncio.sleep(0)
+    assert waiting.cancelled() and not pacer._in_flight
