@@ -74,6 +74,7 @@ class LocalBudget:
 
 
 def take(pacer: Pacer, *, priority: bool, count: int) -> tuple[list[Ticket], float]:
+    """Up to ``count`` places from this process's pacer, as :meth:`Budget.slots` says."""
     tickets: list[Ticket] = []
     hint = 0.0
     while len(tickets) < count:
