@@ -121,7 +121,8 @@ class Host:
         await self.discord.start()
         await self.openai.start()
         app = web.Application(client_max_size=64 * 1024**2)
-        for name in ("world", "channel", "script", "say", "reset", "progress", "results"):
+        names = ("world", "channel", "script", "say", "reset", "progress", "results", "connected")
+        for name in names:
             app.router.add_post(f"/{name}", self._handler(getattr(self, name)))
         self._runner, port = await serve(app)
         self.lag.start()
@@ -161,6 +162,11 @@ class Host:
                 "members": [u.id for u in users],
             })  # fmt: skip
         return {"guilds": made}
+
+    async def connected(self) -> dict[str, int]:
+        """Gateway sessions (shards) identified, and how many bots asked who they are."""
+        asked = sum(1 for r in self.discord.requests if r.path == "/users/@me")
+        return {"shards": len(self.discord._shards), "logins": asked}
 
     async def channel(self, guild: int, name: str) -> int:
         return self.discord.add_channel(self.discord.guilds[guild], name)

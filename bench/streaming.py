@@ -52,6 +52,7 @@ how long the model streams took, and the Discord requests by kind.
 
     python bench/streaming.py [--scenario burst] [--database-url postgresql://...]
         [--dump FOLDER] [--chunk-size 4] [--delay 0.015] [--set DISCORD_REST_RATE=35]
+        [--processes 2 --set REDIS_URL=redis://127.0.0.1:6379/0]  (shard processes)
 """
 
 from __future__ import annotations
@@ -193,9 +194,15 @@ def table(rows: list[Row]) -> str:
         lines.append(
             f"| {r.name} | {r.answered} / {r.total} | {r.global_429s} | {r.edit_429s} "
             f"| {seconds(r.to_request)} | {seconds(r.to_visible)} | {seconds(r.to_final)} "
-            f"| {r.peak} | {r.lag_p99:.0f} / {r.lag_max:.0f} ms | {last} | {r.wall:.1f} s | {r.load:.1f} |"
+            f"| {r.peak} | {lag(r)} | {last} | {r.wall:.1f} s | {r.load:.1f} |"
         )
     return "\n".join(lines)
+
+
+def lag(row: Row) -> str:
+    if row.lag_p99 != row.lag_p99:  # NaN: the bot ran in processes of its own
+        return "—"
+    return f"{row.lag_p99:.0f} / {row.lag_max:.0f} ms"
 
 
 def kinds(requests: list[list[Any]]) -> str:
@@ -211,21 +218,37 @@ def kinds(requests: list[list[Any]]) -> str:
 
 
 class Timer:
-    """Wall and CPU time of this process (the bot's) over a block."""
+    """Wall and CPU time of the bot over a block: this process's, or the bot processes' (by
+    ``pids``, from /proc)."""
+
+    def __init__(self, pids: list[int] | None = None) -> None:
+        self.pids = pids
+
+    def _cpu(self) -> float:
+        if not self.pids:
+            return time.process_time()
+        ticks = 0
+        for pid in self.pids:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks / os.sysconf("SC_CLK_TCK")
 
     def __enter__(self) -> Timer:
-        self.wall, self.cpu = time.monotonic(), time.process_time()
+        self.wall, self.cpu = time.monotonic(), self._cpu()
         return self
 
     def __exit__(self, *_: object) -> None:
-        self.wall, self.cpu = time.monotonic() - self.wall, time.process_time() - self.cpu
+        self.wall, self.cpu = time.monotonic() - self.wall, self._cpu() - self.cpu
 
 
 def common(row: Row, results: dict[str, Any], lag: LagMonitor, timer: Timer) -> None:
     """What every scenario reports the same way."""
     row.global_429s, row.edit_429s = results["global_429s"], results["edit_429s"]
     row.peak = results["peak_requests"]
-    row.lag_p99, row.lag_max = lag.p99_ms(), lag.max_ms()
+    if timer.pids:  # this process's loop is not the bot's
+        row.lag_p99 = row.lag_max = float("nan")
+    else:
+        row.lag_p99, row.lag_max = lag.p99_ms(), lag.max_ms()
     row.wall, cpu = timer.wall, timer.cpu
     row.load = os.getloadavg()[0]
     streams = [m["done"] - m["first_chunk"] for m in results["model"] if m["done"] is not None]
@@ -261,6 +284,7 @@ class Bench:
     world: list[dict[str, Any]]
     streams_channel: int
     dump: Path | None = None  # write each scenario's raw results here
+    pids: list[int] | None = None  # the bot's processes, when not this one
     chunk_size: int = CHUNK
     delay: float = DELAY
 
@@ -301,7 +325,7 @@ class Bench:
             channel, members = places[i % len(places)]
             plan.append([channel, members[(i // len(places)) % len(members)], f"{name} q{i}"])
         row = Row(name=label, total=count)
-        with Timer() as timer, LagMonitor() as lag:
+        with Timer(self.pids) as timer, LagMonitor() as lag:
             sent = await self.host.call("say", mentions=plan, over=over)
             threads = [s["id"] for s in sent]
             deadline = time.monotonic() + 120
@@ -421,41 +445,92 @@ async def database(url: str | None) -> AsyncIterator[str]:
         yield db.url_with_schema
 
 
+@contextlib.asynccontextmanager
+async def bot_in_process(env: dict[str, str], host: FakesHost) -> AsyncIterator[Any]:
+    """The bot as ``python -m bot`` builds it, in this process (its loop lag is measured)."""
+    discord.http.Route.BASE = host.addresses["api_base"]
+    DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(host.addresses["gateway_url"])
+    settings = load_settings(env)
+    bot = build_bot(settings, guild_ready_timeout=0.05)
+    runner = asyncio.create_task(bot.start(settings.discord_token))
+    ready = asyncio.create_task(bot.wait_until_ready())  # after start() has begun
+    done, _ = await asyncio.wait({runner, ready}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
+    if ready not in done:
+        ready.cancel()
+        if runner in done:
+            runner.result()  # raises the start-up error
+        raise RuntimeError("the bot did not become ready")
+    try:
+        yield bot
+    finally:
+        await bot.close()
+        await runner
+
+
+@contextlib.asynccontextmanager
+async def bot_processes(
+    count: int, env: dict[str, str], host: FakesHost
+) -> AsyncIterator[list[int]]:
+    """``count`` processes of ``python -m bot``, one shard each, sharing the database and
+    Redis (the REST budget among them); their pids, once every shard is connected."""
+    from tests.test_e2e_crash import LAUNCH
+
+    processes = []
+    for shard in range(count):
+        environment = {**env, "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                       "SHARD_COUNT": str(count), "SHARD_IDS": str(shard)}  # fmt: skip
+        processes.append(await asyncio.create_subprocess_exec(
+            sys.executable, "-c", LAUNCH, host.addresses["api_base"],
+            host.addresses["gateway_url"], env=environment, cwd=Path(__file__).parents[1],
+        ))  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90  # IDENTIFYs are spaced 5 s apart across processes
+        while time.monotonic() < deadline:
+            seen = await host.call("connected")
+            if seen["shards"] == count and seen["logins"] >= count:
+                break
+            await asyncio.sleep(0.5)
+        else:
+            raise RuntimeError("the bot's processes did not all connect")
+        await asyncio.sleep(4)  # each waits up to 2 s for its servers before it is ready
+        yield [process.pid for process in processes]
+    finally:
+        for process in processes:
+            if process.returncode is None:
+                process.terminate()
+        await asyncio.gather(*(process.wait() for process in processes))
+
+
 async def main(args: argparse.Namespace) -> None:
-    names = args.scenario or list(SCENARIOS)
+    names = args.scenario or [n for n in SCENARIOS if args.processes == 1 or n != "one-channel"]
+    if args.processes > 1 and ("one-channel" in names or not args.database_url):
+        sys.exit("--processes needs --database-url (PostgreSQL), REDIS_URL in --set, and no "
+                 "one-channel scenario (it drives the bot's Display in this process)")  # fmt: skip
     rows = []
     async with FakesHost() as host, database(args.database_url) as db_url:
         made = await host.call("world", guilds=GUILDS, channels=CHANNELS, members=MEMBERS)
         world = made["guilds"]
         streams_channel = await host.call("channel", guild=world[0]["id"], name="streams")
-        discord.http.Route.BASE = host.addresses["api_base"]
-        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(host.addresses["gateway_url"])
-        settings = load_settings({
+        env = {
             "DISCORD_TOKEN": host.addresses["token"],
             "OPENAI_BASE_URL": host.addresses["openai_base_url"], "OPENAI_API_KEY": "sk-bench",
             "DATABASE_URL": db_url, "GUILD_RPM": "0", "GUILD_TPM": "0", "USER_RPM": "0",
             "LOG_LEVEL": "WARNING", **dict(setting.split("=", 1) for setting in args.set),
-        })  # fmt: skip
-        bot = build_bot(settings, guild_ready_timeout=0.05)
-        runner = asyncio.create_task(bot.start(settings.discord_token))
-        ready = asyncio.create_task(bot.wait_until_ready())  # after start() has begun
-        done, _ = await asyncio.wait(
-            {runner, ready}, timeout=30, return_when=asyncio.FIRST_COMPLETED
-        )
-        if ready not in done:
-            ready.cancel()
-            if runner in done:
-                runner.result()  # raises the start-up error
-            raise RuntimeError("the bot did not become ready")
-        bench = Bench(bot, host, world, streams_channel, args.dump, args.chunk_size, args.delay)
-        try:
+        }  # fmt: skip
+        if args.processes > 1:
+            running = bot_processes(args.processes, env, host)
+        else:
+            running = bot_in_process(env, host)
+        async with running as bot_or_pids:
+            bot, pids = (None, bot_or_pids) if args.processes > 1 else (bot_or_pids, None)
+            bench = Bench(
+                bot, host, world, streams_channel, dump=args.dump, chunk_size=args.chunk_size,
+                delay=args.delay, pids=pids,
+            )  # fmt: skip
             for name in names:
                 row = await SCENARIOS[name](bench)
                 print(f"{row.name}: " + "; ".join(row.notes), file=sys.stderr, flush=True)
                 rows.append(row)
-        finally:
-            await bot.close()
-            await runner
     print()
     print(table(rows))
     print()
@@ -467,6 +542,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenario", choices=list(SCENARIOS), action="append")
     parser.add_argument("--database-url", help="PostgreSQL instead of SQLite")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="run the bot as this many shard processes (PostgreSQL and Redis)")  # fmt: skip
     parser.add_argument("--dump", type=Path, help="a folder for each scenario's raw results")
     parser.add_argument("--chunk-size", type=int, default=CHUNK, help="characters per chunk")
     parser.add_argument("--delay", type=float, default=DELAY, help="seconds between chunks")
