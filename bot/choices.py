@@ -28,16 +28,12 @@ class Choices:
         scoped = await self._scoped(conversation.id, conversation.parent_id, conversation.guild_id)
         return self._persona(conversation.persona, scoped), self._model(scoped)
 
-    async def persona(self, conversation: Conversation) -> Chosen:
-        """The persona in effect for a conversation."""
-        return (await self.for_conversation(conversation))[0]
-
-    async def resolve_persona(
-        self, *, own: str | None, channel_id: int | None, guild_id: int | None
-    ) -> Chosen:
-        if own:
-            return Chosen(own, "conversation")
-        return self._persona(own, await self._scoped(None, channel_id, guild_id))
+    async def for_place(
+        self, *, channel_id: int | None, guild_id: int | None
+    ) -> tuple[Chosen, Chosen]:
+        """The persona and the model a new conversation would start with here."""
+        scoped = await self._scoped(None, channel_id, guild_id)
+        return self._persona(None, scoped), self._model(scoped)
 
     def _persona(self, own: str | None, scoped: ScopedChoices) -> Chosen:
         for text, source in (
@@ -56,15 +52,6 @@ class Choices:
         else:
             scope = PersonaScope.CHANNEL if kind == "channel" else PersonaScope.GUILD
             await self.store.set_default_persona(scope, scope_id, text)
-
-    async def model(self, conversation: Conversation) -> Chosen:
-        """The model a conversation's replies use."""
-        return (await self.for_conversation(conversation))[1]
-
-    async def resolve_model(
-        self, *, conversation_id: int | None, channel_id: int | None, guild_id: int | None
-    ) -> Chosen:
-        return self._model(await self._scoped(conversation_id, channel_id, guild_id))
 
     def _model(self, scoped: ScopedChoices) -> Chosen:
         for name, source in (

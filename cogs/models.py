@@ -14,8 +14,7 @@ from .scopes import (
     EVERYWHERE,
     SET_SCOPE,
     Scope,
-    conversation_here,
-    here,
+    chosen_here,
     private,
     said,
     scope_id,
@@ -24,7 +23,6 @@ from .scopes import (
 
 if TYPE_CHECKING:
     from bot.app import ChatBot
-    from bot.choices import Chosen
 
 AUTOCOMPLETE_LIMIT = 25  # Discord shows at most 25 choices
 
@@ -67,19 +65,10 @@ class Models(commands.Cog):
         matches = [name for name in names if typed in name.lower()][:AUTOCOMPLETE_LIMIT]
         return [app_commands.Choice(name=name[:100], value=name) for name in matches]
 
-    async def _effective(self, interaction: discord.Interaction) -> Chosen:
-        conversation = await conversation_here(self.bot, interaction)
-        if conversation is not None:
-            return await self.bot.choices.model(conversation)
-        channel_id, guild_id = here(self.bot, interaction)
-        return await self.bot.choices.resolve_model(
-            conversation_id=None, channel_id=channel_id, guild_id=guild_id
-        )
-
     @model.command(name="show")
     async def model_show(self, interaction: discord.Interaction) -> None:
         """Show the model in effect here, where the choice comes from, and what it can do."""
-        chosen = await self._effective(interaction)
+        _, chosen = await chosen_here(self.bot, interaction)
         model = await self.bot.models.get(chosen.value)
         await private(
             interaction,

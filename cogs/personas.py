@@ -16,8 +16,7 @@ from .scopes import (
     EVERYWHERE,
     SET_SCOPE,
     Scope,
-    conversation_here,
-    here,
+    chosen_here,
     private,
     said,
     scope_id,
@@ -28,7 +27,6 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from bot.app import ChatBot
-    from bot.choices import Chosen
 
     PersonaSetter = Callable[[discord.Interaction, str], Awaitable[None]]
 
@@ -89,22 +87,13 @@ class Personas(commands.Cog):
         if text is not None:
             await apply(interaction, text)
             return
-        current = await self._effective(interaction)
+        current, _ = await chosen_here(self.bot, interaction)
         await interaction.response.send_modal(PersonaModal(current.value, apply, said(interaction)))
-
-    async def _effective(self, interaction: discord.Interaction) -> Chosen:
-        conversation = await conversation_here(self.bot, interaction)
-        if conversation is not None:
-            return await self.bot.choices.persona(conversation)
-        channel_id, guild_id = here(self.bot, interaction)
-        return await self.bot.choices.resolve_persona(
-            own=None, channel_id=channel_id, guild_id=guild_id
-        )
 
     @persona.command(name="show")
     async def persona_show(self, interaction: discord.Interaction) -> None:
         """Show the persona in effect here and where it comes from."""
-        persona = await self._effective(interaction)
+        persona, _ = await chosen_here(self.bot, interaction)
         await private(interaction, said(interaction).persona_shown(persona.value, persona.source))
 
     @persona.command(name="clear")

@@ -17,6 +17,7 @@ from .chat.surface import NO_MENTIONS
 
 if TYPE_CHECKING:
     from bot.app import ChatBot
+    from bot.choices import Chosen
 
 Scope = Literal["here", "server"]
 # The ``scope`` option's description, for every command that sets or clears a choice.
@@ -49,6 +50,15 @@ async def private(interaction: discord.Interaction, text: str) -> None:
 async def conversation_here(bot: ChatBot, interaction: discord.Interaction) -> Conversation | None:
     channel_id = interaction.channel_id
     return await bot.conversations.get(channel_id) if channel_id else None
+
+
+async def chosen_here(bot: ChatBot, interaction: discord.Interaction) -> tuple[Chosen, Chosen]:
+    """The persona and the model in effect where the command was used."""
+    conversation = await conversation_here(bot, interaction)
+    if conversation is not None:
+        return await bot.choices.for_conversation(conversation)
+    channel_id, guild_id = here(bot, interaction)
+    return await bot.choices.for_place(channel_id=channel_id, guild_id=guild_id)
 
 
 def may_manage(interaction: discord.Interaction, conversation: Conversation) -> bool:
