@@ -12,17 +12,9 @@ from bot.replies import Limits
 from bot.store import TurnStatus
 from bot.texts import EN as texts
 
-from .fakes import Answer, make_world
+from .fakes import Answer
 
 LONG = " ".join(f"word{i}" for i in range(1200))  # 9,689 characters: 5 messages
-
-
-@pytest.fixture
-async def world():
-    world = await make_world()
-    yield world
-    await world.replies.drain(1)
-    await world.store.close()
 
 
 async def stored_reply(world):

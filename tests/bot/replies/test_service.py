@@ -15,14 +15,6 @@ from bot.texts import EN as texts
 from .fakes import Answer, Clock, Gone, Refused, make_world
 
 
-@pytest.fixture
-async def world():
-    world = await make_world()
-    yield world
-    await world.replies.drain(1)
-    await world.store.close()
-
-
 def roles_and_text(messages):
     return [(m["role"], m["content"]) for m in messages[1:]]  # without the persona
 
