@@ -30,12 +30,10 @@ class Usage:
     @classmethod
     def of(cls, usage: Any) -> Usage:
         """From the API's usage object; servers other than OpenAI may omit the details."""
+        prompt = api_field(usage, "prompt_tokens") or 0
+        completion = api_field(usage, "completion_tokens") or 0
         cached = api_field(api_field(usage, "prompt_tokens_details"), "cached_tokens") or 0
-        prompt, completion = (
-            api_field(usage, "prompt_tokens"),
-            api_field(usage, "completion_tokens"),
-        )
-        return cls(prompt or 0, completion or 0, cached)
+        return cls(prompt, completion, cached)
 
 
 @dataclass(slots=True)
