@@ -8,8 +8,9 @@ import asyncio
 import datetime as dt
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
+from .context import api_name
 from .known import ConversationIndex
 from .store import Store
 
@@ -17,6 +18,13 @@ log = logging.getLogger(__name__)
 
 LEFT_KEY = "guilds_left"  # meta: servers the bot was removed from, and when (UTC, ISO 8601)
 SWEEP_EVERY = 3600.0  # seconds between retention sweeps
+
+
+def legacy_names(names: Iterable[str]) -> list[str]:
+    """Display names as the store kept them (the API's ``name`` form), without the generic
+    fallback that many people share (names with no Latin letters or digits)."""
+    fallback = api_name("")
+    return sorted({api_name(n) for n in names if n} - {fallback})
 
 
 def _utcnow() -> dt.datetime:
@@ -38,19 +46,39 @@ class Privacy:
         self.retention_days = retention_days  # 0: keep conversations however idle
         self.guild_data_days = guild_data_days  # 0: delete a server's data once the bot leaves
         self.now = now
+        self._unpurged = False  # a purge could not finish: the next sweep tries again
 
-    async def forget_user(self, user_id: int) -> int:
-        """Everything stored from one person; the number of their messages deleted."""
-        deleted = await self.store.forget_user(user_id)
-        await self.store.purge()
+    async def forget_user(self, user_id: int, names: Iterable[str] = ()) -> int:
+        """Everything stored from one person; the number of their messages deleted. ``names``:
+        the names they are known by, to find what they said before the store kept author ids
+        (see :meth:`Store.forget_user`)."""
+        deleted = await self.store.forget_user(user_id, names=legacy_names(names))
+        await self.purge()
         log.info("Forgot a user's data on request (%d messages)", deleted)
         return deleted
 
     async def conversation_deleted(self, conversation_id: int) -> None:
-        """Its thread (or DM) is gone: so is the conversation."""
+        """Its thread (or DM) is gone, or it was left: so is the conversation."""
         if await self.store.delete_conversation(conversation_id):
             self.index.forget(conversation_id)
-            await self.store.purge()
+            await self.purge()
+
+    async def place_deleted(self, place_id: int) -> list[int]:
+        """A channel or thread was deleted: every conversation kept under it goes (a thread's
+        own, threads opened from a channel, messages answered on their own in a thread)."""
+        ids = await self.store.delete_place(place_id)
+        for conversation_id in ids:
+            self.index.forget(conversation_id)
+        if ids:
+            await self.purge()
+            log.info("Deleted %d conversations of deleted channel %s", len(ids), place_id)
+        return ids
+
+    async def purge(self) -> bool:
+        """Make what was deleted unrecoverable from the database files; when the engine can't
+        now (SQLite's log in use), the next sweep tries again."""
+        self._unpurged = not await self.store.purge()
+        return not self._unpurged
 
     async def guild_left(self, guild_id: int) -> None:
         if self.guild_data_days == 0:
@@ -84,8 +112,8 @@ class Privacy:
             left.pop(guild_id)
         if due:
             await self.store.set_meta(LEFT_KEY, json.dumps(left))
-        if ids or due:  # nothing deleted, nothing to purge
-            await self.store.purge()
+        if ids or due or self._unpurged:  # nothing deleted, nothing to purge
+            await self.purge()
 
     async def run(self) -> None:
         """Sweep now and then, for the life of the process."""
@@ -100,7 +128,7 @@ class Privacy:
         for conversation_id in await self.store.delete_guild(guild_id):
             self.index.forget(conversation_id)
         if purge:
-            await self.store.purge()
+            await self.purge()
         log.info("Deleted the data of server %s, which removed the bot", guild_id)
 
     async def _left(self) -> dict[str, str]:

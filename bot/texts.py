@@ -249,7 +249,8 @@ class Texts:
 
     def reset_done(self, name: str) -> str:
         return self._(
-            "Conversation reset by {name}: I've forgotten everything said before this message."
+            "Conversation reset by {name}: I've deleted my copy of everything said before this "
+            "message."
         ).format(name=name)
 
     def persona_too_long(self, length: int, limit: int) -> str:

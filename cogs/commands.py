@@ -46,7 +46,9 @@ class ForgetView(discord.ui.View):
 
     @discord.ui.button(style=discord.ButtonStyle.danger)
     async def confirm(self, interaction: discord.Interaction, _: discord.ui.Button) -> None:
-        deleted = await self.bot.privacy.forget_user(self.user_id)
+        user = interaction.user  # their names find what they said before author ids were kept
+        names = (user.name, user.global_name or "", user.display_name)
+        deleted = await self.bot.privacy.forget_user(self.user_id, names)
         await interaction.response.edit_message(
             content=said(interaction).forgotten(deleted), view=None
         )

@@ -152,8 +152,9 @@ class Store(Protocol):
         turn if there is one."""
         ...
 
-    async def reset_conversation(self, conversation_id: int) -> None:
-        """Forget the history so far, summary included."""
+    async def reset_conversation(self, conversation_id: int) -> int:
+        """Delete the history so far (every turn stored until now, with its images and
+        reasoning) and the summary; no summary begun before can be saved. The turns deleted."""
         ...
 
     async def turns_between(
@@ -236,13 +237,23 @@ class Store(Protocol):
         each reply asks before its model request."""
         ...
 
-    async def forget_user(self, user_id: int) -> int:
+    async def forget_user(self, user_id: int, *, names: Collection[str] = ()) -> int:
         """Delete everything stored from a person: their turns (with their images) in every
-        conversation and their usage rows; the summaries of the conversations they were in
-        go too (they may quote them). Returns how many turns were deleted."""
+        conversation, and their usage rows. Turns stored before the author column existed
+        (``author_id`` NULL) count as theirs in conversations they started, and elsewhere when
+        stored under one of ``names`` (as the API saw them). Also gone: the reasoning of every
+        reply after their first turn in a conversation, and the summaries of the conversations
+        they were in or started (both may quote them); no summary begun before can be saved.
+        Returns how many turns were deleted."""
         ...
 
     async def delete_conversation(self, conversation_id: int) -> bool: ...
+
+    async def delete_place(self, place_id: int) -> list[int]:
+        """A deleted channel or thread: the conversation keyed by it, those whose parent it is
+        (threads opened from a channel; messages answered on their own in a thread), and those
+        whose parent is one of these; with the place's channel-wide choices. Their ids."""
+        ...
 
     async def delete_guild(self, guild_id: int) -> list[int]:
         """A server's conversations, usage and server-wide choices; the conversation ids."""
@@ -252,8 +263,9 @@ class Store(Protocol):
         """Conversations with nothing said since ``before`` (UTC); their ids."""
         ...
 
-    async def purge(self) -> None:
-        """Make deleted text unrecoverable from the database files, where the engine allows."""
+    async def purge(self) -> bool:
+        """Make deleted text unrecoverable from the database files, where the engine allows.
+        False when that could not be finished now (another connection held the log)."""
         ...
 
     async def heartbeat(self, worker: str, at: dt.datetime) -> None:

@@ -175,13 +175,27 @@ class PostgresStore(PostgresExtras):
                 return turns
             limit *= 8
 
-    async def reset_conversation(self, conversation_id: int) -> None:
+    async def reset_conversation(self, conversation_id: int) -> int:
         last = "(SELECT COALESCE(MAX(seq), 0) FROM turns WHERE conversation_id = $1)"
-        await self.db.execute(
-            f"UPDATE conversations SET summary = NULL, history_start = {last}, "
-            f"summary_through = {last} WHERE id = $1",
-            conversation_id,
-        )
+
+        async def work(conn: asyncpg.Connection) -> int:
+            async with conn.transaction():
+                through = await conn.fetchval(
+                    f"UPDATE conversations SET summary = NULL, history_start = GREATEST("
+                    f"history_start, {last}), summary_through = GREATEST(summary_through, "
+                    f"history_start, {last}) WHERE id = $1 RETURNING history_start",
+                    conversation_id,
+                )
+                if through is None:
+                    return 0
+                # The turns go, their images and reasoning with them.
+                status = await conn.execute(
+                    "DELETE FROM turns WHERE conversation_id = $1 AND seq <= $2",
+                    conversation_id, through,
+                )  # fmt: skip
+                return int(status.split()[-1])
+
+        return await self.db.run(work, retry=True)
 
     async def turns_between(
         self, conversation_id: int, after_seq: int, through_seq: int

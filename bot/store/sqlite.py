@@ -7,7 +7,10 @@ leaves the file as it was.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import os
 import sqlite3
 from collections.abc import Collection
 from pathlib import Path
@@ -25,6 +28,7 @@ _TURN_COLUMNS = "seq, conversation_id, message_id, role, content, author_name, t
 _STATUS = {status.value: status for status in TurnStatus}
 _NO_SEQ = 2**63 - 1  # "no upper bound" for seq
 
+_LAST = "(SELECT COALESCE(MAX(seq), 0) FROM turns WHERE conversation_id = ?1)"
 _CONVERSATION_COLUMNS = (
     "id, guild_id, parent_id, owner_id, persona, history_start, summary, summary_through"
 )
@@ -54,6 +58,13 @@ def _turn(row: sqlite3.Row | tuple) -> Turn:
     )
 
 
+def _create_private(path: Path) -> None:
+    """A new database file readable by its owner only (0600): SQLite gives the write-ahead log
+    and shared-memory files the database file's mode. An existing file keeps its mode."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def _conversation(row: sqlite3.Row | tuple) -> Conversation:
     return Conversation(*row)
 
@@ -79,6 +90,8 @@ class SQLiteStore(SQLiteExtras):
         if self._resolved is not None and not self._resolved.parent.is_dir():
             raise StoreError(f"cannot open database {self._describe()}: folder does not exist")
         try:
+            if self._resolved is not None:
+                await asyncio.to_thread(_create_private, self._resolved)
             self._db = await aiosqlite.connect(self.path, isolation_level=None, timeout=10)
             await self._db.execute("PRAGMA foreign_keys = ON")
             await self._db.execute("PRAGMA busy_timeout = 10000")
@@ -201,13 +214,27 @@ class SQLiteStore(SQLiteExtras):
                 return [_turn(row[:-1]) for row in rows]
             limit *= 8
 
-    async def reset_conversation(self, conversation_id: int) -> None:
-        last = "(SELECT COALESCE(MAX(seq), 0) FROM turns WHERE conversation_id = ?)"
-        await self.db.execute(
-            f"UPDATE conversations SET summary = NULL, history_start = {last}, "
-            f"summary_through = {last} WHERE id = ?",
-            (conversation_id, conversation_id, conversation_id),
-        )
+    async def reset_conversation(self, conversation_id: int) -> int:
+        await self.db.execute("BEGIN IMMEDIATE")
+        try:
+            row = await self._one(
+                f"UPDATE conversations SET summary = NULL, history_start = MAX(history_start, "
+                f"{_LAST}), summary_through = MAX(summary_through, history_start, {_LAST}) "
+                "WHERE id = ?1 RETURNING history_start",
+                (conversation_id,),
+            )
+            deleted = 0
+            if row is not None:  # the turns, their images and reasoning with them
+                cursor = await self.db.execute(
+                    "DELETE FROM turns WHERE conversation_id = ? AND seq <= ?",
+                    (conversation_id, row[0]),
+                )
+                deleted = cursor.rowcount
+            await self.db.execute("COMMIT")
+        except BaseException:
+            await self.db.execute("ROLLBACK")
+            raise
+        return deleted
 
     async def turns_between(
         self, conversation_id: int, after_seq: int, through_seq: int

@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+import logging
+from collections.abc import Collection, Iterable
 from typing import Any
 
 import aiosqlite
 
 from .base import Image, ModelScope, ScopedChoices, UsageTotals
+
+log = logging.getLogger(__name__)
 
 
 class SQLiteExtras:
@@ -80,15 +83,38 @@ class SQLiteExtras:
 
     # -- privacy ------------------------------------------------------------------------------
 
-    async def forget_user(self, user_id: int) -> int:
+    async def forget_user(self, user_id: int, *, names: Collection[str] = ()) -> int:
+        names = tuple(names)
+        marks = ", ".join("?" * len(names)) or "NULL"
+        # Their turns: by author id; before the author column (migration 4), user turns in
+        # conversations they started, or under one of their names (see Store.forget_user).
+        theirs = (
+            "(t.author_id = ? OR (t.author_id IS NULL AND t.role = 'user' AND "
+            "(t.conversation_id IN (SELECT id FROM conversations WHERE owner_id = ?) "
+            f"OR t.author_name IN ({marks}))))"
+        )
+        who = (user_id, user_id, *names)
         await self.db.execute("BEGIN IMMEDIATE")
         try:
+            # Every reasoning written after their first word in a conversation may quote them.
             await self.db.execute(
-                "UPDATE conversations SET summary = NULL WHERE id IN "
-                "(SELECT DISTINCT conversation_id FROM turns WHERE author_id = ?)",
-                (user_id,),
+                f"WITH first AS (SELECT t.conversation_id, MIN(t.seq) AS seq FROM turns t WHERE "
+                f"{theirs} GROUP BY t.conversation_id) UPDATE turns SET reasoning = NULL WHERE "
+                "seq IN (SELECT a.seq FROM first f JOIN turns a ON a.conversation_id = "
+                "f.conversation_id AND a.seq > f.seq WHERE a.role = 'assistant' AND a.reasoning "
+                "IS NOT NULL)",
+                who,
             )
-            cursor = await self.db.execute("DELETE FROM turns WHERE author_id = ?", (user_id,))
+            # Summaries that may quote them go; no summary begun before now can be saved (a
+            # job in flight read their words), so summary_through moves to the newest turn.
+            await self.db.execute(
+                "UPDATE conversations SET summary = NULL, summary_through = MAX(summary_through, "
+                "(SELECT COALESCE(MAX(seq), 0) FROM turns WHERE conversation_id = conversations.id)) "
+                "WHERE owner_id = ? OR id IN (SELECT t.conversation_id FROM turns t "
+                f"WHERE {theirs})",
+                (user_id, *who),
+            )
+            cursor = await self.db.execute(f"DELETE FROM turns AS t WHERE {theirs}", who)
             await self.db.execute("DELETE FROM usage WHERE user_id = ?", (user_id,))
             await self.db.execute("COMMIT")
         except BaseException:
@@ -101,6 +127,32 @@ class SQLiteExtras:
         await self.db.execute("DELETE FROM models WHERE scope = 'conversation' AND scope_id = ?",
                               (conversation_id,))  # fmt: skip
         return cursor.rowcount > 0
+
+    async def delete_place(self, place_id: int) -> list[int]:
+        await self.db.execute("BEGIN IMMEDIATE")
+        try:
+            ids = [
+                row[0]
+                for row in await self._all(
+                    "DELETE FROM conversations WHERE id = ?1 OR parent_id = ?1 OR parent_id IN "
+                    "(SELECT id FROM conversations WHERE parent_id = ?1) RETURNING id",
+                    (place_id,),
+                )
+            ]
+            marks = ", ".join("?" * len(ids))
+            await self.db.execute(
+                "DELETE FROM models WHERE (scope = 'channel' AND scope_id = ?) OR "
+                f"(scope = 'conversation' AND scope_id IN ({marks or 'NULL'}))",
+                (place_id, *ids),
+            )
+            await self.db.execute(
+                "DELETE FROM personas WHERE scope = 'channel' AND scope_id = ?", (place_id,)
+            )
+            await self.db.execute("COMMIT")
+        except BaseException:
+            await self.db.execute("ROLLBACK")
+            raise
+        return sorted(ids)
 
     async def delete_guild(self, guild_id: int) -> list[int]:
         ids = [
@@ -127,10 +179,20 @@ class SQLiteExtras:
             )
         ]
 
-    async def purge(self) -> None:
+    async def purge(self) -> bool:
         # secure_delete overwrites freed pages in the database file; the write-ahead log may
-        # still hold old copies of them until it is checkpointed and truncated.
-        await self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        # still hold old copies of them until it is checkpointed and truncated. The checkpoint
+        # waits (busy_timeout) for other connections' readers and writers, then reports.
+        row = await self._one("PRAGMA wal_checkpoint(TRUNCATE)")
+        busy, log_frames, done = row if row else (0, -1, -1)
+        if busy:
+            log.warning(
+                "Could not truncate the write-ahead log (another connection is using it: %s of "
+                "%s pages copied); deleted text may stay in it until the next checkpoint",
+                done, log_frames,
+            )  # fmt: skip
+            return False
+        return True
 
     # -- processes ----------------------------------------------------------------------------
 

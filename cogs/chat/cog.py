@@ -149,7 +149,15 @@ class Chat(commands.Cog):
 
     @commands.Cog.listener()
     async def on_raw_thread_delete(self, payload: discord.RawThreadDeleteEvent) -> None:
-        await self.bot.privacy.conversation_deleted(payload.thread_id)
+        # Its conversation, and messages answered on their own in it (someone else's thread).
+        # discord.py also sends this for each cached thread of a deleted channel.
+        await self.bot.privacy.place_deleted(payload.thread_id)
+
+    @commands.Cog.listener()
+    async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
+        # (discord.py has no raw form: this needs the channel cached, as with the guilds
+        # intent it is.) The conversations of threads opened from it, and a place keyed by it.
+        await self.bot.privacy.place_deleted(channel.id)
 
     @commands.Cog.listener()
     async def on_guild_remove(self, guild: discord.Guild) -> None:

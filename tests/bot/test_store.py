@@ -153,6 +153,22 @@ async def test_reset_hides_earlier_turns_and_the_summary(store):
     assert conversation.history_start == conversation.summary_through == before.seq
 
 
+async def test_reset_deletes_the_turns_their_images_and_reasoning(store):
+    await _conversation(store)
+    question, *_ = await _user_turns(store, 2)
+    await store.add_images(question.seq, [Image("image/png", b"px", 1, 1)])
+    reply = await store.add_turn(1, role="assistant", content="answer", tokens=1)
+    await store.set_reasoning(reply.seq, "thinking about m0")
+    assert await store.reset_conversation(1) == 3
+    assert await store.turns_between(1, 0, 10**9) == []
+    assert await store.images_of([question.seq]) == {}
+    assert await store.get_reasoning(reply.seq) is None
+    # A summary begun before the reset can't be saved over it.
+    assert not await store.save_summary(1, "stale summary", reply.seq)
+    assert await store.reset_conversation(1) == 0
+    assert await store.reset_conversation(404) == 0
+
+
 async def test_update_turn_and_attach_message(store):
     await _conversation(store)
     turn = await store.add_turn(
@@ -415,6 +431,85 @@ async def test_forget_user_deletes_their_turns_usage_and_the_summaries_that_may_
     assert (await store.get_conversation(1)).summary is None
     assert (await store.usage(guild_id=10, since=day, user_id=7)).requests == 0
     assert (await store.usage(guild_id=10, since=day, user_id=8)).requests == 1
+
+
+async def test_forget_user_deletes_the_reasoning_that_may_quote_them(store):
+    await _conversation(store)
+    early = await store.add_turn(1, role="assistant", content="hello", tokens=1)
+    await store.set_reasoning(early.seq, "before alice came")
+    await store.add_turn(1, role="user", content="bob", tokens=1, message_id=1, author_id=8)
+    await store.add_turn(1, role="user", content="alice", tokens=1, message_id=2, author_id=7)
+    answer = await store.add_turn(1, role="assistant", content="hi both", tokens=1)
+    await store.set_reasoning(answer.seq, "alice said alice")
+    later = await store.add_turn(1, role="assistant", content="more", tokens=1)
+    await store.set_reasoning(later.seq, "recalling alice")
+    await _conversation(store, 2)  # a conversation alice was never in keeps its reasoning
+    other = await store.add_turn(2, role="assistant", content="x", tokens=1)
+    await store.set_reasoning(other.seq, "unrelated")
+    assert await store.forget_user(7) == 1
+    assert await store.get_reasoning(answer.seq) is None
+    assert await store.get_reasoning(later.seq) is None
+    assert await store.get_reasoning(early.seq) == "before alice came"
+    assert await store.get_reasoning(other.seq) == "unrelated"
+
+
+async def test_forget_user_finds_turns_from_before_the_author_column(store):
+    """author_id NULL: theirs in conversations they started, or under one of their names."""
+    await store.create_conversation(1, guild_id=10, parent_id=20, owner_id=7)  # alice's
+    await store.create_conversation(2, guild_id=10, parent_id=20, owner_id=8)  # bob's
+    said = [
+        (1, "alice in her thread", None, 1),
+        (1, "carol in alice's thread", "carol", 2),
+        (2, "alice in bob's thread", "alice_w", 3),
+        (2, "bob in his thread", "bob", 4),
+        (2, "someone nameless", None, 5),
+    ]
+    for conversation_id, text, name, message_id in said:
+        await store.add_turn(conversation_id, role="user", content=text, tokens=1,
+                             message_id=message_id, author_name=name)  # fmt: skip
+    await store.save_summary(2, "bob and alice_w talked", 4)
+    assert await store.forget_user(7, names=["alice_w"]) == 3
+    left = await store.turns_between(1, 0, 10**9) + await store.turns_between(2, 0, 10**9)
+    assert [t.content for t in left] == ["bob in his thread", "someone nameless"]
+    assert (await store.get_conversation(2)).summary is None
+
+
+async def test_forget_user_drops_the_summary_and_refuses_one_begun_before(store):
+    await store.create_conversation(1, guild_id=10, parent_id=20, owner_id=8)
+    await store.add_turn(1, role="user", content="secret", tokens=1, message_id=1, author_id=7)
+    await store.add_turn(1, role="assistant", content="ok", tokens=1)
+    bob = await store.add_turn(1, role="user", content="bob", tokens=1, message_id=2, author_id=8)
+    assert await store.save_summary(1, "alice's secret", 1)
+    await store.forget_user(7)
+    conversation = await store.get_conversation(1)
+    assert conversation.summary is None
+    # A summary job that read alice's words before the forget cannot save them afterwards.
+    assert not await store.save_summary(1, "alice's secret again", bob.seq)
+    later = await store.add_turn(1, role="user", content="new", tokens=1, message_id=3)
+    assert await store.save_summary(1, "only bob", later.seq)  # later summaries work
+
+
+async def test_a_deleted_place_takes_every_conversation_kept_under_it(store):
+    for conversation_id, parent in (
+        (1, 20),  # a thread opened from channel 20
+        (2, 20),  # another
+        (3, 1),  # a message answered on its own in thread 1 (before its owner adopted it)
+        (4, 21),  # another channel's thread
+        (5, 40),  # answered on its own in thread 40, someone else's
+        (20, None),  # a place keyed by the channel itself
+    ):
+        await store.create_conversation(conversation_id, guild_id=10, parent_id=parent,
+                                        owner_id=30)  # fmt: skip
+        await store.add_turn(conversation_id, role="user", content="x", tokens=1,
+                             message_id=100 + conversation_id)  # fmt: skip
+    await store.set_model(ModelScope.CHANNEL, 20, "m")
+    await store.set_model(ModelScope.CONVERSATION, 1, "m")
+    await store.set_default_persona(PersonaScope.CHANNEL, 20, "pirate")
+    assert await store.delete_place(20) == [1, 2, 3, 20]
+    assert await store.conversation_ids(10) == [5, 4]
+    assert await choices(store, conversation_id=1, channel_id=20) == ScopedChoices()
+    assert await store.delete_place(40) == [5]  # a thread: the messages answered in it
+    assert await store.delete_place(40) == []
 
 
 async def test_deleting_a_conversation_and_a_server(store):

@@ -67,3 +67,46 @@ async def test_failed_migration_leaves_the_file_unchanged(tmp_path, monkeypatch)
         assert db.execute("PRAGMA user_version").fetchone()[0] == len(broken) - 1
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert "extra" not in tables
+
+
+async def test_a_new_database_and_its_log_files_are_private(tmp_path):
+    path = tmp_path / "private.sqlite3"
+    store = SQLiteStore(str(path))
+    await store.open()
+    await store.create_conversation(1, guild_id=None, parent_id=None, owner_id=2)
+    files = [path, tmp_path / "private.sqlite3-wal", tmp_path / "private.sqlite3-shm"]
+    assert all(f.exists() for f in files)
+    assert {f.name: f.stat().st_mode & 0o777 for f in files} == {f.name: 0o600 for f in files}
+    await store.close()
+
+
+async def test_an_existing_database_keeps_its_mode(tmp_path):
+    path = tmp_path / "shared.sqlite3"
+    path.touch(mode=0o640)
+    path.chmod(0o640)
+    store = SQLiteStore(str(path))
+    await store.open()
+    await store.close()
+    assert path.stat().st_mode & 0o777 == 0o640  # the operator's choice
+
+
+async def test_a_checkpoint_that_another_reader_blocks_is_reported_and_retried(tmp_path, caplog):
+    path = tmp_path / "bot.sqlite3"
+    store = SQLiteStore(str(path))
+    await store.open()
+    await store.db.execute("PRAGMA busy_timeout = 50")  # don't wait 10 s for the reader
+    await store.create_conversation(1, guild_id=None, parent_id=None, owner_id=2)
+    assert await store.purge()
+    reader = sqlite3.connect(path)
+    reader.execute("BEGIN")
+    reader.execute("SELECT COUNT(*) FROM conversations").fetchone()  # holds a snapshot
+    await store.add_turn(1, role="user", content="secret", tokens=1, message_id=1)
+    await store.delete_message(1)
+    assert not await store.purge()  # the reader pins the log: reported, not ignored
+    assert "Could not truncate the write-ahead log" in caplog.text
+    assert (tmp_path / "bot.sqlite3-wal").stat().st_size > 0
+    reader.rollback()
+    reader.close()
+    assert await store.purge()
+    assert (tmp_path / "bot.sqlite3-wal").stat().st_size == 0
+    await store.close()
