@@ -8,7 +8,7 @@ the real builder and store. Compared:
     a stand-in returning SUMMARY_TOKENS of text at once; its calls are counted and charged).
 Reported: total prompt tokens (summary calls included), the share of requests whose first
 1,024 tokens equal the previous request's (counted once the history passes the cap), and the
-number of summary calls.
+number of summary calls, and the most history (turn tokens) one request sent.
 
     python bench/token_growth.py
 """
@@ -81,10 +81,13 @@ class Stats:
         self.prompt_tokens = 0
         self.stable = self.compared = 0
         self.summary_calls = 0
+        self.most_history = 0  # the most turn tokens one request sent
         self._previous: list[int] | None = None
 
     def request(self, messages: list[dict[str, str]], past_cap: bool) -> None:
         self.prompt_tokens += counter.prompt(messages)
+        history = [m for m in messages if m["role"] != "system"]
+        self.most_history = max(self.most_history, counter.prompt(history) - 3)  # no priming
         tokens = rendered(messages)
         if past_cap and self._previous is not None and len(tokens) >= PREFIX:
             self.compared += 1
@@ -142,13 +145,13 @@ async def main() -> None:
     print(f"{EXCHANGES} exchanges, {sum(t.tokens for t in history):,} tokens of history by the end; "
           f"HISTORY_TOKENS={HISTORY_TOKENS:,}, SUMMARY_TOKENS={SUMMARY_TOKENS}\n")  # fmt: skip
     print(
-        f"{'strategy':<26} | {'prompt tokens':>13} | {'vs naive':>8} | {'prefix stable':>13} | {'summary calls':>13}"
+        f"{'strategy':<26} | {'prompt tokens':>13} | {'vs naive':>8} | {'prefix stable':>13} | {'summary calls':>13} | {'most history':>12}"
     )
-    print("-" * 86)
+    print("-" * 101)
     for stats in (naive, one, ours):
         stable = f"{stats.stable / stats.compared:.0%}" if stats.compared else "-"
         print(f"{stats.name:<26} | {stats.prompt_tokens:>13,} | {stats.prompt_tokens / naive.prompt_tokens:>8.0%} | "
-              f"{stable:>13} | {stats.summary_calls:>13}")  # fmt: skip
+              f"{stable:>13} | {stats.summary_calls:>13} | {stats.most_history:>12,}")  # fmt: skip
 
 
 if __name__ == "__main__":

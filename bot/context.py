@@ -109,8 +109,12 @@ class ContextPacker:
     budget: Budget
     system_prompt: str
     summary: str | None = None  # a rolling summary, sent as a second system message
+    # HISTORY_TOKENS: the most turn tokens sent (None: no cap), unless the newest turn alone is
+    # longer, which is then sent alone.
+    history_cap: int | None = None
     _kept: list[Turn] = field(default_factory=list)
     _used: int = 0
+    _history: int = 0  # tokens of the turns kept
     _full: bool = False
     _truncated_first: Turn | None = None
 
@@ -134,15 +138,22 @@ class ContextPacker:
 
     @property
     def room(self) -> int:
-        """Tokens still free for turns."""
-        return self.budget.prompt - self._used
+        """Tokens still free for turns: within the window, and within the history cap."""
+        room = self.budget.prompt - self._used
+        if self.history_cap is not None:
+            room = min(room, self.history_cap - self._history)
+        return room
 
     def offer(self, turn: Turn) -> bool:
         if self._full:
             return False
-        if self._used + turn.tokens <= self.budget.prompt:
+        # The newest turn (the question) needs only the window: a message longer than the cap
+        # is sent whole, alone; the cap bounds what comes with it.
+        room = self.room if self._kept else self.budget.prompt - self._used
+        if turn.tokens <= room:
             self._kept.append(turn)
             self._used += turn.tokens
+            self._history += turn.tokens
             return True
         self._full = True
         if not self._kept:  # the newest turn alone is too big: keep its start and end
@@ -155,12 +166,18 @@ class ContextPacker:
         content = self.counter.truncate_middle(turn.content, room, TRUNCATION_MARKER)
         tokens = framing + self.counter.count(content)
         self._used += tokens
+        self._history += tokens
         return Turn(
             turn.seq, turn.conversation_id, turn.message_id, turn.role, content,
             turn.author_name, tokens, turn.status,
         )  # fmt: skip
 
     def build(self) -> ChatRequest:
+        while self._full and len(self._kept) > 1 and self._kept[-1].role == "assistant":
+            # Older turns were left out: start at a question, not at the answer to one.
+            dropped = self._kept.pop()
+            self._used -= dropped.tokens
+            self._history -= dropped.tokens
         kept = [self._truncated_first] if self._truncated_first else self._kept
         messages = self._system_messages()
         messages.extend(turn_message(turn) for turn in reversed(kept))

@@ -19,10 +19,15 @@ from .tokens import TokenCounter
 
 log = logging.getLogger(__name__)
 
-# Past HISTORY_TOKENS, evict down to this share of it. Bigger blocks mean fewer prefix changes
-# (OpenAI caches byte-identical prefixes) and fewer summary calls; bench/token_growth.py
-# measured 0.5 against 0.75: 24% vs 27% of naive prompt tokens, 94% vs 88% stable prefixes.
-EVICT_TO = 0.5
+# Past this share of HISTORY_TOKENS, a block of the oldest turns is folded into the summary in
+# the background, so that the summary is usually there before the history reaches the cap
+# (which is never passed: without a summary yet, the plain window applies).
+SUMMARISE_FROM = 0.75
+# Evict down to this share of HISTORY_TOKENS. Bigger blocks mean fewer prefix changes (OpenAI
+# caches byte-identical prefixes) and fewer summary calls; bench/token_growth.py, summarising
+# from 0.75, measured 0.3 against 0.5: 18% vs 20% of naive prompt tokens, 94% vs 88% stable
+# prefixes, 12 vs 21 summary calls (from 1.0 down to 0.5, before the cap was one: 24%, 94%, 11).
+EVICT_TO = 0.3
 ENCODING_KEY = "token_encoding"  # the tokenizer the stored counts were made with
 RECOUNT_PAGE = 500
 
@@ -40,7 +45,7 @@ class Conversations:
         self.store = store
         self.counter = counter
         self.budget = budget
-        self.history_tokens = history_tokens  # the most history re-sent per request (soft)
+        self.history_tokens = history_tokens  # the most history sent per request (a cap)
         self.index = ConversationIndex()
         self.worker: str | None = None  # this process, on the replies it is writing
         # Merge same-role turns for servers whose templates want strict alternation: True,
@@ -196,13 +201,17 @@ class Conversations:
     ) -> ChatRequest:
         """The request for the conversation's next reply, reading only the turns that fit.
 
-        History beyond ``history_tokens`` is evicted in blocks, not one turn per request: the
-        request says which turns to fold into the summary (``summarise_through``), and they
-        keep being sent until that summary exists, so the prompt prefix changes once a block.
+        The turns sent never pass ``history_tokens`` (but for a newest turn longer than it,
+        sent alone). Past ``SUMMARISE_FROM`` of it, history is evicted in blocks, not one turn
+        per request: the request says which turns to fold into the summary
+        (``summarise_through``), and they keep being sent until that summary exists, so the
+        prompt prefix changes once a block; should the cap come first, the oldest turns beyond
+        it are simply left out (the plain window) until the summary is there.
         """
         counter = model.counter if model is not None else self.counter
         budget = model.budget if model is not None else self.budget
-        packer = ContextPacker(counter, budget, persona, conversation.summary)
+        cap = self.history_tokens
+        packer = ContextPacker(counter, budget, persona, conversation.summary, history_cap=cap)
         newest = await self.store.newest_turns_within(
             conversation.id,
             max(0, packer.room),
@@ -213,12 +222,16 @@ class Conversations:
         if model is not None and model.vision and found:  # the question's images come first
             reserve = images.cost(model.name, [p for t in batch for p in found.get(t.seq, [])])
             budget_left = Budget(budget.window - reserve, budget.completion)
-            packer = ContextPacker(counter, budget_left, persona, conversation.summary)
+            packer = ContextPacker(
+                counter, budget_left, persona, conversation.summary, history_cap=cap
+            )
         for turn in newest:
             if not packer.offer(turn):
                 break
         request = packer.build()
-        request.summarise_through = self._block_to_summarise(conversation, packer.kept)
+        request.summarise_through = self._block_to_summarise(
+            conversation, packer.kept, left_out=request.dropped
+        )
         if model is not None and found:
             if model.vision:
                 room = budget.prompt - request.prompt_tokens
@@ -257,9 +270,13 @@ class Conversations:
         self.alternate_roles = True
         return True
 
-    def _block_to_summarise(self, conversation: Conversation, kept: list[Turn]) -> int | None:
-        """When the history sent passes ``history_tokens``, the oldest turns to fold away so
-        that about ``EVICT_TO`` of it remains; also any evicted turns still unsummarised."""
+    def _block_to_summarise(
+        self, conversation: Conversation, kept: list[Turn], *, left_out: bool = False
+    ) -> int | None:
+        """When the history sent passes ``SUMMARISE_FROM`` of ``history_tokens``, or older
+        turns were ``left_out`` (long messages can fill the cap before that share), the oldest
+        turns to fold away so that about ``EVICT_TO`` of it remains; also any evicted turns
+        still unsummarised."""
         pending = (
             conversation.history_start
             if conversation.summary_through < conversation.history_start
@@ -267,7 +284,8 @@ class Conversations:
         )
         if self.history_tokens is None:
             return pending
-        if sum(turn.tokens for turn in kept) <= self.history_tokens:
+        sent = sum(turn.tokens for turn in kept)
+        if not kept or (sent <= self.history_tokens * SUMMARISE_FROM and not left_out):
             return pending
         keep, total = 0, 0
         for turn in kept:  # newest first

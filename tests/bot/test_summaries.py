@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from bot.context import Budget
-from bot.conversations import EVICT_TO, Conversations
+from bot.conversations import EVICT_TO, SUMMARISE_FROM, Conversations
 from bot.llm import Reply
 from bot.store import SQLiteStore
 from bot.summaries import Summarizer
@@ -74,17 +74,58 @@ async def test_history_within_the_cap_is_sent_whole(store):
     assert request.summarise_through is None and request.turns == 6
 
 
-async def test_over_the_cap_a_block_is_marked_for_summary_but_still_sent(store):
+def history_tokens(request) -> int:
+    """The tokens of the turns a request sends (its system message apart)."""
+    return sum(
+        COUNTER.message(m["role"], m["content"], m.get("name"))
+        for m in request.messages
+        if m["role"] != "system"
+    )
+
+
+async def test_past_the_soft_threshold_a_block_is_marked_for_summary_but_still_sent(store):
     conversations = make(store, history=300)
-    for n in range(8):
+    for n in range(4):  # about 230 tokens: past SUMMARISE_FROM (225), within the cap
         await say(conversations, n)
-    conversation = await store.get_conversation(1)
-    request = await conversations.build(conversation, "persona")
-    assert request.turns == 16  # nothing vanishes before its summary exists
+    request = await conversations.build(await store.get_conversation(1), "persona")
+    assert request.turns == 8 and not request.dropped  # nothing vanishes before its summary
+    assert SUMMARISE_FROM * 300 < history_tokens(request) <= 300
     through = request.summarise_through
     kept = [t for t in await store.newest_turns(1, limit=100) if t.seq > through]
     assert sum(t.tokens for t in kept) <= EVICT_TO * 300
     assert kept  # the newest turns stay
+
+
+@pytest.mark.parametrize("cap", [256, 300, 1000])
+@pytest.mark.parametrize("summaries", ["never ready", "after each reply", "off"])
+async def test_no_request_sends_more_history_than_the_cap(store, cap, summaries):
+    conversations = make(store, history=cap)
+    complete = None if summaries == "off" else FakeModel()
+    summarizer = Summarizer(store, COUNTER, complete, max_tokens=50)
+    most = 0
+    for n in range(40):
+        await say(conversations, n, words=10 + (n * 7) % 40)
+        request = await conversations.build(await store.get_conversation(1), "persona")
+        assert history_tokens(request) <= cap, n
+        if request.dropped:  # the window left older turns out: it starts at a question
+            assert [m["role"] for m in request.messages[:2]] == ["system", "user"]
+        assert request.messages[-1]["content"].startswith(f"answer {n}")
+        most = max(most, history_tokens(request))
+        if request.summarise_through is not None and summaries != "never ready":
+            summarizer.request(1, request.summarise_through)
+            await summarizer.wait_idle()
+    assert most > cap * SUMMARISE_FROM  # the cap was reached for, not avoided
+
+
+async def test_a_newest_turn_longer_than_the_cap_is_sent_whole_and_alone(store):
+    conversations = make(store, history=300)
+    await say(conversations, 0)
+    await conversations.add_user_turn(
+        1, message_id=99, content="long " + "word " * 400, author="alice"
+    )
+    request = await conversations.build(await store.get_conversation(1), "persona")
+    assert request.turns == 1 and not request.truncated
+    assert request.messages[-1]["content"].count("word") == 400
 
 
 async def test_summary_replaces_the_block_after_the_persona(store):
