@@ -231,7 +231,8 @@ class ChatBot(commands.Bot):
             return
         self.metrics.watch(queued=self._queued_replies, gateway_up=self.gateway_up)
         self._metrics_server = MetricsServer(
-            self.metrics, port=self.settings.metrics_port, gateway_up=self.gateway_up,
+            self.metrics, port=self.settings.metrics_port, host=self.settings.metrics_host,
+            gateway_up=self.gateway_up,
             store_answers=lambda: self.store.get_meta(COMMANDS_DIGEST_KEY),
         )  # fmt: skip
         await self._metrics_server.start()

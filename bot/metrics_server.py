@@ -27,8 +27,9 @@ class MetricsServerError(RuntimeError):
 
 
 class MetricsServer:
-    """Serves ``metrics`` on ``port`` (all interfaces: a container's port must be reachable
-    from outside it). ``gateway_up`` and ``store_answers`` decide readiness."""
+    """Serves ``metrics`` on ``host``:``port`` (METRICS_HOST, 127.0.0.1 unless the operator
+    says otherwise; in a container 0.0.0.0, so that a published port reaches it).
+    ``gateway_up`` and ``store_answers`` decide readiness."""
 
     def __init__(
         self,
@@ -37,11 +38,11 @@ class MetricsServer:
         port: int,
         gateway_up: Callable[[], bool],
         store_answers: Callable[[], Awaitable[object]],
-        host: str | None = None,
+        host: str = "127.0.0.1",
     ) -> None:
         self.metrics = metrics
         self.port = port
-        self.host = host  # None: every interface, IPv4 and IPv6
+        self.host = host
         self.gateway_up = gateway_up
         self.store_answers = store_answers
         self._runner: web.AppRunner | None = None
@@ -57,8 +58,10 @@ class MetricsServer:
             await web.TCPSite(self._runner, self.host, self.port).start()
         except OSError as exc:
             await self.close()
-            raise MetricsServerError(f"METRICS_PORT {self.port} cannot be served: {exc}") from exc
-        log.info("Serving /metrics, /healthz and /readyz on port %d", self.port)
+            raise MetricsServerError(
+                f"METRICS_PORT {self.port} cannot be served on {self.host}: {exc}"
+            ) from exc
+        log.info("Serving /metrics, /healthz and /readyz on %s port %d", self.host, self.port)
 
     async def close(self) -> None:
         if self._runner is not None:

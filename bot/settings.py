@@ -82,6 +82,7 @@ class Settings:
     token_parameter: TokenParameter | None = None  # None: by model family and host
     reasoning_effort: str | None = None  # None: not sent
     metrics_port: int | None = None  # METRICS_PORT: /metrics, /healthz, /readyz; None: off
+    metrics_host: str = "127.0.0.1"  # METRICS_HOST: the address it listens on (0.0.0.0: all)
     discord_rest_rate: int = GLOBAL_RATE  # REST requests in any second; Discord allows 50
 
     @property
@@ -317,6 +318,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             env, "DISCORD_REST_RATE", GLOBAL_RATE, minimum=MIN_GLOBAL_RATE
         ),
         metrics_port=_metrics_port(env),
+        metrics_host=read.text(env, "METRICS_HOST") or "127.0.0.1",
     )
 
 

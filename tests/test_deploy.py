@@ -105,7 +105,48 @@ def test_the_image_is_small_and_runs_the_bot():
     assert json.loads(arguments(final_stage(), "CMD")[-1]) == ["python", "-m", "bot"]
     installs = [run for stage in stages for run in arguments(stage, "RUN") if "pip install" in run]
     assert installs and all("--no-cache-dir" in run for run in installs)
-    assert any("[metrics]" in run for run in installs)  # /metrics and the HEALTHCHECK need it
+
+
+def locked() -> dict[str, tuple[str, list[str]]]:
+    """requirements.lock: name -> (version, hashes)."""
+    pins: dict[str, tuple[str, list[str]]] = {}
+    name = None
+    for line in (ROOT / "requirements.lock").read_text().splitlines():
+        line = line.strip()
+        if match := re.match(r"([A-Za-z0-9._-]+)==([^ ;\\]+)", line):
+            name = re.sub(r"[-_.]+", "-", match.group(1)).lower()
+            pins[name] = (match.group(2), [])
+        elif line.startswith("--hash=sha256:") and name is not None:
+            pins[name][1].append(line.split(":", 1)[1].rstrip(" \\"))
+    return pins
+
+
+def test_the_image_installs_the_locked_dependencies_then_the_bot_without_resolving():
+    build = dockerfile_stages()[0]
+    runs = [run for run in arguments(build, "RUN") if "pip install" in run]
+    lock, bot = runs[0], runs[-1]
+    assert "--require-hashes -r requirements.lock" in lock
+    assert bot.endswith("pip install --no-cache-dir --no-deps .")
+    copies = [copy.split()[:-1] for copy in arguments(build, "COPY")]
+    assert copies.index(["requirements.lock", "pyproject.toml", "README.md"]) < copies.index(
+        ["bot"]
+    )  # a code change doesn't reinstall the dependencies
+
+
+def test_the_lock_pins_every_dependency_within_pyprojects_bounds_with_hashes():
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    pins = locked()
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = project["dependencies"] + project["optional-dependencies"]["metrics"]
+    for requirement in map(Requirement, wanted):
+        name = re.sub(r"[-_.]+", "-", requirement.name).lower()
+        assert name in pins, f"{name} is not in requirements.lock"
+        assert requirement.specifier.contains(pins[name][0]), (name, pins[name][0])
+    assert all(hashes for _, hashes in pins.values())  # --require-hashes needs one for each
+    assert "prometheus-client" in pins  # /metrics and the HEALTHCHECK need the metrics extra
 
 
 def test_the_vocabularies_are_seeded_at_build_time_into_the_cache_the_bot_reads():
@@ -119,6 +160,8 @@ def test_the_vocabularies_are_seeded_at_build_time_into_the_cache_the_bot_reads(
 def test_the_healthcheck_asks_the_liveness_endpoint_on_the_metrics_port():
     final = final_stage()
     port = env_of(final)["METRICS_PORT"]
+    # Every interface of the container, or neither the published port nor Docker reaches it.
+    assert env_of(final)["METRICS_HOST"] == "0.0.0.0"
     assert arguments(final, "EXPOSE") == [port]
     command = healthcheck_command()
     assert command[0] == "python" and "/healthz" in command[-1]
@@ -154,6 +197,7 @@ def dockerignore() -> list[str]:
 
 
 def test_the_build_context_holds_what_the_image_copies_and_no_secret(dockerignore):
+    assert not ignored("requirements.lock", dockerignore)
     for name in (".env", ".git", ".venv", "bot.sqlite3", "tests/conftest.py"):
         assert ignored(name, dockerignore), name
     for stage in dockerfile_stages():
@@ -214,6 +258,9 @@ def test_the_bot_reads_env_and_reaches_the_services_by_name():
     settings = load_settings({"DISCORD_TOKEN": "t", "OPENAI_API_KEY": "k", **env})
     assert settings.database_url.startswith("postgresql://threadbot:pw@postgres:5432/")
     assert str(settings.metrics_port) == env_of(final_stage())["METRICS_PORT"]
+    # The container listens on all its interfaces; the host publishes the port to itself only.
+    assert settings.metrics_host == "0.0.0.0"
+    assert bot["ports"] == [f"127.0.0.1:{settings.metrics_port}:{settings.metrics_port}"]
 
 
 def test_no_secret_is_written_in_the_compose_file():

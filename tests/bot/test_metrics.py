@@ -245,3 +245,15 @@ async def test_a_taken_port_is_a_clear_error():
         )  # fmt: skip
         with pytest.raises(MetricsServerError, match=f"METRICS_PORT {port} cannot be served"):
             await server.start()
+
+
+async def test_the_endpoint_listens_on_this_host_only_by_default():
+    server = MetricsServer(NO_METRICS, port=free_port(), gateway_up=lambda: True,
+                           store_answers=_nothing)  # fmt: skip
+    await server.start()
+    try:
+        assert server._runner is not None
+        assert [address[:2] for address in server._runner.addresses] == [("127.0.0.1", server.port)]
+        assert (await get(server.port, "/healthz"))[0] == 200
+    finally:
+        await server.close()

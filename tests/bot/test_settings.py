@@ -314,3 +314,12 @@ def test_metrics_port_without_prometheus_client_says_what_to_install(monkeypatch
     with pytest.raises(SettingsError, match=r"METRICS_PORT needs prometheus-client: pip install"):
         load_settings({**BASE, "METRICS_PORT": "9100"})
     assert load_settings(BASE).metrics_port is None  # not needed when metrics are off
+
+
+@pytest.mark.parametrize(
+    ("value", "host"),
+    [(None, "127.0.0.1"), ("", "127.0.0.1"), ("0.0.0.0", "0.0.0.0"), ("::1", "::1")],
+)
+def test_metrics_host_is_this_host_only_unless_said_otherwise(value, host):
+    env = {**BASE, "METRICS_PORT": "9100"} | ({} if value is None else {"METRICS_HOST": value})
+    assert load_settings(env).metrics_host == host
