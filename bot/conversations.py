@@ -80,7 +80,9 @@ class Conversations:
         return conversation
 
     async def reset(self, conversation_id: int) -> None:
-        await self.store.reset_conversation(conversation_id)
+        """Delete the history so far (turns, images, reasoning, summary), from the files too."""
+        if await self.store.reset_conversation(conversation_id):
+            await self.store.purge()
 
     async def usage(
         self, *, guild_id: int | None, since: dt.date, user_id: int | None = None

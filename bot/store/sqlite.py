@@ -215,26 +215,21 @@ class SQLiteStore(SQLiteExtras):
             limit *= 8
 
     async def reset_conversation(self, conversation_id: int) -> int:
-        await self.db.execute("BEGIN IMMEDIATE")
-        try:
-            row = await self._one(
-                f"UPDATE conversations SET summary = NULL, history_start = MAX(history_start, "
-                f"{_LAST}), summary_through = MAX(summary_through, history_start, {_LAST}) "
-                "WHERE id = ?1 RETURNING history_start",
-                (conversation_id,),
-            )
-            deleted = 0
-            if row is not None:  # the turns, their images and reasoning with them
-                cursor = await self.db.execute(
-                    "DELETE FROM turns WHERE conversation_id = ? AND seq <= ?",
-                    (conversation_id, row[0]),
-                )
-                deleted = cursor.rowcount
-            await self.db.execute("COMMIT")
-        except BaseException:
-            await self.db.execute("ROLLBACK")
-            raise
-        return deleted
+        # Two statements, no transaction held across awaits (the connection is shared): the
+        # turns are no longer sent once the first has run; the second deletes them, their
+        # images and reasoning with them.
+        row = await self._one(
+            f"UPDATE conversations SET summary = NULL, history_start = MAX(history_start, "
+            f"{_LAST}), summary_through = MAX(summary_through, history_start, {_LAST}) "
+            "WHERE id = ?1 RETURNING history_start",
+            (conversation_id,),
+        )
+        if row is None:
+            return 0
+        cursor = await self.db.execute(
+            "DELETE FROM turns WHERE conversation_id = ? AND seq <= ?", (conversation_id, row[0])
+        )
+        return cursor.rowcount
 
     async def turns_between(
         self, conversation_id: int, after_seq: int, through_seq: int

@@ -94,32 +94,29 @@ class SQLiteExtras:
             f"OR t.author_name IN ({marks}))))"
         )
         who = (user_id, user_id, *names)
-        await self.db.execute("BEGIN IMMEDIATE")
-        try:
-            # Every reasoning written after their first word in a conversation may quote them.
-            await self.db.execute(
-                f"WITH first AS (SELECT t.conversation_id, MIN(t.seq) AS seq FROM turns t WHERE "
-                f"{theirs} GROUP BY t.conversation_id) UPDATE turns SET reasoning = NULL WHERE "
-                "seq IN (SELECT a.seq FROM first f JOIN turns a ON a.conversation_id = "
-                "f.conversation_id AND a.seq > f.seq WHERE a.role = 'assistant' AND a.reasoning "
-                "IS NOT NULL)",
-                who,
-            )
-            # Summaries that may quote them go; no summary begun before now can be saved (a
-            # job in flight read their words), so summary_through moves to the newest turn.
-            await self.db.execute(
-                "UPDATE conversations SET summary = NULL, summary_through = MAX(summary_through, "
-                "(SELECT COALESCE(MAX(seq), 0) FROM turns WHERE conversation_id = conversations.id)) "
-                "WHERE owner_id = ? OR id IN (SELECT t.conversation_id FROM turns t "
-                f"WHERE {theirs})",
-                (user_id, *who),
-            )
-            cursor = await self.db.execute(f"DELETE FROM turns AS t WHERE {theirs}", who)
-            await self.db.execute("DELETE FROM usage WHERE user_id = ?", (user_id,))
-            await self.db.execute("COMMIT")
-        except BaseException:
-            await self.db.execute("ROLLBACK")
-            raise
+        # One statement at a time, no transaction held across awaits (the connection is
+        # shared): each is atomic, the order keeps a retry after a failure complete, and
+        # the turns go last, as the two statements before find the conversations by them.
+        # Every reasoning written after their first word in a conversation may quote them.
+        await self.db.execute(
+            f"WITH first AS (SELECT t.conversation_id, MIN(t.seq) AS seq FROM turns t WHERE "
+            f"{theirs} GROUP BY t.conversation_id) UPDATE turns SET reasoning = NULL WHERE "
+            "seq IN (SELECT a.seq FROM first f JOIN turns a ON a.conversation_id = "
+            "f.conversation_id AND a.seq > f.seq WHERE a.role = 'assistant' AND a.reasoning "
+            "IS NOT NULL)",
+            who,
+        )
+        # Summaries that may quote them go; no summary begun before now can be saved (a
+        # job in flight read their words), so summary_through moves to the newest turn.
+        await self.db.execute(
+            "UPDATE conversations SET summary = NULL, summary_through = MAX(summary_through, "
+            "(SELECT COALESCE(MAX(seq), 0) FROM turns WHERE conversation_id = conversations.id)) "
+            "WHERE owner_id = ? OR id IN (SELECT t.conversation_id FROM turns t "
+            f"WHERE {theirs})",
+            (user_id, *who),
+        )
+        cursor = await self.db.execute(f"DELETE FROM turns AS t WHERE {theirs}", who)
+        await self.db.execute("DELETE FROM usage WHERE user_id = ?", (user_id,))
         return cursor.rowcount
 
     async def delete_conversation(self, conversation_id: int) -> bool:
@@ -129,29 +126,23 @@ class SQLiteExtras:
         return cursor.rowcount > 0
 
     async def delete_place(self, place_id: int) -> list[int]:
-        await self.db.execute("BEGIN IMMEDIATE")
-        try:
-            ids = [
-                row[0]
-                for row in await self._all(
-                    "DELETE FROM conversations WHERE id = ?1 OR parent_id = ?1 OR parent_id IN "
-                    "(SELECT id FROM conversations WHERE parent_id = ?1) RETURNING id",
-                    (place_id,),
-                )
-            ]
-            marks = ", ".join("?" * len(ids))
-            await self.db.execute(
-                "DELETE FROM models WHERE (scope = 'channel' AND scope_id = ?) OR "
-                f"(scope = 'conversation' AND scope_id IN ({marks or 'NULL'}))",
-                (place_id, *ids),
+        ids = [
+            row[0]
+            for row in await self._all(
+                "DELETE FROM conversations WHERE id = ?1 OR parent_id = ?1 OR parent_id IN "
+                "(SELECT id FROM conversations WHERE parent_id = ?1) RETURNING id",
+                (place_id,),
             )
-            await self.db.execute(
-                "DELETE FROM personas WHERE scope = 'channel' AND scope_id = ?", (place_id,)
-            )
-            await self.db.execute("COMMIT")
-        except BaseException:
-            await self.db.execute("ROLLBACK")
-            raise
+        ]
+        marks = ", ".join("?" * len(ids)) or "NULL"
+        await self.db.execute(
+            "DELETE FROM models WHERE (scope = 'channel' AND scope_id = ?) OR "
+            f"(scope = 'conversation' AND scope_id IN ({marks}))",
+            (place_id, *ids),
+        )
+        await self.db.execute(
+            "DELETE FROM personas WHERE scope = 'channel' AND scope_id = ?", (place_id,)
+        )
         return sorted(ids)
 
     async def delete_guild(self, guild_id: int) -> list[int]:
