@@ -58,9 +58,8 @@ class MetricsServer:
             await web.TCPSite(self._runner, self.host, self.port).start()
         except OSError as exc:
             await self.close()
-            raise MetricsServerError(
-                f"METRICS_PORT {self.port} cannot be served on {self.host}: {exc}"
-            ) from exc
+            # (The error names the address: METRICS_HOST's.)
+            raise MetricsServerError(f"METRICS_PORT {self.port} cannot be served: {exc}") from exc
         log.info("Serving /metrics, /healthz and /readyz on %s port %d", self.host, self.port)
 
     async def close(self) -> None:
