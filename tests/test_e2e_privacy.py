@@ -174,3 +174,19 @@ async def test_reset_deletes_what_it_forgets(fake_discord, fake_openai, world, s
     )
     assert await bot.store.turns_between(thread_id, 0, 10**18) == []
     assert b"OSPREY-12" not in database_bytes(tmp_path)  # the question and the reasoning
+
+
+async def test_forget_finds_words_stored_before_author_ids_by_the_persons_name(
+    fake_discord, fake_openai, world, start_bot, tmp_path
+):
+    bot = await start_bot()
+    thread_id = await ask(fake_discord, world, "bob's thread", author=world.bob)
+    await reply_done(fake_discord, thread_id, fake_openai.default.text)
+    for n, (name, text) in enumerate([("alice", "old IBIS-3 from alice"), ("bob", "old bob")]):
+        await bot.store.add_turn(
+            thread_id, role="user", content=text, tokens=5, message_id=900 + n, author_name=name
+        )  # fmt: skip (no author id)
+    await forget(fake_discord, thread_id, world.alice)
+    stored = [t.content for t in await bot.store.turns_between(thread_id, 0, 10**18)]
+    assert "old bob" in stored and not any("IBIS-3" in text for text in stored)
+    assert b"IBIS-3" not in database_bytes(tmp_path)
