@@ -308,8 +308,8 @@ class Texts:
     def forget_confirm(self) -> str:
         return self._(
             "This deletes everything I stored from you: your messages in every conversation "
-            "with me (my replies stay, and I stop re-sending what you said) and your usage "
-            "figures. It can't be undone."
+            "with me (my replies stay, and I stop re-sending what you said), the summaries and "
+            "reasoning that may quote them, and your usage figures. It can't be undone."
         )
 
     @property
