@@ -213,7 +213,9 @@ class Store(Protocol):
     async def set_meta(self, key: str, value: str) -> None: ...
 
     async def set_reasoning(self, seq: int, reasoning: str) -> None:
-        """A reply's reasoning, kept apart from its text (never re-sent)."""
+        """A reply's reasoning, kept apart from its text (never re-sent). Not stored for a
+        reply that a /forget or /reset overtook while it was written (its seq is then at or
+        below the conversation's ``summary_through``)."""
         ...
 
     async def get_reasoning(self, seq: int) -> str | None: ...

@@ -18,7 +18,14 @@ class PostgresExtras:
     db: Connections
 
     async def set_reasoning(self, seq: int, reasoning: str) -> None:
-        await self.db.execute("UPDATE turns SET reasoning = $1 WHERE seq = $2", reasoning, seq)
+        # Not for a reply at or below summary_through: a /forget or /reset came while it was
+        # being written (a summary never covers the reply being written), so its reasoning may
+        # quote what was deleted.
+        await self.db.execute(
+            "UPDATE turns SET reasoning = $1 WHERE seq = $2 AND seq > (SELECT summary_through "
+            "FROM conversations WHERE id = turns.conversation_id)",
+            reasoning, seq,
+        )  # fmt: skip
 
     async def get_reasoning(self, seq: int) -> str | None:
         row = await self.db.fetchrow("SELECT reasoning FROM turns WHERE seq = $1", seq)

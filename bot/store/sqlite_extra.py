@@ -30,7 +30,14 @@ class SQLiteExtras:
         return rows[0] if rows else None
 
     async def set_reasoning(self, seq: int, reasoning: str) -> None:
-        await self.db.execute("UPDATE turns SET reasoning = ? WHERE seq = ?", (reasoning, seq))
+        # Not for a reply at or below summary_through: a /forget or /reset came while it was
+        # being written (a summary never covers the reply being written), so its reasoning may
+        # quote what was deleted.
+        await self.db.execute(
+            "UPDATE turns SET reasoning = ? WHERE seq = ? AND seq > (SELECT summary_through "
+            "FROM conversations WHERE id = turns.conversation_id)",
+            (reasoning, seq),
+        )
 
     async def get_reasoning(self, seq: int) -> str | None:
         row = await self._one("SELECT reasoning FROM turns WHERE seq = ?", (seq,))

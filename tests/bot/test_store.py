@@ -453,6 +453,20 @@ async def test_forget_user_deletes_the_reasoning_that_may_quote_them(store):
     assert await store.get_reasoning(other.seq) == "unrelated"
 
 
+async def test_a_reply_overtaken_by_a_forget_keeps_no_reasoning(store):
+    await _conversation(store)
+    await store.add_turn(1, role="user", content="alice", tokens=1, message_id=1, author_id=7)
+    writing = await store.add_turn(1, role="assistant", content="", tokens=1,
+                                   status=TurnStatus.STREAMING)  # fmt: skip
+    await store.forget_user(7)  # while the reply is being written: it read alice's words
+    await store.set_reasoning(writing.seq, "alice said alice")
+    assert await store.get_reasoning(writing.seq) is None
+    await store.add_turn(1, role="user", content="bob", tokens=1, message_id=2, author_id=8)
+    later = await store.add_turn(1, role="assistant", content="hi bob", tokens=1)
+    await store.set_reasoning(later.seq, "bob said hi")
+    assert await store.get_reasoning(later.seq) == "bob said hi"
+
+
 async def test_forget_user_finds_turns_from_before_the_author_column(store):
     """author_id NULL: theirs in conversations they started, or under one of their names."""
     await store.create_conversation(1, guild_id=10, parent_id=20, owner_id=7)  # alice's
