@@ -143,7 +143,9 @@ class Summarizer:
         if usage is not None and self.charge is not None:
             await self.charge(guild_id, owner_id, usage.prompt_tokens + usage.completion_tokens)
         if usage is not None:
-            cost = self.price.cost(usage.prompt_tokens, usage.completion_tokens) if self.price else 0
+            cost = (
+                self.price.cost(usage.prompt_tokens, usage.completion_tokens) if self.price else 0
+            )
             if self.spend is not None:
                 await self.spend(owner_id, guild_id, cost)
             await self.store.add_usage(
