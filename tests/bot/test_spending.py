@@ -138,17 +138,11 @@ LISTED, OPEN = ("gpt-4o-mini", "gpt-4o", "o3"), ("gpt-4o-mini",)
     ],
 )
 def test_who_may_choose_a_model(name, in_server, manage_guild, expected):
-    assert (
-        model_choice_refusal(
-            name,
-            default="default-model",
-            listed=LISTED,
-            open_to_all=OPEN,
-            in_server=in_server,
-            manage_guild=manage_guild,
-        )  # fmt: skip
-        == expected
-    )
+    refusal = model_choice_refusal(
+        name, default="default-model", listed=LISTED, open_to_all=OPEN,
+        in_server=in_server, manage_guild=manage_guild,
+    )  # fmt: skip
+    assert refusal == expected
 
 
 def test_with_models_unset_only_the_default_may_answer():
