@@ -21,7 +21,7 @@ from .models import Models, Price
 from .pacing import Pacer
 from .privacy import Privacy
 from .ratelimit import Limiter, Spending, scope_of, spending_for
-from .ratelimit.spending import DAY, Kind
+from .ratelimit.spending import Kind
 from .replies import Deps, Replies
 from .settings import Settings
 from .store import Store
@@ -29,6 +29,8 @@ from .summaries import Summarizer
 from .tokens import TokenCounter
 
 log = logging.getLogger(__name__)
+
+EPOCH = dt.date(1970, 1, 1)  # UTC day numbers (bot.ratelimit.spending.day_of) count from it
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +112,7 @@ def _spending(
 
     async def seed(kind: Kind, number: int, day: int) -> float:
         """What the store says was spent that day (a person: outside servers)."""
-        date = dt.date.fromtimestamp(day * DAY, dt.UTC)
+        date = EPOCH + dt.timedelta(days=day)
         if kind == "server":
             return (await store.usage(guild_id=number, since=date)).cost
         return (await store.usage(guild_id=None, since=date, user_id=number)).cost
