@@ -164,8 +164,8 @@ class Models:
         return True
 
     async def available(self) -> list[str]:
-        """Names to offer when choosing: the server's list (cached), else ``MODELS``; only those
-        that may be chosen."""
+        """Names to offer when choosing: the server's list (cached), else the default and
+        ``MODELS``; only those that may answer."""
         now = self.clock()
         if self._listed is None or now - self._listed[0] > LIST_TTL:
             names: list[str] = []
@@ -174,5 +174,5 @@ class Models:
                     names = sorted(await self.list_names())
                 except Exception as exc:  # no /models route, or the server is down
                     log.info("Could not list the server's models (%s); using MODELS", exc)
-            self._listed = (now, names or list(self.choices) or [self.default])
+            self._listed = (now, names or list(self.allowed))
         return [name for name in self._listed[1] if self.may_choose(name)]

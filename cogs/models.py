@@ -50,11 +50,7 @@ class Models(commands.Cog):
         """Choose the model for this conversation, channel or server."""
         name = name.strip()
         models, words = self.bot.models, said(interaction)
-        refusal = model_choice_refusal(
-            name, default=models.default, listed=models.choices, open_to_all=models.open_to_all,
-            in_server=interaction.guild_id is not None and not bot_absent(self.bot, interaction),
-            manage_guild=interaction.permissions.manage_guild,
-        )  # fmt: skip
+        refusal = self._refusal(interaction, name)
         if refusal is not None:
             await private(interaction, words.model_refused(name, refusal, models.allowed))
             return
@@ -68,10 +64,19 @@ class Models(commands.Cog):
     async def _names(
         self, interaction: discord.Interaction, typed: str
     ) -> list[app_commands.Choice[str]]:
-        names = await self.bot.models.available()
+        names = [n for n in await self.bot.models.available() if not self._refusal(interaction, n)]
         typed = typed.strip().lower()
         matches = [name for name in names if typed in name.lower()][:AUTOCOMPLETE_LIMIT]
         return [app_commands.Choice(name=name[:100], value=name) for name in matches]
+
+    def _refusal(self, interaction: discord.Interaction, name: str) -> str | None:
+        """Why this person may not choose ``name`` (bot.permissions), or None."""
+        models = self.bot.models
+        return model_choice_refusal(
+            name, default=models.default, listed=models.choices, open_to_all=models.open_to_all,
+            in_server=interaction.guild_id is not None and not bot_absent(self.bot, interaction),
+            manage_guild=interaction.permissions.manage_guild,
+        )  # fmt: skip
 
     @model.command(name="show")
     async def model_show(self, interaction: discord.Interaction) -> None:

@@ -17,6 +17,8 @@ async def test_a_dm_user_cannot_choose_an_unlisted_or_a_closed_model(
 ):
     await start_bot(MODELS="llama3.1:8b*, gpt-4o")  # llama is open to everyone, gpt-4o is not
     dm = fake_discord.add_dm(world.alice)
+    choices = await fake_discord.autocomplete(dm, world.alice, "model", "set", "name", "")
+    assert [c["value"] for c in choices] == ["gpt-4o-mini", "llama3.1:8b"]  # what she may choose
     token = await fake_discord.invoke(dm, world.alice, "model", "set", name="o3-pro")
     assert "isn't one of this bot's models: `gpt-4o-mini`, `llama3.1:8b`, `gpt-4o`" in (
         await private_answer(fake_discord, token)
