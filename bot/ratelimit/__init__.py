@@ -90,6 +90,7 @@ def spending_for(settings: Settings, limiter: Limiter, seed: Seed | None) -> Spe
     if not is_on(user, guild):
         return None
     if isinstance(limiter, RedisLimiter):
+        log.info("Daily spending budgets are shared through %s", limiter.where)
         return RedisSpending(
             limiter.client, user_budget=user, guild_budget=guild, seed=seed,
             prefix=limiter.prefix, where=limiter.where,

@@ -226,6 +226,7 @@ class RedisSpending:
         self.down = False
         self.failures = 0
         self._retry_at = 0.0
+        self._probing = False  # one call at a time tries a Redis that failed
 
     def may_notify(self, user_id: int) -> bool:
         return self.local.may_notify(user_id)
@@ -282,12 +283,17 @@ class RedisSpending:
         return await self._call(script(keys=keys, args=args))
 
     async def _call(self, call: Awaitable[Any]) -> Any | None:
-        """The answer, or None when this process decides alone (Redis failed now or lately)."""
-        if self.down and time.monotonic() < self._retry_at:
+        """The answer, or None when this process decides alone (Redis failed now or lately).
+        A settlement that Redis did not take leaves the reservation counted: too much, never
+        too little."""
+        probe = self.down
+        if probe and (self._probing or time.monotonic() < self._retry_at):
             close = getattr(call, "close", None)
             if close is not None:
                 close()  # a coroutine never awaited
             return None
+        if probe:
+            self._probing = True
         try:
             async with asyncio.timeout(self.timeout):
                 result = await call
@@ -301,6 +307,9 @@ class RedisSpending:
                     "budgets alone until it answers", self.where, str(error) or type(error).__name__,
                 )  # fmt: skip
             return None
+        finally:
+            if probe:
+                self._probing = False
         if self.down:
             self.down = False
             log.info("%s answers again: the spending budgets are shared again", self.where)
