@@ -111,11 +111,11 @@ def _spending(
     """The daily budgets in money, and one line at start-up saying how they apply."""
 
     async def seed(kind: Kind, number: int, day: int) -> float:
-        """What the store says was spent that day (a person: outside servers)."""
+        """What the store says was spent that day by a server, or by a person anywhere."""
         date = EPOCH + dt.timedelta(days=day)
         if kind == "server":
             return (await store.usage(guild_id=number, since=date)).cost
-        return (await store.usage(guild_id=None, since=date, user_id=number)).cost
+        return await store.spent_by(user_id=number, day=date)
 
     spending = spending_for(settings, limiter, seed)
     if spending is None:

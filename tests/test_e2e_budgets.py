@@ -145,3 +145,20 @@ async def test_an_unpriced_model_is_refused_while_a_budget_is_set(
     notice = await fake_discord.wait_for(lambda: texts_in(fake_discord, dm))
     assert notice[0].startswith("I can't use `gpt-4o-mini`: spending is capped")
     assert fake_openai.requests == []
+
+
+async def test_a_persons_spend_in_a_server_follows_them_to_their_dms_across_a_restart(
+    fake_discord, fake_openai, world, start_bot
+):
+    bot = await start_bot(USER_DAILY_BUDGET="1.00", **PRICED)
+    fake_openai.respond(Script(text="Pricey.", prompt_tokens=1_500))
+    thread_id = await ask(fake_discord, world, "an expensive question")
+    await reply_done(fake_discord, thread_id, "Pricey.")
+    await bot.close()
+
+    await start_bot(USER_DAILY_BUDGET="1.00", **PRICED)  # no Redis: the stored usage seeds it
+    dm = fake_discord.add_dm(world.alice)
+    await fake_discord.user_says(dm, world.alice, "in private now")
+    notice = await fake_discord.wait_for(lambda: texts_in(fake_discord, dm))
+    assert notice[0].startswith("You've reached your daily spending limit")
+    assert len(fake_openai.requests) == 1
