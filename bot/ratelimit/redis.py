@@ -210,10 +210,12 @@ class RedisSpending:
         prefix: str = DEFAULT_REDIS_PREFIX,
         where: str = "Redis",
         clock: Clock = time.time,
+        monotonic: Clock = time.monotonic,  # for the retry back-off (tests move it)
         timeout: float = TIMEOUT,
         retry_after: float = RETRY_AFTER,
     ) -> None:
         self.client = client
+        self._monotonic = monotonic
         self.user_budget, self.guild_budget = user_budget, guild_budget
         self.prefix = prefix
         self.where = where
@@ -287,7 +289,7 @@ class RedisSpending:
         A settlement that Redis did not take leaves the reservation counted: too much, never
         too little."""
         probe = self.down
-        if probe and (self._probing or time.monotonic() < self._retry_at):
+        if probe and (self._probing or self._monotonic() < self._retry_at):
             close = getattr(call, "close", None)
             if close is not None:
                 close()  # a coroutine never awaited
@@ -299,7 +301,7 @@ class RedisSpending:
                 result = await call
         except (RedisError, OSError, TimeoutError) as error:
             self.failures += 1
-            self._retry_at = time.monotonic() + self.retry_after
+            self._retry_at = self._monotonic() + self.retry_after
             if not self.down:
                 self.down = True
                 log.warning(

@@ -3,14 +3,18 @@ that live to the end of the UTC day, and a Redis that fails (the local budget, n
 
 from __future__ import annotations
 
+import logging
 import random
 
 import pytest
 from redis.asyncio import Redis
 
 from bot.ratelimit import LocalSpending, RedisSpending, spending_for
+from bot.ratelimit.redis import RETRY_AFTER
 from bot.ratelimit.spending import DAY, Hold
 from bot.settings import load_settings
+from tests.bot.test_ratelimit import Clock
+from tests.bot.test_ratelimit_redis import Relay
 from tests.bot.test_spending import NOON, Wall
 from tests.databases import RedisSpace
 
@@ -107,3 +111,28 @@ def test_budgets_are_off_unless_set_and_in_redis_when_it_is():
     assert (settings.user_daily_budget, settings.guild_daily_budget) == (2.5, 10.0)
     assert settings.models == ("gpt-4o-mini", "gpt-4o") and settings.open_models == ("gpt-4o-mini",)
     assert isinstance(spending_for(settings, None, None), LocalSpending)  # type: ignore[arg-type]
+
+
+async def test_redis_back_after_an_outage_shares_the_budgets_again(redis_space, caplog):
+    caplog.set_level(logging.INFO, logger="bot.ratelimit.redis")
+    relay = Relay(redis_space.url)
+    await relay.start()
+    wall, monotonic = Wall(NOON), Clock()
+    budget = RedisSpending(
+        Redis.from_url(relay.url, socket_timeout=1.0), user_budget=1.0, guild_budget=None,
+        prefix=redis_space.prefix, clock=wall, monotonic=monotonic, timeout=1.0,
+    )  # fmt: skip
+    assert (await budget.reserve(7, None, 0.5)).hold.shared  # type: ignore[union-attr]
+    await relay.stop()  # down: this process decides alone, from its own (empty) count
+    alone = await budget.reserve(7, None, 0.5)
+    assert alone.hold is not None and not alone.hold.shared and budget.down
+    assert (await budget.reserve(7, None, 0.6)).over == "user"  # the local budget holds
+    await budget.settle(alone.hold, 0.1)
+    await relay.start()
+    monotonic.now += RETRY_AFTER
+    refused = await budget.reserve(7, None, 0.6)  # Redis again: 0.5 spent there, not 0.1
+    assert refused.over == "user" and not budget.down
+    assert (await budget.reserve(7, None, 0.5)).hold is not None
+    assert "answers again: the spending budgets are shared again" in caplog.text
+    await budget.client.aclose()
+    await relay.stop()
