@@ -185,10 +185,9 @@ class Job:
         await self._finish(conversation, ticket)
 
     async def _model(self, name: str) -> Model:
-        """The model :meth:`Models.effective` chose (it already fell back from one that may no
-        longer answer; the check here only guards against a caller that skipped it)."""
-        models = self.deps.models
-        return await models.get(name if models.may_choose(name) else models.default)
+        """The model :meth:`Models.effective` chose (through ``Choices``): the one rule for
+        which model answers, the one ``/model show`` names too."""
+        return await self.deps.models.get(name)
 
     async def _build(self, conversation: Conversation) -> ChatRequest:
         return await self.deps.conversations.build(
