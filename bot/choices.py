@@ -5,8 +5,12 @@ the operator's default. Discord-free; ids in, plain values out."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .store import Conversation, ModelScope, PersonaScope, ScopedChoices, Store
+
+if TYPE_CHECKING:
+    from .models import Models
 
 SCOPES = ("conversation", "channel", "server")  # "kind" in the methods below
 
@@ -15,25 +19,26 @@ SCOPES = ("conversation", "channel", "server")  # "kind" in the methods below
 class Chosen:
     value: str
     source: str  # "conversation", "channel", "server" or "default"
+    ignored: str | None = None  # a more specific choice that may no longer answer (a model)
 
 
 class Choices:
-    def __init__(self, store: Store, *, default_persona: str, default_model: str) -> None:
+    def __init__(self, store: Store, *, default_persona: str, models: Models) -> None:
         self.store = store
         self.default_persona = default_persona
-        self.default_model = default_model
+        self.models = models  # the model in effect is Models.effective's answer
 
     async def for_conversation(self, conversation: Conversation) -> tuple[Chosen, Chosen]:
         """The persona and the model in effect for a conversation, with one query."""
         scoped = await self._scoped(conversation.id, conversation.parent_id, conversation.guild_id)
-        return self._persona(conversation.persona, scoped), self._model(scoped)
+        return self._persona(conversation.persona, scoped), self.models.effective(scoped)
 
     async def for_place(
         self, *, channel_id: int | None, guild_id: int | None
     ) -> tuple[Chosen, Chosen]:
         """The persona and the model a new conversation would start with here."""
         scoped = await self._scoped(None, channel_id, guild_id)
-        return self._persona(None, scoped), self._model(scoped)
+        return self._persona(None, scoped), self.models.effective(scoped)
 
     def _persona(self, own: str | None, scoped: ScopedChoices) -> Chosen:
         for text, source in (
@@ -52,16 +57,6 @@ class Choices:
         else:
             scope = PersonaScope.CHANNEL if kind == "channel" else PersonaScope.GUILD
             await self.store.set_default_persona(scope, scope_id, text)
-
-    def _model(self, scoped: ScopedChoices) -> Chosen:
-        for name, source in (
-            (scoped.conversation_model, "conversation"),
-            (scoped.channel_model, "channel"),
-            (scoped.guild_model, "server"),
-        ):
-            if name:
-                return Chosen(name, source)
-        return Chosen(self.default_model, "default")
 
     async def _scoped(
         self, conversation_id: int | None, channel_id: int | None, guild_id: int | None

@@ -10,8 +10,10 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
+from .choices import Chosen
 from .context import Budget, context_window, is_known_model
 from .model_traits import default_completion_tokens
+from .store import ScopedChoices
 from .tokens import TokenCounter, base_model, encoding_name_for_model
 
 log = logging.getLogger(__name__)
@@ -63,6 +65,7 @@ class Models:
         context_tokens: int | None = None,
         completion_tokens: int | None = None,
         choices: tuple[str, ...] = (),
+        open_to_all: tuple[str, ...] = (),
         vision: tuple[str, ...] = (),
         prices: Mapping[str, Price] | None = None,
         list_names: Callable[[], Awaitable[list[str]]] | None = None,
@@ -71,7 +74,8 @@ class Models:
         self.default = default
         self.context_tokens = context_tokens  # CONTEXT_TOKENS: the default and unknown models
         self.completion_tokens = completion_tokens  # MAX_COMPLETION_TOKENS, if set
-        self.choices = choices  # MODELS: what may be chosen (empty: anything)
+        self.choices = choices  # MODELS: what may be chosen besides the default
+        self.open_to_all = open_to_all  # MODELS entries marked with *: anyone may choose them
         self.vision = tuple(base_model(v) for v in vision)
         self.prices = dict(prices or {})
         self.list_names = list_names  # the server's GET /models
@@ -108,7 +112,31 @@ class Models:
         return model
 
     def may_choose(self, name: str) -> bool:
-        return not self.choices or name in self.choices
+        """Whether ``name`` may answer at all: the default, or a model the operator listed."""
+        return name == self.default or name in self.choices
+
+    @property
+    def allowed(self) -> tuple[str, ...]:
+        """Every model that may answer, the default first."""
+        return (self.default, *(name for name in self.choices if name != self.default))
+
+    def effective(self, scoped: ScopedChoices) -> Chosen:
+        """The one answer to "which model answers here": the most specific stored choice
+        (conversation, channel, server) that may still answer, else the default. A more
+        specific choice that may no longer answer (removed from MODELS) is skipped and named
+        in ``ignored``. The replies and ``/model show`` both ask this."""
+        ignored: str | None = None
+        for name, source in (
+            (scoped.conversation_model, "conversation"),
+            (scoped.channel_model, "channel"),
+            (scoped.guild_model, "server"),
+        ):
+            if not name:
+                continue
+            if self.may_choose(name):
+                return Chosen(name, source, ignored)
+            ignored = ignored or name
+        return Chosen(self.default, "default", ignored)
 
     def shrink(self, name: str, rejected_prompt_tokens: int) -> None:
         """The server said a request did not fit: remember a smaller window for this model."""
@@ -136,8 +164,8 @@ class Models:
         return True
 
     async def available(self) -> list[str]:
-        """Names to offer when choosing: the server's list (cached), else ``MODELS``; only those
-        that may be chosen."""
+        """Names to offer when choosing: the server's list (cached), else the default and
+        ``MODELS``; only those that may answer."""
         now = self.clock()
         if self._listed is None or now - self._listed[0] > LIST_TTL:
             names: list[str] = []
@@ -146,5 +174,5 @@ class Models:
                     names = sorted(await self.list_names())
                 except Exception as exc:  # no /models route, or the server is down
                     log.info("Could not list the server's models (%s); using MODELS", exc)
-            self._listed = (now, names or list(self.choices) or [self.default])
+            self._listed = (now, names or list(self.allowed))
         return [name for name in self._listed[1] if self.may_choose(name)]

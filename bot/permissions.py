@@ -44,3 +44,33 @@ def may_manage_conversation(user_id: int, owner_id: int, *, manage_threads: bool
 
 # The permission needed to set a persona for new conversations, by scope.
 PERSONA_SCOPE_PERMISSION = {"channel": "manage_channels", "server": "manage_guild"}
+
+
+# -- Models (MODELS, /model set) -------------------------------------------------------------
+# Why a model may not be chosen: not one the operator listed; listed, but outside servers only
+# the models open to everyone may be chosen; listed, and choosing it needs Manage Server.
+UNLISTED, NOT_OPEN, NEEDS_MANAGE_SERVER = "unlisted", "not open", "needs manage_guild"
+
+
+def model_choice_refusal(
+    name: str,
+    *,
+    default: str,
+    listed: Collection[str],
+    open_to_all: Collection[str],
+    in_server: bool,
+    manage_guild: bool,
+) -> str | None:
+    """Whether a person may choose ``name`` (None) or why not. Only the default and the
+    operator's ``MODELS`` can ever answer. The default and the models marked open to everyone
+    (``MODELS=gpt-4o-mini*,gpt-4o``) may be chosen by whoever may make the choice at all (a
+    conversation's starter, Manage Channels for a channel); any other listed model needs
+    Manage Server, so outside servers (DMs, places reached only through the app) nobody may
+    choose it."""
+    if name != default and name not in listed:
+        return UNLISTED
+    if name == default or name in open_to_all:
+        return None
+    if not in_server:
+        return NOT_OPEN
+    return None if manage_guild else NEEDS_MANAGE_SERVER

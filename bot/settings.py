@@ -68,7 +68,13 @@ class Settings:
     summary_model: str | None = None
     prompt_cache_key: bool | None = None  # None: send it only to OpenAI itself
     alternate_roles: bool | None = None  # None: merge same-role turns once a server asks
-    models: tuple[str, ...] = ()  # MODELS: what /model may choose (empty: anything)
+    # MODELS: what /model may choose besides OPENAI_MODEL (empty: nothing else); a name
+    # written with a trailing * is open to everyone (open_models), the others need Manage Server
+    models: tuple[str, ...] = ()
+    open_models: tuple[str, ...] = ()
+    # USER_DAILY_BUDGET, GUILD_DAILY_BUDGET: US dollars per UTC day (None: no budget)
+    user_daily_budget: float | None = None
+    guild_daily_budget: float | None = None
     vision_models: tuple[str, ...] = ()  # VISION_MODELS: more models that take images
     # MODEL_PRICES: US dollars per million prompt and completion tokens, by model
     model_prices: tuple[tuple[str, float, float], ...] = ()
@@ -141,6 +147,20 @@ def _shard_ids(env: Mapping[str, str], count: int | None) -> tuple[int, ...] | N
         return parse_shard_ids(text, count)
     except ValueError:
         raise SettingsError("SHARD_IDS", "must be ids below SHARD_COUNT, like 0-3 or 0,2") from None
+
+
+def _dollars(env: Mapping[str, str], name: str) -> float | None:
+    """A daily budget in US dollars (``2.50``), or None when unset."""
+    value = read.text(env, name)
+    if value is None:
+        return None
+    try:
+        dollars = float(value.removeprefix("$"))
+    except ValueError:
+        raise SettingsError(name, "must be US dollars, like 2.50") from None
+    if not dollars >= 0 or dollars == float("inf"):
+        raise SettingsError(name, "must be US dollars, like 2.50") from None
+    return dollars
 
 
 def _prices(env: Mapping[str, str]) -> tuple[tuple[str, float, float], ...]:
@@ -295,7 +315,12 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         summary_model=read.text(env, "SUMMARY_MODEL"),
         prompt_cache_key=read.optional_bool(env, "PROMPT_CACHE_KEY"),
         alternate_roles=read.auto_bool(env, "ALTERNATE_ROLES"),
-        models=read.names(env, "MODELS"),
+        models=tuple(name.rstrip("*").strip() for name in read.names(env, "MODELS")),
+        open_models=tuple(
+            name.rstrip("*").strip() for name in read.names(env, "MODELS") if name.endswith("*")
+        ),
+        user_daily_budget=_dollars(env, "USER_DAILY_BUDGET"),
+        guild_daily_budget=_dollars(env, "GUILD_DAILY_BUDGET"),
         vision_models=read.names(env, "VISION_MODELS"),
         model_prices=_prices(env),
         image_max_side=read.whole(env, "IMAGE_MAX_SIDE", 1024, minimum=64),

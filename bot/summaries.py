@@ -13,6 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from .llm import Reply
+from .models import Price
 from .store import Store, Turn
 from .tokens import TokenCounter
 
@@ -23,6 +24,8 @@ RETRY_AFTER = 120.0  # seconds before a conversation whose summary failed is tri
 
 Complete = Callable[[list[dict[str, str]], int], Awaitable[Reply]]
 Charge = Callable[[int | None, int, int], Awaitable[None]]  # (guild id, owner id, tokens)
+# The daily spending budgets' charge: (owner id, guild id, US dollars); see bot.ratelimit.spending.
+Spend = Callable[[int, int | None, float], Awaitable[None]]
 SUMMARY_USER_ID = 0  # usage of summary calls is recorded under this user id
 
 INSTRUCTIONS = (
@@ -58,9 +61,13 @@ class Summarizer:
         *,
         max_tokens: int,
         charge: Charge | None = None,
+        price: Price | None = None,
+        spend: Spend | None = None,
     ) -> None:
         self.store = store
         self.charge = charge  # summaries spend the server's token budget like replies
+        self.price = price  # the summary model's (MODEL_PRICES), for the cost kept in usage
+        self.spend = spend  # and the server's daily budget (the person's, outside servers)
         self.counter = counter
         self.complete = complete  # None: summaries are off, evicted turns are just dropped
         self.max_tokens = max_tokens
@@ -136,10 +143,15 @@ class Summarizer:
         if usage is not None and self.charge is not None:
             await self.charge(guild_id, owner_id, usage.prompt_tokens + usage.completion_tokens)
         if usage is not None:
+            cost = (
+                self.price.cost(usage.prompt_tokens, usage.completion_tokens) if self.price else 0
+            )
+            if self.spend is not None:
+                await self.spend(owner_id, guild_id, cost)
             await self.store.add_usage(
                 guild_id=guild_id, user_id=SUMMARY_USER_ID, day=dt.datetime.now(dt.UTC).date(),
                 prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
-                cached_tokens=usage.cached_tokens,
+                cached_tokens=usage.cached_tokens, cost=cost,
             )  # fmt: skip
 
     def _newest_within(self, turns: list[Turn]) -> list[Turn]:

@@ -205,6 +205,31 @@ class Texts:
             reason=reason, when=when
         )
 
+    def over_budget(self, kind: str, resets_in: float) -> str:
+        """A daily spending budget is spent (``kind``: "user" or "server")."""
+        _ = self._
+        text = (
+            _("This server has reached its daily spending limit for the bot.")
+            if kind == "server"
+            else _("You've reached your daily spending limit for the bot.")
+        )
+        return _("{limit} It resets at midnight UTC, in {when}.").format(
+            limit=text, when=self.duration(resets_in)
+        )
+
+    def duration(self, seconds: float) -> str:
+        """``3 h 12 min``, ``12 min``: a wait of minutes or hours, rounded up to the minute."""
+        minutes = max(1, -(-int(seconds) // 60))
+        hours, minutes = divmod(minutes, 60)
+        if hours:
+            return self._("{hours} h {minutes} min").format(hours=hours, minutes=minutes)
+        return self._("{minutes} min").format(minutes=minutes)
+
+    def model_unpriced(self, name: str) -> str:
+        return self._(
+            "I can't use {name}: spending is capped, and the bot's operator set no price for it."
+        ).format(name=f"`{name}`")
+
     # -- slash commands -----------------------------------------------------------------------
 
     @property
@@ -341,6 +366,43 @@ class Texts:
         return self._("{name} isn't one of this bot's models: {allowed}.").format(
             name=f"`{name}`", allowed=", ".join(f"`{a}`" for a in allowed)
         )
+
+    def model_refused(self, name: str, reason: str, allowed: tuple[str, ...]) -> str:
+        """``/model set`` refused; ``reason`` from :func:`bot.permissions.model_choice_refusal`."""
+        if reason == "unlisted":
+            return self.model_not_allowed(name, allowed)
+        if reason == "not open":
+            return self._(
+                "Outside servers only the bot's default model, or one its operator opened to "
+                "everyone, can be chosen: {name} can't."
+            ).format(name=f"`{name}`")
+        return self.needs_permission("Manage Server")
+
+    def model_ignored(self, name: str) -> str:
+        return self._(
+            "The choice of {name} here no longer applies: the bot's operator removed that model."
+        ).format(name=f"`{name}`")
+
+    def spend_today(
+        self, user: float, user_budget: float | None, server: float | None,
+        server_budget: float | None,
+    ) -> str:  # fmt: skip
+        """Today's spend against the daily budgets, for /usage."""
+        _ = self._
+
+        def against(spent: float, budget: float | None) -> str:
+            if budget is None:
+                return _("{spent} (no daily limit)").format(spent=f"${spent:,.2f}")
+            return _("{spent} of {budget}").format(spent=f"${spent:,.2f}", budget=f"${budget:,.2f}")
+
+        lines = [_("**Your spending today:** {amount}").format(amount=against(user, user_budget))]
+        if server is not None:
+            lines.append(
+                _("**Server spending today:** {amount}").format(
+                    amount=against(server, server_budget)
+                )
+            )
+        return "\n".join(lines)
 
     def model_shown(self, name: str, source: str, window: int, vision: bool) -> str:
         _ = self._

@@ -171,7 +171,15 @@ class Commands(commands.Cog):
                 ("Server, today", await usage(guild_id=guild_id, since=today)),
                 ("Server, this month", await usage(guild_id=guild_id, since=month)),
             ]
-        await private(interaction, said(interaction).usage_table(rows))
+        text = said(interaction).usage_table(rows)
+        spending = self.bot.replies.deps.spending
+        if spending is not None:  # the daily budgets: today's spend, as they count it
+            user, server = await spending.spent(user_id, guild_id)
+            text += "\n" + said(interaction).spend_today(
+                user, spending.user_budget,
+                server if guild_id is not None else None, spending.guild_budget,
+            )  # fmt: skip
+        await private(interaction, text)
 
 
 async def setup(bot: ChatBot) -> None:

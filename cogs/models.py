@@ -8,6 +8,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.permissions import model_choice_refusal
+
+from .chat.interaction import bot_absent
 from .scopes import (
     CLEAR_SCOPE,
     EVERY_INSTALL,
@@ -47,8 +50,9 @@ class Models(commands.Cog):
         """Choose the model for this conversation, channel or server."""
         name = name.strip()
         models, words = self.bot.models, said(interaction)
-        if not models.may_choose(name):
-            await private(interaction, words.model_not_allowed(name, models.choices))
+        refusal = self._refusal(interaction, name)
+        if refusal is not None:
+            await private(interaction, words.model_refused(name, refusal, models.allowed))
             return
         kind = await target(self.bot, interaction, scope)
         if kind is None:
@@ -60,22 +64,29 @@ class Models(commands.Cog):
     async def _names(
         self, interaction: discord.Interaction, typed: str
     ) -> list[app_commands.Choice[str]]:
-        names = await self.bot.models.available()
+        names = [n for n in await self.bot.models.available() if not self._refusal(interaction, n)]
         typed = typed.strip().lower()
         matches = [name for name in names if typed in name.lower()][:AUTOCOMPLETE_LIMIT]
         return [app_commands.Choice(name=name[:100], value=name) for name in matches]
 
+    def _refusal(self, interaction: discord.Interaction, name: str) -> str | None:
+        """Why this person may not choose ``name`` (bot.permissions), or None."""
+        models = self.bot.models
+        return model_choice_refusal(
+            name, default=models.default, listed=models.choices, open_to_all=models.open_to_all,
+            in_server=interaction.guild_id is not None and not bot_absent(self.bot, interaction),
+            manage_guild=interaction.permissions.manage_guild,
+        )  # fmt: skip
+
     @model.command(name="show")
     async def model_show(self, interaction: discord.Interaction) -> None:
         """Show the model in effect here, where the choice comes from, and what it can do."""
-        _, chosen = await chosen_here(self.bot, interaction)
-        model = await self.bot.models.get(chosen.value)
-        await private(
-            interaction,
-            said(interaction).model_shown(
-                model.name, chosen.source, model.budget.window, model.vision
-            ),
-        )
+        _, chosen = await chosen_here(self.bot, interaction)  # Models.effective, as replies
+        model, words = await self.bot.models.get(chosen.value), said(interaction)
+        text = words.model_shown(model.name, chosen.source, model.budget.window, model.vision)
+        if chosen.ignored is not None:
+            text += "\n" + words.model_ignored(chosen.ignored)
+        await private(interaction, text)
 
     @model.command(name="clear")
     @app_commands.describe(scope=CLEAR_SCOPE)

@@ -11,14 +11,14 @@ async def test_model_autocomplete_set_show_and_the_next_request(
     fake_discord, fake_openai, world, start_bot
 ):
     fake_openai.models = ["gpt-4o-mini", "llama3.1:8b", "qwen3:8b"]
-    await start_bot()
+    await start_bot(MODELS="llama3.1:8b*, qwen3:8b")  # llama: open to everyone
     thread_id = await ask(fake_discord, world, "hello")
     await reply_done(fake_discord, thread_id, fake_openai.default.text)
 
     choices = await fake_discord.autocomplete(thread_id, world.alice, "model", "set", "name", "LLA")
     assert [c["value"] for c in choices] == ["llama3.1:8b"]
 
-    token = await fake_discord.invoke(thread_id, world.bob, "model", "set", name="qwen3:8b")
+    token = await fake_discord.invoke(thread_id, world.bob, "model", "set", name="llama3.1:8b")
     assert "**Manage Threads**" in await private_answer(fake_discord, token)  # not his
     token = await fake_discord.invoke(thread_id, world.alice, "model", "set", name="llama3.1:8b")
     assert "`llama3.1:8b`" in await private_answer(fake_discord, token)

@@ -29,7 +29,8 @@ from .base import (
     scope_of,
 )
 from .local import AccountGate, LocalLimiter, TokenBucket
-from .redis import RedisLimiter
+from .redis import RedisLimiter, RedisSpending
+from .spending import Hold, LocalSpending, Seed, Spending, Verdict, is_on
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -47,16 +48,22 @@ __all__ = [
     "Budget",
     "Clock",
     "Decision",
+    "Hold",
     "Limiter",
     "LocalLimiter",
+    "LocalSpending",
     "RedisLimiter",
+    "RedisSpending",
+    "Spending",
     "Ticket",
     "TokenBucket",
+    "Verdict",
     "account_hold",
     "is_private",
     "limiter_for",
     "parse_reset",
     "scope_of",
+    "spending_for",
 ]
 
 
@@ -74,3 +81,18 @@ def limiter_for(settings: Settings) -> Limiter:
     limiter = RedisLimiter.from_url(settings.redis_url, prefix=settings.redis_prefix, **limits)
     log.info("Model-usage limits are shared through %s (keys %s*)", limiter.where, limiter.prefix)
     return limiter
+
+
+def spending_for(settings: Settings, limiter: Limiter, seed: Seed | None) -> Spending | None:
+    """The daily spending budgets (None when neither is set): in Redis, on the limiter's
+    client, when REDIS_URL is set; else in this process, seeded from the stored usage."""
+    user, guild = settings.user_daily_budget, settings.guild_daily_budget
+    if not is_on(user, guild):
+        return None
+    if isinstance(limiter, RedisLimiter):
+        log.info("Daily spending budgets are shared through %s", limiter.where)
+        return RedisSpending(
+            limiter.client, user_budget=user, guild_budget=guild, seed=seed,
+            prefix=limiter.prefix, where=limiter.where,
+        )  # fmt: skip
+    return LocalSpending(user, guild, seed=seed)

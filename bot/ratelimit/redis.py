@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -37,6 +38,7 @@ from .base import (
     is_private,
 )
 from .local import LocalLimiter
+from .spending import Hold, LocalSpending, Seed, Verdict, day_of, until_midnight
 
 log = logging.getLogger(__name__)
 
@@ -190,3 +192,127 @@ class RedisLimiter:
                 "until it answers; trying again every %g s",
                 self.where, str(error) or type(error).__name__, self.retry_after,
             )  # fmt: skip
+
+
+class RedisSpending:
+    """The day's spend per person and per server in Redis under ``prefix`` (keys named for the
+    UTC day, expiring an hour after it ends), shared by every process. When Redis fails, this
+    process decides alone with a :class:`LocalSpending` seeded from the stored usage, as the
+    limiter does: never a crash, never a pass past the local budget."""
+
+    def __init__(
+        self,
+        client: Redis,
+        *,
+        user_budget: float | None,
+        guild_budget: float | None,
+        seed: Seed | None = None,
+        prefix: str = DEFAULT_REDIS_PREFIX,
+        where: str = "Redis",
+        clock: Clock = time.time,
+        monotonic: Clock = time.monotonic,  # for the retry back-off (tests move it)
+        timeout: float = TIMEOUT,
+        retry_after: float = RETRY_AFTER,
+    ) -> None:
+        self.client = client
+        self._monotonic = monotonic
+        self.user_budget, self.guild_budget = user_budget, guild_budget
+        self.prefix = prefix
+        self.where = where
+        self.clock = clock
+        self.timeout = timeout
+        self.retry_after = retry_after
+        self.local = LocalSpending(user_budget, guild_budget, seed=seed, clock=clock)
+        self._reserve = client.register_script(scripts.RESERVE)
+        self._spend = client.register_script(scripts.SPEND)
+        self.down = False
+        self.failures = 0
+        self._retry_at = 0.0
+        self._probing = False  # one call at a time tries a Redis that failed
+
+    def may_notify(self, user_id: int) -> bool:
+        return self.local.may_notify(user_id)
+
+    async def reserve(self, user_id: int, guild_id: int | None, amount: float) -> Verdict:
+        now = self.clock()
+        day = day_of(now)
+        budgets = (self.user_budget, self.guild_budget)
+        args = [*("" if b is None else b for b in budgets), amount, self._ttl(now)]
+        result = await self._run(self._reserve, self._keys(day, user_id, guild_id), args)
+        if result is None:
+            return await self.local.reserve(user_id, guild_id, amount)
+        if result == 0:
+            return Verdict(Hold(day, user_id, guild_id, amount, shared=True))
+        return Verdict(None, "user" if result == 1 else "server", until_midnight(now))
+
+    async def settle(self, hold: Hold, actual: float) -> None:
+        if not hold.shared:
+            self.local.adjust(hold, actual)
+            return
+        now = self.clock()
+        same_day = day_of(now) == hold.day
+        delta = actual - hold.amount if same_day else actual
+        keys = self._keys(day_of(now), hold.user_id, hold.guild_id)
+        await self._run(self._spend, keys, [delta, self._ttl(now)])
+
+    async def charge(self, user_id: int, guild_id: int | None, amount: float) -> None:
+        now = self.clock()
+        keys = self._keys(day_of(now), user_id, guild_id)[-1:]  # the server's, else the person's
+        if await self._run(self._spend, keys, [amount, self._ttl(now)]) is None:
+            await self.local.charge(user_id, guild_id, amount)
+
+    async def spent(self, user_id: int, guild_id: int | None) -> tuple[float, float]:
+        keys = self._keys(day_of(self.clock()), user_id, guild_id)
+        values = await self._call(self.client.mget(keys))
+        if values is None:
+            return await self.local.spent(user_id, guild_id)
+        user = float(values[0] or 0)
+        return user, float(values[1] or 0) if guild_id is not None else 0.0
+
+    def _keys(self, day: int, user_id: int, guild_id: int | None) -> list[str]:
+        keys = [f"{self.prefix}spend:{day}:user:{user_id}"]
+        if guild_id is not None:
+            keys.append(f"{self.prefix}spend:{day}:server:{guild_id}")
+        return keys
+
+    def _ttl(self, now: float) -> int:
+        """Milliseconds a day's key lives: to the end of the UTC day, and an hour more."""
+        return math.ceil((until_midnight(now) + 3600) * 1000)
+
+    async def _run(
+        self, script: AsyncScript, keys: Sequence[str], args: Sequence[float | str]
+    ) -> Any | None:
+        return await self._call(script(keys=keys, args=args))
+
+    async def _call(self, call: Awaitable[Any]) -> Any | None:
+        """The answer, or None when this process decides alone (Redis failed now or lately).
+        A settlement that Redis did not take leaves the reservation counted: too much, never
+        too little."""
+        probe = self.down
+        if probe and (self._probing or self._monotonic() < self._retry_at):
+            close = getattr(call, "close", None)
+            if close is not None:
+                close()  # a coroutine never awaited
+            return None
+        if probe:
+            self._probing = True
+        try:
+            async with asyncio.timeout(self.timeout):
+                result = await call
+        except (RedisError, OSError, TimeoutError) as error:
+            self.failures += 1
+            self._retry_at = self._monotonic() + self.retry_after
+            if not self.down:
+                self.down = True
+                log.warning(
+                    "%s is unreachable or too slow (%s): this process keeps the spending "
+                    "budgets alone until it answers", self.where, str(error) or type(error).__name__,
+                )  # fmt: skip
+            return None
+        finally:
+            if probe:
+                self._probing = False
+        if self.down:
+            self.down = False
+            log.info("%s answers again: the spending budgets are shared again", self.where)
+        return result

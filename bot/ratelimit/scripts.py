@@ -112,3 +112,37 @@ redis.call('SET', KEYS[1], string.format('%.17g', now + seconds), 'PX',
 return 1
 """
 )
+
+# Spending budgets (bot.ratelimit.spending): dollars spent per UTC day, one float key per person
+# and per server (INCRBYFLOAT), expiring ``ttl`` milliseconds after the day's end.
+
+RESERVE = """
+-- LocalSpending.decide.
+-- KEYS: the person's spend today, then the server's (absent outside servers)
+-- ARGV: the person's budget, the server's ('' for none), amount (dollars), ttl (ms)
+-- Returns 0 when granted (and reserved), 1 when the person's budget is spent, 2 the server's.
+local amount = tonumber(ARGV[3])
+for i = 1, #KEYS do
+  local budget = tonumber(ARGV[i])
+  if budget then
+    local spent = tonumber(redis.call('GET', KEYS[i]) or '0')
+    if spent + amount > budget then return i end
+  end
+end
+for i = 1, #KEYS do
+  redis.call('INCRBYFLOAT', KEYS[i], amount)
+  redis.call('PEXPIRE', KEYS[i], ARGV[4])
+end
+return 0
+"""
+
+SPEND = """
+-- LocalSpending.adjust and add: add delta (a settlement may be negative; never below 0).
+-- KEYS: spend keys; ARGV: delta (dollars), ttl (ms)
+for i = 1, #KEYS do
+  local spent = tonumber(redis.call('INCRBYFLOAT', KEYS[i], ARGV[1]))
+  if spent < 0 then redis.call('SET', KEYS[i], '0') end
+  redis.call('PEXPIRE', KEYS[i], ARGV[2])
+end
+return 1
+"""

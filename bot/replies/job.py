@@ -24,7 +24,7 @@ from ..llm import Failure, LLMClient, LLMError, Reply
 from ..metrics import NO_METRICS, Metrics, is_first_delta, outcome_of
 from ..models import Model, Models
 from ..pacing import Pacer
-from ..ratelimit import Limiter, Ticket, scope_of
+from ..ratelimit import Hold, Limiter, Spending, Ticket, scope_of
 from ..store import Conversation, Turn, TurnStatus
 from ..summaries import Summarizer
 from ..texts import EN, Texts
@@ -64,6 +64,7 @@ class Deps:
     metrics: Metrics = NO_METRICS  # Prometheus when METRICS_PORT is set
     # A REST slot held for the post made in it, so that its text is chosen when it may leave.
     post_slot: Callable[[], AbstractAsyncContextManager[None]] = contextlib.nullcontext
+    spending: Spending | None = None  # USER_/GUILD_DAILY_BUDGET, when either is set
 
 
 class Job:
@@ -96,6 +97,7 @@ class Job:
         self._producer: asyncio.Task[None] | None = None
         self._thinking_since: float | None = None
         self._asked_at = 0.0  # when the model request went out (for latency metrics)
+        self._hold: Hold | None = None  # the money reserved for this reply (daily budgets)
 
     @property
     def conversation_id(self) -> int:
@@ -162,6 +164,7 @@ class Job:
         if ticket is None or self._stopped.is_set():  # no model request once stopped
             if ticket is not None:
                 await self.deps.limiter.settle(ticket, 0)
+            await self._settle_spend(0.0)
             await conversations.drop_reply(self.turn)
             return
         self.display = Display(
@@ -182,9 +185,9 @@ class Job:
         await self._finish(conversation, ticket)
 
     async def _model(self, name: str) -> Model:
-        """The model chosen for the conversation (the default if it may no longer be chosen)."""
-        models = self.deps.models
-        return await models.get(name if models.may_choose(name) else models.default)
+        """The model :meth:`Models.effective` chose (through ``Choices``): the one rule for
+        which model answers, the one ``/model show`` names too."""
+        return await self.deps.models.get(name)
 
     async def _build(self, conversation: Conversation) -> ChatRequest:
         return await self.deps.conversations.build(
@@ -192,9 +195,52 @@ class Job:
         )
 
     async def _admit(self, conversation: Conversation) -> Ticket | None:
-        """Wait out a short rate-limit wait; refuse a long one with a plain notice."""
+        """Reserve the reply's worst cost against the daily budgets, then wait out a short
+        rate-limit wait; refuse a spent budget or a long wait with a plain notice."""
         assert self.request is not None and self.model is not None
         tokens = self.request.prompt_tokens + self.model.budget.completion
+        if not await self._reserve_spend(conversation):
+            return None
+        ticket = await self._acquire(conversation, tokens)
+        if ticket is None:
+            await self._settle_spend(0.0)
+        return ticket
+
+    async def _reserve_spend(self, conversation: Conversation) -> bool:
+        """Whether the daily budgets leave room for this reply's worst case (the prompt and the
+        whole completion allowance, priced); the person is told, once an hour at most, when
+        not. A model without a price is refused while a budget is set: its cost is unknown."""
+        spending = self.deps.spending
+        if spending is None:
+            return True
+        assert self.request is not None and self.model is not None
+        price = self.model.price
+        if price is None:
+            log.warning("Refused a request in %s: %s has no price in MODEL_PRICES",
+                        self.conversation_id, self.model.name)  # fmt: skip
+            if spending.may_notify(self.asker):
+                await self.surface.tell(self.texts.model_unpriced(self.model.name))
+            return False
+        worst = price.cost(self.request.prompt_tokens, self.model.budget.completion)
+        verdict = await spending.reserve(self.asker, conversation.guild_id, worst)
+        if verdict.hold is None:
+            log.info("Refused a request in %s: %s daily budget spent",
+                     self.conversation_id, verdict.over)  # fmt: skip
+            self.deps.metrics.refused(f"{verdict.over} budget")
+            if spending.may_notify(self.asker):
+                await self.surface.tell(
+                    self.texts.over_budget(verdict.over or "user", verdict.resets_in)
+                )
+            return False
+        self._hold = verdict.hold
+        return True
+
+    async def _settle_spend(self, cost: float) -> None:
+        hold, self._hold = self._hold, None
+        if hold is not None and self.deps.spending is not None:
+            await self.deps.spending.settle(hold, cost)
+
+    async def _acquire(self, conversation: Conversation, tokens: int) -> Ticket | None:
         scope = scope_of(conversation.guild_id, self.asker)
         while not self._stopped.is_set():
             decision = await self.deps.limiter.acquire(scope, self.asker, tokens)
@@ -314,13 +360,14 @@ class Job:
         await deps.limiter.settle(
             ticket, usage.prompt_tokens + usage.completion_tokens if usage else 0
         )
+        price = self.model.price
+        cost = price.cost(usage.prompt_tokens, usage.completion_tokens) if price and usage else 0.0
+        await self._settle_spend(cost)
         if usage is not None:
-            price = self.model.price
             deps.metrics.model_tokens(usage.prompt_tokens, usage.completion_tokens)
             await deps.conversations.record_usage(
                 guild_id=conversation.guild_id, user_id=self.asker,
-                day=dt.datetime.now(dt.UTC).date(), usage=usage,
-                cost=price.cost(usage.prompt_tokens, usage.completion_tokens) if price else 0.0,
+                day=dt.datetime.now(dt.UTC).date(), usage=usage, cost=cost,
             )  # fmt: skip
         if display.refused is not None:
             await self.surface.tell(self.texts.cannot_post(display.refused))

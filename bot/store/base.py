@@ -297,3 +297,8 @@ class Store(Protocol):
     async def usage(
         self, *, guild_id: int | None, since: dt.date, user_id: int | None = None
     ) -> UsageTotals: ...
+
+    async def spent_by(self, *, user_id: int, day: dt.date) -> float:
+        """What a person's requests cost on ``day``, in every server and outside them (the
+        daily budget's seed after a restart)."""
+        ...

@@ -235,3 +235,11 @@ class PostgresExtras:
             args.append(user_id)
         row = await self.db.fetchrow(query, *args)
         return UsageTotals(*row) if row else UsageTotals()
+
+    async def spent_by(self, *, user_id: int, day: dt.date) -> float:
+        row = await self.db.fetchrow(
+            "SELECT COALESCE(SUM(cost), 0)::double precision FROM usage "
+            "WHERE day = $1 AND user_id = $2",
+            day, user_id,
+        )  # fmt: skip
+        return float(row[0]) if row else 0.0

@@ -251,3 +251,10 @@ class SQLiteExtras:
             params.append(user_id)
         row = await self._one(query, params)
         return UsageTotals(*row) if row else UsageTotals()
+
+    async def spent_by(self, *, user_id: int, day: dt.date) -> float:
+        row = await self._one(
+            "SELECT COALESCE(SUM(cost), 0) FROM usage WHERE day = ? AND user_id = ?",
+            [day.isoformat(), user_id],
+        )
+        return float(row[0]) if row else 0.0

@@ -281,6 +281,18 @@ async def test_usage_adds_up_per_day_user_and_guild(store):
     assert (await store.usage(guild_id=10, since=today - dt.timedelta(days=1))).requests == 4
 
 
+async def test_what_a_person_spent_on_a_day_counts_every_server_and_their_dms(store):
+    today = dt.date(2026, 11, 24)
+    for guild, user, day, cost in (
+        (10, 1, today, 0.25), (11, 1, today, 0.5), (None, 1, today, 0.125), (10, 2, today, 4.0),
+        (10, 1, today - dt.timedelta(days=1), 8.0),
+    ):  # fmt: skip
+        await store.add_usage(guild_id=guild, user_id=user, day=day, prompt_tokens=1,
+                              completion_tokens=1, cost=cost)  # fmt: skip
+    assert await store.spent_by(user_id=1, day=today) == 0.875  # the daily budget's seed
+    assert await store.spent_by(user_id=3, day=today) == 0.0
+
+
 async def test_evict_and_summaries_move_the_history_start_forward_only(store):
     await _conversation(store)
     turns = await _user_turns(store, 6)

@@ -61,6 +61,14 @@ def used_texts() -> list[str]:
     said.model_set("server", "m")
     said.model_cleared("server")
     said.model_not_allowed("m", ("a", "b"))
+    for reason in ("unlisted", "not open", "needs manage_guild"):
+        said.model_refused("m", reason, ("a",))
+    said.model_ignored("m")
+    said.model_unpriced("m")
+    for kind, seconds in (("user", 11_520), ("server", 30)):
+        said.over_budget(kind, seconds)
+    said.spend_today(0.5, 1.0, 2.0, None)
+    said.spend_today(0.5, None, None, None)
     said.forgotten(3)
     for reason in ("blocked", "dms", "guild", "channel", "role"):
         said.refused(reason)
@@ -74,6 +82,15 @@ def used_texts() -> list[str]:
             for parameter in child.parameters:
                 seen += [parameter.description, *(choice.name for choice in parameter.choices)]
     return list(dict.fromkeys(text for text in seen if text not in ("a", "b")))
+
+
+def test_the_time_until_a_budget_resets_reads_in_hours_and_minutes():
+    english, chinese = texts.for_locale(None), texts.for_locale("zh-CN")
+    assert english.duration(3 * 3600 + 12 * 60) == "3 h 12 min"
+    assert english.duration(11 * 60 + 1) == "12 min"  # rounded up: never "0 min"
+    assert english.duration(0.2) == "1 min"
+    assert chinese.duration(3 * 3600 + 12 * 60) == "3 小时 12 分钟"
+    assert english.over_budget("user", 11_520).endswith("in 3 h 12 min.")
 
 
 def fields(text: str) -> set[str]:

@@ -180,7 +180,7 @@ async def make_world(*, guild_rpm: int = 0, clock: Clock | None = None) -> World
     conversations = Conversations(store, COUNTER, budget=Budget(8192, 256))
     models = Models(default="gpt-4o-mini", context_tokens=8192, completion_tokens=256)
     models.add("gpt-4o-mini", COUNTER)
-    choices = Choices(store, default_persona="Be brief.", default_model="gpt-4o-mini")
+    choices = Choices(store, default_persona="Be brief.", models=models)
     model = FakeModel()
     clock = clock or Clock()
     limiter = LocalLimiter(guild_rpm=guild_rpm, guild_tpm=0, user_rpm=0, clock=clock)

@@ -4,15 +4,19 @@ draining, admission and failures to show a reply."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import datetime as dt
 
 import pytest
 
 from bot.llm import Failure, LLMError
+from bot.models import Price
+from bot.ratelimit import LocalSpending
 from bot.replies import Stop, Submitted
 from bot.store import TurnStatus
 from bot.texts import EN as texts
 
-from .fakes import Answer, Clock, Gone, Refused, make_world
+from .fakes import COUNTER, Answer, Clock, Gone, Refused, make_world
 
 
 def roles_and_text(messages):
@@ -213,4 +217,58 @@ async def test_a_reasoning_model_shows_that_it_thinks_and_only_its_answer_is_kep
     await world.say(102, "and then?")
     await world.idle()
     assert "Let me" not in str(world.model.requests[1])  # reasoning is never re-sent
+    await world.store.close()
+
+
+async def spending_world(guild_rpm: int = 0, **budgets: float | None):
+    """A world whose default model has a price ($1 per thousand prompt tokens, and per
+    thousand completion tokens) and whose replies keep daily budgets."""
+    clock = Clock()
+    world = await make_world(guild_rpm=guild_rpm, clock=clock)
+    deps = world.replies.deps
+    deps.models.prices["gpt-4o-mini"] = Price(1000, 1000)
+    deps.models.add("gpt-4o-mini", COUNTER)
+    spending = LocalSpending(budgets.get("user"), budgets.get("server"), clock=lambda: 1e9)
+    world.replies.deps = dataclasses.replace(deps, spending=spending)
+    return world, spending, clock
+
+
+async def test_a_reply_reserves_its_worst_cost_and_settles_what_it_used():
+    world, spending, _ = await spending_world(user=100.0)
+    await world.say(101, "one")
+    await world.idle()
+    stored = await world.store.usage(guild_id=5, since=dt.date(2000, 1, 1))
+    user, server = await spending.spent(7, 5)
+    assert stored.cost > 0 and user == pytest.approx(stored.cost) == pytest.approx(server)
+    assert user < 0.256  # far below the worst case: the 256-token allowance alone costs that
+    await world.store.close()
+
+
+async def test_a_spent_budget_asks_the_model_nothing_and_a_refused_one_gives_back_its_reserve():
+    world, spending, clock = await spending_world(guild_rpm=1, server=0.5)
+    await world.say(101, "one")
+    await world.idle()
+    first = (await spending.spent(7, 5))[1]
+    await world.say(102, "two")  # the limiter refuses: the reservation is given back
+    await world.idle()
+    assert (await spending.spent(7, 5))[1] == pytest.approx(first)
+    assert world.surface.notices == [texts.rate_limited("server requests", 60.0)]
+    await spending.charge(0, 5, 0.5)  # a summary spends the rest of the server's budget
+    clock.now += 61
+    for message_id in (103, 104):
+        await world.say(message_id, "more")
+        await world.idle()
+    assert len(world.model.requests) == 1
+    assert world.surface.notices[1:] == [texts.over_budget("server", 86_400 - 1e9 % 86_400)]
+    await world.store.close()
+
+
+async def test_an_unpriced_model_is_never_asked_while_a_budget_is_set():
+    world = await make_world()
+    deps = world.replies.deps
+    world.replies.deps = dataclasses.replace(deps, spending=LocalSpending(5.0, None))
+    await world.say(101, "one")
+    await world.idle()
+    assert world.model.requests == []
+    assert world.surface.notices == [texts.model_unpriced("gpt-4o-mini")]
     await world.store.close()

@@ -1,0 +1,174 @@
+"""Daily spending budgets in money (bot.ratelimit.spending), with a wall clock the tests move."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.choices import Chosen
+from bot.models import Models, Price
+from bot.permissions import NEEDS_MANAGE_SERVER, NOT_OPEN, UNLISTED, model_choice_refusal
+from bot.ratelimit.spending import DAY, LocalSpending, NoticeThrottle, day_of, until_midnight
+from bot.store import ScopedChoices
+
+NOON = 20_000 * DAY + 12 * 3600  # a UTC noon, in seconds since the epoch
+
+
+class Wall:
+    def __init__(self, now: float = NOON) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_day_and_its_end_are_utc():
+    assert day_of(NOON) == 20_000 and until_midnight(NOON) == 12 * 3600
+    assert day_of(20_001 * DAY - 0.001) == 20_000 and day_of(20_001 * DAY) == 20_001
+    assert until_midnight(20_001 * DAY) == DAY
+
+
+async def test_reserve_the_worst_case_then_settle_what_it_cost():
+    spending = LocalSpending(1.00, None, clock=Wall())
+    first = await spending.reserve(7, None, 0.60)  # the worst case: prompt + whole allowance
+    assert first.hold is not None and first.hold.amount == 0.60
+    assert await spending.spent(7, None) == (0.60, 0.0)
+    # A second worst case does not fit beside the first while it is reserved...
+    refused = await spending.reserve(7, None, 0.60)
+    assert refused.hold is None and refused.over == "user" and refused.resets_in == 12 * 3600
+    await spending.settle(first.hold, 0.10)  # ...and does once the first cost only 0.10
+    assert await spending.spent(7, None) == pytest.approx((0.10, 0.0))
+    assert (await spending.reserve(7, None, 0.60)).hold is not None
+    assert (await spending.reserve(8, None, 0.60)).hold is not None  # another person: their own
+
+
+async def test_a_server_budget_counts_everyone_in_it_and_summaries():
+    spending = LocalSpending(None, 1.00, clock=Wall())
+    assert (await spending.reserve(7, 5, 0.50)).hold is not None
+    await spending.charge(0, 5, 0.30)  # a summary: charged to the server
+    refused = await spending.reserve(8, 5, 0.30)
+    assert refused.hold is None and refused.over == "server"
+    assert (await spending.reserve(8, 6, 0.30)).hold is not None  # another server
+    assert (await spending.reserve(8, None, 5.00)).hold is not None  # no personal budget
+    assert await spending.spent(7, 5) == pytest.approx((0.50, 0.80))
+
+
+async def test_both_budgets_apply_in_a_server_and_the_persons_follows_them_everywhere():
+    spending = LocalSpending(1.00, 10.00, clock=Wall())
+    assert (await spending.reserve(7, 5, 0.70)).hold is not None
+    assert (await spending.reserve(7, None, 0.70)).over == "user"  # in a DM: the same person
+    assert (await spending.reserve(7, 6, 0.70)).over == "user"  # in another server too
+    assert await spending.spent(7, 5) == pytest.approx((0.70, 0.70))
+
+
+async def test_a_new_utc_day_starts_from_nothing_and_a_late_settlement_counts_today():
+    wall = Wall(20_001 * DAY - 60)  # one minute to midnight
+    spending = LocalSpending(1.00, None, clock=wall)
+    hold = (await spending.reserve(7, None, 0.90)).hold
+    assert hold is not None
+    refused = await spending.reserve(7, None, 0.20)
+    assert refused.over == "user" and refused.resets_in == 60
+    wall.now += 61  # past midnight
+    assert await spending.spent(7, None) == (0.0, 0.0)
+    await spending.settle(hold, 0.25)  # the reply began yesterday, ended today: counted today
+    assert await spending.spent(7, None) == (0.25, 0.0)
+    assert (await spending.reserve(7, None, 0.70)).hold is not None
+
+
+async def test_a_restart_starts_from_the_stored_spend_once_per_day():
+    asked: list[tuple[str, int, int]] = []
+
+    async def seed(kind, number, day):
+        asked.append((kind, number, day))
+        return 3.00 if kind == "server" else 0.80 if number == 7 else 0.0
+
+    wall = Wall()
+    spending = LocalSpending(1.00, 4.00, seed=seed, clock=wall)
+    assert (await spending.reserve(7, 5, 0.30)).over == "user"  # 0.80 already spent today
+    assert (await spending.reserve(8, 5, 0.30)).hold is not None
+    assert (await spending.reserve(9, 5, 0.80)).over == "server"  # 3.00 + 0.30 + 0.80 > 4
+    assert asked == [("user", 7, 20_000), ("server", 5, 20_000), ("user", 8, 20_000),
+                     ("user", 9, 20_000)]  # fmt: skip
+    wall.now += DAY
+    await spending.spent(7, None)
+    assert asked[-1] == ("user", 7, 20_001)
+
+
+async def test_a_store_that_cannot_say_counts_from_zero_rather_than_stop():
+    async def seed(kind, number, day):
+        raise OSError("database down")
+
+    spending = LocalSpending(1.00, None, seed=seed, clock=Wall())
+    assert (await spending.reserve(7, None, 0.50)).hold is not None
+    assert (await spending.reserve(7, None, 0.60)).over == "user"
+
+
+def test_one_notice_an_hour_per_person_and_the_throttle_is_bounded():
+    wall = Wall()
+    throttle = NoticeThrottle(wall, every=3600, maxsize=2)
+    assert throttle.allow(7) and not throttle.allow(7)
+    wall.now += 3599
+    assert not throttle.allow(7)
+    wall.now += 1
+    assert throttle.allow(7)
+    assert throttle.allow(8) and throttle.allow(9)
+    assert len(throttle._last) == 2  # the oldest person was forgotten
+
+
+def test_a_price_is_dollars_per_million_tokens():
+    assert Price(0.15, 0.60).cost(1_000_000, 500_000) == pytest.approx(0.45)
+
+
+# -- which models may answer, and who may choose them -------------------------------------------
+
+LISTED, OPEN = ("gpt-4o-mini", "gpt-4o", "o3"), ("gpt-4o-mini",)
+
+
+@pytest.mark.parametrize(
+    ("name", "in_server", "manage_guild", "expected"),
+    [
+        ("default-model", False, False, None),  # the default: anyone, anywhere
+        ("gpt-4o-mini", False, False, None),  # open to everyone: a DM user too
+        ("gpt-4o-mini", True, False, None),  # and a thread's starter
+        ("gpt-4o", False, False, NOT_OPEN),  # listed, not open: nobody in a DM
+        ("gpt-4o", False, True, NOT_OPEN),
+        ("gpt-4o", True, False, NEEDS_MANAGE_SERVER),
+        ("gpt-4o", True, True, None),
+        ("gpt-5", True, True, UNLISTED),  # never: the operator did not list it
+        ("gpt-5", False, False, UNLISTED),
+    ],
+)
+def test_who_may_choose_a_model(name, in_server, manage_guild, expected):
+    refusal = model_choice_refusal(
+        name, default="default-model", listed=LISTED, open_to_all=OPEN,
+        in_server=in_server, manage_guild=manage_guild,
+    )  # fmt: skip
+    assert refusal == expected
+
+
+def test_with_models_unset_only_the_default_may_answer():
+    models = Models(default="gpt-4o-mini")
+    assert models.may_choose("gpt-4o-mini") and not models.may_choose("gpt-4o")
+    assert models.allowed == ("gpt-4o-mini",)
+    assert model_choice_refusal(
+        "gpt-4o", default="gpt-4o-mini", listed=(), open_to_all=(), in_server=True,
+        manage_guild=True,
+    ) == UNLISTED  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("scoped", "expected"),
+    [
+        (ScopedChoices(), Chosen("m", "default")),
+        (ScopedChoices(guild_model="a"), Chosen("a", "server")),
+        (ScopedChoices(channel_model="b", guild_model="a"), Chosen("b", "channel")),
+        (ScopedChoices(conversation_model="a", channel_model="b"), Chosen("a", "conversation")),
+        # a choice no longer listed is skipped, and said: the next one up applies
+        (
+            ScopedChoices(conversation_model="gone", channel_model="b"),
+            Chosen("b", "channel", "gone"),
+        ),
+        (ScopedChoices(guild_model="gone"), Chosen("m", "default", "gone")),
+    ],
+)
+def test_the_model_in_effect(scoped, expected):
+    assert Models(default="m", choices=("a", "b")).effective(scoped) == expected
