@@ -51,6 +51,7 @@ from .limits import (
 )
 
 SHARED_FRESH = 0.25  # seconds a shared budget's count is taken as current
+IDLE_SWEEP = 4096  # channels tracked before idle ones (no edit ahead) are forgotten
 
 
 @dataclass(slots=True)
@@ -78,6 +79,7 @@ class Pacer:
     reserve: int = PRIORITY_RESERVE  # of ``rate``, for priority requests only
     window: float = GLOBAL_WINDOW
     clock: Callable[[], float] = time.monotonic
+    # Per channel, bounded: past IDLE_SWEEP channels, those with no edit ahead are forgotten.
     _channel_next: dict[int, float] = field(default_factory=dict)
     _edit_log: dict[int, deque[float]] = field(default_factory=dict)  # last edits per channel
     last_edit_start: float = 0.0  # the slot :meth:`edit_slot` granted last, to release it
@@ -111,7 +113,7 @@ class Pacer:
         edits.append(start)
         self.last_edit_start = start
         self._channel_next[channel_id] = max(next_free, start + self.edit_interval)
-        if len(self._channel_next) > 4096:
+        if len(self._channel_next) > IDLE_SWEEP:
             self._forget_idle(now)
         return True, start - now
 
