@@ -12,7 +12,7 @@ from bot.i18n import KnownLocales
 from bot.known import ConversationIndex
 from bot.metrics import PrometheusMetrics
 from bot.models import MODELS_KEPT, Models
-from bot.pacing import IDLE_SWEEP, Pacer
+from bot.pacing import IDLE_SWEEP, SWEEP_EVERY, Pacer
 from bot.ratelimit.local import MAX_BUCKETS, LocalLimiter
 from bot.summaries import FAILURES_KEPT, Summarizer
 from bot.tokens import TokenCounter
@@ -98,15 +98,23 @@ def test_the_conversation_index_stays_within_its_capacity():
     assert len(index) == 100
 
 
-def test_the_pacer_forgets_idle_channels():
+def test_the_pacer_forgets_idle_channels_but_not_a_full_edit_window():
     clock = Clock()
     pacer = Pacer(clock=clock)
+    busy = -1
+    for _ in range(5):  # Discord's window for this channel is full for the next 6 s
+        assert pacer.edit_slot(busy, final=True) == (True, 0.0)
+    clock.now = 3.0  # no edit ahead in it any more, but its window is still full
+    for channel_id in range(2 * IDLE_SWEEP):  # a sweep
+        assert pacer.edit_slot(channel_id, final=True)[0]
+    assert pacer.edit_slot(busy, final=True) == (True, 3.0)  # not forgotten: it waits
     for channel_id in range(10 * IDLE_SWEEP):
         pacer.posted(channel_id)
         assert pacer.edit_slot(channel_id, final=True)[0]
         clock.now += 1.0
-    assert len(pacer._channel_next) <= IDLE_SWEEP + 1
-    assert len(pacer._edit_log) <= IDLE_SWEEP + 1
+    recent = SWEEP_EVERY + pacer.edit_window  # channels edited since the last sweep, or before
+    assert len(pacer._channel_next) <= IDLE_SWEEP + recent
+    assert len(pacer._edit_log) <= IDLE_SWEEP + recent
 
 
 async def test_failed_summaries_are_remembered_within_a_bound():
