@@ -287,6 +287,26 @@ def measure(pid: int) -> tuple[float, int]:
     return rss_kb / 1024, len(os.listdir(f"/proc/{pid}/fd"))
 
 
+def mappings(pid: int) -> dict[str, int]:
+    """Resident kB by mapping: the heap, anonymous memory (pymalloc's arenas, malloc's other
+    arenas, thread stacks), and each file (libraries, SQLite's shared memory)."""
+    rss: dict[str, int] = {}
+    name = ""
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        fields = line.split()
+        if not fields[0].endswith(":"):  # a mapping's header: address perms offset dev inode path
+            name = fields[5] if len(fields) > 5 else "[anonymous]"
+        elif fields[0] == "Rss:":
+            rss[name] = rss.get(name, 0) + int(fields[1])
+    return rss
+
+
+def mapping_growth(before: dict[str, int], after: dict[str, int]) -> str:
+    grown = sorted(((after.get(k, 0) - before.get(k, 0), k) for k in {*before, *after}),
+                   reverse=True)  # fmt: skip
+    return "; ".join(f"{name} {kb / 1024:+.1f} MB" for kb, name in grown[:4] if kb)
+
+
 def slope(samples: list[Sample]) -> float:
     """Least squares: MB of RSS per 1,000 replies."""
     xs = [s.replies / 1000 for s in samples]
@@ -376,6 +396,7 @@ async def drive(args: argparse.Namespace, fakes: Fakes, pid: int, snapshots: Pat
     )  # fmt: skip
     samples: list[Sample] = []
     warm: Sample | None = None
+    warm_maps: dict[str, int] = {}
     before = after = None
     enough = False
     while True:
@@ -384,6 +405,7 @@ async def drive(args: argparse.Namespace, fakes: Fakes, pid: int, snapshots: Pat
         samples.append(Sample(time.monotonic() - started, status["answered"], rss, fds))
         if warm is None and status["answered"] >= args.warmup:
             warm = samples[-1]
+            warm_maps = mappings(pid)
             if args.tracemalloc:
                 before = await snapshot(pid, snapshots, 1)
         if status["done"]:
@@ -397,6 +419,9 @@ async def drive(args: argparse.Namespace, fakes: Fakes, pid: int, snapshots: Pat
                   f"RSS {rss:6.1f} MB  fds {fds}", file=sys.stderr, flush=True)  # fmt: skip
         await asyncio.sleep(1.0)
     end = samples[-1]
+    if warm is not None:
+        print(f"resident memory that grew after the warm-up, by mapping: "
+              f"{mapping_growth(warm_maps, mappings(pid))}", file=sys.stderr)  # fmt: skip
     if args.tracemalloc and before is not None:
         after = await snapshot(pid, snapshots, 2)
     report(args, status, samples, warm, end)
