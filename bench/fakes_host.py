@@ -110,6 +110,8 @@ def _last_content(body: dict[str, Any]) -> str:
 
 
 class Host:
+    ENDPOINTS = ("world", "channel", "script", "say", "reset", "progress", "results", "connected")
+
     def __init__(self) -> None:
         self.discord = FakeDiscord()
         self.openai = FakeOpenAI()
@@ -121,8 +123,7 @@ class Host:
         await self.discord.start()
         await self.openai.start()
         app = web.Application(client_max_size=64 * 1024**2)
-        names = ("world", "channel", "script", "say", "reset", "progress", "results", "connected")
-        for name in names:
+        for name in self.ENDPOINTS:
             app.router.add_post(f"/{name}", self._handler(getattr(self, name)))
         self._runner, port = await serve(app)
         self.lag.start()
@@ -251,8 +252,9 @@ class Host:
         }
 
 
-async def main() -> None:
-    host = Host()
+async def main(host: Host | None = None) -> None:
+    """Serve ``host`` (a plain :class:`Host` by default) until standard input closes."""
+    host = host or Host()
     addresses = await host.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

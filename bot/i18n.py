@@ -15,10 +15,13 @@ from pathlib import Path
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
+from .bounded import LRU
+
 LOCALES = Path(__file__).parent / "locales"
 DEFAULT = "en"
 LANGUAGES = ("en", "zh-CN")  # Discord's locale names
 _CATALOG_NAMES = {"zh-CN": "zh_CN"}
+LOCALES_KEPT = 50_000  # people whose locale is remembered (KnownLocales)
 
 
 def language_of(locale: str | None) -> str:
@@ -51,17 +54,19 @@ def gettext_for(language: str) -> Callable[[str], str]:
 
 class KnownLocales:
     """The Discord locale each person last used with the bot (from their interactions), to
-    answer their messages in their language. Bounded: the least recently seen are forgotten."""
+    answer their messages in their language. Bounded: at most ``capacity`` people (about 5 MB),
+    the least recently seen forgotten first (they get the server's language until they use a
+    command again)."""
 
-    def __init__(self, capacity: int = 50_000) -> None:
+    def __init__(self, capacity: int = LOCALES_KEPT) -> None:
         self.capacity = capacity
-        self._locales: dict[int, str] = {}
+        self._locales: LRU[int, str] = LRU(capacity)
 
     def remember(self, user_id: int, locale: str) -> None:
-        self._locales.pop(user_id, None)
         self._locales[user_id] = locale
-        if len(self._locales) > self.capacity:
-            del self._locales[next(iter(self._locales))]
 
     def get(self, user_id: int) -> str | None:
-        return self._locales.get(user_id)
+        return self._locales.touch(user_id)
+
+    def __len__(self) -> int:
+        return len(self._locales)

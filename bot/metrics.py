@@ -33,6 +33,9 @@ LIMIT_LABELS = {
     "your requests": "user_requests",
     "account": "account",
 }
+# Label values come from these fixed sets only (a series per value lives as long as the process):
+# never a model name, a person or a channel. Discord's X-RateLimit-Scope is outside input.
+SCOPES = ("user", "global", "shared")
 
 
 class Outcome(StrEnum):
@@ -173,11 +176,11 @@ class PrometheusMetrics(Metrics):
         self._tokens.labels(kind="prompt").inc(prompt)
         self._tokens.labels(kind="completion").inc(completion)
 
-    def refused(self, limit: str) -> None:
+    def refused(self, limit: str) -> None:  # the limiter's own names: a fixed set
         self._refusals.labels(limit=LIMIT_LABELS.get(limit, limit.replace(" ", "_"))).inc()
 
     def discord_429(self, scope: str) -> None:
-        self._discord_429s.labels(scope=scope).inc()
+        self._discord_429s.labels(scope=scope if scope in SCOPES or not scope else "other").inc()
 
     def loop_lag(self, seconds: float) -> None:
         self._lag.observe(seconds)

@@ -10,6 +10,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
+from .bounded import LRU
 from .choices import Chosen
 from .context import Budget, context_window, is_known_model
 from .model_traits import default_completion_tokens
@@ -19,6 +20,7 @@ from .tokens import TokenCounter, base_model, encoding_name_for_model
 log = logging.getLogger(__name__)
 
 LIST_TTL = 300.0  # seconds a server's model list is reused for autocomplete
+MODELS_KEPT = 64  # model profiles kept (names may be anything typed): least recently used go
 # Models that take images, by name prefix (after any provider prefix); VISION_MODELS adds more.
 VISION_PREFIXES = (
     "gpt-4o", "chatgpt-4o", "gpt-4.1", "gpt-4.5", "gpt-4-turbo", "gpt-5", "o1", "o3", "o4",
@@ -80,7 +82,7 @@ class Models:
         self.prices = dict(prices or {})
         self.list_names = list_names  # the server's GET /models
         self.clock = clock
-        self._models: dict[str, Model] = {}
+        self._models: LRU[str, Model] = LRU(MODELS_KEPT)  # re-made when needed again
         self._counters: dict[str, TokenCounter] = {}
         self._listed: tuple[float, list[str]] | None = None
 
@@ -90,7 +92,7 @@ class Models:
         return self._make(name, counter)
 
     async def get(self, name: str) -> Model:
-        model = self._models.get(name)
+        model = self._models.touch(name)
         if model is not None:
             return model
         encoding = encoding_name_for_model(name)
@@ -140,7 +142,9 @@ class Models:
 
     def shrink(self, name: str, rejected_prompt_tokens: int) -> None:
         """The server said a request did not fit: remember a smaller window for this model."""
-        model = self._models[name]
+        model = self._models.get(name)
+        if model is None:  # forgotten since (MODELS_KEPT): it is re-made from its defaults
+            return
         used = rejected_prompt_tokens + model.budget.completion
         window = max(model.budget.completion + 256, int(min(model.budget.window, used) * 0.75))
         log.warning(

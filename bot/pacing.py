@@ -51,6 +51,8 @@ from .limits import (
 )
 
 SHARED_FRESH = 0.25  # seconds a shared budget's count is taken as current
+IDLE_SWEEP = 256  # channels tracked before idle ones are forgotten...
+SWEEP_EVERY = 10.0  # ...in a sweep at most this often (seconds)
 
 
 @dataclass(slots=True)
@@ -78,6 +80,8 @@ class Pacer:
     reserve: int = PRIORITY_RESERVE  # of ``rate``, for priority requests only
     window: float = GLOBAL_WINDOW
     clock: Callable[[], float] = time.monotonic
+    # Per channel, bounded by the channels edited lately: past IDLE_SWEEP, those with no edit
+    # ahead or in Discord's window are forgotten, in a sweep at most every SWEEP_EVERY seconds.
     _channel_next: dict[int, float] = field(default_factory=dict)
     _edit_log: dict[int, deque[float]] = field(default_factory=dict)  # last edits per channel
     last_edit_start: float = 0.0  # the slot :meth:`edit_slot` granted last, to release it
@@ -85,6 +89,7 @@ class Pacer:
     _in_flight: deque[float] = field(default_factory=deque, repr=False)  # when each was let go
     _answered: deque[float] = field(default_factory=deque, repr=False)  # settled, in the window
     _shared: tuple[int, float] = (0, -math.inf)  # a shared budget's places taken, and when
+    _swept: float = -math.inf  # when idle channels were last forgotten
 
     def __post_init__(self) -> None:
         if self.rate < 1 or not 0 <= self.reserve < self.rate:
@@ -111,8 +116,9 @@ class Pacer:
         edits.append(start)
         self.last_edit_start = start
         self._channel_next[channel_id] = max(next_free, start + self.edit_interval)
-        if len(self._channel_next) > 4096:
+        if len(self._channel_next) > IDLE_SWEEP and now - self._swept >= SWEEP_EVERY:
             self._forget_idle(now)
+            self._swept = now
         return True, start - now
 
     def posted(self, channel_id: int) -> None:
@@ -181,6 +187,11 @@ class Pacer:
         return False, math.inf
 
     def _forget_idle(self, now: float) -> None:
+        """Forget the channels with no edit ahead and none in Discord's window: for them, no
+        record is the same as their record."""
         for channel_id in [c for c, t in self._channel_next.items() if t < now]:
+            edits = self._edit_log.get(channel_id)
+            if edits and edits[-1] > now - self.edit_window:
+                continue
             del self._channel_next[channel_id]
             self._edit_log.pop(channel_id, None)

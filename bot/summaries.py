@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from .bounded import LRU
 from .llm import Reply
 from .models import Price
 from .store import Store, Turn
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 
 MAX_INPUT_TOKENS = 24_000  # the most transcript one summary call reads (the newest part)
 RETRY_AFTER = 120.0  # seconds before a conversation whose summary failed is tried again
+FAILURES_KEPT = 10_000  # conversations whose last summary failed, remembered at once
 
 Complete = Callable[[list[dict[str, str]], int], Awaitable[Reply]]
 Charge = Callable[[int | None, int, int], Awaitable[None]]  # (guild id, owner id, tokens)
@@ -73,8 +75,9 @@ class Summarizer:
         self.max_tokens = max_tokens
         self.calls = 0
         self.closing = False  # shutting down: no new summary calls
-        self._running: dict[int, asyncio.Task[None]] = {}
-        self._failed_at: dict[int, float] = {}  # conversation -> when its summary last failed
+        self._running: dict[int, asyncio.Task[None]] = {}  # one per summary being made
+        # conversation -> when its summary last failed; one forgotten is merely retried sooner
+        self._failed_at: LRU[int, float] = LRU(FAILURES_KEPT)
 
     def request(self, conversation_id: int, through_seq: int) -> None:
         """Fold the turns up to ``through_seq`` into the summary, in the background."""

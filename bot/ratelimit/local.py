@@ -28,7 +28,10 @@ from .base import (
     is_private,
 )
 
-MAX_BUCKETS = 10_000  # idle (full) buckets are forgotten past this many
+# Idle (full) buckets are forgotten past this many. A bucket is full again a minute after its
+# last use (longer only while in debt), so at most max(MAX_BUCKETS, 2 x the buckets used in the
+# last minute) are kept: bounded by who is active, not by who ever was.
+MAX_BUCKETS = 10_000
 
 
 @dataclass(slots=True)

@@ -76,7 +76,7 @@ class Replies:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
         self.closing = False
-        self._lines: dict[int, Line] = {}
+        self._lines: dict[int, Line] = {}  # one per live conversation: idle lines are dropped
 
     def _line(self, conversation_id: int) -> Line:
         line = self._lines.get(conversation_id)

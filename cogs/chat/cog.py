@@ -20,7 +20,7 @@ from bot.replies import Said, Submitted
 from .reading import Reader
 from .reasoning import ReasoningButton
 from .recovery import mend_interrupted_replies
-from .surface import Channel, DiscordSurface, notice
+from .surface import Channel, DiscordSurface, StopButton, notice
 
 if TYPE_CHECKING:
     from bot.app import ChatBot
@@ -185,7 +185,7 @@ class Chat(commands.Cog):
         return True
 
     async def cog_load(self) -> None:
-        self.bot.add_dynamic_items(ReasoningButton)
+        self.bot.add_dynamic_items(ReasoningButton, StopButton)
         if self.bot.workers is not None:  # a dead process's replies, found later: mend them
             self.bot.workers.on_orphans = lambda turns: mend_interrupted_replies(self.bot, turns)
         if self.bot.interrupted_replies:

@@ -89,7 +89,7 @@ class InteractionSurface:
         return None  # the interaction's webhook is there already
 
     def _view(self, button: Button | None) -> dict[str, Any]:
-        view = button_view(self.bot, button, self.conversation_id, self.words)
+        view = button_view(button, self.conversation_id, self.words)
         return {"view": view} if view is not None else {}
 
     async def post(self, text: str, *, button: Button | None, reply_to: int | None = None) -> int:
@@ -104,7 +104,7 @@ class InteractionSurface:
         return message.id
 
     async def edit(self, message_id: int, text: str, *, button: Button | None) -> None:
-        view = button_view(self.bot, button, self.conversation_id, self.words)
+        view = button_view(button, self.conversation_id, self.words)
         try:
             await self.webhook.edit_message(
                 message_id, content=text, view=view, allowed_mentions=NO_MENTIONS

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
@@ -27,19 +28,34 @@ NO_MENTIONS = discord.AllowedMentions.none()
 MISSING_ACCESS = 50001
 
 
-class StopView(discord.ui.View):
-    """The Stop button. Who may press it is the core's rule; this only asks."""
+class StopButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=r"stop:(?P<conversation>\d+)",
+):
+    """The Stop button under a streaming reply. One handler for every reply (registered once
+    with ``add_dynamic_items``): its custom id carries the conversation, so no view is kept per
+    message or per edit, and a press is still answered after a restart. Who may press it is the
+    core's rule (:meth:`bot.replies.Replies.stop`); this only asks."""
 
-    def __init__(self, bot: ChatBot, conversation_id: int, label: str) -> None:
-        super().__init__(timeout=None)
-        self.bot = bot
+    def __init__(self, conversation_id: int, label: str = texts.EN.stop_button) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=label, style=discord.ButtonStyle.secondary, emoji="⏹️",
+                custom_id=f"stop:{conversation_id}",
+            )
+        )  # fmt: skip
         self.conversation_id = conversation_id
-        self.stop_button.label = label
 
-    @discord.ui.button(label="Stop", style=discord.ButtonStyle.secondary, emoji="⏹️")
-    async def stop_button(self, interaction: discord.Interaction, _: discord.ui.Button) -> None:
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
+    ) -> StopButton:
+        return cls(int(match["conversation"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        bot: ChatBot = interaction.client  # type: ignore[assignment]
         assert interaction.message is not None
-        result = self.bot.replies.stop(
+        result = bot.replies.stop(
             self.conversation_id, interaction.message.id, interaction.user.id,
             manage_messages=interaction.permissions.manage_messages,
         )  # fmt: skip
@@ -51,14 +67,18 @@ class StopView(discord.ui.View):
 
 
 def button_view(
-    bot: ChatBot, button: Button | None, conversation_id: int, words: texts.Texts
+    button: Button | None, conversation_id: int, words: texts.Texts
 ) -> discord.ui.View | None:
-    """The view that shows the core's ``button`` under a reply in ``conversation_id``."""
+    """The view that shows the core's ``button`` under a reply in ``conversation_id``. Its one
+    item is dynamic, so sending it stores nothing in discord.py's view store (a view with only
+    dynamic items is routed by its custom id's pattern, not kept per message)."""
     if button is None:
         return None
     if button.kind == "reasoning":
         return reasoning_view(button.turn, words.reasoning_button)
-    return StopView(bot, conversation_id, words.stop_button)
+    view = discord.ui.View(timeout=None)
+    view.add_item(StopButton(conversation_id, words.stop_button))
+    return view
 
 
 Channel = discord.abc.Messageable | asyncio.Task[discord.Thread]
@@ -112,7 +132,7 @@ class DiscordSurface:
         await self._ready()
 
     def _view(self, button: Button | None) -> discord.ui.View | None:
-        return button_view(self.bot, button, self.conversation_id, self.words)
+        return button_view(button, self.conversation_id, self.words)
 
     def _error(self, exc: Exception) -> SurfaceError:
         if isinstance(exc, discord.NotFound):

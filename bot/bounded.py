@@ -1,0 +1,38 @@
+"""A mapping that cannot outgrow its bound, for the process's caches keyed by things that come
+and go (people, channels, model names someone typed): the least recently used entries go first.
+
+Every structure that grows with users, channels, conversations or names says what bounds it (a
+``maxsize`` here, a TTL, or "one per live reply"), and tests/bot/test_bounds.py checks it.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import TypeVar
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class LRU(OrderedDict[K, V]):
+    """At most ``maxsize`` entries. Setting a key makes it the newest; :meth:`touch` reads one
+    and makes it the newest too; past the bound the oldest are forgotten (O(1) each)."""
+
+    def __init__(self, maxsize: int) -> None:
+        if maxsize < 1:
+            raise ValueError("an LRU needs maxsize >= 1")
+        super().__init__()
+        self.maxsize = maxsize
+
+    def __setitem__(self, key: K, value: V) -> None:
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        while len(self) > self.maxsize:
+            self.popitem(last=False)
+
+    def touch(self, key: K) -> V | None:
+        """The value for ``key`` (None when absent), now the most recently used."""
+        value = self.get(key)
+        if value is not None:
+            self.move_to_end(key)
+        return value
