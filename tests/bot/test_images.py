@@ -45,9 +45,8 @@ def declared_png(width: int, height: int) -> bytes:
     )
 
 
-@pytest.fixture
-def decodes(monkeypatch) -> list[tuple[str, tuple[int, int]]]:
-    """Every decode Pillow does (format, size decoded at), in any thread."""
+def count_decodes(monkeypatch) -> list[tuple[str, tuple[int, int]]]:
+    """Every decode Pillow does from now on (format, size decoded at), in any thread."""
     seen: list[tuple[str, tuple[int, int]]] = []
     load = ImageFile.ImageFile.load
 
@@ -58,6 +57,11 @@ def decodes(monkeypatch) -> list[tuple[str, tuple[int, int]]]:
 
     monkeypatch.setattr(ImageFile.ImageFile, "load", counted)
     return seen
+
+
+@pytest.fixture
+def decodes(monkeypatch) -> list[tuple[str, tuple[int, int]]]:
+    return count_decodes(monkeypatch)
 
 
 def test_a_small_image_is_sent_as_it_came():
