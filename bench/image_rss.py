@@ -2,10 +2,10 @@
 
 Each PNG is of one colour (half a megabyte on disk for 13,000² pixels, as a hostile member
 could post), made here by streaming zlib so that making it costs no memory; each JPEG is noise,
-like a photo. Each is prepared in a
-fresh process with :func:`bot.images.prepare` and that process's peak RSS (``ru_maxrss``) is
-reported against a process that only imported the same modules, so the figure is what preparing
-the image added.
+a gradient. Each is prepared in a
+fresh process with :func:`bot.images.prepare`; the figure is that process's peak RSS (VmHWM,
+reset once the modules are imported and the file is read) above its RSS just before: what
+preparing the image added. Linux only.
 
     python bench/image_rss.py [--sides 13000 16000 6000] [--max-side 1024]
 """
@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import resource
 import struct
 import subprocess
 import sys
@@ -44,13 +43,31 @@ def flat_png(width: int, height: int) -> bytes:
     )
 
 
-def noisy_jpeg(side: int) -> bytes:
-    """A photo-like JPEG (noise), made with Pillow in this process."""
+def gradient_jpeg(side: int) -> bytes:
+    """A JPEG of a colour gradient (its content doesn't change what decoding it costs)."""
     from PIL import Image
 
     out = io.BytesIO()
-    Image.effect_noise((side, side), 64).convert("RGB").save(out, "JPEG", quality=85)
+    grey = Image.radial_gradient("L").resize((side, side))
+    Image.merge("RGB", (grey, grey.transpose(Image.Transpose.ROTATE_90), grey)).save(
+        out, "JPEG", quality=85
+    )
     return out.getvalue()
+
+
+def _status(field: str) -> int:
+    """A /proc/self/status figure, in kB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise LookupError(field)
+
+
+def _reset_peak() -> int:
+    """Reset this process's peak RSS to its RSS now (Linux 4.0+), and return it (kB): the
+    imports' own peak (the tokenizer's tables) would otherwise hide a smaller decode."""
+    Path("/proc/self/clear_refs").write_text("5")
+    return _status("VmRSS")
 
 
 def child(path: str, max_side: int) -> None:
@@ -58,14 +75,14 @@ def child(path: str, max_side: int) -> None:
     from bot import images
 
     data = Path(path).read_bytes() if path else b""
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = _reset_peak()
     try:
         result = images.prepare(data, max_side) if data else None
     except Exception as exc:  # what the code before the pixel cap did with a bomb
         shown = f"raised {type(exc).__name__}"
     else:
         shown = "refused" if result is None else f"{result.mime} {result.width}x{result.height}"
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    after = _status("VmHWM")
     print(f"{before} {after} {shown}")
 
 
@@ -77,7 +94,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         made = [(side, "png", lambda s: flat_png(s, s)) for side in args.sides]
-        made += [(side, "jpg", noisy_jpeg) for side in args.jpeg_sides]
+        made += [(side, "jpg", gradient_jpeg) for side in args.jpeg_sides]
         for side, kind, make in made:
             path = os.path.join(folder, f"{side}.{kind}")
             Path(path).write_bytes(make(side))
