@@ -31,10 +31,10 @@ log = logging.getLogger(__name__)
 TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif"}
 FORMATS = tuple(TYPES)  # the only decoders Pillow may try, whatever the file's name or type says
 MAX_BYTES = 20_000_000  # larger files are named, not read
-# Pillow warns past 89 MP and refuses past 179 MP; a decoded image takes up to 4 bytes a pixel,
-# and a one-colour PNG of 13,000² px is 30 kB to post but 680 MB to decode. 40 MP (a 7,300²
-# square; more than any phone camera's 12-24 MP, or a 50 MP one's default output) bounds one
-# decode at 160 MB, checked from the header before any pixel is decoded.
+# Pillow only warns past 89 MP (and refuses past 179 MP), yet a PNG of a few dozen kB can declare
+# 13,000² px: 1.3 GB to decode and convert (bench/image_rss.py). A decoded pixel takes up to 4
+# bytes, so 40 MP (a 6,300² square; phone cameras take 12-24 MP) bounds one decode near 160 MB.
+# Checked from the header, before any pixel is decoded.
 MAX_PIXELS = 40_000_000
 SENT_AS_IS = ("image/png", "image/jpeg", "image/webp")  # every vision API takes these
 DECODES_AT_ONCE = 2  # decodes run in worker threads, this many at a time per process

@@ -206,3 +206,31 @@ async def test_hostile_display_names_are_answered(fake_discord, fake_openai, wor
     await reply_done(fake_discord, thread_id, fake_openai.default.text)
     asked = fake_openai.requests[0]["messages"][-1]
     assert asked["content"] == "hello @x\\1 and @a\\g<0>"
+
+
+async def test_an_image_discord_says_is_too_large_is_not_downloaded(
+    fake_discord, fake_openai, world, start_bot
+):
+    await start_bot()
+    message = await fake_discord.user_says(
+        world.channel, world.alice, "and this?", mention_bot=True,
+        files=[("huge.png", png(), "image/png")],
+    )  # fmt: skip
+    thread_id = int(message["id"])
+    await reply_done(fake_discord, thread_id, fake_openai.default.text)
+    assert len(downloads(fake_discord)) == 1
+    # Discord's own figures for an attachment: past the cap, it is not even fetched.
+    late = message_payload(
+        message_id=snowflake(), channel_id=thread_id, guild=world.guild, author=world.alice,
+        content="and this one?",
+    )  # fmt: skip
+    late["attachments"] = [
+        {**message["attachments"][0], "id": str(snowflake()), "width": 9000, "height": 9000}
+    ]
+    fake_discord.messages[thread_id].append(late)
+    await fake_discord.dispatch("MESSAGE_CREATE", late)
+    await reply_done(fake_discord, thread_id, fake_openai.default.text, count=2)
+    assert fake_openai.requests[1]["messages"][-1]["content"] == (
+        "and this one?\n\n[attached image: huge.png (not readable)]"
+    )
+    assert len(downloads(fake_discord)) == 1
