@@ -98,6 +98,9 @@ def read(data: bytes, max_side: int) -> Image | Refusal:
     except PILLOW_ERRORS as exc:
         log.info("Unreadable image (%s): %s", type(exc).__name__, exc)
         return Refusal.BROKEN
+    except Exception:  # a decoder bug on a crafted file: still a note, never a lost message
+        log.exception("Pillow failed on an image")
+        return Refusal.BROKEN
 
 
 def _downscaled(picture: Pillow.Image, max_side: int) -> Image:

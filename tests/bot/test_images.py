@@ -158,6 +158,7 @@ def test_a_jpeg_is_decoded_at_a_smaller_scale_and_a_png_reduced_before_convertin
         (MemoryError(), Refusal.BROKEN),
         (EOFError(), Refusal.BROKEN),
         (zlib.error("invalid stored block lengths"), Refusal.BROKEN),
+        (RuntimeError("a decoder's own bug"), Refusal.BROKEN),
     ],
 )
 def test_every_pillow_error_is_a_refusal(monkeypatch, error, refusal):
