@@ -122,6 +122,10 @@ class Conversations:
         name = api_name(author) if author else None
         return await self.store.edit_message(message_id, content, self._user_tokens(content, name))
 
+    async def user_turn(self, message_id: int) -> Turn | None:
+        """The stored turn of a user's message (None: not one the bot keeps)."""
+        return await self.store.user_turn(message_id)
+
     async def forget_message(self, message_id: int) -> bool:
         return await self.store.delete_message(message_id)
 

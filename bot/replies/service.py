@@ -136,14 +136,25 @@ class Replies:
             return Submitted.QUEUED
 
     async def edit(
-        self, conversation_id: int, message_id: int, author_name: str, read_text: ReadText
+        self,
+        conversation_id: int,
+        message_id: int,
+        author_name: str,
+        rewrite: Callable[[str], str],
     ) -> bool:
-        """A user edited a message: update its turn (in order with arrivals)."""
+        """A user edited a message: update its turn (in order with arrivals). ``rewrite``
+        turns the stored text into the edited one without reading anything again: attachments
+        are read once, when the turn is stored. A message that is no stored turn of this
+        conversation costs one lookup, and nothing is written."""
         async with self._held(conversation_id) as line, line.intake:
-            text = _said(await read_text()).text
-            return bool(text) and await self.deps.conversations.edit_user_turn(
-                message_id, text, author_name
-            )
+            conversations = self.deps.conversations
+            turn = await conversations.user_turn(message_id)
+            if turn is None or turn.conversation_id != conversation_id:
+                return False
+            text = rewrite(turn.content)
+            if not text or text == turn.content:
+                return False
+            return await conversations.edit_user_turn(message_id, text, author_name)
 
     async def forget(self, message_id: int, channel_id: int) -> None:
         """A message was deleted: it leaves the history and the queue; a reply that answers

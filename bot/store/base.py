@@ -135,6 +135,10 @@ class Store(Protocol):
 
     async def edit_message(self, message_id: int, content: str, tokens: int) -> bool: ...
 
+    async def user_turn(self, message_id: int) -> Turn | None:
+        """The user turn stored for this Discord message, if any (one indexed lookup)."""
+        ...
+
     async def delete_message(self, message_id: int) -> bool: ...
 
     async def newest_turns(

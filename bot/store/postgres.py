@@ -146,6 +146,13 @@ class PostgresStore(PostgresExtras):
         )  # fmt: skip
         return count > 0
 
+    async def user_turn(self, message_id: int) -> Turn | None:
+        row = await self.db.fetchrow(
+            f"SELECT {_TURN_COLUMNS} FROM turns WHERE message_id = $1 AND role = 'user'",
+            message_id,
+        )
+        return _turn(row) if row else None
+
     async def delete_message(self, message_id: int) -> bool:
         count = await self.db.execute("DELETE FROM turns WHERE message_id = $1", message_id)
         return count > 0

@@ -182,6 +182,13 @@ class SQLiteStore(SQLiteExtras):
         )
         return cursor.rowcount > 0
 
+    async def user_turn(self, message_id: int) -> Turn | None:
+        row = await self._one(
+            f"SELECT {_TURN_COLUMNS} FROM turns WHERE message_id = ? AND role = 'user'",
+            (message_id,),
+        )
+        return _turn(row) if row else None
+
     async def delete_message(self, message_id: int) -> bool:
         cursor = await self.db.execute("DELETE FROM turns WHERE message_id = ?", (message_id,))
         return cursor.rowcount > 0

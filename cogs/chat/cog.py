@@ -128,14 +128,15 @@ class Chat(commands.Cog):
         message = payload.message
         if message.author.bot or "content" not in payload.data:
             return  # not a user's text edit (embeds resolving, pins, ...)
-        conversations = self.bot.conversations
-        # In a conversation, or a thread's first message (the thread shares its id).
+        # In a conversation, or a thread's first message (the thread shares its id). Only the
+        # text of a stored turn changes: nothing is downloaded, nothing else is written.
         for conversation_id in (message.channel.id, message.id):
-            if await conversations.is_conversation(conversation_id):
-                await self.bot.replies.edit(
-                    conversation_id, message.id, message.author.display_name,
-                    lambda: self.reader.said(message),
-                )  # fmt: skip
+            if not await self.bot.conversations.is_conversation(conversation_id):
+                continue
+            if await self.bot.replies.edit(
+                conversation_id, message.id, message.author.display_name,
+                lambda stored: self.reader.edited(message, stored),
+            ):  # fmt: skip
                 return
 
     @commands.Cog.listener()

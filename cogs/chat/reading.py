@@ -3,11 +3,11 @@ it replies to, forwarded messages, text attachments read in, and images for visi
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from typing import TYPE_CHECKING
 
+import aiohttp
 import discord
 
 from bot import attachments, images
@@ -20,11 +20,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REPLY = discord.MessageType.reply
+DOWNLOAD_ERRORS = (discord.HTTPException, aiohttp.ClientError, TimeoutError)
 
 
 class Reader:
     def __init__(self, bot: ChatBot) -> None:
         self.bot = bot
+        self.decoder = images.Decoder(bot.settings.image_max_side)  # the process's only one
 
     async def said(self, message: discord.Message, *, new: bool = False) -> Said:
         """The message as a turn. ``new``: it opens a conversation, so the message it replies
@@ -49,11 +51,25 @@ class Reader:
         text = "\n\n".join(part for part in parts if part)
         return Said(attachments.with_attachments(text, rendered), tuple(pictures))
 
+    def edited(self, message: discord.Message, stored: str) -> str:
+        """The stored turn of an edited ``message`` with its new text; what was read from its
+        attachments when it was stored is kept (they can't change, and are not downloaded
+        again), as is the message it replies to and what it forwards."""
+        snapshots = message.message_snapshots
+        files = [*message.attachments, *(a for s in snapshots for a in s.attachments)]
+        return attachments.edited(
+            stored, self.prompt_text(message),
+            [(file.filename, images.is_image(file.filename, file.content_type)) for file in files],
+            forwards=len(snapshots), replying=message.type is REPLY,
+        )  # fmt: skip
+
     def prompt_text(self, message: discord.Message) -> str:
         """The message without the bot's mention; other mentions become readable names."""
         text = self._strip_bot_mention(message.content, message.guild)
         for user in message.mentions:
-            text = re.sub(rf"<@!?{user.id}>", f"@{user.display_name}", text)
+            # Plain replacement: a display name is any text, backslashes and "\\g<0>" included.
+            name = f"@{user.display_name}"
+            text = text.replace(f"<@{user.id}>", name).replace(f"<@!{user.id}>", name)
         return text.strip()
 
     def _strip_bot_mention(self, content: str, guild: discord.Guild | None = None) -> str:
@@ -68,17 +84,18 @@ class Reader:
         if attachments.should_read(attachment.filename, attachment.content_type, attachment.size):
             try:
                 data = await attachment.read()
-            except discord.HTTPException:
+            except DOWNLOAD_ERRORS:
                 log.warning("Could not download attachment %s", attachment.filename)
         return attachments.render(attachment.filename, data)
 
     async def _image(self, attachment: discord.Attachment) -> Image | None:
         """Downloaded, and downscaled off the event loop; None if it can't be read."""
-        if attachment.size > images.MAX_BYTES:
-            return None
+        width, height = attachment.width or 0, attachment.height or 0
+        if attachment.size > images.MAX_BYTES or width * height > images.MAX_PIXELS:
+            return None  # Discord's own figures say so: not even downloaded
         try:
             data = await attachment.read()
-        except discord.HTTPException:
+        except DOWNLOAD_ERRORS:
             log.warning("Could not download image %s", attachment.filename)
             return None
-        return await asyncio.to_thread(images.prepare, data, self.bot.settings.image_max_side)
+        return await self.decoder.prepare(data)

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from bot.attachments import MAX_BYTES, render, should_read, with_attachments
+from bot.attachments import (
+    MAX_BYTES,
+    edited,
+    forwarded,
+    image,
+    render,
+    replying_to,
+    should_read,
+    with_attachments,
+)  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -33,3 +42,55 @@ def test_rendering():
     assert render("photo.png", None) == "[attached file: photo.png (not read)]"
     assert render("bad.txt", b"\xff\xfeok") == "[attached file: bad.txt]\n```\n\ufffd\ufffdok\n```"
     assert with_attachments("", ["a"]) == "a" and with_attachments("q", ["a", "b"]) == "q\n\na\n\nb"
+
+
+CODE = render("main.py", b"print('hi')\n\n[attached image: a.png]\n")  # a blank line inside
+TRICKY = render("x.md", b"```\n\n[attached file: x.md]\n````markdown\n")  # our marker inside
+QUOTE = replying_to("bob", "what?\n\nwhy?")
+
+
+@pytest.mark.parametrize(
+    ("stored", "text", "files", "forwards", "replying", "expected"),
+    [
+        ("old", "new", [], 0, False, "new"),
+        ("old\n\n" + CODE, "new", [("main.py", False)], 0, False, "new\n\n" + CODE),
+        (CODE, "now some text", [("main.py", False)], 0, False, "now some text\n\n" + CODE),
+        ("old\n\n" + CODE, "", [("main.py", False)], 0, False, CODE),  # text removed
+        (  # images keep what they were read as; files their content, read once
+            "old\n\n[attached image: a.png]\n\n[attached image: b.png (not readable)]\n\n" + CODE,
+            "new", [("a.png", True), ("b.png", True), ("main.py", False)], 0, False,
+            "new\n\n[attached image: a.png]\n\n[attached image: b.png (not readable)]\n\n" + CODE,
+        ),
+        (
+            "old\n\n[attached file: big.txt (not read)]", "new", [("big.txt", False)], 0, False,
+            "new\n\n[attached file: big.txt (not read)]",
+        ),
+        ("old\n\n" + TRICKY, "new", [("x.md", False)], 0, False, "new\n\n" + TRICKY),
+        (  # a text that quotes the parts' layout is still the text
+            "[attached image: a.png]\n\n[attached image: a.png]", "new", [("a.png", True)], 0,
+            False, "new\n\n[attached image: a.png]",
+        ),
+        (  # the quoted message a conversation opened with stays
+            f"{QUOTE}\n\nold\n\n[attached image: a.png]", "new", [("a.png", True)], 0, True,
+            f"{QUOTE}\n\nnew\n\n[attached image: a.png]",
+        ),
+        (QUOTE, "new", [], 0, True, f"{QUOTE}\n\nnew"),
+        (
+            f"old\n\n{forwarded('fwd')}\n\n[attached image: a.png]", "new", [("a.png", True)], 1,
+            False, f"new\n\n{forwarded('fwd')}\n\n[attached image: a.png]",
+        ),
+        (  # stored differently (an older version): the files are named, not read again
+            "old text only", "new", [("a.png", True), ("main.py", False)], 0, False,
+            "new\n\n[attached image: a.png]\n\n[attached file: main.py (not read)]",
+        ),
+    ],
+)  # fmt: skip
+def test_an_edit_replaces_the_text_and_keeps_what_was_read(
+    stored, text, files, forwards, replying, expected
+):
+    assert edited(stored, text, files, forwards=forwards, replying=replying) == expected
+
+
+def test_image_placeholders():
+    assert image("a.png", readable=True) == "[attached image: a.png]"
+    assert image("a.png", readable=False) == "[attached image: a.png (not readable)]"

@@ -205,6 +205,15 @@ async def test_edits_touch_only_user_turns(store):
     assert (await store.newest_turns(1, limit=1))[0].content == "reply"
 
 
+async def test_the_user_turn_of_a_message(store):
+    await _conversation(store)
+    (turn,) = await _user_turns(store, 1, first_message=2**63 - 5)  # a Discord-sized id
+    await store.add_turn(1, role="assistant", content="reply", tokens=1, message_id=9)
+    assert await store.user_turn(2**63 - 5) == turn
+    assert await store.user_turn(9) is None  # a reply is not a user's turn
+    assert await store.user_turn(8) is None  # nothing stored for that message
+
+
 async def test_streaming_turns_become_interrupted(store):
     await _conversation(store)
     shown = await store.add_turn(

@@ -77,11 +77,13 @@ async def test_a_queued_message_deleted_is_not_answered_and_one_edited_is_answer
     await world.model.wait_for_requests(1)
     await world.say(102, "typo")
 
-    async def read() -> str:
+    def rewrite(stored: str) -> str:
+        assert stored == "typo"  # the stored turn: the message is not read again
         return "fixed"
 
     if edit:
-        assert await world.replies.edit(1, 102, "alice", read)
+        assert await world.replies.edit(1, 102, "alice", rewrite)
+        assert not await world.replies.edit(1, 999, "alice", rewrite)  # no such turn
     else:
         await world.replies.forget(102, channel_id=1)
     slow.set()
