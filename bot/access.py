@@ -18,6 +18,8 @@ class Refusal(StrEnum):
     GUILD = "guild"
     CHANNEL = "channel"
     ROLE = "role"
+    MEMBERS = "members"  # DMs: only an allowed member of an allowed server, when lists are set
+    UNCHECKED = "unchecked"  # those lists need a look-up that failed just now
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,14 +80,23 @@ class Chat(commands.Cog):
         await self.take_turn(message, said, message.author, known=False)
 
     async def take_turn(
-        self, message: discord.Message, said: Said, author: discord.abc.User, *, known: bool
+        self,
+        message: discord.Message,
+        said: Said,
+        author: discord.abc.User,
+        *,
+        known: bool,
+        manage_threads: bool | None = None,
     ) -> None:
         """Store what was ``said`` (by ``author``, shown in ``message``) as a turn and answer
-        it, opening the conversation first unless ``known``. Mentions and /chat end here."""
+        it, opening the conversation first unless ``known``. Mentions and /chat end here.
+        ``manage_threads``: the author's permission where they asked, when known."""
         channel: Channel = message.channel
         channel_id = message.channel.id
         if not known:
-            opened = await self._open_conversation(message, said.text, owner_id=author.id)
+            opened = await self._open_conversation(
+                message, said.text, author=author, manage_threads=manage_threads
+            )
             if opened is None:
                 return
             channel_id, channel = opened
@@ -199,12 +208,19 @@ class Chat(commands.Cog):
         )  # fmt: skip
 
     @staticmethod
-    def _may_adopt(message: discord.Message, thread: discord.Thread) -> bool:
-        """A mention makes a thread a conversation when its owner or a moderator asks."""
-        author = message.author
-        if author.id == thread.owner_id:
-            return True
-        return isinstance(author, discord.Member) and thread.permissions_for(author).manage_threads
+    def _may_adopt(
+        author: discord.abc.User, thread: discord.Thread, manage_threads: bool | None = None
+    ) -> bool:
+        """Whether ``author`` (who asked: a mention's author, /chat's caller) makes ``thread``
+        a conversation. ``manage_threads``: their permission there, when known (an
+        interaction carries it); else read from the cache."""
+        if manage_threads is None:
+            manage_threads = (
+                isinstance(author, discord.Member) and thread.permissions_for(author).manage_threads
+            )
+        return permissions.may_adopt_thread(
+            author.id, thread.owner_id, manage_threads=manage_threads
+        )
 
     def texts_for(
         self, message: discord.Message, author: discord.abc.User | None = None
@@ -224,13 +240,22 @@ class Chat(commands.Cog):
         )
 
     async def _open_conversation(
-        self, message: discord.Message, text: str, *, owner_id: int
+        self,
+        message: discord.Message,
+        text: str,
+        *,
+        author: discord.abc.User,
+        manage_threads: bool | None = None,
     ) -> tuple[int, Channel] | None:
         """A DM, a thread we were mentioned in, or a new thread on the message: its id, and
-        the channel (a new thread is still being opened when this returns)."""
+        the channel (a new thread is still being opened when this returns). ``author`` asked
+        (for /chat, the caller: ``message`` is the bot's echo of the prompt)."""
         channel = message.channel
         guild_id = message.guild.id if message.guild else None
-        if isinstance(channel, discord.Thread) and not self._may_adopt(message, channel):
+        owner_id = author.id
+        if isinstance(channel, discord.Thread) and not self._may_adopt(
+            author, channel, manage_threads
+        ):
             # Someone else's thread: answer this message on its own, without taking it over.
             await self.bot.conversations.start(
                 message.id, guild_id=guild_id, parent_id=channel.id, owner_id=owner_id
