@@ -15,6 +15,7 @@ from bot import permissions, texts
 from bot.access import NoticeThrottle, Refusal
 from bot.app import access_refusal
 from bot.limits import THREAD_NAME_LIMIT
+from bot.ratelimit import Decision, LocalLimiter, scope_of
 from bot.replies import Said, Submitted
 
 from .reading import Reader
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 
 REPLY = discord.MessageType.reply
 ANSWERABLE_TYPES = (discord.MessageType.default, REPLY)
+LIMIT_NOTICE_EVERY = 60.0  # seconds: a rate-limited person is told once in this long
 
 
 def thread_name(prompt: str, fallback: str = texts.EN.thread_name_fallback) -> str:
@@ -47,6 +49,16 @@ class Chat(commands.Cog):
         self._mending: asyncio.Task[None] | None = None
         self.reader = Reader(bot)
         self.throttle = NoticeThrottle()  # a refused person is told once in a while
+        self.limit_notices = NoticeThrottle(LIMIT_NOTICE_EVERY)  # and a rate-limited one
+        # This process's own count of conversations opened, per person and per server, at the
+        # limiter's request rates: the limiter is charged only when a reply starts, so a burst
+        # of mentions would all pass its peek before the first reply charges it. Bounded as
+        # the limiter's buckets are.
+        settings = bot.settings
+        self.door = LocalLimiter(
+            guild_rpm=settings.guild_rpm, guild_tpm=0, user_rpm=settings.user_rpm,
+            dm_rpm=settings.dm_rpm, dm_tpm=0,
+        )  # fmt: skip
         self._opening: set[asyncio.Task[discord.Thread]] = set()  # threads being opened
 
     # -- events -------------------------------------------------------------------------------
@@ -57,8 +69,12 @@ class Chat(commands.Cog):
             return
         channel = message.channel
         in_dm = message.guild is None
-        known = self.bot.conversations.known(channel.id)  # in memory: no query
-        if known is None and not isinstance(channel, discord.abc.GuildChannel):
+        # In a server, only threads are conversations that messages reach (a channel's id is
+        # a conversation only as a place /chat reached before the bot joined: never listened);
+        # an uncached thread arrives as a partial channel.
+        channel_kind = isinstance(channel, discord.abc.GuildChannel)
+        known = False if channel_kind else self.bot.conversations.known(channel.id)
+        if known is None:
             # Only past the in-memory index's capacity; a thread or DM may be a conversation.
             known = await self.bot.conversations.is_conversation(channel.id)
         mentioned = self._mentions_me(message)
@@ -72,12 +88,37 @@ class Chat(commands.Cog):
         if known:  # first await for a conversation's message: arrival order is kept
             await self._submit(message, channel, message.author, lambda: self.reader.said(message))
             return
+        # Before anything is read, opened or said: a mention the limits would refuse opens
+        # no thread, and its person is told once in a while, not once a message.
+        limited = await self.opening_limited(
+            message.guild.id if message.guild else None, message.author.id
+        )
+        if limited is not None:
+            if self.limit_notices.should_tell(message.author.id):
+                words = self.texts_for(message)
+                await notice(message, words.rate_limited(limited.limit, limited.wait))
+            return
         said = await self.reader.said(message, new=True)
         if not said.text:  # a bare mention
             if mentioned:
                 await notice(message, self.texts_for(message).empty_mention)
             return
         await self.take_turn(message, said, message.author, known=False)
+
+    async def opening_limited(self, guild_id: int | None, user_id: int) -> Decision | None:
+        """The limiter's refusal of a new conversation's first reply, or None: the wait a
+        reply would not wait out (a shorter one it waits, typing). Checked before a thread is
+        opened; charges only this process's count of openings (:attr:`door`)."""
+        scope = scope_of(guild_id, user_id)
+        short = self.bot.replies.deps.short_wait
+        decision = await self.bot.limiter.peek(scope, user_id)
+        if decision.wait <= short:
+            decision = self.door.decide(scope, user_id, 0)
+            if decision.granted:
+                return None
+        log.info("Refused to open a conversation for %s: %s limit", user_id, decision.limit)
+        self.bot.metrics.refused(decision.limit or "")
+        return decision
 
     async def take_turn(
         self,
