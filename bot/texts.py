@@ -305,6 +305,10 @@ class Texts:
         }[reason]
 
     @property
+    def not_your_form(self) -> str:
+        return self._("This form isn't yours, or it has expired. Open a new one.")
+
+    @property
     def guild_unknown(self) -> str:
         return self._(
             "Discord hasn't shown me this server yet (it may be unavailable for a moment). "

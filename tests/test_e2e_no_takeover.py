@@ -118,3 +118,24 @@ async def test_thirty_mentions_in_three_seconds_open_what_the_limits_admit(
     assert "faster than I'm allowed to answer" in notice["content"]
     stored = await bot.store.conversation_ids(100)
     assert sorted(stored) == sorted(int(t["id"]) for t in threads)  # nothing else started
+
+
+async def test_the_persona_form_is_its_openers_and_expires(
+    fake_discord, fake_openai, world, start_bot
+):
+    bot = await start_bot(SYSTEM_PROMPT="the default")
+    thread_id = await ask(fake_discord, world, "hi")
+    await reply_done(fake_discord, thread_id, fake_openai.default.text)
+    token = await fake_discord.invoke(thread_id, world.alice, "persona", "set")
+    (form,) = await fake_discord.wait_for(lambda: fake_discord.responses_to(token))
+    assert form["type"] == 9
+    stolen = await fake_discord.submit_modal(token, world.bob, {"persona_text": "bob's own"})
+    assert await private_answer(fake_discord, stolen) == EN.not_your_form
+    assert (await bot.store.get_conversation(thread_id)).persona is None
+
+    (modal,) = [m for m in bot._connection._view_store._modals.values()]
+    assert modal.timeout == 600  # a dismissed form is forgotten, not kept for ever
+    await modal.on_timeout()
+    late = await fake_discord.submit_modal(token, world.alice, {"persona_text": "too late"})
+    assert await private_answer(fake_discord, late) == EN.not_your_form
+    assert (await bot.store.get_conversation(thread_id)).persona is None
