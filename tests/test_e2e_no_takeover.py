@@ -139,3 +139,41 @@ async def test_the_persona_form_is_its_openers_and_expires(
     late = await fake_discord.submit_modal(token, world.alice, {"persona_text": "too late"})
     assert await private_answer(fake_discord, late) == EN.not_your_form
     assert (await bot.store.get_conversation(thread_id)).persona is None
+
+
+async def test_dms_and_group_dms_honour_blocked_roles_held_in_a_shared_server(
+    fake_discord, fake_openai, world, start_bot
+):
+    muted = fake_discord.add_role(world.guild, "muted", world.bob)
+    await start_bot(BLOCKED_ROLES=str(muted))
+    bobs_dm = fake_discord.add_dm(world.bob)
+    await fake_discord.user_says(bobs_dm, world.bob, "let me in anyway")
+    (refused,) = await fake_discord.wait_for(lambda: fake_discord.bot_messages(bobs_dm))
+    assert refused["content"] == EN.refused("blocked")
+    group = fake_discord.add_group_dm(world.bob, world.alice)
+    token = await fake_discord.invoke(group, world.bob, "chat", prompt="and here?")
+    assert await private_answer(fake_discord, token) == EN.refused("blocked")
+    alices_dm = fake_discord.add_dm(world.alice)
+    await fake_discord.user_says(alices_dm, world.alice, "hello")
+    await reply_done(fake_discord, alices_dm, fake_openai.default.text)
+    assert len(fake_openai.requests) == 1  # alice's alone
+    lookups = [r.path for r in fake_discord.requests if "/members/" in r.path]
+    assert lookups.count(f"/guilds/{world.guild.id}/members/{world.bob.id}") == 1  # cached
+
+
+async def test_with_allowed_roles_dms_are_for_allowed_members_only(
+    fake_discord, fake_openai, world, start_bot
+):
+    helpers = fake_discord.add_role(world.guild, "helpers", world.alice)
+    await start_bot(ALLOWED_ROLES=str(helpers))
+    elsewhere = fake_discord.add_guild("Elsewhere", has_bot=False)
+    stranger = fake_discord.add_member(elsewhere, "stranger")
+    for person in (stranger, world.bob):  # a non-member; a member without the role
+        dm = fake_discord.add_dm(person)
+        await fake_discord.user_says(dm, person, "hi?")
+        (refused,) = await fake_discord.wait_for(lambda dm=dm: fake_discord.bot_messages(dm))
+        assert refused["content"] == EN.refused("members")
+    alices_dm = fake_discord.add_dm(world.alice)
+    await fake_discord.user_says(alices_dm, world.alice, "hi")
+    await reply_done(fake_discord, alices_dm, fake_openai.default.text)
+    assert len(fake_openai.requests) == 1

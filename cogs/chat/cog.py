@@ -13,7 +13,6 @@ from discord.ext import commands
 
 from bot import permissions, texts
 from bot.access import NoticeThrottle, Refusal
-from bot.app import access_refusal
 from bot.limits import THREAD_NAME_LIMIT
 from bot.ratelimit import Decision, LocalLimiter, scope_of
 from bot.replies import Said, Submitted
@@ -80,7 +79,7 @@ class Chat(commands.Cog):
         mentioned = self._mentions_me(message)
         if not (known or mentioned or in_dm):
             return  # not for us
-        refusal = self._refusal(message)
+        refusal = await self._refusal(message)
         if refusal is not None:  # the operator's access lists: no model call, one short notice
             if refusal is not Refusal.GUILD and self.throttle.should_tell(message.author.id):
                 await notice(message, self.texts_for(message).refused(refusal))
@@ -242,10 +241,12 @@ class Chat(commands.Cog):
 
     # -- helpers ------------------------------------------------------------------------------
 
-    def _refusal(self, message: discord.Message) -> Refusal | None:
-        return access_refusal(
-            self.bot.settings.access, message.author,
-            message.guild.id if message.guild else None, message.channel, message.channel.id,
+    async def _refusal(self, message: discord.Message) -> Refusal | None:
+        """The access lists for the message's author (in a DM, looked up in the servers the
+        lists name)."""
+        return await self.bot.refusal_for(
+            message.author, message.guild.id if message.guild else None, message.channel,
+            message.channel.id,
         )  # fmt: skip
 
     @staticmethod
