@@ -177,3 +177,21 @@ async def test_with_allowed_roles_dms_are_for_allowed_members_only(
     await fake_discord.user_says(alices_dm, world.alice, "hi")
     await reply_done(fake_discord, alices_dm, fake_openai.default.text)
     assert len(fake_openai.requests) == 1
+
+
+async def test_a_persona_set_where_the_bot_was_absent_listens_to_nothing_after_it_joins(
+    fake_discord, fake_openai, world, start_bot
+):
+    bot = await start_bot()
+    elsewhere = fake_discord.add_guild("Elsewhere", has_bot=False)
+    channel = fake_discord.add_channel(elsewhere, "general")
+    carol = fake_discord.add_member(elsewhere, "carol")
+    token = await fake_discord.invoke(channel, carol, "persona", "set", text="a pirate")
+    assert await private_answer(fake_discord, token) == EN.persona_set("conversation")
+    assert (await bot.conversations.get(channel)).via_interaction
+    await fake_discord.bot_joins(elsewhere)
+    await fake_discord.wait_for(lambda: bot.get_guild(elsewhere.id) is not None)
+    await fake_discord.user_says(channel, carol, "arr?")
+    synced = await ask(fake_discord, world, "after carol")
+    await reply_done(fake_discord, synced, fake_openai.default.text)
+    assert fake_discord.bot_messages(channel) == [] and len(fake_openai.requests) == 1
