@@ -79,6 +79,8 @@ class Chat(commands.Cog):
         mentioned = self._mentions_me(message)
         if not (known or mentioned or in_dm):
             return  # not for us
+        # In a server this never suspends; in a DM with role or channel lists, a look-up may,
+        # once per person per TTL, and messages waiting on it resume in their order.
         refusal = await self._refusal(message)
         if refusal is not None:  # the operator's access lists: no model call, one short notice
             if refusal is not Refusal.GUILD and self.throttle.should_tell(message.author.id):
