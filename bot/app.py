@@ -12,6 +12,8 @@ import gc
 import hashlib
 import json
 import logging
+import time
+from collections.abc import Callable, Collection
 from typing import Any
 
 import discord
@@ -19,7 +21,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from . import i18n, rest_gate, texts
-from .access import Access, Refusal
+from .access import Access, Membership, Refusal
+from .bounded import TtlCache
 from .choices import Choices
 from .conversations import Conversations
 from .core import build_core
@@ -29,7 +32,7 @@ from .metrics_server import MetricsServer
 from .models import Models
 from .pacing import Pacer
 from .privacy import Privacy
-from .ratelimit import Limiter, LocalLimiter
+from .ratelimit import Limiter, LocalLimiter, TokenBucket
 from .replies import Replies
 from .rest_budget import RedisRestBudget
 from .settings import Settings
@@ -44,6 +47,11 @@ log = logging.getLogger(__name__)
 EXTENSIONS = ("cogs.chat", "cogs.commands", "cogs.personas", "cogs.models")
 COMMANDS_DIGEST_KEY = "commands_digest"
 SHUTDOWN_GRACE = 5.0  # seconds for running replies to show and store their end on shutdown
+MEMBER_TTL = 600.0  # seconds a person's looked-up roles in a server are trusted
+MEMBER_CACHE_SIZE = 10_000  # (server, person) look-ups remembered at most
+LOOKUPS_PER_MINUTE = 60  # REST member look-ups a minute, for the whole process
+LOOKUP_TIMEOUT = 2.0  # seconds for a person's look-ups (interactions want an answer in 3)
+NOT_MEMBER: frozenset[int] = frozenset({-1})  # a look-up's answer: not a member there
 
 
 def access_refusal(
@@ -63,6 +71,100 @@ def access_refusal(
     )  # fmt: skip
 
 
+class MemberLookup:
+    """A person's roles in the servers the access lists name, for places outside the bot's
+    servers (its DMs, group DMs, servers reached only through /chat). The bot has no members
+    intent, so its cache seldom holds them: each is the guild's cached member if there is one,
+    else one REST ``fetch_member``, remembered for ``MEMBER_TTL`` (a person writing often costs
+    one look-up per server per TTL; bounded in number), within ``LOOKUP_TIMEOUT`` (an
+    interaction is answered within 3 s) and at most ``LOOKUPS_PER_MINUTE`` fetches a minute
+    for the process, so strangers can't spend the REST budget every server shares. A look-up
+    that fails or finds the budget spent is "couldn't check": the person is refused."""
+
+    def __init__(self, bot: ChatBot, clock: Callable[[], float] = time.monotonic) -> None:
+        self.bot, self.clock = bot, clock
+        # (guild, user) -> their roles there, or NOT_MEMBER
+        self.found: TtlCache[tuple[int, int], frozenset[int]] = TtlCache(
+            MEMBER_TTL, MEMBER_CACHE_SIZE, clock
+        )
+        self.budget = TokenBucket.per_minute(LOOKUPS_PER_MINUTE, clock())
+        self._places: tuple[float, dict[int, int], frozenset[int]] | None = None
+        self._pending: dict[tuple[int, int], asyncio.Future[frozenset[int] | None]] = {}
+
+    def places(self, access: Access) -> tuple[dict[int, int], frozenset[int]]:
+        """The server of each listed role, and the servers holding an allowed channel or
+        category, from the cache (remembered a minute: servers come and go rarely)."""
+        now = self.clock()
+        if self._places is None or self._places[0] <= now:
+            listed = access.roles | access.blocked_roles
+            role_guilds = {
+                role: guild.id
+                for guild in self.bot.guilds
+                for role in listed
+                if guild.get_role(role) is not None
+            }
+            channels = (self.bot.get_channel(c) for c in access.channels)
+            channel_guilds = frozenset(
+                c.guild.id for c in channels if isinstance(c, discord.abc.GuildChannel)
+            )
+            self._places = (now + 60.0, role_guilds, channel_guilds)
+        return self._places[1], self._places[2]
+
+    async def memberships(
+        self, user_id: int, guild_ids: Collection[int]
+    ) -> list[Membership] | None:
+        """Their roles in each of ``guild_ids`` where they are a member; None if any
+        look-up failed."""
+        try:
+            async with asyncio.timeout(LOOKUP_TIMEOUT):
+                found = await asyncio.gather(*(self._roles(g, user_id) for g in guild_ids))
+        except (TimeoutError, discord.HTTPException) as exc:
+            log.info("Could not look up member %s: %s", user_id, exc or "timed out")
+            return None
+        if any(roles is None for roles in found):
+            return None
+        return [
+            Membership(guild_id, roles)
+            for guild_id, roles in zip(guild_ids, found, strict=True)
+            if roles is not None and roles is not NOT_MEMBER
+        ]
+
+    async def _roles(self, guild_id: int, user_id: int) -> frozenset[int] | None:
+        """Their role ids there, NOT_MEMBER, or None when it can't be told now."""
+        guild = self.bot.get_guild(guild_id)
+        if guild is None or guild.unavailable:
+            return NOT_MEMBER if guild is None else None
+        member = guild.get_member(user_id)
+        if member is not None:
+            return frozenset(role.id for role in member.roles)
+        known = self.found.get((guild_id, user_id))
+        if known is not None:
+            return known
+        pending = self._pending.get((guild_id, user_id))
+        if pending is None:  # one fetch for everyone asking at once, answered in their order
+            pending = asyncio.ensure_future(self._fetch(guild, user_id))
+            self._pending[(guild_id, user_id)] = pending
+            pending.add_done_callback(lambda _: self._pending.pop((guild_id, user_id), None))
+        return await asyncio.shield(pending)
+
+    async def _fetch(self, guild: discord.Guild, user_id: int) -> frozenset[int] | None:
+        now = self.clock()
+        if self.budget.wait(1, now) > 0:
+            log.warning(
+                "Member look-ups are over %d a minute: refusing for now", LOOKUPS_PER_MINUTE
+            )
+            return None
+        self.budget.take(1, now)
+        try:
+            member = await guild.fetch_member(user_id)
+        except discord.NotFound:
+            roles = NOT_MEMBER
+        else:
+            roles = frozenset(role.id for role in member.roles)
+        self.found.put((guild.id, user_id), roles)
+        return roles
+
+
 class ChatTree(app_commands.CommandTree["ChatBot"]):
     """One error handler for every slash command: log the cause, answer the user privately.
     Every interaction also tells which language the person uses."""
@@ -70,9 +172,9 @@ class ChatTree(app_commands.CommandTree["ChatBot"]):
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         """Remember the person's language; refuse privately whom the access lists refuse."""
         self.client.locales.remember(interaction.user.id, str(interaction.locale))
-        refusal = access_refusal(
-            self.client.settings.access, interaction.user, interaction.guild_id,
-            interaction.channel, interaction.channel_id or 0,
+        refusal = await self.client.refusal_for(
+            interaction.user, interaction.guild_id, interaction.channel,
+            interaction.channel_id or 0,
         )  # fmt: skip
         if refusal is None:
             return True
@@ -164,6 +266,7 @@ class ChatBot(commands.Bot):
         self.llm = llm
         self.metrics = metrics
         self.locales = i18n.KnownLocales()
+        self.members = MemberLookup(self)
         self.identify_gate = (
             IdentifyGate.from_url(
                 settings.redis_url, prefix=settings.redis_prefix,
@@ -193,6 +296,33 @@ class ChatBot(commands.Bot):
         self._metrics_server: MetricsServer | None = None
         self._loop_lag: asyncio.Task[None] | None = None
         self._frozen = False  # gc.freeze() once, at the first ready
+
+    async def refusal_for(
+        self, user: discord.abc.User, guild_id: int | None, channel: object, channel_id: int
+    ) -> Refusal | None:
+        """The operator's access lists for ``user`` here. In the bot's servers, their roles
+        there; elsewhere (DMs, group DMs, servers reached only through /chat), their roles
+        in the servers the lists name, looked up (:class:`MemberLookup`)."""
+        access = self.settings.access
+        if guild_id is not None and self.get_guild(guild_id) is not None:
+            return access_refusal(access, user, guild_id, channel, channel_id)
+        memberships: list[Membership] | None = []
+        channel_guilds: frozenset[int] = frozenset()
+        if access.looks_up_members and user.id not in access.blocked_users:
+            role_guilds, channel_guilds = self.members.places(access)
+            guilds = access.guilds_to_look_up(role_guilds, channel_guilds)
+            memberships = await self.members.memberships(user.id, sorted(guilds))
+        parent = getattr(channel, "parent", None) or channel
+        places = {
+            channel_id,
+            getattr(channel, "parent_id", None),
+            getattr(parent, "category_id", None),
+        }
+        return access.outside_refusal(
+            user_id=user.id, memberships=memberships, channel_guilds=channel_guilds,
+            guild_id=guild_id, role_ids=[role.id for role in getattr(user, "roles", ())],
+            places=places - {None},
+        )  # fmt: skip
 
     async def setup_hook(self) -> None:
         await self._serve_metrics()  # alive (/healthz) while starting, ready once connected

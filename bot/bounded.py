@@ -7,8 +7,10 @@ Every structure that grows with users, channels, conversations or names says wha
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
-from typing import TypeVar
+from collections.abc import Callable
+from typing import Generic, TypeVar
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -36,3 +38,28 @@ class LRU(OrderedDict[K, V]):
         if value is not None:
             self.move_to_end(key)
         return value
+
+
+class TtlCache(Generic[K, V]):
+    """At most ``maxsize`` values, each kept ``ttl`` seconds (the oldest go first)."""
+
+    def __init__(
+        self, ttl: float, maxsize: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.ttl, self.maxsize, self.clock = ttl, maxsize, clock
+        self._items: LRU[K, tuple[float, V]] = LRU(maxsize)
+
+    def get(self, key: K) -> V | None:
+        found = self._items.get(key)
+        if found is None:
+            return None
+        if found[0] <= self.clock():
+            del self._items[key]
+            return None
+        return found[1]
+
+    def put(self, key: K, value: V) -> None:
+        self._items[key] = (self.clock() + self.ttl, value)
+
+    def __len__(self) -> int:
+        return len(self._items)

@@ -57,13 +57,15 @@ class Conversations:
         self.index.load(ids[: self.index.capacity], complete=len(ids) <= self.index.capacity)
 
     def known(self, channel_id: int) -> bool | None:
-        """Is this channel a conversation? None when only the store can tell (rare)."""
+        """Is this channel a conversation that messages reach? None when only the store can
+        tell (rare). A place reached only through /chat is not (see ``via_interaction``)."""
         return self.index.lookup(channel_id)
 
     async def is_conversation(self, channel_id: int) -> bool:
         known = self.index.lookup(channel_id)
         if known is None:
-            known = await self.store.get_conversation(channel_id) is not None
+            conversation = await self.store.get_conversation(channel_id)
+            known = conversation is not None and not conversation.via_interaction
             self.index.remember(channel_id, known)
         return known
 
@@ -71,12 +73,21 @@ class Conversations:
         return await self.store.get_conversation(conversation_id)
 
     async def start(
-        self, conversation_id: int, *, guild_id: int | None, parent_id: int | None, owner_id: int
+        self,
+        conversation_id: int,
+        *,
+        guild_id: int | None,
+        parent_id: int | None,
+        owner_id: int,
+        via_interaction: bool = False,
     ) -> Conversation:
+        """Start it (or find it). ``via_interaction``: a place only /chat reaches, which the
+        index leaves out so that messages there are never answered."""
         conversation = await self.store.create_conversation(
-            conversation_id, guild_id=guild_id, parent_id=parent_id, owner_id=owner_id
-        )
-        self.index.remember(conversation_id, True)
+            conversation_id, guild_id=guild_id, parent_id=parent_id, owner_id=owner_id,
+            via_interaction=via_interaction,
+        )  # fmt: skip
+        self.index.remember(conversation_id, not conversation.via_interaction)
         return conversation
 
     async def reset(self, conversation_id: int) -> None:

@@ -3,6 +3,13 @@
 Bounded: it holds up to ``capacity`` ids. While the store has no more conversations than that,
 the index is complete and a miss is a sure "no". Past it, a miss is "unknown" (the caller asks
 the store once) and the answers are remembered in a bounded LRU.
+
+Only conversations that messages reach are in it: a place reached only through a user-installed
+app's /chat (``Conversation.via_interaction``) is stored under its channel's id, like a DM, but
+the index says "no" for it, so ``on_message`` never answers there, even once the bot joins that
+server. A column rather than a key space of its own: the id stays the channel's, so deleting
+the channel, /forget and retention find it as they find any other, and a thread's owner who
+later mentions the bot there adopts it as an ordinary conversation (the store flips it).
 """
 
 from __future__ import annotations

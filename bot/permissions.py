@@ -37,6 +37,13 @@ def may_stop_reply(user_id: int, askers: Collection[int], *, manage_messages: bo
     return user_id in askers or manage_messages
 
 
+def may_adopt_thread(user_id: int, thread_owner_id: int | None, *, manage_threads: bool) -> bool:
+    """A thread the bot did not open becomes a conversation when its owner, or someone with
+    Manage Threads there, asks (a mention or /chat: the person asking, never the bot's own
+    echo of a /chat); anyone else is answered on their own, message by message."""
+    return user_id == thread_owner_id or manage_threads
+
+
 def may_manage_conversation(user_id: int, owner_id: int, *, manage_threads: bool) -> bool:
     """/reset and a conversation's persona: whoever started it, or Manage Threads."""
     return user_id == owner_id or manage_threads

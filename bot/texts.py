@@ -321,7 +321,25 @@ class Texts:
             "guild": _("This bot isn't available in this server."),
             "channel": _("I don't answer in this channel."),
             "role": _("Only members with certain roles can use me here."),
+            "members": _(
+                "I only answer direct messages from members of the servers I serve. "
+                "Mention me in a server instead."
+            ),
+            "unchecked": _(
+                "I couldn't check whether you may use me. Please try again in a minute."
+            ),
         }[reason]
+
+    @property
+    def not_your_form(self) -> str:
+        return self._("This form isn't yours, or it has expired. Open a new one.")
+
+    @property
+    def guild_unknown(self) -> str:
+        return self._(
+            "Discord hasn't shown me this server yet (it may be unavailable for a moment). "
+            "Please try again in a moment."
+        )
 
     @property
     def left(self) -> str:

@@ -26,7 +26,7 @@ from bot.permissions import LABELS
 from bot.replies import Said
 
 from .chat.cog import Chat
-from .chat.interaction import bot_absent, chat_by_interaction
+from .chat.interaction import Presence, bot_absent, chat_by_interaction, presence
 from .chat.surface import NO_MENTIONS
 from .scopes import everywhere, managed_conversation, private, said
 
@@ -77,21 +77,40 @@ class Commands(commands.Cog):
         """Start a new conversation thread with a first prompt."""
         chat = self.bot.get_cog("Chat")
         assert isinstance(chat, Chat)
-        absent = bot_absent(self.bot, interaction)
+        words = said(interaction)
+        where = presence(self.bot, interaction)
+        if where is Presence.UNKNOWN:  # a server the bot is in but can't see yet
+            await private(interaction, words.guild_unknown)
+            return
+        absent = where is Presence.ABSENT
         lacking = self._may_not_chat(interaction, thread=not absent)
         if lacking is not None:  # the bot never posts for someone the channel won't let post
-            await private(interaction, said(interaction).needs_permission(lacking))
+            await private(interaction, words.needs_permission(lacking))
             return
+        user, channel_id = interaction.user, interaction.channel_id or 0
+        known = (
+            await self.bot.conversations.get(channel_id) is not None
+            if absent
+            else await self.bot.conversations.is_conversation(channel_id)
+        )
+        if not known:  # the limits before anything is opened (a known one's reply waits)
+            guild_id = None if absent else interaction.guild_id
+            limited = await chat.opening_limited(guild_id, user.id)
+            if limited is not None:
+                await private(interaction, words.rate_limited(limited.limit, limited.wait))
+                return
         if absent:  # only the interaction reaches this place
             await chat_by_interaction(self.bot, interaction, prompt)
             return
-        user = interaction.user
         await interaction.response.send_message(
             f"**{user.display_name}:** {prompt}"[:2000], allowed_mentions=NO_MENTIONS
         )
         message = await interaction.original_response()
-        known = await self.bot.conversations.is_conversation(message.channel.id)
-        await chat.take_turn(message, Said(prompt), interaction.user, known=known)
+        # The caller asks, with their own permissions (the echo is the bot's message).
+        await chat.take_turn(
+            message, Said(prompt), user, known=known,
+            manage_threads=interaction.permissions.manage_threads,
+        )  # fmt: skip
 
     @staticmethod
     def _may_not_chat(interaction: discord.Interaction, *, thread: bool) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import TYPE_CHECKING
 
 import discord
@@ -31,25 +32,42 @@ if TYPE_CHECKING:
     PersonaSetter = Callable[[discord.Interaction, str], Awaitable[None]]
 
 PERSONA_LIMIT = 4000
+FORM_TIMEOUT = 600.0  # seconds a persona form waits to be submitted
 
 
 class PersonaModal(discord.ui.Modal):
-    """A paragraph field for long, multi-line personas, prefilled with the current one."""
+    """A paragraph field for long, multi-line personas, prefilled with the current one. Only
+    the person who opened it may submit it (discord.py finds a modal by its custom id alone);
+    it is forgotten after ``FORM_TIMEOUT`` (a dismissed form is never submitted)."""
 
-    def __init__(self, current: str, apply: PersonaSetter, words: texts.Texts) -> None:
+    def __init__(
+        self, current: str, apply: PersonaSetter, words: texts.Texts, *, opener_id: int
+    ) -> None:
         super().__init__(
-            title=words.persona_form_title,
-            custom_id=f"persona:{discord.utils.utcnow().timestamp()}",
-        )
-        self.apply = apply
+            title=words.persona_form_title, timeout=FORM_TIMEOUT,
+            custom_id=f"persona:{opener_id}:{secrets.token_hex(8)}",
+        )  # fmt: skip
+        self.apply: PersonaSetter | None = apply
+        self.opener_id = opener_id
         self.text = discord.ui.TextInput(
             label=words.persona_form_label, style=discord.TextStyle.paragraph,
             default=current[:PERSONA_LIMIT], max_length=PERSONA_LIMIT, custom_id="persona_text",
         )  # fmt: skip
         self.add_item(self.text)
 
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if interaction.user.id == self.opener_id and self.apply is not None:
+            return True
+        await private(interaction, said(interaction).not_your_form)
+        return False
+
     async def on_submit(self, interaction: discord.Interaction) -> None:
-        await self.apply(interaction, self.text.value)
+        apply, self.apply = self.apply, None  # once
+        if apply is not None:
+            await apply(interaction, self.text.value)
+
+    async def on_timeout(self) -> None:
+        self.apply = None  # let go of what the form would have set
 
 
 class Personas(commands.Cog):
@@ -76,6 +94,8 @@ class Personas(commands.Cog):
 
         async def apply(inner: discord.Interaction, value: str) -> None:
             value = value.strip()
+            if inner is not interaction and await target(self.bot, inner, scope) != kind:
+                return  # the form's permission checked again: it may be minutes later
             if not value:
                 await private(inner, said(inner).persona_empty)
             elif len(value) > PERSONA_LIMIT:
@@ -88,7 +108,9 @@ class Personas(commands.Cog):
             await apply(interaction, text)
             return
         current, _ = await chosen_here(self.bot, interaction)
-        await interaction.response.send_modal(PersonaModal(current.value, apply, said(interaction)))
+        await interaction.response.send_modal(
+            PersonaModal(current.value, apply, said(interaction), opener_id=interaction.user.id)
+        )
 
     @persona.command(name="show")
     async def persona_show(self, interaction: discord.Interaction) -> None:

@@ -108,7 +108,7 @@ async def _scope(
         if conversation is None:  # a DM (or a place for /chat) without one yet: it starts
             conversation = await bot.conversations.start(
                 interaction.channel_id or 0, guild_id=None, parent_id=None,
-                owner_id=interaction.user.id,
+                owner_id=interaction.user.id, via_interaction=absent,  # never listened there
             )  # fmt: skip
         if may_manage(interaction, conversation):
             return "conversation", None

@@ -56,11 +56,12 @@ async def test_two_processes_share_one_bot(
             )
             threads[shard] = int(message["id"])
             await reply_done(fake_discord, threads[shard], fake_openai.default.text, count=1)
-        # USER_RPM is 2 for alice across both processes: a third request is refused.
-        third = await fake_discord.user_says(channels[0], alice, "one more", mention_bot=True)
-        await fake_discord.wait_for(lambda: texts_in(fake_discord, int(third["id"])), timeout=20)
-        assert "faster than I'm allowed" in texts_in(fake_discord, int(third["id"]))[0]
-        assert len(fake_openai.requests) == 2
+        # USER_RPM is 2 for alice across both processes: a third request is refused, before
+        # any thread is opened for it.
+        await fake_discord.user_says(channels[0], alice, "one more", mention_bot=True)
+        await fake_discord.wait_for(lambda: texts_in(fake_discord, channels[0]), timeout=20)
+        assert "faster than I'm allowed" in texts_in(fake_discord, channels[0])[0]
+        assert len(fake_openai.requests) == 2 and len(fake_discord.threads()) == 2
 
         # Shard 1's process dies and comes back: its conversation goes on.
         processes[1].kill()

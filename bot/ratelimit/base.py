@@ -61,6 +61,11 @@ class Limiter(Protocol):
         """Correct a granted request's token charge with what it really used."""
         ...
 
+    async def peek(self, scope: int, user_id: int, tokens: int = 0) -> Decision:
+        """What :meth:`acquire` would decide now, charging nothing (the decision's ticket is
+        None either way): whether a new conversation is worth opening at all."""
+        ...
+
     async def charge(self, scope: int, tokens: int) -> None:
         """Spend tokens that no request was admitted for (summaries): they may put the
         server's budget into debt, which later requests wait out."""

@@ -128,6 +128,9 @@ class LocalLimiter:
     async def acquire(self, scope: int, user_id: int, tokens: int) -> Decision:
         return self.decide(scope, user_id, tokens)
 
+    async def peek(self, scope: int, user_id: int, tokens: int = 0) -> Decision:
+        return self.decide(scope, user_id, tokens, charge=False)
+
     async def settle(self, ticket: Ticket, actual_tokens: int) -> None:
         self.give_back(ticket, actual_tokens)
 
@@ -148,7 +151,8 @@ class LocalLimiter:
 
     # The same operations, synchronous: the Redis limiter falls back on them without awaiting.
 
-    def decide(self, scope: int, user_id: int, tokens: int) -> Decision:
+    def decide(self, scope: int, user_id: int, tokens: int, *, charge: bool = True) -> Decision:
+        """Grant and charge, or say how long to wait; ``charge=False`` only says (a peek)."""
         now = self.clock()
         budget = self.budget(scope)
         checks: list[tuple[str, TokenBucket, float]] = []
@@ -163,6 +167,8 @@ class LocalLimiter:
         wait, limit = max(waits)
         if wait > 0:
             return Decision(wait=math.ceil(wait * 10) / 10, limit=limit)
+        if not charge:
+            return Decision(wait=0.0)
         for _, bucket, amount in checks:
             bucket.take(amount, now)
         return Decision(wait=0.0, ticket=Ticket(scope, tokens))

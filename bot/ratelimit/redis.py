@@ -89,6 +89,7 @@ class RedisLimiter:
         self._acquire = client.register_script(scripts.ACQUIRE)
         self._adjust = client.register_script(scripts.ADJUST)
         self._hold = client.register_script(scripts.HOLD)
+        self._peek = client.register_script(scripts.PEEK)
         self._account_key = f"{prefix}account"
         self.down = False  # Redis failed: deciding alone until it answers again
         self.failures = 0  # calls that Redis failed (each decided by this process alone)
@@ -120,6 +121,19 @@ class RedisLimiter:
         deciseconds, rank = result
         if rank == 0:
             return Decision(wait=0.0, ticket=Ticket(scope, tokens))
+        limits = PRIVATE_LIMITS if is_private(scope) else LIMITS
+        return Decision(wait=deciseconds / 10, limit=limits[rank])
+
+    async def peek(self, scope: int, user_id: int, tokens: int = 0) -> Decision:
+        budget = self.local.budget(scope)
+        keys = [self._key("rpm", scope), self._key("tpm", scope), self._key("user", user_id)]
+        args = [budget.rpm, budget.tpm, self.user_rpm, tokens, self._now(), TTL_MARGIN_MS]
+        result = await self._run(self._peek, [*keys, self._account_key], args)
+        if result is None:
+            return self.local.decide(scope, user_id, tokens, charge=False)
+        deciseconds, rank = result
+        if rank == 0:
+            return Decision(wait=0.0)
         limits = PRIVATE_LIMITS if is_private(scope) else LIMITS
         return Decision(wait=deciseconds / 10, limit=limits[rank])
 

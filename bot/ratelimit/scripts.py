@@ -146,3 +146,34 @@ for i = 1, #KEYS do
 end
 return 1
 """
+
+
+PEEK = (
+    _COMMON
+    + """
+-- ACQUIRE's decision without charging or saving anything (LocalLimiter.decide, charge=False).
+-- KEYS and ARGV as ACQUIRE's. Returns {0, 0} when it would be granted, else as ACQUIRE.
+local now = clock(ARGV[5])
+local amounts = {1, tonumber(ARGV[4]), 1}
+local best_wait, best_rank = 0, 0
+for i = 1, 3 do
+  local capacity = tonumber(ARGV[i])
+  if capacity > 0 then
+    local level = level_of(KEYS[i], capacity, now)
+    local needed = math.min(amounts[i], capacity)
+    local wait = 0
+    if level < needed then wait = (needed - level) * 60 / capacity end
+    if wait > best_wait or (wait == best_wait and i + 1 > best_rank) then
+      best_wait, best_rank = wait, i + 1
+    end
+  end
+end
+local hold = redis.call('GET', KEYS[4])
+if hold then
+  local wait = math.max(0, tonumber(hold) - now)
+  if wait > best_wait then best_wait, best_rank = wait, 1 end
+end
+if best_wait <= 0 then return {0, 0} end
+return {math.ceil(best_wait * 10), best_rank}
+"""
+)

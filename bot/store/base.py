@@ -40,6 +40,9 @@ class Conversation:
     history_start: int  # turns with seq <= this are not re-sent (reset, or summarised)
     summary: str | None = None  # of the turns up to summary_through
     summary_through: int = 0
+    # Reached only through a user-installed app's /chat (the bot was not a member there): never
+    # listened to by messages, even once the bot joins that server. See cogs/chat/interaction.py.
+    via_interaction: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,9 +105,18 @@ class Store(Protocol):
     async def get_conversation(self, conversation_id: int) -> Conversation | None: ...
 
     async def create_conversation(
-        self, conversation_id: int, *, guild_id: int | None, parent_id: int | None, owner_id: int
+        self,
+        conversation_id: int,
+        *,
+        guild_id: int | None,
+        parent_id: int | None,
+        owner_id: int,
+        via_interaction: bool = False,
     ) -> Conversation:
-        """Create it, or return the existing one unchanged (safe to call twice)."""
+        """Create it, or return the existing one unchanged (safe to call twice); except that a
+        conversation reached only through /chat (``via_interaction``) that is now started
+        where the bot listens (a thread's owner adopting it, the bot's own DM) becomes an
+        ordinary one, owned by whoever started it there."""
         ...
 
     async def add_turn(
@@ -195,7 +207,8 @@ class Store(Protocol):
         ...
 
     async def conversation_ids(self, limit: int) -> list[int]:
-        """Up to ``limit`` conversation ids, newest first (the in-memory index at start-up)."""
+        """Up to ``limit`` ids of the conversations that messages reach (not those reached only
+        through /chat), newest first: the in-memory index at start-up."""
         ...
 
     async def attach_message(self, seq: int, message_id: int) -> None:

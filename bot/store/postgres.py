@@ -19,7 +19,8 @@ from .pg_schema import migrate, quote_identifier
 
 _TURN_COLUMNS = "seq, conversation_id, message_id, role, content, author_name, tokens, status"
 _CONVERSATION_COLUMNS = (
-    "id, guild_id, parent_id, owner_id, persona, history_start, summary, summary_through"
+    "id, guild_id, parent_id, owner_id, persona, history_start, summary, summary_through, "
+    "via_interaction"
 )
 _STATUS = {status.value: status for status in TurnStatus}
 _NO_SEQ = 2**63 - 1  # "no upper bound" for seq
@@ -88,12 +89,22 @@ class PostgresStore(PostgresExtras):
         return Conversation(*row) if row else None
 
     async def create_conversation(
-        self, conversation_id: int, *, guild_id: int | None, parent_id: int | None, owner_id: int
+        self,
+        conversation_id: int,
+        *,
+        guild_id: int | None,
+        parent_id: int | None,
+        owner_id: int,
+        via_interaction: bool = False,
     ) -> Conversation:
         row = await self.db.fetchrow(
-            "INSERT INTO conversations (id, guild_id, parent_id, owner_id) VALUES ($1, $2, $3, $4) "
-            f"ON CONFLICT (id) DO NOTHING RETURNING {_CONVERSATION_COLUMNS}",
-            conversation_id, guild_id, parent_id, owner_id,
+            "INSERT INTO conversations (id, guild_id, parent_id, owner_id, via_interaction) "
+            "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET via_interaction = FALSE, "
+            "guild_id = excluded.guild_id, parent_id = excluded.parent_id, "
+            "owner_id = excluded.owner_id "
+            "WHERE conversations.via_interaction AND NOT excluded.via_interaction "
+            f"RETURNING {_CONVERSATION_COLUMNS}",
+            conversation_id, guild_id, parent_id, owner_id, via_interaction,
         )  # fmt: skip
         conversation = Conversation(*row) if row else await self.get_conversation(conversation_id)
         assert conversation is not None
@@ -262,7 +273,10 @@ class PostgresStore(PostgresExtras):
         await self.db.execute("DELETE FROM turns WHERE seq = $1", seq)
 
     async def conversation_ids(self, limit: int) -> list[int]:
-        rows = await self.db.fetch("SELECT id FROM conversations ORDER BY id DESC LIMIT $1", limit)
+        rows = await self.db.fetch(
+            "SELECT id FROM conversations WHERE NOT via_interaction ORDER BY id DESC LIMIT $1",
+            limit,
+        )
         return [row[0] for row in rows]
 
     async def attach_message(self, seq: int, message_id: int) -> None:

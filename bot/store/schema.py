@@ -92,6 +92,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (scope, scope_id)
         )""",
     ),
+    (
+        # A place reached only through a user-installed app's /chat: never listened to by
+        # messages. Older such places were stored like DMs (no server, no parent), which
+        # can't be told apart from the bot's own DMs: mark them all; a DM with the bot
+        # turns back into an ordinary conversation at its next message.
+        "ALTER TABLE conversations ADD COLUMN via_interaction INTEGER NOT NULL DEFAULT 0",
+        "UPDATE conversations SET via_interaction = 1 WHERE guild_id IS NULL AND parent_id IS NULL",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -30,7 +30,8 @@ _NO_SEQ = 2**63 - 1  # "no upper bound" for seq
 
 _LAST = "(SELECT COALESCE(MAX(seq), 0) FROM turns WHERE conversation_id = ?1)"
 _CONVERSATION_COLUMNS = (
-    "id, guild_id, parent_id, owner_id, persona, history_start, summary, summary_through"
+    "id, guild_id, parent_id, owner_id, persona, history_start, summary, summary_through, "
+    "via_interaction"
 )
 
 # The newest turns whose tokens fit a budget, plus the first one that does not (so the caller
@@ -66,7 +67,8 @@ def _create_private(path: Path) -> None:
 
 
 def _conversation(row: sqlite3.Row | tuple) -> Conversation:
-    return Conversation(*row)
+    *values, via_interaction = row
+    return Conversation(*values, via_interaction=bool(via_interaction))
 
 
 class SQLiteStore(SQLiteExtras):
@@ -118,12 +120,22 @@ class SQLiteStore(SQLiteExtras):
         return _conversation(row) if row else None
 
     async def create_conversation(
-        self, conversation_id: int, *, guild_id: int | None, parent_id: int | None, owner_id: int
+        self,
+        conversation_id: int,
+        *,
+        guild_id: int | None,
+        parent_id: int | None,
+        owner_id: int,
+        via_interaction: bool = False,
     ) -> Conversation:
         row = await self._one(
-            "INSERT INTO conversations (id, guild_id, parent_id, owner_id) VALUES (?, ?, ?, ?) "
-            f"ON CONFLICT (id) DO NOTHING RETURNING {_CONVERSATION_COLUMNS}",
-            (conversation_id, guild_id, parent_id, owner_id),
+            "INSERT INTO conversations (id, guild_id, parent_id, owner_id, via_interaction) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET via_interaction = 0, "
+            "guild_id = excluded.guild_id, parent_id = excluded.parent_id, "
+            "owner_id = excluded.owner_id "
+            "WHERE conversations.via_interaction AND NOT excluded.via_interaction "
+            f"RETURNING {_CONVERSATION_COLUMNS}",
+            (conversation_id, guild_id, parent_id, owner_id, via_interaction),
         )
         conversation = _conversation(row) if row else await self.get_conversation(conversation_id)
         assert conversation is not None
@@ -304,7 +316,8 @@ class SQLiteStore(SQLiteExtras):
         return [
             row[0]
             for row in await self._all(
-                "SELECT id FROM conversations ORDER BY id DESC LIMIT ?", (limit,)
+                "SELECT id FROM conversations WHERE NOT via_interaction ORDER BY id DESC LIMIT ?",
+                (limit,),
             )
         ]
 

@@ -13,8 +13,8 @@ from discord.ext import commands
 
 from bot import permissions, texts
 from bot.access import NoticeThrottle, Refusal
-from bot.app import access_refusal
 from bot.limits import THREAD_NAME_LIMIT
+from bot.ratelimit import Decision, LocalLimiter, scope_of
 from bot.replies import Said, Submitted
 
 from .reading import Reader
@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 REPLY = discord.MessageType.reply
 ANSWERABLE_TYPES = (discord.MessageType.default, REPLY)
+LIMIT_NOTICE_EVERY = 60.0  # seconds: a rate-limited person is told once in this long
 
 
 def thread_name(prompt: str, fallback: str = texts.EN.thread_name_fallback) -> str:
@@ -47,6 +48,16 @@ class Chat(commands.Cog):
         self._mending: asyncio.Task[None] | None = None
         self.reader = Reader(bot)
         self.throttle = NoticeThrottle()  # a refused person is told once in a while
+        self.limit_notices = NoticeThrottle(LIMIT_NOTICE_EVERY)  # and a rate-limited one
+        # This process's own count of conversations opened, per person and per server, at the
+        # limiter's request rates: the limiter is charged only when a reply starts, so a burst
+        # of mentions would all pass its peek before the first reply charges it. Bounded as
+        # the limiter's buckets are.
+        settings = bot.settings
+        self.door = LocalLimiter(
+            guild_rpm=settings.guild_rpm, guild_tpm=0, user_rpm=settings.user_rpm,
+            dm_rpm=settings.dm_rpm, dm_tpm=0,
+        )  # fmt: skip
         self._opening: set[asyncio.Task[discord.Thread]] = set()  # threads being opened
 
     # -- events -------------------------------------------------------------------------------
@@ -57,20 +68,36 @@ class Chat(commands.Cog):
             return
         channel = message.channel
         in_dm = message.guild is None
-        known = self.bot.conversations.known(channel.id)  # in memory: no query
-        if known is None and not isinstance(channel, discord.abc.GuildChannel):
+        # In a server, only threads are conversations that messages reach (a channel's id is
+        # a conversation only as a place /chat reached before the bot joined: never listened);
+        # an uncached thread arrives as a partial channel.
+        channel_kind = isinstance(channel, discord.abc.GuildChannel)
+        known = False if channel_kind else self.bot.conversations.known(channel.id)
+        if known is None:
             # Only past the in-memory index's capacity; a thread or DM may be a conversation.
             known = await self.bot.conversations.is_conversation(channel.id)
         mentioned = self._mentions_me(message)
         if not (known or mentioned or in_dm):
             return  # not for us
-        refusal = self._refusal(message)
+        # In a server this never suspends; in a DM with role or channel lists, a look-up may,
+        # once per person per TTL, and messages waiting on it resume in their order.
+        refusal = await self._refusal(message)
         if refusal is not None:  # the operator's access lists: no model call, one short notice
             if refusal is not Refusal.GUILD and self.throttle.should_tell(message.author.id):
                 await notice(message, self.texts_for(message).refused(refusal))
             return
         if known:  # first await for a conversation's message: arrival order is kept
             await self._submit(message, channel, message.author, lambda: self.reader.said(message))
+            return
+        # Before anything is read, opened or said: a mention the limits would refuse opens
+        # no thread, and its person is told once in a while, not once a message.
+        limited = await self.opening_limited(
+            message.guild.id if message.guild else None, message.author.id
+        )
+        if limited is not None:
+            if self.limit_notices.should_tell(message.author.id):
+                words = self.texts_for(message)
+                await notice(message, words.rate_limited(limited.limit, limited.wait))
             return
         said = await self.reader.said(message, new=True)
         if not said.text:  # a bare mention
@@ -79,15 +106,39 @@ class Chat(commands.Cog):
             return
         await self.take_turn(message, said, message.author, known=False)
 
+    async def opening_limited(self, guild_id: int | None, user_id: int) -> Decision | None:
+        """The limiter's refusal of a new conversation's first reply, or None: the wait a
+        reply would not wait out (a shorter one it waits, typing). Checked before a thread is
+        opened; charges only this process's count of openings (:attr:`door`)."""
+        scope = scope_of(guild_id, user_id)
+        short = self.bot.replies.deps.short_wait
+        decision = await self.bot.limiter.peek(scope, user_id)
+        if decision.wait <= short:
+            decision = self.door.decide(scope, user_id, 0)
+            if decision.granted:
+                return None
+        log.info("Refused to open a conversation for %s: %s limit", user_id, decision.limit)
+        self.bot.metrics.refused(decision.limit or "")
+        return decision
+
     async def take_turn(
-        self, message: discord.Message, said: Said, author: discord.abc.User, *, known: bool
+        self,
+        message: discord.Message,
+        said: Said,
+        author: discord.abc.User,
+        *,
+        known: bool,
+        manage_threads: bool | None = None,
     ) -> None:
         """Store what was ``said`` (by ``author``, shown in ``message``) as a turn and answer
-        it, opening the conversation first unless ``known``. Mentions and /chat end here."""
+        it, opening the conversation first unless ``known``. Mentions and /chat end here.
+        ``manage_threads``: the author's permission where they asked, when known."""
         channel: Channel = message.channel
         channel_id = message.channel.id
         if not known:
-            opened = await self._open_conversation(message, said.text, owner_id=author.id)
+            opened = await self._open_conversation(
+                message, said.text, author=author, manage_threads=manage_threads
+            )
             if opened is None:
                 return
             channel_id, channel = opened
@@ -201,19 +252,28 @@ class Chat(commands.Cog):
 
     # -- helpers ------------------------------------------------------------------------------
 
-    def _refusal(self, message: discord.Message) -> Refusal | None:
-        return access_refusal(
-            self.bot.settings.access, message.author,
-            message.guild.id if message.guild else None, message.channel, message.channel.id,
+    async def _refusal(self, message: discord.Message) -> Refusal | None:
+        """The access lists for the message's author (in a DM, looked up in the servers the
+        lists name)."""
+        return await self.bot.refusal_for(
+            message.author, message.guild.id if message.guild else None, message.channel,
+            message.channel.id,
         )  # fmt: skip
 
     @staticmethod
-    def _may_adopt(message: discord.Message, thread: discord.Thread) -> bool:
-        """A mention makes a thread a conversation when its owner or a moderator asks."""
-        author = message.author
-        if author.id == thread.owner_id:
-            return True
-        return isinstance(author, discord.Member) and thread.permissions_for(author).manage_threads
+    def _may_adopt(
+        author: discord.abc.User, thread: discord.Thread, manage_threads: bool | None = None
+    ) -> bool:
+        """Whether ``author`` (who asked: a mention's author, /chat's caller) makes ``thread``
+        a conversation. ``manage_threads``: their permission there, when known (an
+        interaction carries it); else read from the cache."""
+        if manage_threads is None:
+            manage_threads = (
+                isinstance(author, discord.Member) and thread.permissions_for(author).manage_threads
+            )
+        return permissions.may_adopt_thread(
+            author.id, thread.owner_id, manage_threads=manage_threads
+        )
 
     def texts_for(
         self, message: discord.Message, author: discord.abc.User | None = None
@@ -233,13 +293,22 @@ class Chat(commands.Cog):
         )
 
     async def _open_conversation(
-        self, message: discord.Message, text: str, *, owner_id: int
+        self,
+        message: discord.Message,
+        text: str,
+        *,
+        author: discord.abc.User,
+        manage_threads: bool | None = None,
     ) -> tuple[int, Channel] | None:
         """A DM, a thread we were mentioned in, or a new thread on the message: its id, and
-        the channel (a new thread is still being opened when this returns)."""
+        the channel (a new thread is still being opened when this returns). ``author`` asked
+        (for /chat, the caller: ``message`` is the bot's echo of the prompt)."""
         channel = message.channel
         guild_id = message.guild.id if message.guild else None
-        if isinstance(channel, discord.Thread) and not self._may_adopt(message, channel):
+        owner_id = author.id
+        if isinstance(channel, discord.Thread) and not self._may_adopt(
+            author, channel, manage_threads
+        ):
             # Someone else's thread: answer this message on its own, without taking it over.
             await self.bot.conversations.start(
                 message.id, guild_id=guild_id, parent_id=channel.id, owner_id=owner_id

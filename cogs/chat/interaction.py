@@ -5,8 +5,11 @@ post there, so the reply lives in the interaction's own messages, through its we
 Where: :func:`bot_absent` reads it from the interaction. Its ``context`` says a private channel
 (another DM, a group DM: never the bot's) or the bot's own DM; in a server, the bot is a member
 when its gateway knows the guild (an app installed to the user only, or to the server without
-the bot, is not). The place's conversation is keyed by its channel id, like a DM's, and belongs
-to no server (the person's own limits and usage apply), so a later /chat there continues it.
+the bot, is not); a server the bot is in but can't see yet is neither (:func:`presence`). The
+place's conversation is keyed by its channel id, like a DM's, marked as reached only through
+/chat (``via_interaction``: messages there are never answered, even once the bot joins that
+server), and belongs to no server (the person's own limits and usage apply), so a later /chat
+there continues it.
 
 How: the response is the prompt, quoted, as /chat does everywhere (everyone there sees what was
 asked); the reply streams into follow-ups of that interaction, each edited through its webhook
@@ -24,6 +27,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -44,17 +48,42 @@ END_ROOM = 30.0  # seconds before the token expires kept for the reply's last ed
 GONE_CODES = {10008, 10015, 50027}  # unknown message, unknown webhook, invalid webhook token
 
 
-def bot_absent(bot: ChatBot, interaction: discord.Interaction) -> bool:
-    """Whether the bot is not a member where ``interaction`` was used, so that only the
-    interaction's webhook reaches the place."""
+class Presence(Enum):
+    """Whether the bot is a member where an interaction was used."""
+
+    PRESENT = "present"
+    ABSENT = "absent"  # only the interaction's webhook reaches the place
+    UNKNOWN = "unknown"  # a server it is in that is unavailable or not loaded yet
+
+
+def presence(bot: ChatBot, interaction: discord.Interaction) -> Presence:
+    """Where ``interaction`` was used, as the bot stands there. A server missing from the
+    cache is "absent" only when that is sure: the app was not installed to that server (a
+    person's install brought the interaction), or the gateway is ready (its cache then holds
+    every server the bot is in, unavailable ones too). Otherwise "unknown", never "absent": a
+    conversation keyed as a place the bot can't see would be wrong, and so would a notice
+    about the permissions of a server the bot can't read yet."""
     context = interaction.context
     if context.private_channel:
-        return True
+        return Presence.ABSENT
     if context.dm_channel:
-        return False
+        return Presence.PRESENT
     if interaction.guild_id is not None:
-        return bot.get_guild(interaction.guild_id) is None
-    return isinstance(interaction.channel, discord.GroupChannel)  # a payload without context
+        guild = bot.get_guild(interaction.guild_id)
+        if guild is not None:
+            return Presence.UNKNOWN if guild.unavailable else Presence.PRESENT
+        if not interaction.is_guild_integration() or bot.is_ready():
+            return Presence.ABSENT
+        return Presence.UNKNOWN
+    if isinstance(interaction.channel, discord.GroupChannel):  # a payload without context
+        return Presence.ABSENT
+    return Presence.PRESENT
+
+
+def bot_absent(bot: ChatBot, interaction: discord.Interaction) -> bool:
+    """Whether the bot is surely not a member where ``interaction`` was used, so that only the
+    interaction's webhook reaches the place."""
+    return presence(bot, interaction) is Presence.ABSENT
 
 
 class InteractionSurface:
@@ -146,9 +175,10 @@ async def chat_by_interaction(bot: ChatBot, interaction: discord.Interaction, pr
     message_id = callback.message_id or (await interaction.original_response()).id
     conversation_id = interaction.channel_id
     assert conversation_id is not None  # /chat always comes from a channel
-    if not await bot.conversations.is_conversation(conversation_id):
+    if await bot.conversations.get(conversation_id) is None:
+        # Kept apart from the channel's messages: never listened to, even if the bot joins.
         await bot.conversations.start(
-            conversation_id, guild_id=None, parent_id=None, owner_id=user.id
+            conversation_id, guild_id=None, parent_id=None, owner_id=user.id, via_interaction=True
         )
 
     async def read() -> Said:

@@ -20,6 +20,7 @@ from bot.ratelimit import (
     SERVER_REQUESTS,
     SERVER_TOKENS,
     USER_REQUESTS,
+    Decision,
     Limiter,
     LocalLimiter,
     RedisLimiter,
@@ -228,6 +229,23 @@ async def test_scenario(make, limits: dict[str, int], steps: list[Step]):
                 await limiter.charge(scope, tokens)
             case Observe(headers):
                 await limiter.observe(headers)
+
+
+async def test_peek_says_what_acquire_would_and_charges_nothing(make):
+    new, clock = make
+    limiter: Limiter = new(rpm=5, tpm=1000, user_rpm=2)
+    for _ in range(5):  # peeking a hundred times costs nothing
+        assert await limiter.peek(1, 10) == Decision(wait=0.0)
+    assert (await limiter.acquire(1, 10, 100)).granted
+    assert (await limiter.acquire(1, 10, 100)).granted
+    peeked = await limiter.peek(1, 10)
+    refused = await limiter.acquire(1, 10, 0)
+    assert (peeked.wait, peeked.limit, peeked.ticket) == (refused.wait, USER_REQUESTS, None)
+    assert await limiter.peek(1, 11) == Decision(wait=0.0)  # someone else may still ask
+    await limiter.charge(1, 2000)  # the server's tokens in debt: peek sees it
+    assert (await limiter.peek(1, 11)).limit == SERVER_TOKENS
+    clock.now += 120
+    assert await limiter.peek(1, 10) == Decision(wait=0.0)
 
 
 @pytest.mark.parametrize("limits", [LIMITS, PRIVATE_LIMITS], ids=["server", "private"])

@@ -78,6 +78,26 @@ async def test_create_conversation_is_idempotent(store):
     assert await store.get_conversation(2) is None
 
 
+async def test_a_place_reached_only_through_chat_is_kept_apart_until_adopted(store):
+    place = await store.create_conversation(
+        7, guild_id=None, parent_id=None, owner_id=30, via_interaction=True
+    )
+    assert place.via_interaction and (await store.get_conversation(7)).via_interaction
+    await _conversation(store, 5)
+    assert await store.conversation_ids(10) == [5]  # messages never reach the place
+    again = await store.create_conversation(
+        7, guild_id=None, parent_id=None, owner_id=99, via_interaction=True
+    )
+    assert again == place  # a later /chat there continues it
+    adopted = await store.create_conversation(7, guild_id=10, parent_id=20, owner_id=40)
+    assert not adopted.via_interaction and (adopted.guild_id, adopted.owner_id) == (10, 40)
+    assert await store.conversation_ids(10) == [7, 5]
+    kept = await store.create_conversation(
+        7, guild_id=None, parent_id=None, owner_id=30, via_interaction=True
+    )
+    assert kept == adopted  # never back: an ordinary conversation stays one
+
+
 async def test_discord_sized_ids_round_trip(store):
     # Snowflakes use 63 bits: they need BIGINT columns, not INTEGER.
     big = 1_312_345_678_901_234_567

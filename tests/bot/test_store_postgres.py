@@ -184,3 +184,31 @@ async def test_the_pool_has_the_configured_size(pg_database):
         assert (store.pool.get_min_size(), store.pool.get_max_size()) == (1, 3)
     finally:
         await store.close()
+
+
+async def test_places_stored_before_via_interaction_are_marked(pg_database, monkeypatch):
+    marking = next(
+        number
+        for number, statements in enumerate(pg_schema.MIGRATIONS)
+        if any("via_interaction" in statement for statement in statements)
+    )
+    full = pg_schema.MIGRATIONS
+    monkeypatch.setattr(pg_schema, "MIGRATIONS", full[:marking])
+    monkeypatch.setattr(pg_schema, "SCHEMA_VERSION", marking)
+    old = pg_database.store()
+    await old.open()
+    await old.db.execute(  # as the bot before: a /chat place, or a DM, and a thread
+        "INSERT INTO conversations (id, guild_id, parent_id, owner_id) "
+        "VALUES (1, NULL, NULL, 30), (2, 10, 20, 30)"
+    )
+    await old.close()
+    monkeypatch.setattr(pg_schema, "MIGRATIONS", full)
+    monkeypatch.setattr(pg_schema, "SCHEMA_VERSION", len(full))
+    store = pg_database.store()
+    await store.open()
+    try:
+        assert (await store.get_conversation(1)).via_interaction
+        assert not (await store.get_conversation(2)).via_interaction
+        assert await store.conversation_ids(10) == [2]
+    finally:
+        await store.close()

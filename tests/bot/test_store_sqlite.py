@@ -109,4 +109,34 @@ async def test_a_checkpoint_that_another_reader_blocks_is_reported_and_retried(t
     reader.close()
     assert await store.purge()
     assert (tmp_path / "bot.sqlite3-wal").stat().st_size == 0
+
+
+async def test_places_stored_before_via_interaction_are_marked_and_dms_come_back(
+    tmp_path, monkeypatch
+):
+    path = str(tmp_path / "old.sqlite3")
+    marking = next(
+        number
+        for number, statements in enumerate(schema.MIGRATIONS)
+        if any("via_interaction" in statement for statement in statements)
+    )
+    full = schema.MIGRATIONS
+    monkeypatch.setattr(schema, "MIGRATIONS", full[:marking])
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", marking)
+    old = SQLiteStore(path)
+    await old.open()
+    await old.db.execute(  # as the bot before: a /chat place, or a DM, and a thread
+        "INSERT INTO conversations (id, guild_id, parent_id, owner_id) "
+        "VALUES (1, NULL, NULL, 30), (2, 10, 20, 30)"
+    )
+    await old.close()
+    monkeypatch.setattr(schema, "MIGRATIONS", full)
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", len(full))
+    store = SQLiteStore(path)
+    await store.open()
+    assert (await store.get_conversation(1)).via_interaction
+    assert not (await store.get_conversation(2)).via_interaction
+    assert await store.conversation_ids(10) == [2]
+    dm = await store.create_conversation(1, guild_id=None, parent_id=None, owner_id=30)
+    assert not dm.via_interaction  # a DM's next message makes it listened again
     await store.close()

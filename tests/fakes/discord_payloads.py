@@ -73,6 +73,8 @@ class FakeGuild:
     bot_permissions: int = ADMINISTRATOR  # the bot's managed role
     locale: str = "en-US"  # the server's preferred locale
     has_bot: bool = True  # False: a server where only people's installs of the app reach
+    roles: dict[int, str] = field(default_factory=dict)  # extra roles, id -> name
+    member_roles: dict[int, list[int]] = field(default_factory=dict)  # user id -> role ids
 
     @property
     def bot_role(self) -> int:
@@ -97,6 +99,7 @@ class FakeGuild:
 
     def member_payload(self, user: FakeUser) -> dict[str, Any]:
         roles = [str(self.id + 1)] if user.bot else []
+        roles += [str(role) for role in self.member_roles.get(user.id, [])]
         return {
             "user": user.payload(),
             "roles": roles,
@@ -149,6 +152,20 @@ class FakeGuild:
                     "flags": 0,
                     "tags": {"bot_id": str(next(u.id for u in self.members.values() if u.bot))},
                 },
+            ]
+            + [
+                {
+                    "id": str(role),
+                    "name": name,
+                    "permissions": "0",
+                    "position": 2,
+                    "color": 0,
+                    "hoist": False,
+                    "managed": False,
+                    "mentionable": False,
+                    "flags": 0,
+                }
+                for role, name in self.roles.items()
             ],
             "channels": list(self.channels.values()),
             "threads": [],

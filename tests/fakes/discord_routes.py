@@ -65,6 +65,14 @@ async def handle(
     if route == ("DELETE", "/users/@me/guilds/#"):  # the bot leaves a server
         fake.left_guilds.append(int(parts[-1]))
         return None
+    if route == ("GET", "/guilds/#/members/#"):  # a member, found by id
+        guild = fake.guilds.get(int(parts[1]))
+        if guild is None or not guild.has_bot:
+            return json_response(MISSING_ACCESS, 403)
+        user = guild.members.get(int(parts[3]))
+        if user is None:
+            return json_response({"message": "Unknown Member", "code": 10007}, 404)
+        return guild.member_payload(user)
     if parts[0] == "channels" and not _bot_may_see(fake, int(parts[1])):
         return json_response(MISSING_ACCESS, 403)  # other people's DMs, servers without it
     if route == ("POST", "/channels/#/typing"):

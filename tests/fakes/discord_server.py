@@ -188,6 +188,24 @@ class FakeDiscord:
         guild.members[user.id] = user
         return user
 
+    def add_role(self, guild: FakeGuild, name: str, *members: FakeUser) -> int:
+        """A role in ``guild``, held by ``members``."""
+        role = snowflake()
+        guild.roles[role] = name
+        for member in members:
+            guild.member_roles.setdefault(member.id, []).append(role)
+        return role
+
+    async def bot_joins(self, guild: FakeGuild) -> None:
+        """The bot is added to ``guild`` (a server it was not in): GUILD_CREATE."""
+        guild.has_bot = True
+        guild.members[self.bot_user.id] = self.bot_user
+        await self.dispatch("GUILD_CREATE", guild.payload())
+
+    async def guild_unavailable(self, guild: FakeGuild) -> None:
+        """An outage: GUILD_DELETE with ``unavailable``, the bot still a member."""
+        await self.dispatch("GUILD_DELETE", {"id": str(guild.id), "unavailable": True})
+
     def guild_of(self, channel_id: int) -> FakeGuild | None:
         guild_id = self.channels.get(channel_id, {}).get("guild_id")
         return self.guilds.get(int(guild_id)) if guild_id else None
