@@ -111,6 +111,13 @@ class Conversations:
             author_id=author_id,
         )  # fmt: skip
 
+    async def user_turn(self, conversation_id: int, message_id: int) -> Turn | None:
+        """The stored turn of a user's message (among the conversation's newest), if any."""
+        for turn in await self.store.newest_turns(conversation_id, limit=200):
+            if turn.message_id == message_id and turn.role == "user":
+                return turn
+        return None
+
     async def edit_user_turn(self, message_id: int, content: str, author: str | None) -> bool:
         name = api_name(author) if author else None
         return await self.store.edit_message(message_id, content, self._user_tokens(content, name))
