@@ -306,7 +306,9 @@ class Replies:
                     # being opened): that ends this reply, not the messages queued behind it.
                     if _cancelled_from_outside():
                         raise
-                    log.warning("A reply in %s was cut short: a step was cancelled", line.conversation_id)
+                    log.warning(
+                        "A reply in %s was cut short: a step was cancelled", line.conversation_id
+                    )
                 except Exception:
                     log.exception("A reply in %s failed", line.conversation_id)
                 finally:

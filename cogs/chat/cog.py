@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REPLY = discord.MessageType.reply
+THREAD_ALREADY_CREATED = 160004  # Discord's "A thread has already been created for this message"
 ANSWERABLE_TYPES = (discord.MessageType.default, REPLY)
 
 
@@ -265,6 +266,17 @@ class Chat(commands.Cog):
         if not task.cancelled():
             task.exception()  # a failure was told to the user; don't warn it was never seen
 
+    async def _thread_of(self, message: discord.Message) -> discord.Thread:
+        """The thread already opened on ``message`` (it has the message's id)."""
+        thread = message.guild.get_thread(message.id) if message.guild else None
+        if thread is None:
+            channel = await self.bot.fetch_channel(message.id)
+            if not isinstance(channel, discord.Thread):
+                raise discord.ClientException(f"{message.id} is not a thread")
+            thread = channel
+        log.info("Using the thread already opened on message %s", message.id)
+        return thread
+
     async def _open_thread(self, message: discord.Message, text: str) -> discord.Thread:
         """Open the thread; if Discord refuses, say so next to the message (the reply waiting
         for the thread then stops quietly)."""
@@ -278,6 +290,8 @@ class Chat(commands.Cog):
             await notice(message, said.cannot_open_thread([label]))
             raise
         except discord.HTTPException as exc:  # 429 or 5xx after discord.py's own retries
+            if exc.code == THREAD_ALREADY_CREATED:  # a redelivery, or our own retried request
+                return await self._thread_of(message)
             log.warning("Could not open a thread on message %s: %s", message.id, exc)
             await notice(message, said.thread_failed)
             raise

@@ -109,19 +109,17 @@ async def test_an_outage_longer_than_the_retries_tells_the_person_to_send_it_aga
 
 
 async def test_order_holds_while_the_first_message_waits_for_the_database(world):
-    gate = asyncio.Event()
-    slept: list[float] = []
+    gate, asleep = asyncio.Event(), asyncio.Event()
 
     async def sleep(seconds: float) -> None:
-        slept.append(seconds)
+        asleep.set()
         await gate.wait()
 
     world.replies.retry_delays, world.replies.sleep = (1,), sleep
     Outage(world, times=1)
     world.model.respond(Answer("Both."))
     first = asyncio.create_task(world.say(101, "first"))
-    while not slept:
-        await asyncio.sleep(0)
+    await asleep.wait()
     second = asyncio.create_task(world.say(102, "second"))
     await asyncio.sleep(0)
     gate.set()
