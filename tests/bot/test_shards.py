@@ -98,4 +98,6 @@ async def test_identify_falls_back_to_local_spacing_while_redis_fails(caplog):
     assert redis.calls == 3  # Redis was tried each time, never ending the process
     assert slept == [4.0, 5.0]
     warnings = [r for r in caplog.records if r.levelname == "WARNING"]
-    assert len(warnings) == 1 and "spacing IDENTIFYs in this process only" in warnings[0].getMessage()
+    assert (
+        len(warnings) == 1 and "spacing IDENTIFYs in this process only" in warnings[0].getMessage()
+    )
