@@ -151,3 +151,122 @@ async def test_a_reply_that_never_starts_tells_the_person(world):
     assert world.surface.notices == [texts.not_answered]
     assert world.model.requests == []
     assert await world.history() == [("user", "hello?")]  # kept: a later reply answers it
+
+
+class Proxy:
+    """A TCP proxy on 127.0.0.1 to the PostgreSQL server that can be cut (connections dropped,
+    new ones refused) and restored on the same port."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.port = 0
+        self.server: asyncio.Server | None = None
+        self.pipes: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def cut(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        for writer in list(self.pipes):
+            writer.transport.abort()
+        await self.server.wait_closed()
+
+    async def _serve(self, reader, writer) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self.target)
+        self.pipes.update((writer, up_writer))
+
+        async def pipe(source, sink) -> None:
+            try:
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
+            except OSError:
+                pass
+            finally:
+                sink.transport.abort()
+                self.pipes.discard(sink)
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+
+async def test_a_postgresql_outage_mid_conversation_is_waited_out(pg_database):
+    from urllib.parse import urlsplit, urlunsplit
+
+    from bot.store import PostgresStore
+
+    from .fakes import make_world
+
+    url = urlsplit(pg_database.url)
+    proxy = Proxy(url.hostname or "127.0.0.1", url.port or 5432)
+    await proxy.start()
+    netloc = f"{url.username}@127.0.0.1:{proxy.port}" if url.username else f"127.0.0.1:{proxy.port}"
+    store = PostgresStore(
+        urlunsplit(url._replace(netloc=netloc)), pool_size=2, schema=pg_database.schema,
+        application_name=pg_database.application_name,
+    )  # fmt: skip
+    world = await make_world(store=store)
+    try:
+        world.model.respond(Answer("Before."), Answer("After the outage."))
+        await world.say(101, "before")
+        await world.idle()
+        await proxy.cut()  # PostgreSQL refuses connections now
+
+        async def sleep(seconds: float) -> None:
+            sleeps.append(seconds)
+            if len(sleeps) == 2:
+                await proxy.start()  # back on the same port
+
+        sleeps: list[float] = []
+        world.replies.retry_delays, world.replies.sleep = (1, 2, 4, 8), sleep
+        assert await world.say(102, "during the outage") is Submitted.QUEUED
+        await world.idle()
+
+        assert len(sleeps) == 2 and world.surface.typing_count >= 1
+        assert world.surface.texts == ["Before.", "After the outage."]
+        assert world.surface.notices == []
+        assert await world.history() == [
+            ("user", "before"), ("assistant", "Before."),
+            ("user", "during the outage"), ("assistant", "After the outage."),
+        ]  # fmt: skip
+    finally:
+        await world.replies.drain(1)
+        await store.close()
+        await proxy.cut()
+
+
+async def test_a_sqlite_database_locked_longer_than_its_busy_timeout_is_waited_out(tmp_path):
+    import sqlite3
+
+    from bot.store import SQLiteStore
+
+    from .fakes import make_world
+
+    path = tmp_path / "bot.sqlite3"
+    store = SQLiteStore(str(path))
+    world = await make_world(store=store)
+    await store.db.execute("PRAGMA busy_timeout = 50")  # the test's stand-in for 10 s
+    locker = sqlite3.connect(path, isolation_level=None)
+    try:
+        locker.execute("BEGIN EXCLUSIVE")  # a backup or VACUUM holding the database
+
+        async def sleep(seconds: float) -> None:
+            sleeps.append(seconds)
+            if len(sleeps) == 3:
+                locker.execute("COMMIT")
+
+        sleeps: list[float] = []
+        world.replies.retry_delays, world.replies.sleep = (1, 2, 4, 8), sleep
+        world.model.respond(Answer("Unlocked."))
+        assert await world.say(101, "while locked") is Submitted.QUEUED
+        await world.idle()
+
+        assert len(sleeps) == 3 and world.surface.typing_count >= 1
+        assert world.surface.texts == ["Unlocked."]
+        assert await world.history() == [("user", "while locked"), ("assistant", "Unlocked.")]
+    finally:
+        locker.close()
+        await world.replies.drain(1)
+        await store.close()
