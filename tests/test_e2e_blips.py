@@ -55,3 +55,37 @@ async def test_a_mention_delivered_to_two_processes_is_answered_once(
     assert [(t.role, t.content) for t in reversed(turns)] == [
         ("user", "hello"), ("assistant", "Only one of us answers."),
     ]  # fmt: skip
+
+
+async def test_a_mention_while_the_database_is_locked_is_answered_once_it_is_free(
+    fake_discord, fake_openai, world, start_bot, tmp_path, caplog
+):
+    import logging
+    import sqlite3
+
+    caplog.set_level(logging.WARNING)
+    bot = await start_bot()
+    await bot.store.db.execute("PRAGMA busy_timeout = 50")  # the test's stand-in for 10 s
+    bot.replies.retry_delays = (0.1,) * 20
+    fake_openai.respond(Script(text="Saved and answered."))
+    locker = sqlite3.connect(tmp_path / "bot.sqlite3", isolation_level=None)
+    try:
+        locker.execute("BEGIN EXCLUSIVE")  # a backup or VACUUM holding the database
+        message = await fake_discord.user_says(
+            world.channel, world.alice, "hello?", mention_bot=True
+        )
+        await fake_discord.wait_for(lambda: caplog.text.count("retrying in") >= 2)
+        locker.execute("COMMIT")
+    finally:
+        locker.close()
+    thread_id = int(message["id"])
+    await reply_done(fake_discord, thread_id, "Saved and answered.")
+    await asyncio.sleep(0.3)
+
+    assert texts_in(fake_discord, thread_id) == ["Saved and answered."]
+    assert texts_in(fake_discord, world.channel) == []  # no "send it again" notice
+    assert len(fake_openai.requests) == 1
+    turns = await bot.store.newest_turns(thread_id, limit=10)
+    assert [(t.role, t.content) for t in reversed(turns)] == [
+        ("user", "hello?"), ("assistant", "Saved and answered."),
+    ]  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -16,11 +17,12 @@ from bot.access import NoticeThrottle, Refusal
 from bot.app import access_refusal
 from bot.limits import THREAD_NAME_LIMIT
 from bot.replies import Said, Submitted
+from bot.replies.service import SHOW_WAITING_AFTER
 
 from .reading import Reader
 from .reasoning import ReasoningButton
 from .recovery import mend_interrupted_replies
-from .surface import Channel, DiscordSurface, notice
+from .surface import Channel, DiscordSurface, notice, typing
 
 if TYPE_CHECKING:
     from bot.app import ChatBot
@@ -88,7 +90,7 @@ class Chat(commands.Cog):
         channel: Channel = message.channel
         channel_id = message.channel.id
         if not known:
-            opened = await self._open_conversation(message, said.text, owner_id=author.id)
+            opened = await self._open_waiting(message, said.text, author)
             if opened is None:
                 return
             channel_id, channel = opened
@@ -97,6 +99,31 @@ class Chat(commands.Cog):
             return said
 
         await self._submit(message, channel, author, read, channel_id)
+
+    async def _open_waiting(
+        self, message: discord.Message, text: str, author: discord.abc.User
+    ) -> tuple[int, Channel] | None:
+        """``_open_conversation``, tried again while the database is unreachable (typing
+        meanwhile, once it takes a while); after the last try the person is told."""
+        replies = self.bot.replies
+        waited, shown = 0.0, False
+        async with contextlib.AsyncExitStack() as waiting:
+            for delay in (*replies.retry_delays, None):
+                try:
+                    return await self._open_conversation(message, text, owner_id=author.id)
+                except Exception as exc:  # the store: nothing was shown or opened yet
+                    if delay is None or replies.closing:
+                        log.error("Gave up on message %s: %s", message.id, exc)
+                        break
+                    log.warning("Could not open a conversation for message %s (%s); "
+                                "retrying in %g s", message.id, exc, delay)  # fmt: skip
+                if waited + delay >= SHOW_WAITING_AFTER and not shown:
+                    shown = True
+                    await waiting.enter_async_context(typing(message.channel))
+                await replies.sleep(delay)
+                waited += delay
+        await notice(message, self.texts_for(message, author).not_saved)
+        return None
 
     async def _submit(
         self,
@@ -123,6 +150,8 @@ class Chat(commands.Cog):
         )  # fmt: skip
         if result is Submitted.STORED:
             log.info("Stored message %s unanswered: shutting down", message.id)
+        elif result is Submitted.NOT_SAVED:
+            log.warning("Message %s not stored: the database stayed unreachable", message.id)
 
     @commands.Cog.listener()
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
