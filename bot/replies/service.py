@@ -191,7 +191,7 @@ class Replies:
                     return turn
                 except Exception as exc:
                     attempted = True
-                    if delay is None:
+                    if delay is None or self.closing:
                         log.error("Gave up storing message %s: %s", message_id, exc)
                         break
                     log.warning(
