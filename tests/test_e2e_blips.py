@@ -1,4 +1,5 @@
-"""End to end, nothing lost on a blip: a mention delivered twice (a gateway replay, or two
+"""End to end, nothing lost on a blip: the database or Redis down for a while; a mention
+delivered twice (a gateway replay, or two
 processes during a rolling deploy) is answered exactly once, in one thread."""
 
 from __future__ import annotations
@@ -89,3 +90,22 @@ async def test_a_mention_while_the_database_is_locked_is_answered_once_it_is_fre
     assert [(t.role, t.content) for t in reversed(turns)] == [
         ("user", "hello?"), ("assistant", "Saved and answered."),
     ]  # fmt: skip
+
+
+async def test_redis_down_during_identify_falls_back_to_local_spacing(
+    fake_discord, fake_openai, world, start_bot, caplog
+):
+    import logging
+    import socket
+
+    caplog.set_level(logging.WARNING)
+    with socket.socket() as closed:  # a port nobody listens on: Redis refuses
+        closed.bind(("127.0.0.1", 0))
+        redis_url = f"redis://127.0.0.1:{closed.getsockname()[1]}/0"
+    await start_bot(REDIS_URL=redis_url, SHARD_COUNT="1")  # IDENTIFY goes through the gate
+    fake_openai.respond(Script(text="Still answering."))
+    message = await fake_discord.user_says(world.channel, world.alice, "hi", mention_bot=True)
+    await reply_done(fake_discord, int(message["id"]), "Still answering.")
+
+    warned = [r for r in caplog.records if "spacing IDENTIFYs in this process only" in r.message]
+    assert len(warned) == 1
