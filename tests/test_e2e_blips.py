@@ -1,6 +1,6 @@
 """End to end, nothing lost on a blip: the database or Redis down for a while; a mention
-delivered twice (a gateway replay, or two
-processes during a rolling deploy) is answered exactly once, in one thread."""
+delivered twice (a gateway replay, or two processes during a rolling deploy) is answered
+exactly once, in one thread."""
 
 from __future__ import annotations
 
