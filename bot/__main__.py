@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -46,7 +47,34 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _stop_now(signum: int, frame: object) -> None:
+    """SIGINT/SIGTERM before the bot's own handlers exist: nothing is running yet, so stop
+    here (a deploy that replaces a process as it starts is a clean stop, exit 0)."""
+    raise SystemExit(0)
+
+
+def _early_signals() -> dict[int, object]:
+    """Handle SIGINT/SIGTERM from the very start (the runner replaces these with its own);
+    the handlers they replace, to put back."""
+    previous: dict[int, object] = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous[signum] = signal.signal(signum, _stop_now)
+        except ValueError:  # not the main thread (an embedding program): leave them
+            break
+    return previous
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    previous = _early_signals()
+    try:
+        return _main(argv)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)  # type: ignore[arg-type]
+
+
+def _main(argv: Sequence[str] | None) -> int:
     if _arguments(argv).command == "migrate":
         return migrate()
     try:

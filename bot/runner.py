@@ -12,6 +12,7 @@ import logging
 import signal
 from typing import Any
 
+import aiohttp
 import discord
 
 from .app import ChatBot, ShardedChatBot
@@ -23,6 +24,9 @@ from .settings import Settings
 from .store import StoreError, store_from_url
 
 log = logging.getLogger("bot")
+
+# Discord unreachable at start-up (connection refused, DNS, 5xx): seconds between attempts.
+FIRST_RETRY, LAST_RETRY = 2.0, 60.0
 
 
 def build_bot(settings: Settings, **options: Any) -> ChatBot:
@@ -58,7 +62,7 @@ async def run(settings: Settings, **options: Any) -> int:
             loop.add_signal_handler(signum, stop.set)
     try:
         async with build_bot(settings, **options) as bot:
-            runner = asyncio.create_task(bot.start(settings.discord_token), name="discord")
+            runner = asyncio.create_task(_start(bot, settings.discord_token), name="discord")
             stopper = asyncio.create_task(stop.wait(), name="signals")
             await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
             stopper.cancel()
@@ -77,6 +81,26 @@ async def run(settings: Settings, **options: Any) -> int:
         for signum in signals:
             with contextlib.suppress(NotImplementedError):
                 loop.remove_signal_handler(signum)
+
+
+async def _start(bot: ChatBot, token: str) -> None:
+    """``bot.start``, but while Discord cannot be reached to log in (before anything of the bot
+    is set up), one line and another try after a growing pause."""
+    delay = FIRST_RETRY
+    while True:
+        try:
+            await bot.login(token)
+            break
+        except (OSError, aiohttp.ClientError, discord.DiscordServerError) as exc:
+            if bot.user is not None:  # logged in: the failure is the bot's own set-up
+                raise
+            reason = str(exc) or type(exc).__name__
+            log.warning("Cannot reach Discord (%s); trying again in %.0f s", reason, delay)
+            await bot.http.close()  # the failed login's HTTP session (and its connector):
+            bot.http.connector = discord.utils.MISSING  # the next login makes new ones
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, LAST_RETRY)
+    await bot.connect()
 
 
 def _exit_status(runner: asyncio.Task[None]) -> int:

@@ -41,6 +41,18 @@ class Texts:
         return self._("I couldn't open a thread for this: Discord kept failing. Please try again.")
 
     @property
+    def not_saved(self) -> str:
+        return self._(
+            "I couldn't save your message: my database is unreachable. Please send it again."
+        )
+
+    @property
+    def not_answered(self) -> str:
+        return self._(
+            "I couldn't answer your message: my database is unreachable. Please send it again."
+        )
+
+    @property
     def discord_failed(self) -> str:
         return self._(
             "I couldn't show the rest of my reply: Discord kept failing. Please try again."

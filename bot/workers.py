@@ -6,7 +6,6 @@ process is named by its shards, so a restarted one knows its own): a live one's 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -22,10 +21,6 @@ ADOPT_EVERY = 4  # heartbeats between looks for a dead process's replies
 Orphans = Callable[[list[Turn]], Awaitable[None]]
 
 
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 def name_for(shard_ids: tuple[int, ...] | None) -> str:
     """The same after a restart: by the shards a process runs ("main" when not sharded)."""
     return "main" if shard_ids is None else "shards-" + ",".join(map(str, shard_ids))
@@ -37,21 +32,20 @@ class Workers:
         store: Store,
         *,
         name: str | None = None,
-        now: Callable[[], dt.datetime] = _utcnow,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.store = store
         self.name = name or uuid.uuid4().hex[:12]
-        self.now = now
         self.sleep = sleep
         self.on_orphans: Orphans | None = None  # the chat cog mends their messages
 
     async def beat(self) -> None:
-        await self.store.heartbeat(self.name, self.now())
+        """Say this process is alive, at the database's clock: processes whose clocks disagree
+        still agree on who is alive."""
+        await self.store.heartbeat(self.name)
 
     async def live(self) -> set[str]:
-        since = self.now() - dt.timedelta(seconds=DEAD_AFTER)
-        return {*await self.store.live_workers(since), self.name}
+        return {*await self.store.live_workers(DEAD_AFTER), self.name}
 
     async def adopt_orphans(self, *, starting: bool = False) -> list[Turn]:
         """Interrupt the replies of processes that are no more (and, ``starting``, this one's

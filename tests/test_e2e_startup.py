@@ -152,3 +152,28 @@ async def test_the_bot_runs_on_postgresql(fake_discord, fake_openai, world, star
     await reply_done(fake_discord, thread_id, "Still here.", count=2)
     contents = [m["content"] for m in fake_openai.requests[1]["messages"]]
     assert contents[1:] == ["remember the number 42", "Remembered.", "what number?"]
+
+
+async def test_discord_unreachable_at_start_up_is_one_line_and_a_retry(
+    settings_for, fake_discord, caplog, world, monkeypatch
+):
+    import bot.runner
+
+    monkeypatch.setattr(bot.runner, "FIRST_RETRY", 0.05)
+    with socket.socket() as closed:  # a port nobody listens on: connection refused
+        closed.bind(("127.0.0.1", 0))
+        refused = f"http://127.0.0.1:{closed.getsockname()[1]}/api/v10"
+    monkeypatch.setattr(discord.http.Route, "BASE", refused)
+    caplog.set_level(logging.INFO)
+    runner = asyncio.create_task(run(settings_for(), guild_ready_timeout=0.05))
+    await fake_discord.wait_for(lambda: caplog.text.count("Cannot reach Discord") >= 2)
+    discord.http.Route.BASE = fake_discord.api_base  # Discord is back
+    await fake_discord.wait_for(lambda: "Ready as threadbot" in caplog.text)
+    os.kill(os.getpid(), signal.SIGTERM)
+    assert await asyncio.wait_for(runner, 10) == 0
+
+    lines = [r for r in caplog.records if "Cannot reach Discord" in r.getMessage()]
+    assert lines and all(r.exc_info is None and r.levelno == logging.WARNING for r in lines)
+    assert "trying again in 0 s" in lines[0].getMessage()
+    assert errors(caplog) == []
+    assert "Traceback" not in caplog.text

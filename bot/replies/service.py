@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from ..permissions import may_stop_reply
-from ..store import Image
+from ..store import Image, Turn
 from ..texts import EN, Texts
 from .job import Deps, Job, Prompt
 from .surface import Surface
@@ -45,6 +45,22 @@ class Submitted(Enum):
     STORED = "stored"  # stored but not answered: the bot is shutting down
     EMPTY = "empty"  # nothing to answer (a bare mention, an unreadable attachment alone)
     DUPLICATE = "duplicate"  # the gateway delivered this message before
+    NOT_SAVED = "not saved"  # the database stayed unreachable: the person was told to resend
+
+
+# Seconds between attempts to store a message (or start its reply) while the database is
+# unreachable: about three minutes in all, then the person is told. Holding the line's intake
+# meanwhile keeps the conversation's arrival order.
+RETRY_DELAYS: tuple[float, ...] = (1, 2, 4, 8, 15, 30, 30, 30, 30, 30)
+# From this many seconds of waiting on the database on, the typing indicator shows it.
+SHOW_WAITING_AFTER = 3.0
+
+
+def _cancelled_from_outside() -> bool:
+    """Whether the running task itself is being cancelled (a shutdown), as opposed to a
+    CancelledError that leaked out of something it awaited (a cancelled helper task)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 class Stop(Enum):
@@ -73,9 +89,17 @@ class Line:
 
 
 class Replies:
-    def __init__(self, deps: Deps) -> None:
+    def __init__(
+        self,
+        deps: Deps,
+        *,
+        retry_delays: tuple[float, ...] = RETRY_DELAYS,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
         self.deps = deps
         self.closing = False
+        self.retry_delays = retry_delays
+        self.sleep = sleep  # tests wait out the retries without the wall clock
         self._lines: dict[int, Line] = {}  # one per live conversation: idle lines are dropped
 
     def _line(self, conversation_id: int) -> Line:
@@ -117,14 +141,12 @@ class Replies:
                 said = _said(await read_text())
                 if not said.text:
                     return Submitted.EMPTY
-                turn = await self.deps.conversations.add_user_turn(
-                    conversation_id, message_id=message_id, content=said.text,
-                    author=author_name, author_id=author_id,
-                )  # fmt: skip
-                if turn is None:
-                    return Submitted.DUPLICATE
-                if said.images:
-                    await self.deps.conversations.add_images(turn, said.images)
+                stored = await self._store(
+                    conversation_id, message_id, author_id, author_name, said, surface, texts
+                )
+                if not isinstance(stored, Turn):
+                    return stored
+                turn = stored
                 line.waiting.append(Prompt(message_id, author_id, turn.seq))
                 line.surface, line.texts = surface, texts
             if self.closing:
@@ -134,6 +156,58 @@ class Replies:
                     self._work(line), name=f"replies-{conversation_id}"
                 )
             return Submitted.QUEUED
+
+    async def _store(
+        self,
+        conversation_id: int,
+        message_id: int,
+        author_id: int,
+        author_name: str,
+        said: Said,
+        surface: Surface,
+        texts: Texts,
+    ) -> Turn | Submitted:
+        """Store the message as a turn, retrying while the database is unreachable (with the
+        typing indicator on once it takes a while). A retry whose earlier attempt committed
+        after all finds that turn: "already stored" means a redelivery only on a first try."""
+        conversations = self.deps.conversations
+        attempted = typing = False
+        waited = 0.0
+        async with contextlib.AsyncExitStack() as waiting:
+            for delay in (*self.retry_delays, None):
+                try:
+                    turn = await conversations.add_user_turn(
+                        conversation_id, message_id=message_id, content=said.text,
+                        author=author_name, author_id=author_id,
+                    )  # fmt: skip
+                    if turn is None and attempted:  # our own write, committed after all?
+                        turn = await conversations.user_turn(message_id)
+                        if turn is not None and turn.conversation_id != conversation_id:
+                            turn = None
+                    if turn is None:
+                        return Submitted.DUPLICATE
+                    if said.images:
+                        await conversations.add_images(turn, said.images)
+                    if attempted:
+                        log.info("Stored message %s after %.0f s", message_id, waited)
+                    return turn
+                except Exception as exc:
+                    attempted = True
+                    if delay is None or self.closing:
+                        log.error("Gave up storing message %s: %s", message_id, exc)
+                        break
+                    log.warning(
+                        "Could not store message %s (%s); retrying in %g s", message_id, exc, delay
+                    )
+                if waited + delay >= SHOW_WAITING_AFTER and not typing:
+                    typing = True
+                    with contextlib.suppress(Exception):
+                        await waiting.enter_async_context(surface.typing())
+                await self.sleep(delay)
+                waited += delay
+        with contextlib.suppress(Exception):
+            await surface.tell(texts.not_saved)
+        return Submitted.NOT_SAVED
 
     async def edit(
         self,
@@ -223,18 +297,15 @@ class Replies:
 
     async def _work(self, line: Line) -> None:
         """Answer the line's queue, one reply at a time, until it is empty."""
-        conversations = self.deps.conversations
         try:
             while line.waiting and not self.closing:
                 async with line.intake:
                     if self.closing or not line.waiting or line.surface is None:
                         break
                     # Its place in the history: after every message stored so far.
-                    try:
-                        turn = await conversations.begin_reply(line.conversation_id)
-                    except Exception:
-                        log.exception("Could not start a reply in %s", line.conversation_id)
-                        break
+                    turn = await self._begin(line)
+                    if turn is None:
+                        continue
                     batch, line.waiting = line.waiting, []
                 job = Job(
                     self.deps, line.surface, batch, turn,
@@ -243,6 +314,14 @@ class Replies:
                 line.running = job
                 try:
                     await job.run()
+                except asyncio.CancelledError:
+                    # A helper the reply awaited was cancelled (the display's task, a thread
+                    # being opened): that ends this reply, not the messages queued behind it.
+                    if _cancelled_from_outside():
+                        raise
+                    log.warning(
+                        "A reply in %s was cut short: a step was cancelled", line.conversation_id
+                    )
                 except Exception:
                     log.exception("A reply in %s failed", line.conversation_id)
                 finally:
@@ -250,3 +329,26 @@ class Replies:
         finally:
             line.worker = None
             self._release(line)
+
+    async def _begin(self, line: Line) -> Turn | None:
+        """The reply's turn, retried while the database is unreachable; after the last try the
+        queued messages are dropped from the queue (they stay stored) and the person is told."""
+        waited = 0.0
+        for delay in (*self.retry_delays, None):
+            try:
+                return await self.deps.conversations.begin_reply(line.conversation_id)
+            except Exception as exc:
+                if delay is None or self.closing:
+                    log.error("Could not start a reply in %s: %s", line.conversation_id, exc)
+                    break
+                log.warning(
+                    "Could not start a reply in %s (%s); retrying in %g s",
+                    line.conversation_id, exc, delay,
+                )  # fmt: skip
+            await self.sleep(delay)
+            waited += delay
+        line.waiting.clear()
+        if line.surface is not None and not self.closing:
+            with contextlib.suppress(Exception):
+                await line.surface.tell(line.texts.not_answered)
+        return None

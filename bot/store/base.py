@@ -287,12 +287,14 @@ class Store(Protocol):
         False when that could not be finished now (another connection held the log)."""
         ...
 
-    async def heartbeat(self, worker: str, at: dt.datetime) -> None:
-        """A process says it is alive (several processes may share the database)."""
+    async def heartbeat(self, worker: str, *, ago: float = 0.0) -> None:
+        """A process says it is alive (several processes may share the database), at the
+        database's clock (``ago`` seconds back: tests), so no process's own clock matters."""
         ...
 
-    async def live_workers(self, since: dt.datetime) -> list[str]:
-        """The processes heard from since ``since``; the silent ones are forgotten."""
+    async def live_workers(self, within: float) -> list[str]:
+        """The processes heard from in the last ``within`` seconds of the database's clock;
+        the silent ones are forgotten."""
         ...
 
     async def retire(self, worker: str) -> None:

@@ -12,6 +12,15 @@ from .base import Image, ModelScope, ScopedChoices, UsageTotals
 from .pg_pool import Connections
 
 
+def _stamp(seconds_ago: str) -> str:
+    """Heartbeats: the database's clock, ``seconds_ago`` back, UTC, as text that sorts as time
+    does."""
+    return (
+        f"to_char((now() - make_interval(secs => {seconds_ago}::float8)) AT TIME ZONE 'UTC', "
+        "'YYYY-MM-DD\"T\"HH24:MI:SS.US')"
+    )
+
+
 class PostgresExtras:
     """Mixed into :class:`~bot.store.postgres.PostgresStore`, which provides ``db``."""
 
@@ -179,16 +188,18 @@ class PostgresExtras:
 
     # -- processes ----------------------------------------------------------------------------
 
-    async def heartbeat(self, worker: str, at: dt.datetime) -> None:
+    async def heartbeat(self, worker: str, *, ago: float = 0.0) -> None:
         await self.db.execute(
-            "INSERT INTO meta (key, value) VALUES ($1, $2) "
+            "INSERT INTO meta (key, value) VALUES ($1, " + _stamp("$2") + ") "
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            f"worker:{worker}", at.astimezone(dt.UTC).isoformat(),
+            f"worker:{worker}", float(ago),
         )  # fmt: skip
 
-    async def live_workers(self, since: dt.datetime) -> list[str]:
-        stamp = since.astimezone(dt.UTC).isoformat()
-        await self.db.execute("DELETE FROM meta WHERE key LIKE 'worker:%' AND value < $1", stamp)
+    async def live_workers(self, within: float) -> list[str]:
+        await self.db.execute(
+            "DELETE FROM meta WHERE key LIKE 'worker:%' AND value < " + _stamp("$1"),
+            float(within),
+        )
         rows = await self.db.fetch("SELECT substr(key, 8) FROM meta WHERE key LIKE 'worker:%'")
         return [row[0] for row in rows]
 

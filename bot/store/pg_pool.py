@@ -29,6 +29,10 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     OSError,  # ConnectionResetError, ConnectionRefusedError, ... (TimeoutError is caught first)
 )
 
+# Seconds to wait for a free connection: every connection busy (a slow query, a stuck
+# transaction) must not make a message wait forever. The caller retries a StoreError.
+ACQUIRE_TIMEOUT = 10.0
+
 
 class Connections:
     """Up to ``size`` connections to ``dsn``; ``describe`` names the database in messages
@@ -41,6 +45,7 @@ class Connections:
         self.size = size
         self.describe = describe
         self.server_settings = server_settings
+        self.acquire_timeout = ACQUIRE_TIMEOUT
         self._pool: asyncpg.Pool | None = None
 
     @property
@@ -78,15 +83,21 @@ class Connections:
         """``work(connection)``; retried once on a fresh connection if its connection died and
         ``retry`` says running it twice is harmless."""
         for attempt in (1, 2):
-            closed = False
+            closed = acquired = False
             try:
-                async with self.pool.acquire() as conn:
+                async with self.pool.acquire(timeout=self.acquire_timeout) as conn:
+                    acquired = True
                     try:
                         return await work(conn)
                     except asyncpg.InterfaceError:  # e.g. "connection is closed"
                         closed = conn.is_closed()
                         raise
             except TimeoutError as exc:
+                if not acquired:
+                    raise StoreError(
+                        f"no connection to database {self.describe} within "
+                        f"{self.acquire_timeout:g} s (all {self.size} busy, or it does not answer)"
+                    ) from exc
                 raise StoreError(f"database {self.describe} did not answer in time") from exc
             except (*CONNECTION_ERRORS, asyncpg.InterfaceError) as exc:
                 if isinstance(exc, asyncpg.InterfaceError) and not closed:

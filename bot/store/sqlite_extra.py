@@ -14,6 +14,9 @@ from .base import Image, ModelScope, ScopedChoices, UsageTotals
 
 log = logging.getLogger(__name__)
 
+# Heartbeats: the database's clock, UTC, as text that sorts as time does.
+_STAMP = "%Y-%m-%dT%H:%M:%f"
+
 
 class SQLiteExtras:
     """Mixed into :class:`~bot.store.sqlite.SQLiteStore`, which provides ``db``."""
@@ -194,16 +197,18 @@ class SQLiteExtras:
 
     # -- processes ----------------------------------------------------------------------------
 
-    async def heartbeat(self, worker: str, at: dt.datetime) -> None:
+    async def heartbeat(self, worker: str, *, ago: float = 0.0) -> None:
         await self.db.execute(
-            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "INSERT INTO meta (key, value) VALUES (?, strftime(?, 'now', ?)) "
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (f"worker:{worker}", at.astimezone(dt.UTC).isoformat()),
+            (f"worker:{worker}", _STAMP, f"-{ago} seconds"),
         )
 
-    async def live_workers(self, since: dt.datetime) -> list[str]:
-        stamp = since.astimezone(dt.UTC).isoformat()
-        await self.db.execute("DELETE FROM meta WHERE key LIKE 'worker:%' AND value < ?", (stamp,))
+    async def live_workers(self, within: float) -> list[str]:
+        await self.db.execute(
+            "DELETE FROM meta WHERE key LIKE 'worker:%' AND value < strftime(?, 'now', ?)",
+            (_STAMP, f"-{within} seconds"),
+        )
         return [
             row[0]
             for row in await self._all("SELECT substr(key, 8) FROM meta WHERE key LIKE 'worker:%'")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -16,11 +17,12 @@ from bot.access import NoticeThrottle, Refusal
 from bot.limits import THREAD_NAME_LIMIT
 from bot.ratelimit import Decision, LocalLimiter, scope_of
 from bot.replies import Said, Submitted
+from bot.replies.service import SHOW_WAITING_AFTER
 
 from .reading import Reader
 from .reasoning import ReasoningButton
 from .recovery import mend_interrupted_replies
-from .surface import Channel, DiscordSurface, StopButton, notice
+from .surface import Channel, DiscordSurface, StopButton, notice, typing
 
 if TYPE_CHECKING:
     from bot.app import ChatBot
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REPLY = discord.MessageType.reply
+THREAD_ALREADY_CREATED = 160004  # Discord's "A thread has already been created for this message"
 ANSWERABLE_TYPES = (discord.MessageType.default, REPLY)
 LIMIT_NOTICE_EVERY = 60.0  # seconds: a rate-limited person is told once in this long
 
@@ -136,9 +139,7 @@ class Chat(commands.Cog):
         channel: Channel = message.channel
         channel_id = message.channel.id
         if not known:
-            opened = await self._open_conversation(
-                message, said.text, author=author, manage_threads=manage_threads
-            )
+            opened = await self._open_waiting(message, said.text, author, manage_threads)
             if opened is None:
                 return
             channel_id, channel = opened
@@ -147,6 +148,37 @@ class Chat(commands.Cog):
             return said
 
         await self._submit(message, channel, author, read, channel_id)
+
+    async def _open_waiting(
+        self,
+        message: discord.Message,
+        text: str,
+        author: discord.abc.User,
+        manage_threads: bool | None,
+    ) -> tuple[int, Channel] | None:
+        """``_open_conversation``, tried again while the database is unreachable (typing
+        meanwhile, once it takes a while); after the last try the person is told."""
+        replies = self.bot.replies
+        waited, shown = 0.0, False
+        async with contextlib.AsyncExitStack() as waiting:
+            for delay in (*replies.retry_delays, None):
+                try:
+                    return await self._open_conversation(
+                        message, text, author=author, manage_threads=manage_threads
+                    )
+                except Exception as exc:  # the store: nothing was shown or opened yet
+                    if delay is None or replies.closing:
+                        log.error("Gave up on message %s: %s", message.id, exc)
+                        break
+                    log.warning("Could not open a conversation for message %s (%s); "
+                                "retrying in %g s", message.id, exc, delay)  # fmt: skip
+                if waited + delay >= SHOW_WAITING_AFTER and not shown:
+                    shown = True
+                    await waiting.enter_async_context(typing(message.channel))
+                await replies.sleep(delay)
+                waited += delay
+        await notice(message, self.texts_for(message, author).not_saved)
+        return None
 
     async def _submit(
         self,
@@ -173,6 +205,8 @@ class Chat(commands.Cog):
         )  # fmt: skip
         if result is Submitted.STORED:
             log.info("Stored message %s unanswered: shutting down", message.id)
+        elif result is Submitted.NOT_SAVED:
+            log.warning("Message %s not stored: the database stayed unreachable", message.id)
 
     @commands.Cog.listener()
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
@@ -343,6 +377,17 @@ class Chat(commands.Cog):
         if not task.cancelled():
             task.exception()  # a failure was told to the user; don't warn it was never seen
 
+    async def _thread_of(self, message: discord.Message) -> discord.Thread:
+        """The thread already opened on ``message`` (it has the message's id)."""
+        thread = message.guild.get_thread(message.id) if message.guild else None
+        if thread is None:
+            channel = await self.bot.fetch_channel(message.id)
+            if not isinstance(channel, discord.Thread):
+                raise discord.ClientException(f"{message.id} is not a thread")
+            thread = channel
+        log.info("Using the thread already opened on message %s", message.id)
+        return thread
+
     async def _open_thread(self, message: discord.Message, text: str) -> discord.Thread:
         """Open the thread; if Discord refuses, say so next to the message (the reply waiting
         for the thread then stops quietly)."""
@@ -356,6 +401,8 @@ class Chat(commands.Cog):
             await notice(message, said.cannot_open_thread([label]))
             raise
         except discord.HTTPException as exc:  # 429 or 5xx after discord.py's own retries
+            if exc.code == THREAD_ALREADY_CREATED:  # a redelivery, or our own retried request
+                return await self._thread_of(message)
             log.warning("Could not open a thread on message %s: %s", message.id, exc)
             await notice(message, said.thread_failed)
             raise

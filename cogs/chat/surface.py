@@ -125,7 +125,11 @@ class DiscordSurface:
             return self.channel
         try:
             return await asyncio.shield(self.channel)
-        except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
+        except asyncio.CancelledError:
+            if not self.channel.cancelled():
+                raise  # this reply is being cancelled, not the thread's opening
+            raise Gone("no thread: its opening was cancelled") from None
+        except (discord.DiscordException, aiohttp.ClientError, OSError) as exc:
             raise Gone(f"no thread: {exc}") from exc
 
     async def ready(self) -> None:

@@ -62,3 +62,42 @@ async def test_identifies_in_one_bucket_are_spaced_across_processes(redis_space)
     finally:
         for gate in gates:
             await gate.close()
+
+
+class BrokenRedis:
+    """Redis refusing connections."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def set(self, *args, **kwargs):
+        self.calls += 1
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    async def pttl(self, key):
+        raise AssertionError("not reached")
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_identify_falls_back_to_local_spacing_while_redis_fails(caplog):
+    now, slept = [100.0], []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    redis = BrokenRedis()
+    gate = IdentifyGate(redis, prefix="t:", spacing=5.0, clock=lambda: now[0], sleep=sleep)  # type: ignore[arg-type]
+    await gate.wait(0)  # the first IDENTIFY: no wait
+    now[0] += 1.0
+    await gate.wait(0)  # a re-IDENTIFY a second later: the rest of the spacing
+    await gate.wait(0)
+
+    assert redis.calls == 3  # Redis was tried each time, never ending the process
+    assert slept == [4.0, 5.0]
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert (
+        len(warnings) == 1 and "spacing IDENTIFYs in this process only" in warnings[0].getMessage()
+    )

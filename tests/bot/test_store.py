@@ -586,3 +586,22 @@ async def test_idle_conversations_are_deleted(store):
     assert await store.delete_idle(later - dt.timedelta(hours=1)) == []  # active an hour ago
     assert await store.delete_idle(later) == [1]
     await store.purge()
+
+
+async def test_liveness_is_on_the_databases_clock(backend, store):
+    # Heartbeats are written and compared with the database's now(): a process whose own
+    # clock is 45 s off is alive all the same (no process clock enters these calls).
+    other = backend.new_store()  # a second process on the same database
+    await other.open()
+    try:
+        await store.heartbeat("here")
+        await other.heartbeat("there")
+        await other.heartbeat("silent", ago=61)
+        assert sorted(await store.live_workers(60)) == ["here", "there"]
+        assert sorted(await other.live_workers(60)) == ["here", "there"]
+        await store.retire("here")
+        assert await other.live_workers(60) == ["there"]
+        await other.heartbeat("silent")  # back: alive again
+        assert sorted(await store.live_workers(60)) == ["silent", "there"]
+    finally:
+        await other.close()

@@ -212,3 +212,16 @@ async def test_places_stored_before_via_interaction_are_marked(pg_database, monk
         assert await store.conversation_ids(10) == [2]
     finally:
         await store.close()
+
+
+async def test_a_pool_acquire_times_out_and_says_so(pg_database):
+    store = pg_database.store(pool_size=1)
+    await store.open()
+    try:
+        store.db.acquire_timeout = 0.2
+        async with store.db.pool.acquire():  # the only connection, held (a stuck query)
+            with pytest.raises(StoreError, match=r"no connection to database .* within 0\.2 s"):
+                await store.get_conversation(1)
+        assert await store.get_conversation(1) is None  # free again: it answers
+    finally:
+        await store.close()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 
 from bot.store import SQLiteStore, TurnStatus
@@ -20,12 +18,10 @@ async def store(tmp_path):
 
 
 async def test_a_starting_process_takes_over_only_what_dead_ones_left(store):
-    now = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
-    clock = [now]
-    alive = Workers(store, name="alive", now=lambda: clock[0])
-    dead = Workers(store, name="dead", now=lambda: clock[0] - dt.timedelta(seconds=DEAD_AFTER + 1))
+    alive = Workers(store, name="alive")
+    dead = Workers(store, name="dead")
     await alive.beat()
-    await dead.beat()  # its last heartbeat, over a minute ago
+    await store.heartbeat(dead.name, ago=DEAD_AFTER + 1)  # its last heartbeat, over a minute ago
     mine = await store.add_turn(1, role="assistant", content="", tokens=1,
                                 status=TurnStatus.STREAMING, worker="alive")  # fmt: skip
     left = await store.add_turn(1, role="assistant", content="", tokens=1,
@@ -34,7 +30,7 @@ async def test_a_starting_process_takes_over_only_what_dead_ones_left(store):
         1, role="assistant", content="", tokens=1, status=TurnStatus.STREAMING
     )  # fmt: skip  (before workers)
 
-    starting = Workers(store, name="new", now=lambda: clock[0])
+    starting = Workers(store, name="new")
     await starting.beat()
     assert await starting.live() == {"alive", "new"}
     taken = await starting.adopt_orphans()

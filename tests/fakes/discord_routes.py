@@ -158,6 +158,9 @@ async def _start_thread(fake: FakeDiscord, channel_id: int, message_id: int, bod
     parent = fake.channels.get(channel_id)
     if parent is None or _find(fake, channel_id, message_id) is None:
         return _not_found()
+    if message_id in fake.channels:  # as on Discord: one thread per message
+        error = {"message": "A thread has already been created for this message", "code": 160004}
+        return json_response(error, 400)
     thread = {
         "id": str(message_id),  # as on Discord, a thread started from a message shares its id
         "type": 11,

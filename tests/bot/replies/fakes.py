@@ -17,7 +17,7 @@ from bot.models import Models
 from bot.pacing import Pacer
 from bot.ratelimit import LocalLimiter
 from bot.replies import UNLIMITED, Button, Deps, Failed, Gone, Limits, Refused, Replies
-from bot.store import SQLiteStore
+from bot.store import SQLiteStore, Store
 from bot.tokens import TokenCounter
 
 COUNTER = TokenCounter.for_model("gpt-4o-mini")
@@ -141,7 +141,7 @@ class Clock:
 
 @dataclass
 class World:
-    store: SQLiteStore
+    store: Store
     conversations: Conversations
     model: FakeModel
     replies: Replies
@@ -173,8 +173,10 @@ class World:
         return [(t.role, t.content) for t in reversed(turns)]
 
 
-async def make_world(*, guild_rpm: int = 0, clock: Clock | None = None) -> World:
-    store = SQLiteStore(":memory:")
+async def make_world(
+    *, guild_rpm: int = 0, clock: Clock | None = None, store: Store | None = None
+) -> World:
+    store = store or SQLiteStore(":memory:")
     await store.open()
     await store.create_conversation(1, guild_id=5, parent_id=6, owner_id=7)
     conversations = Conversations(store, COUNTER, budget=Budget(8192, 256))
