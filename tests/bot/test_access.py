@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.access import Access, Membership, NoticeThrottle, Refusal, TtlCache
+from bot.access import Access, Membership, NoticeThrottle, Refusal
+from bot.bounded import TtlCache
 
 LISTS = Access(
     guilds=frozenset({1}), channels=frozenset({10, 99}), roles=frozenset({5}),
