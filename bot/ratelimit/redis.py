@@ -13,7 +13,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -50,6 +50,62 @@ LIMITS = (None, ACCOUNT, SERVER_REQUESTS, SERVER_TOKENS, USER_REQUESTS)
 PRIVATE_LIMITS = (None, ACCOUNT, PRIVATE_REQUESTS, PRIVATE_TOKENS, USER_REQUESTS)
 
 
+class Fallback:
+    """When a Redis call may be made, and what its failure means: this process decides alone
+    (the caller's fallback) from the first failure, says so once, lets one call at a time try
+    Redis again every ``retry_after`` seconds, and says when it answers again. Shared by the
+    limiter and the spending budgets, which differ only in what they say."""
+
+    def __init__(
+        self,
+        *,
+        where: str,
+        what: str,
+        clock: Clock = time.monotonic,
+        timeout: float = TIMEOUT,
+        retry_after: float = RETRY_AFTER,
+    ) -> None:
+        self.where = where  # for the log: the URL without its password
+        self.what = what  # what this process keeps alone meanwhile ("the limits")
+        self.clock = clock
+        self.timeout = timeout
+        self.retry_after = retry_after
+        self.down = False  # Redis failed: deciding alone until it answers again
+        self.failures = 0  # calls that Redis failed (each decided by this process alone)
+        self._retry_at = 0.0
+        self._probing = False  # one call at a time tries a Redis that failed
+
+    async def call(self, make: Callable[[], Awaitable[Any]]) -> Any | None:
+        """``make()``'s answer, or None when this process decides alone: Redis failed just
+        now, or failed lately and it is not yet time (or another call's turn) to try again."""
+        probe = self.down
+        if probe and (self._probing or self.clock() < self._retry_at):
+            return None
+        if probe:
+            self._probing = True
+        try:
+            async with asyncio.timeout(self.timeout):
+                result = await make()
+        except (RedisError, OSError, TimeoutError) as error:
+            self.failures += 1
+            self._retry_at = self.clock() + self.retry_after
+            if not self.down:
+                self.down = True
+                log.warning(
+                    "%s is unreachable or too slow (%s): this process keeps %s alone until "
+                    "it answers; trying again every %g s",
+                    self.where, str(error) or type(error).__name__, self.what, self.retry_after,
+                )  # fmt: skip
+            return None
+        finally:
+            if probe:
+                self._probing = False
+        if self.down:
+            self.down = False
+            log.info("%s answers again: %s are shared again", self.where, self.what)
+        return result
+
+
 class RedisLimiter:
     """Per-server requests and tokens per minute, per-user requests per minute, each person's
     private budget outside servers (``dm_*``; 0 disables one), and the account's hold, in
@@ -78,23 +134,20 @@ class RedisLimiter:
         self.guild_rpm, self.guild_tpm, self.user_rpm = guild_rpm, guild_tpm, user_rpm
         self.prefix = prefix
         self.where = where  # for the log: the URL without its password
-        self.timeout = timeout
-        self.retry_after = retry_after
         self.dm_rpm, self.dm_tpm = dm_rpm, dm_tpm
         self.local = LocalLimiter(
             guild_rpm, guild_tpm, user_rpm, dm_rpm, dm_tpm, clock=clock or time.monotonic
         )
         self._test_clock = clock
-        self._monotonic = clock or time.monotonic
+        self.fallback = Fallback(
+            where=where, what="the limits", clock=clock or time.monotonic, timeout=timeout,
+            retry_after=retry_after,
+        )  # fmt: skip
         self._acquire = client.register_script(scripts.ACQUIRE)
         self._adjust = client.register_script(scripts.ADJUST)
         self._hold = client.register_script(scripts.HOLD)
         self._peek = client.register_script(scripts.PEEK)
         self._account_key = f"{prefix}account"
-        self.down = False  # Redis failed: deciding alone until it answers again
-        self.failures = 0  # calls that Redis failed (each decided by this process alone)
-        self._retry_at = 0.0
-        self._probing = False  # one call at a time tries a Redis that failed
 
     @classmethod
     def from_url(
@@ -174,38 +227,16 @@ class RedisLimiter:
     async def _run(
         self, script: AsyncScript, keys: Sequence[str], args: Sequence[float | str]
     ) -> Any | None:
-        """The script's result, or None when the decision is this process's alone: Redis
-        failed just now, or failed lately and it is not yet time (or another call's turn) to
-        try it again."""
-        probe = self.down
-        if probe and (self._probing or self._monotonic() < self._retry_at):
-            return None
-        if probe:
-            self._probing = True
-        try:
-            async with asyncio.timeout(self.timeout):
-                result = await script(keys=keys, args=args)
-        except (RedisError, OSError, TimeoutError) as error:
-            self._failed(error)
-            return None
-        finally:
-            if probe:
-                self._probing = False
-        if self.down:
-            self.down = False
-            log.info("%s answers again: the limits are shared again", self.where)
-        return result
+        """The script's result, or None when this process decides alone (see Fallback)."""
+        return await self.fallback.call(lambda: script(keys=keys, args=args))
 
-    def _failed(self, error: BaseException) -> None:
-        self.failures += 1
-        self._retry_at = self._monotonic() + self.retry_after
-        if not self.down:
-            self.down = True
-            log.warning(
-                "%s is unreachable or too slow (%s): this process applies the limits alone "
-                "until it answers; trying again every %g s",
-                self.where, str(error) or type(error).__name__, self.retry_after,
-            )  # fmt: skip
+    @property
+    def down(self) -> bool:
+        return self.fallback.down
+
+    @property
+    def failures(self) -> int:
+        return self.fallback.failures
 
 
 class RedisSpending:
@@ -229,20 +260,17 @@ class RedisSpending:
         retry_after: float = RETRY_AFTER,
     ) -> None:
         self.client = client
-        self._monotonic = monotonic
         self.user_budget, self.guild_budget = user_budget, guild_budget
         self.prefix = prefix
         self.where = where
         self.clock = clock
-        self.timeout = timeout
-        self.retry_after = retry_after
+        self.fallback = Fallback(
+            where=where, what="the spending budgets", clock=monotonic, timeout=timeout,
+            retry_after=retry_after,
+        )  # fmt: skip
         self.local = LocalSpending(user_budget, guild_budget, seed=seed, clock=clock)
         self._reserve = client.register_script(scripts.RESERVE)
         self._spend = client.register_script(scripts.SPEND)
-        self.down = False
-        self.failures = 0
-        self._retry_at = 0.0
-        self._probing = False  # one call at a time tries a Redis that failed
 
     def may_notify(self, user_id: int) -> bool:
         return self.local.may_notify(user_id)
@@ -277,7 +305,7 @@ class RedisSpending:
 
     async def spent(self, user_id: int, guild_id: int | None) -> tuple[float, float]:
         keys = self._keys(day_of(self.clock()), user_id, guild_id)
-        values = await self._call(self.client.mget(keys))
+        values = await self.fallback.call(lambda: self.client.mget(keys))
         if values is None:
             return await self.local.spent(user_id, guild_id)
         user = float(values[0] or 0)
@@ -296,37 +324,15 @@ class RedisSpending:
     async def _run(
         self, script: AsyncScript, keys: Sequence[str], args: Sequence[float | str]
     ) -> Any | None:
-        return await self._call(script(keys=keys, args=args))
-
-    async def _call(self, call: Awaitable[Any]) -> Any | None:
-        """The answer, or None when this process decides alone (Redis failed now or lately).
-        A settlement that Redis did not take leaves the reservation counted: too much, never
+        """The script's result, or None when this process decides alone (see Fallback). A
+        settlement that Redis did not take leaves the reservation counted: too much, never
         too little."""
-        probe = self.down
-        if probe and (self._probing or self._monotonic() < self._retry_at):
-            close = getattr(call, "close", None)
-            if close is not None:
-                close()  # a coroutine never awaited
-            return None
-        if probe:
-            self._probing = True
-        try:
-            async with asyncio.timeout(self.timeout):
-                result = await call
-        except (RedisError, OSError, TimeoutError) as error:
-            self.failures += 1
-            self._retry_at = self._monotonic() + self.retry_after
-            if not self.down:
-                self.down = True
-                log.warning(
-                    "%s is unreachable or too slow (%s): this process keeps the spending "
-                    "budgets alone until it answers", self.where, str(error) or type(error).__name__,
-                )  # fmt: skip
-            return None
-        finally:
-            if probe:
-                self._probing = False
-        if self.down:
-            self.down = False
-            log.info("%s answers again: the spending budgets are shared again", self.where)
-        return result
+        return await self.fallback.call(lambda: script(keys=keys, args=args))
+
+    @property
+    def down(self) -> bool:
+        return self.fallback.down
+
+    @property
+    def failures(self) -> int:
+        return self.fallback.failures

@@ -37,6 +37,34 @@ local function save(key, capacity, level, now, margin)
     redis.call('SET', key, string.format('%.17g %.17g', level, now), 'PX', ttl)
   end
 end
+
+-- LocalLimiter.decide's verdict: the longest wait and its limit's rank (0, 0: granted), and
+-- each bucket's level now. KEYS and ARGV as ACQUIRE's.
+-- Equal waits name the limit whose name sorts last, as Python's max() over (wait, name) does:
+-- account (1) < server requests (2) < server tokens (3) < your requests (4).
+local function decide(now, amounts)
+  local best_wait, best_rank = 0, 0
+  local levels = {}
+  for i = 1, 3 do
+    local capacity = tonumber(ARGV[i])
+    if capacity > 0 then
+      local level = level_of(KEYS[i], capacity, now)
+      levels[i] = level
+      local needed = math.min(amounts[i], capacity)
+      local wait = 0
+      if level < needed then wait = (needed - level) * 60 / capacity end
+      if wait > best_wait or (wait == best_wait and i + 1 > best_rank) then
+        best_wait, best_rank = wait, i + 1
+      end
+    end
+  end
+  local hold = redis.call('GET', KEYS[4])
+  if hold then
+    local wait = math.max(0, tonumber(hold) - now)
+    if wait > best_wait then best_wait, best_rank = wait, 1 end
+  end
+  return best_wait, best_rank, levels
+end
 """
 
 ACQUIRE = (
@@ -50,28 +78,7 @@ ACQUIRE = (
 local now = clock(ARGV[5])
 local margin = tonumber(ARGV[6])
 local amounts = {1, tonumber(ARGV[4]), 1}
--- Equal waits name the limit whose name sorts last, as Python's max() over (wait, name) does:
--- account (1) < server requests (2) < server tokens (3) < your requests (4).
-local best_wait, best_rank = 0, 0
-local levels = {}
-for i = 1, 3 do
-  local capacity = tonumber(ARGV[i])
-  if capacity > 0 then
-    local level = level_of(KEYS[i], capacity, now)
-    levels[i] = level
-    local needed = math.min(amounts[i], capacity)
-    local wait = 0
-    if level < needed then wait = (needed - level) * 60 / capacity end
-    if wait > best_wait or (wait == best_wait and i + 1 > best_rank) then
-      best_wait, best_rank = wait, i + 1
-    end
-  end
-end
-local hold = redis.call('GET', KEYS[4])
-if hold then
-  local wait = math.max(0, tonumber(hold) - now)
-  if wait > best_wait then best_wait, best_rank = wait, 1 end
-end
+local best_wait, best_rank, levels = decide(now, amounts)
 local granted = best_wait <= 0
 for i = 1, 3 do
   if levels[i] then
@@ -154,25 +161,7 @@ PEEK = (
 -- ACQUIRE's decision without charging or saving anything (LocalLimiter.decide, charge=False).
 -- KEYS and ARGV as ACQUIRE's. Returns {0, 0} when it would be granted, else as ACQUIRE.
 local now = clock(ARGV[5])
-local amounts = {1, tonumber(ARGV[4]), 1}
-local best_wait, best_rank = 0, 0
-for i = 1, 3 do
-  local capacity = tonumber(ARGV[i])
-  if capacity > 0 then
-    local level = level_of(KEYS[i], capacity, now)
-    local needed = math.min(amounts[i], capacity)
-    local wait = 0
-    if level < needed then wait = (needed - level) * 60 / capacity end
-    if wait > best_wait or (wait == best_wait and i + 1 > best_rank) then
-      best_wait, best_rank = wait, i + 1
-    end
-  end
-end
-local hold = redis.call('GET', KEYS[4])
-if hold then
-  local wait = math.max(0, tonumber(hold) - now)
-  if wait > best_wait then best_wait, best_rank = wait, 1 end
-end
+local best_wait, best_rank = decide(now, {1, tonumber(ARGV[4]), 1})
 if best_wait <= 0 then return {0, 0} end
 return {math.ceil(best_wait * 10), best_rank}
 """

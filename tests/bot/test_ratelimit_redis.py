@@ -171,7 +171,7 @@ async def test_without_redis_decisions_are_local_then_shared_again(redis_space, 
     assert time.perf_counter() - started < 1.0
     ((level, message),) = logged(caplog)
     assert level == logging.WARNING and "unreachable" in message
-    assert "applies the limits alone" in message
+    assert "keeps the limits alone" in message
 
     await relay.start()  # Redis is back, but the back-off has not passed: still local
     assert not (await limiter.acquire(1, 10, 1)).granted
