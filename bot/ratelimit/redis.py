@@ -106,7 +106,29 @@ class Fallback:
         return result
 
 
-class RedisLimiter:
+class InRedis:
+    """What the limiter and the budgets share: scripts run through one :class:`Fallback`."""
+
+    fallback: Fallback
+
+    async def _run(
+        self, script: AsyncScript, keys: Sequence[str], args: Sequence[float | str]
+    ) -> Any | None:
+        """The script's result, or None when this process decides alone (see Fallback). A
+        correction that Redis did not take leaves the reservation counted: too much, never
+        too little."""
+        return await self.fallback.call(lambda: script(keys=keys, args=args))
+
+    @property
+    def down(self) -> bool:
+        return self.fallback.down
+
+    @property
+    def failures(self) -> int:
+        return self.fallback.failures
+
+
+class RedisLimiter(InRedis):
     """Per-server requests and tokens per minute, per-user requests per minute, each person's
     private budget outside servers (``dm_*``; 0 disables one), and the account's hold, in
     Redis under ``prefix``. The scripts take each bucket's capacity from the call, so a private
@@ -224,22 +246,8 @@ class RedisLimiter:
         args = [capacity, delta, self._now(), TTL_MARGIN_MS]
         return await self._run(self._adjust, [self._key("tpm", scope)], args) is not None
 
-    async def _run(
-        self, script: AsyncScript, keys: Sequence[str], args: Sequence[float | str]
-    ) -> Any | None:
-        """The script's result, or None when this process decides alone (see Fallback)."""
-        return await self.fallback.call(lambda: script(keys=keys, args=args))
 
-    @property
-    def down(self) -> bool:
-        return self.fallback.down
-
-    @property
-    def failures(self) -> int:
-        return self.fallback.failures
-
-
-class RedisSpending:
+class RedisSpending(InRedis):
     """The day's spend per person and per server in Redis under ``prefix`` (keys named for the
     UTC day, expiring an hour after it ends), shared by every process. When Redis fails, this
     process decides alone with a :class:`LocalSpending` seeded from the stored usage, as the
@@ -320,19 +328,3 @@ class RedisSpending:
     def _ttl(self, now: float) -> int:
         """Milliseconds a day's key lives: to the end of the UTC day, and an hour more."""
         return math.ceil((until_midnight(now) + 3600) * 1000)
-
-    async def _run(
-        self, script: AsyncScript, keys: Sequence[str], args: Sequence[float | str]
-    ) -> Any | None:
-        """The script's result, or None when this process decides alone (see Fallback). A
-        settlement that Redis did not take leaves the reservation counted: too much, never
-        too little."""
-        return await self.fallback.call(lambda: script(keys=keys, args=args))
-
-    @property
-    def down(self) -> bool:
-        return self.fallback.down
-
-    @property
-    def failures(self) -> int:
-        return self.fallback.failures
