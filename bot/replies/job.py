@@ -17,6 +17,7 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
+from ..access import NoticeThrottle
 from ..choices import Choices
 from ..context import ChatRequest
 from ..conversations import Conversations
@@ -35,6 +36,7 @@ from .surface import Button, Failed, Surface
 log = logging.getLogger(__name__)
 
 SHORT_WAIT = 5.0  # seconds: a rate-limit wait up to this is waited out with the typing indicator
+LIMIT_NOTICE_EVERY = 60.0  # seconds: a person refused by a rate limit is told once in this long
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,12 @@ class Deps:
     # A REST slot held for the post made in it, so that its text is chosen when it may leave.
     post_slot: Callable[[], AbstractAsyncContextManager[None]] = contextlib.nullcontext
     spending: Spending | None = None  # USER_/GUILD_DAILY_BUDGET, when either is set
+    # Who was told of a rate limit lately, on ``clock``: one notice a minute each, however
+    # many replies they ask for in the meantime (the daily budgets' notices are Spending's).
+    limit_notices: NoticeThrottle = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "limit_notices", NoticeThrottle(LIMIT_NOTICE_EVERY, self.clock))
 
 
 class Job:
@@ -249,7 +257,8 @@ class Job:
             if decision.wait > self.deps.short_wait:
                 log.info("Refused a request in %s: %s limit", self.conversation_id, decision.limit)
                 self.deps.metrics.refused(decision.limit or "")
-                await self.surface.tell(self.texts.rate_limited(decision.limit, decision.wait))
+                if self.deps.limit_notices.should_tell(self.asker):
+                    await self.surface.tell(self.texts.rate_limited(decision.limit, decision.wait))
                 return None
             async with self.surface.typing():
                 with contextlib.suppress(TimeoutError):

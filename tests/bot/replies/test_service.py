@@ -164,6 +164,30 @@ async def test_a_long_rate_limit_wait_is_told_and_leaves_no_reply_turn():
     await world.store.close()
 
 
+async def test_rate_limit_notices_in_a_conversation_go_out_once_a_minute_per_person():
+    clock = Clock()
+    world = await make_world(guild_rpm=1, clock=clock)
+    refused = texts.rate_limited("server requests", 60.0)
+
+    async def say(message_id: int, author_id: int = 7) -> None:
+        await world.say(message_id, f"message {message_id}", author_id=author_id)
+        await world.idle()
+
+    await say(100)  # answered: the server's one request a minute is spent
+    for message_id in range(101, 111):  # one person asks again and again: told once
+        await say(message_id)
+    assert world.surface.notices == [refused]
+    await say(111, author_id=8)  # another person is told all the same
+    assert world.surface.notices == [refused, refused]
+    assert len(world.model.requests) == 1  # none of the refused was asked of the model
+
+    clock.now += 61  # a minute on: answered, then refused and told again
+    await say(112)
+    await say(113)
+    assert len(world.model.requests) == 2 and world.surface.notices == [refused] * 3
+    await world.store.close()
+
+
 @pytest.mark.parametrize(
     ("error", "notice"),
     [
