@@ -271,25 +271,31 @@ class Job:
         for attempt in range(2):
             assert self.model is not None
             try:
-                stream = deps.llm.stream(
-                    self.request.messages,
-                    max_tokens=self.model.budget.completion,
-                    reply=self.reply,
-                    on_retry=self._on_retry,
-                    cache_key=self._cache_key(),
-                    model=self.model.name,
-                )
-                async for delta in stream:
-                    if is_first_delta(self.reply, delta):
-                        deps.metrics.first_token(deps.clock() - self._asked_at)
-                    if delta.text:
-                        self.display.feed(delta.text)
-                    elif delta.reasoning and not self.reply.text:
-                        self._thinking()
-                    # Let other tasks run between chunks: a stream's buffered chunks would
-                    # otherwise be handled in one turn of the loop, and with many streams one
-                    # turn took seconds (bench/streaming.py), delaying Discord requests.
-                    await asyncio.sleep(0)
+                # Closed here, in this task, when the reply is stopped between two deltas (the
+                # stream then waits at a yield): left to the garbage collector, it was closed
+                # later in a task of its own, its HTTP response with it, and now and then that
+                # task failed unseen ("aclose(): asynchronous generator is already running").
+                async with contextlib.aclosing(
+                    deps.llm.stream(
+                        self.request.messages,
+                        max_tokens=self.model.budget.completion,
+                        reply=self.reply,
+                        on_retry=self._on_retry,
+                        cache_key=self._cache_key(),
+                        model=self.model.name,
+                    )
+                ) as stream:
+                    async for delta in stream:
+                        if is_first_delta(self.reply, delta):
+                            deps.metrics.first_token(deps.clock() - self._asked_at)
+                        if delta.text:
+                            self.display.feed(delta.text)
+                        elif delta.reasoning and not self.reply.text:
+                            self._thinking()
+                        # Let other tasks run between chunks: a stream's buffered chunks would
+                        # otherwise be handled in one turn of the loop, and with many streams one
+                        # turn took seconds (bench/streaming.py), delaying Discord requests.
+                        await asyncio.sleep(0)
                 return
             except LLMError as error:
                 if attempt or self.reply.text or not self._learn(error):

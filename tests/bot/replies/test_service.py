@@ -107,6 +107,24 @@ async def test_deleting_the_question_being_answered_stops_the_reply(world):
     assert await world.history() == []
 
 
+async def test_a_stopped_stream_is_closed_by_the_reply_before_it_ends(world):
+    """Stopped between two deltas, the model stream is closed in the reply's own task, not left
+    to the garbage collector (which closed it later, in a task of its own, and logged
+    "aclose(): asynchronous generator is already running" now and then)."""
+    many = " ".join(f"w{i}" for i in range(3000))
+    world.model.respond(Answer(many))
+    await world.say(101, "question", author_id=7)
+    await world.shown()
+    assert world.replies.stop(1, world.surface.messages[0].id, 7, manage_messages=False) is (
+        Stop.STOPPED
+    )
+    await world.idle()
+    assert world.model.closed_in == ["generate-1"]
+    assert world.surface.texts[-1].endswith(texts.stopped)
+    [(role, content)] = (await world.history())[1:]
+    assert role == "assistant" and many.startswith(content) and len(content) < len(many)
+
+
 @pytest.mark.parametrize(
     ("user_id", "moderator", "expected"),
     [(7, False, Stop.STOPPED), (8, True, Stop.STOPPED), (8, False, Stop.REFUSED)],
