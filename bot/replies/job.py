@@ -273,8 +273,8 @@ class Job:
             try:
                 # Closed here, in this task, when the reply is stopped between two deltas (the
                 # stream then waits at a yield): left to the garbage collector, it was closed
-                # later in a task of its own, its HTTP response with it, and now and then that
-                # task failed unseen ("aclose(): asynchronous generator is already running").
+                # later in a task of its own, its HTTP response with it, and a failure there goes
+                # unseen (as "aclose(): asynchronous generator is already running" was reported).
                 async with contextlib.aclosing(
                     deps.llm.stream(
                         self.request.messages,
