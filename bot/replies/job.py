@@ -17,6 +17,7 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
+from ..access import NoticeThrottle
 from ..choices import Choices
 from ..context import ChatRequest
 from ..conversations import Conversations
@@ -35,6 +36,7 @@ from .surface import Button, Failed, Surface
 log = logging.getLogger(__name__)
 
 SHORT_WAIT = 5.0  # seconds: a rate-limit wait up to this is waited out with the typing indicator
+LIMIT_NOTICE_EVERY = 60.0  # seconds: a person refused by a rate limit is told once in this long
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,12 @@ class Deps:
     # A REST slot held for the post made in it, so that its text is chosen when it may leave.
     post_slot: Callable[[], AbstractAsyncContextManager[None]] = contextlib.nullcontext
     spending: Spending | None = None  # USER_/GUILD_DAILY_BUDGET, when either is set
+    # Who was told of a rate limit lately, on ``clock``: one notice a minute each, however
+    # many replies they ask for in the meantime (the daily budgets' notices are Spending's).
+    limit_notices: NoticeThrottle = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "limit_notices", NoticeThrottle(LIMIT_NOTICE_EVERY, self.clock))
 
 
 class Job:
@@ -249,7 +257,8 @@ class Job:
             if decision.wait > self.deps.short_wait:
                 log.info("Refused a request in %s: %s limit", self.conversation_id, decision.limit)
                 self.deps.metrics.refused(decision.limit or "")
-                await self.surface.tell(self.texts.rate_limited(decision.limit, decision.wait))
+                if self.deps.limit_notices.should_tell(self.asker):
+                    await self.surface.tell(self.texts.rate_limited(decision.limit, decision.wait))
                 return None
             async with self.surface.typing():
                 with contextlib.suppress(TimeoutError):
@@ -262,25 +271,31 @@ class Job:
         for attempt in range(2):
             assert self.model is not None
             try:
-                stream = deps.llm.stream(
-                    self.request.messages,
-                    max_tokens=self.model.budget.completion,
-                    reply=self.reply,
-                    on_retry=self._on_retry,
-                    cache_key=self._cache_key(),
-                    model=self.model.name,
-                )
-                async for delta in stream:
-                    if is_first_delta(self.reply, delta):
-                        deps.metrics.first_token(deps.clock() - self._asked_at)
-                    if delta.text:
-                        self.display.feed(delta.text)
-                    elif delta.reasoning and not self.reply.text:
-                        self._thinking()
-                    # Let other tasks run between chunks: a stream's buffered chunks would
-                    # otherwise be handled in one turn of the loop, and with many streams one
-                    # turn took seconds (bench/streaming.py), delaying Discord requests.
-                    await asyncio.sleep(0)
+                # Closed here, in this task, when the reply is stopped between two deltas (the
+                # stream then waits at a yield): left to the garbage collector, it was closed
+                # later in a task of its own, its HTTP response with it, and a failure there goes
+                # unseen (as "aclose(): asynchronous generator is already running" was reported).
+                async with contextlib.aclosing(
+                    deps.llm.stream(
+                        self.request.messages,
+                        max_tokens=self.model.budget.completion,
+                        reply=self.reply,
+                        on_retry=self._on_retry,
+                        cache_key=self._cache_key(),
+                        model=self.model.name,
+                    )
+                ) as stream:
+                    async for delta in stream:
+                        if is_first_delta(self.reply, delta):
+                            deps.metrics.first_token(deps.clock() - self._asked_at)
+                        if delta.text:
+                            self.display.feed(delta.text)
+                        elif delta.reasoning and not self.reply.text:
+                            self._thinking()
+                        # Let other tasks run between chunks: a stream's buffered chunks would
+                        # otherwise be handled in one turn of the loop, and with many streams one
+                        # turn took seconds (bench/streaming.py), delaying Discord requests.
+                        await asyncio.sleep(0)
                 return
             except LLMError as error:
                 if attempt or self.reply.text or not self._learn(error):

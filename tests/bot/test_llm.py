@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import openai
 import pytest
 from openai import AsyncOpenAI
@@ -285,3 +287,15 @@ async def test_a_complete_text_from_a_chat_model_gets_the_plain_allowance(fake_o
 def test_an_effort_the_model_will_not_get_is_logged(caplog, model, warned):
     client(False, model, reasoning_effort="low")
     assert ("REASONING_EFFORT is set" in caplog.text) is warned
+
+
+async def test_a_stream_closed_after_its_first_delta_hangs_up_its_http_response(fake_openai, llm):
+    gate = asyncio.Event()
+    fake_openai.respond(Script(text="one two three four", chunk_size=4, gate=gate))
+    messages = [{"role": "user", "content": "hi"}]
+    stream = llm.stream(messages, max_tokens=50, reply=Reply())
+    assert (await anext(stream)).text == "one "
+    await stream.aclose()  # as a stopped reply does (bot.replies.job)
+    gate.set()  # the server writes on, to a connection the client has closed
+    await asyncio.wait_for(fake_openai.hang_up.wait(), 5)
+    assert fake_openai.hung_up == 1 and fake_openai.done_at == {}

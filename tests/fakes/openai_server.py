@@ -81,12 +81,14 @@ class FakeOpenAI:
     first_chunk_at: dict[int, float] = field(default_factory=dict)
     done_at: dict[int, float] = field(default_factory=dict)
     models: list[str] | None = None  # what GET /models lists (None: no such route)
+    hung_up: int = 0  # streams whose client closed the connection before their end
 
     def __post_init__(self) -> None:
         self._scripts: collections.deque[Script] = collections.deque()
         self._runner: web.AppRunner | None = None
         self.held: list[Script] = []
         self._changed = asyncio.Condition()
+        self.hang_up = asyncio.Event()  # set when a client first closes a stream before its end
         self.port = 0
 
     @property
@@ -168,7 +170,12 @@ class FakeOpenAI:
                 return response
             if script.delay:
                 await asyncio.sleep(script.delay)
-            await _event(response, _chunk(body, delta))
+            try:
+                await _event(response, _chunk(body, delta))
+            except ConnectionResetError:  # aiohttp's ClientConnectionResetError too
+                self.hung_up += 1
+                self.hang_up.set()
+                return response
             if number == 0:
                 self.first_chunk_at[index] = time.monotonic()
             if number == 0 and script.gate is not None:

@@ -95,6 +95,7 @@ class FakeModel:
         self.requests: list[list[dict[str, Any]]] = []
         self.answers: list[Answer] = []
         self.changed = asyncio.Event()
+        self.closed_in: list[str] = []  # the task each finished or closed stream ended in
 
     def respond(self, *answers: Answer) -> None:
         self.answers.extend(answers)
@@ -105,24 +106,27 @@ class FakeModel:
         self.requests.append(messages)
         self.changed.set()
         answer = self.answers.pop(0) if self.answers else Answer()
-        if answer.gate is not None:
-            await answer.gate.wait()
-        if answer.error is not None:
-            raise answer.error
-        for thought in answer.reasoning:
-            reply.reasoning += thought
-            yield Delta(reasoning=thought)
-            if answer.thinking is not None:
-                await answer.thinking.wait()
-        for number, word in enumerate(answer.text.split(" ") if answer.text else []):
-            piece = word if not reply.text else " " + word
-            reply.text += piece
-            yield Delta(piece)
-            if number == 0 and answer.pause is not None:
-                await answer.pause.wait()
-            if answer.slow:
-                await asyncio.sleep(0)
-        reply.finish_reason = answer.finish_reason
+        try:
+            if answer.gate is not None:
+                await answer.gate.wait()
+            if answer.error is not None:
+                raise answer.error
+            for thought in answer.reasoning:
+                reply.reasoning += thought
+                yield Delta(reasoning=thought)
+                if answer.thinking is not None:
+                    await answer.thinking.wait()
+            for number, word in enumerate(answer.text.split(" ") if answer.text else []):
+                piece = word if not reply.text else " " + word
+                reply.text += piece
+                yield Delta(piece)
+                if number == 0 and answer.pause is not None:
+                    await answer.pause.wait()
+                if answer.slow:
+                    await asyncio.sleep(0)
+            reply.finish_reason = answer.finish_reason
+        finally:
+            self.closed_in.append(asyncio.current_task().get_name())  # type: ignore[union-attr]
 
     async def wait_for_requests(self, count: int) -> None:
         async with asyncio.timeout(5):

@@ -107,6 +107,24 @@ async def test_deleting_the_question_being_answered_stops_the_reply(world):
     assert await world.history() == []
 
 
+async def test_a_stopped_stream_is_closed_by_the_reply_before_it_ends(world):
+    """Stopped between two deltas, the model stream is closed in the reply's own task, not left
+    to the garbage collector (which closed it later, in a task of its own, and logged
+    "aclose(): asynchronous generator is already running" now and then)."""
+    many = " ".join(f"w{i}" for i in range(3000))
+    world.model.respond(Answer(many))
+    await world.say(101, "question", author_id=7)
+    await world.shown()
+    assert world.replies.stop(1, world.surface.messages[0].id, 7, manage_messages=False) is (
+        Stop.STOPPED
+    )
+    await world.idle()
+    assert world.model.closed_in == ["generate-1"]
+    assert world.surface.texts[-1].endswith(texts.stopped)
+    [(role, content)] = (await world.history())[1:]
+    assert role == "assistant" and many.startswith(content) and len(content) < len(many)
+
+
 @pytest.mark.parametrize(
     ("user_id", "moderator", "expected"),
     [(7, False, Stop.STOPPED), (8, True, Stop.STOPPED), (8, False, Stop.REFUSED)],
@@ -161,6 +179,30 @@ async def test_a_long_rate_limit_wait_is_told_and_leaves_no_reply_turn():
     await world.say(103, "three")
     await world.idle()
     assert roles_and_text(world.model.requests[1])[-2:] == [("user", "two"), ("user", "three")]
+    await world.store.close()
+
+
+async def test_rate_limit_notices_in_a_conversation_go_out_once_a_minute_per_person():
+    clock = Clock()
+    world = await make_world(guild_rpm=1, clock=clock)
+    refused = texts.rate_limited("server requests", 60.0)
+
+    async def say(message_id: int, author_id: int = 7) -> None:
+        await world.say(message_id, f"message {message_id}", author_id=author_id)
+        await world.idle()
+
+    await say(100)  # answered: the server's one request a minute is spent
+    for message_id in range(101, 111):  # one person asks again and again: told once
+        await say(message_id)
+    assert world.surface.notices == [refused]
+    await say(111, author_id=8)  # another person is told all the same
+    assert world.surface.notices == [refused, refused]
+    assert len(world.model.requests) == 1  # none of the refused was asked of the model
+
+    clock.now += 61  # a minute on: answered, then refused and told again
+    await say(112)
+    await say(113)
+    assert len(world.model.requests) == 2 and world.surface.notices == [refused] * 3
     await world.store.close()
 
 
