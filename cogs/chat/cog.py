@@ -32,7 +32,6 @@ log = logging.getLogger(__name__)
 REPLY = discord.MessageType.reply
 THREAD_ALREADY_CREATED = 160004  # Discord's "A thread has already been created for this message"
 ANSWERABLE_TYPES = (discord.MessageType.default, REPLY)
-LIMIT_NOTICE_EVERY = 60.0  # seconds: a rate-limited person is told once in this long
 
 
 def thread_name(prompt: str, fallback: str = texts.EN.thread_name_fallback) -> str:
@@ -51,7 +50,6 @@ class Chat(commands.Cog):
         self._mending: asyncio.Task[None] | None = None
         self.reader = Reader(bot)
         self.throttle = NoticeThrottle()  # a refused person is told once in a while
-        self.limit_notices = NoticeThrottle(LIMIT_NOTICE_EVERY)  # and a rate-limited one
         # This process's own count of conversations opened, per person and per server, at the
         # limiter's request rates: the limiter is charged only when a reply starts, so a burst
         # of mentions would all pass its peek before the first reply charges it. Bounded as
@@ -98,7 +96,8 @@ class Chat(commands.Cog):
             message.guild.id if message.guild else None, message.author.id
         )
         if limited is not None:
-            if self.limit_notices.should_tell(message.author.id):
+            # One throttle with the replies' own rate-limit notices: one a minute a person.
+            if self.bot.replies.deps.limit_notices.should_tell(message.author.id):
                 words = self.texts_for(message)
                 await notice(message, words.rate_limited(limited.limit, limited.wait))
             return
