@@ -43,11 +43,13 @@ import os
 import re
 import signal
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -271,6 +273,41 @@ async def main(host: Host | None = None) -> None:
     print(json.dumps(addresses), flush=True)
     await stop.wait()
     await host.stop()
+
+
+class HostProcess:
+    """A fakes host as a child process (``python *argv``), and calls to its control API. The
+    benchmarks' one way to start, use and stop it."""
+
+    def __init__(self, *argv: str) -> None:
+        self.argv = argv or (__file__,)
+        self.addresses: dict[str, str] = {}
+
+    async def __aenter__(self) -> HostProcess:
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, *self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+        assert self.process.stdout is not None
+        line = await asyncio.wait_for(self.process.stdout.readline(), 30)
+        self.addresses = json.loads(line)
+        self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.session.close()
+        assert self.process.stdin is not None
+        self.process.stdin.close()  # the host stops when its input ends
+        try:
+            await asyncio.wait_for(self.process.wait(), 10)
+        except TimeoutError:
+            self.process.kill()
+            await self.process.wait()
+
+    async def call(self, endpoint: str, **body: Any) -> Any:
+        url = f"{self.addresses['control']}/{endpoint}"
+        async with self.session.post(url, json=body) as response:
+            response.raise_for_status()
+            return await response.json()
 
 
 if __name__ == "__main__":

@@ -25,12 +25,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import os
 import random
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,13 +38,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from fakes_host import Host, streaming  # noqa: E402
+from fakes_host import Host, HostProcess, streaming  # noqa: E402
 from fakes_host import main as serve_host  # noqa: E402
 
 from tests.fakes.discord_payloads import FakeUser  # noqa: E402
@@ -244,32 +240,11 @@ class SoakHost(Host):
 # -- this process: the bot's memory over time -----------------------------------------------------
 
 
-class Fakes:
+class Fakes(HostProcess):
     """The fakes' process (this file with ``--fakes``) and calls to its control API."""
 
-    async def __aenter__(self) -> Fakes:
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable, __file__, "--fakes", stdin=subprocess.PIPE, stdout=subprocess.PIPE
-        )
-        assert self.process.stdout is not None
-        self.addresses = json.loads(await asyncio.wait_for(self.process.stdout.readline(), 30))
-        self.session = aiohttp.ClientSession()
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.session.close()
-        assert self.process.stdin is not None
-        self.process.stdin.close()
-        try:
-            await asyncio.wait_for(self.process.wait(), 10)
-        except TimeoutError:
-            self.process.kill()
-            await self.process.wait()
-
-    async def call(self, endpoint: str, **body: Any) -> Any:
-        async with self.session.post(f"{self.addresses['control']}/{endpoint}", json=body) as r:
-            r.raise_for_status()
-            return await r.json()
+    def __init__(self) -> None:
+        super().__init__(__file__, "--fakes")
 
 
 @dataclass

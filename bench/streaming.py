@@ -65,7 +65,6 @@ import json
 import os
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -73,8 +72,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -90,7 +87,7 @@ from cogs.chat.surface import DiscordSurface
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from fakes_host import LagMonitor  # noqa: E402
+from fakes_host import HostProcess, LagMonitor  # noqa: E402
 
 
 def text(tokens: int) -> str:
@@ -104,38 +101,8 @@ CHUNK, DELAY = 4, 0.015
 GUILDS, CHANNELS, MEMBERS = 5, 8, 10  # 40 channels, 50 people
 
 
-class FakesHost:
+class FakesHost(HostProcess):
     """``bench/fakes_host.py`` as a child process, and calls to its control API."""
-
-    def __init__(self) -> None:
-        self.addresses: dict[str, str] = {}
-
-    async def __aenter__(self) -> FakesHost:
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable, str(HERE / "fakes_host.py"),
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        )  # fmt: skip
-        assert self.process.stdout is not None
-        line = await asyncio.wait_for(self.process.stdout.readline(), 30)
-        self.addresses = json.loads(line)
-        self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.session.close()
-        assert self.process.stdin is not None
-        self.process.stdin.close()  # the host stops when its input ends
-        try:
-            await asyncio.wait_for(self.process.wait(), 10)
-        except TimeoutError:
-            self.process.kill()
-            await self.process.wait()
-
-    async def call(self, endpoint: str, **body: Any) -> Any:
-        url = f"{self.addresses['control']}/{endpoint}"
-        async with self.session.post(url, json=body) as response:
-            response.raise_for_status()
-            return await response.json()
 
 
 @dataclass
