@@ -13,8 +13,10 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TypeVar
 
 from ..permissions import may_stop_reply
 from ..store import Image, Turn
@@ -23,6 +25,8 @@ from .job import Deps, Job, Prompt
 from .surface import Surface
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +58,10 @@ class Submitted(Enum):
 RETRY_DELAYS: tuple[float, ...] = (1, 2, 4, 8, 15, 30, 30, 30, 30, 30)
 # From this many seconds of waiting on the database on, the typing indicator shows it.
 SHOW_WAITING_AFTER = 3.0
+
+
+class GaveUp(Exception):
+    """The database stayed unreachable through every retry (or the bot began closing)."""
 
 
 def _cancelled_from_outside() -> bool:
@@ -171,43 +179,59 @@ class Replies:
         typing indicator on once it takes a while). A retry whose earlier attempt committed
         after all finds that turn: "already stored" means a redelivery only on a first try."""
         conversations = self.deps.conversations
-        attempted = typing = False
-        waited = 0.0
-        async with contextlib.AsyncExitStack() as waiting:
-            for delay in (*self.retry_delays, None):
+
+        async def store(first: bool) -> Turn | None:
+            turn = await conversations.add_user_turn(
+                conversation_id, message_id=message_id, content=said.text,
+                author=author_name, author_id=author_id,
+            )  # fmt: skip
+            if turn is None and not first:  # our own earlier write, committed after all?
+                turn = await conversations.user_turn(message_id)
+                if turn is not None and turn.conversation_id != conversation_id:
+                    turn = None
+            if turn is not None and said.images:
+                await conversations.add_images(turn, said.images)
+            return turn
+
+        try:
+            turn = await self.retrying(store, f"store message {message_id}", surface.typing)
+        except GaveUp:
+            with contextlib.suppress(Exception):
+                await surface.tell(texts.not_saved)
+            return Submitted.NOT_SAVED
+        return Submitted.DUPLICATE if turn is None else turn
+
+    async def retrying(
+        self,
+        attempt: Callable[[bool], Awaitable[T]],
+        what: str,
+        waiting: Callable[[], AbstractAsyncContextManager[object]] | None = None,
+    ) -> T:
+        """``attempt(first)``, tried again after each of :attr:`retry_delays` while it raises
+        (the database unreachable), until the bot closes; then :class:`GaveUp`. ``waiting``
+        (the typing indicator) shows once the wait reaches ``SHOW_WAITING_AFTER``. ``what``
+        names the work in the log. Messages, replies and new conversations all wait so."""
+        waited, shown = 0.0, False
+        async with contextlib.AsyncExitStack() as stack:
+            for number, delay in enumerate((*self.retry_delays, None)):
                 try:
-                    turn = await conversations.add_user_turn(
-                        conversation_id, message_id=message_id, content=said.text,
-                        author=author_name, author_id=author_id,
-                    )  # fmt: skip
-                    if turn is None and attempted:  # our own write, committed after all?
-                        turn = await conversations.user_turn(message_id)
-                        if turn is not None and turn.conversation_id != conversation_id:
-                            turn = None
-                    if turn is None:
-                        return Submitted.DUPLICATE
-                    if said.images:
-                        await conversations.add_images(turn, said.images)
-                    if attempted:
-                        log.info("Stored message %s after %.0f s", message_id, waited)
-                    return turn
+                    result = await attempt(number == 0)
                 except Exception as exc:
-                    attempted = True
                     if delay is None or self.closing:
-                        log.error("Gave up storing message %s: %s", message_id, exc)
-                        break
-                    log.warning(
-                        "Could not store message %s (%s); retrying in %g s", message_id, exc, delay
-                    )
-                if waited + delay >= SHOW_WAITING_AFTER and not typing:
-                    typing = True
+                        log.error("Gave up: could not %s: %s", what, exc)
+                        raise GaveUp(what) from exc
+                    log.warning("Could not %s (%s); retrying in %g s", what, exc, delay)
+                else:
+                    if number:
+                        log.info("Could %s after %.0f s", what, waited)
+                    return result
+                if waiting is not None and not shown and waited + delay >= SHOW_WAITING_AFTER:
+                    shown = True
                     with contextlib.suppress(Exception):
-                        await waiting.enter_async_context(surface.typing())
+                        await stack.enter_async_context(waiting())
                 await self.sleep(delay)
                 waited += delay
-        with contextlib.suppress(Exception):
-            await surface.tell(texts.not_saved)
-        return Submitted.NOT_SAVED
+        raise AssertionError("unreachable: the last delay is None")
 
     async def edit(
         self,
@@ -333,20 +357,14 @@ class Replies:
     async def _begin(self, line: Line) -> Turn | None:
         """The reply's turn, retried while the database is unreachable; after the last try the
         queued messages are dropped from the queue (they stay stored) and the person is told."""
-        waited = 0.0
-        for delay in (*self.retry_delays, None):
-            try:
-                return await self.deps.conversations.begin_reply(line.conversation_id)
-            except Exception as exc:
-                if delay is None or self.closing:
-                    log.error("Could not start a reply in %s: %s", line.conversation_id, exc)
-                    break
-                log.warning(
-                    "Could not start a reply in %s (%s); retrying in %g s",
-                    line.conversation_id, exc, delay,
-                )  # fmt: skip
-            await self.sleep(delay)
-            waited += delay
+        conversation_id = line.conversation_id
+        try:
+            return await self.retrying(
+                lambda _: self.deps.conversations.begin_reply(conversation_id),
+                f"start a reply in {conversation_id}",
+            )
+        except GaveUp:
+            pass
         line.waiting.clear()
         if line.surface is not None and not self.closing:
             with contextlib.suppress(Exception):

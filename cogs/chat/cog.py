@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -17,7 +16,7 @@ from bot.access import NoticeThrottle, Refusal
 from bot.limits import THREAD_NAME_LIMIT
 from bot.ratelimit import Decision, LocalLimiter, scope_of
 from bot.replies import Said, Submitted
-from bot.replies.service import SHOW_WAITING_AFTER
+from bot.replies.service import GaveUp
 
 from .reading import Reader
 from .reasoning import ReasoningButton
@@ -157,25 +156,16 @@ class Chat(commands.Cog):
     ) -> tuple[int, Channel] | None:
         """``_open_conversation``, tried again while the database is unreachable (typing
         meanwhile, once it takes a while); after the last try the person is told."""
-        replies = self.bot.replies
-        waited, shown = 0.0, False
-        async with contextlib.AsyncExitStack() as waiting:
-            for delay in (*replies.retry_delays, None):
-                try:
-                    return await self._open_conversation(
-                        message, text, author=author, manage_threads=manage_threads
-                    )
-                except Exception as exc:  # the store: nothing was shown or opened yet
-                    if delay is None or replies.closing:
-                        log.error("Gave up on message %s: %s", message.id, exc)
-                        break
-                    log.warning("Could not open a conversation for message %s (%s); "
-                                "retrying in %g s", message.id, exc, delay)  # fmt: skip
-                if waited + delay >= SHOW_WAITING_AFTER and not shown:
-                    shown = True
-                    await waiting.enter_async_context(typing(message.channel))
-                await replies.sleep(delay)
-                waited += delay
+        try:
+            return await self.bot.replies.retrying(
+                lambda _: self._open_conversation(
+                    message, text, author=author, manage_threads=manage_threads
+                ),
+                f"open a conversation for message {message.id}",
+                lambda: typing(message.channel),
+            )
+        except GaveUp:  # the store: nothing was shown or opened yet
+            pass
         await notice(message, self.texts_for(message, author).not_saved)
         return None
 
