@@ -155,11 +155,14 @@ class NoticeThrottle:
     it, the longest told may be told again early)."""
 
     def __init__(
-        self, every: float = NOTICE_EVERY, clock: Callable[[], float] = time.monotonic
+        self,
+        every: float = NOTICE_EVERY,
+        clock: Callable[[], float] = time.monotonic,
+        maxsize: int = NOTICE_PEOPLE,
     ) -> None:
         self.every = every
         self.clock = clock
-        self._told: LRU[int, float] = LRU(NOTICE_PEOPLE)  # oldest first: told times only grow
+        self._told: LRU[int, float] = LRU(maxsize)  # oldest first: told times only grow
 
     def should_tell(self, user_id: int) -> bool:
         now = self.clock()

@@ -19,6 +19,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from ..access import NoticeThrottle
+
 log = logging.getLogger(__name__)
 
 DAY = 86_400.0
@@ -88,27 +90,6 @@ def is_on(user_budget: float | None, guild_budget: float | None) -> bool:
 
 
 @dataclass(slots=True)
-class NoticeThrottle:
-    """One over-budget notice per person per ``every`` seconds; bounded to ``maxsize`` people."""
-
-    clock: Callable[[], float]
-    every: float = NOTICE_EVERY
-    maxsize: int = MAX_NOTICES
-    _last: dict[int, float] = field(default_factory=dict)
-
-    def allow(self, user_id: int) -> bool:
-        now = self.clock()
-        last = self._last.get(user_id)
-        if last is not None and now - last < self.every:
-            return False
-        self._last.pop(user_id, None)
-        if len(self._last) >= self.maxsize:  # dicts keep insertion order: drop the oldest
-            del self._last[next(iter(self._last))]
-        self._last[user_id] = now
-        return True
-
-
-@dataclass(slots=True)
 class LocalSpending:
     """The day's spend per person and per server in this process. Bounded by the day: it
     holds the people and servers that spent something today, and starts empty at midnight."""
@@ -122,10 +103,10 @@ class LocalSpending:
     _spent: dict[tuple[Kind, int], float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.notices = NoticeThrottle(self.clock)
+        self.notices = NoticeThrottle(NOTICE_EVERY, self.clock, MAX_NOTICES)
 
     def may_notify(self, user_id: int) -> bool:
-        return self.notices.allow(user_id)
+        return self.notices.should_tell(user_id)
 
     async def reserve(self, user_id: int, guild_id: int | None, amount: float) -> Verdict:
         now = self.clock()

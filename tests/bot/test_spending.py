@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from bot.access import NoticeThrottle
 from bot.choices import Chosen
 from bot.models import Models, Price
 from bot.permissions import NEEDS_MANAGE_SERVER, NOT_OPEN, UNLISTED, model_choice_refusal
-from bot.ratelimit.spending import DAY, LocalSpending, NoticeThrottle, day_of, until_midnight
+from bot.ratelimit.spending import DAY, LocalSpending, day_of, until_midnight
 from bot.store import ScopedChoices
 
 NOON = 20_000 * DAY + 12 * 3600  # a UTC noon, in seconds since the epoch
@@ -104,14 +105,14 @@ async def test_a_store_that_cannot_say_counts_from_zero_rather_than_stop():
 
 def test_one_notice_an_hour_per_person_and_the_throttle_is_bounded():
     wall = Wall()
-    throttle = NoticeThrottle(wall, every=3600, maxsize=2)
-    assert throttle.allow(7) and not throttle.allow(7)
+    throttle = NoticeThrottle(every=3600, clock=wall, maxsize=2)
+    assert throttle.should_tell(7) and not throttle.should_tell(7)
     wall.now += 3599
-    assert not throttle.allow(7)
+    assert not throttle.should_tell(7)
     wall.now += 1
-    assert throttle.allow(7)
-    assert throttle.allow(8) and throttle.allow(9)
-    assert len(throttle._last) == 2  # the oldest person was forgotten
+    assert throttle.should_tell(7)
+    assert throttle.should_tell(8) and throttle.should_tell(9)
+    assert len(throttle) == 2  # the oldest person was forgotten
 
 
 def test_a_price_is_dollars_per_million_tokens():
