@@ -30,10 +30,11 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.context import Budget, ContextPacker, context_window
-from bot.conversations import Conversations
-from bot.store import PostgresStore, SQLiteStore, Store
-from bot.tokens import TokenCounter
+from bot.core.context import Budget, ContextPacker, context_window
+from bot.core.conversations import Conversations
+from bot.core.store import Store
+from bot.core.tokens import TokenCounter
+from bot.services.store import PostgresStore, SQLiteStore
 
 MODEL = "gpt-4o-mini"
 SIZES = (100, 1_000, 10_000)

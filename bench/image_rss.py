@@ -3,7 +3,7 @@
 Each PNG is of one colour (half a megabyte on disk for 13,000² pixels, as a hostile member
 could post), made here by streaming zlib so that making it costs no memory; each JPEG is noise,
 a gradient. Each is prepared in a
-fresh process with :func:`bot.images.prepare`; the figure is that process's peak RSS (VmHWM,
+fresh process with :func:`bot.core.images.prepare`; the figure is that process's peak RSS (VmHWM,
 reset once the modules are imported and the file is read) above its RSS just before: what
 preparing the image added. Linux only.
 
@@ -72,7 +72,7 @@ def _reset_peak() -> int:
 
 def child(path: str, max_side: int) -> None:
     sys.path.insert(0, str(ROOT))
-    from bot import images
+    from bot.core import images
 
     data = Path(path).read_bytes() if path else b""
     before = _reset_peak()

@@ -23,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from redis.asyncio import Redis
 
-from bot.ratelimit import Limiter, LocalLimiter, RedisLimiter
+from bot.core.ratelimit import Limiter, LocalLimiter
+from bot.services.ratelimit.redis import RedisLimiter
 
 LOCAL_N = 200_000
 REDIS_N = 20_000

@@ -2,7 +2,7 @@
 
 The fakes run in a process of their own (``bench/fakes_host.py``, started here), so the event-loop
 lag measured here is the bot's alone. This process runs the bot exactly as ``python -m bot`` builds
-it (``bot.runner.build_bot``), pointed at the fakes, on SQLite in a temporary folder (or
+it (``bot.app.runner.build_bot``), pointed at the fakes, on SQLite in a temporary folder (or
 PostgreSQL, in a schema of its own, with ``--database-url``). The model limiter is off
 (``GUILD_RPM``, ``GUILD_TPM``, ``USER_RPM`` = 0), so that only Discord's limits and the bot's REST
 budget (``DISCORD_REST_RATE``, default 45) shape the traffic.
@@ -79,10 +79,10 @@ import discord
 import yarl
 from discord.gateway import DiscordWebSocket
 
-from bot.llm import Reply
-from bot.replies import Display
-from bot.runner import build_bot
-from bot.settings import load_settings
+from bot.app.runner import build_bot
+from bot.core.llm import Reply
+from bot.core.replies import Display
+from bot.core.settings import load_settings
 from cogs.chat.surface import DiscordSurface
 
 HERE = Path(__file__).resolve().parent

@@ -23,12 +23,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.context import Budget, build_request, context_window
-from bot.conversations import Conversations
-from bot.llm import Reply
-from bot.store import SQLiteStore, Turn, TurnStatus
-from bot.summaries import Summarizer
-from bot.tokens import TokenCounter
+from bot.core.context import Budget, build_request, context_window
+from bot.core.conversations import Conversations
+from bot.core.llm import Reply
+from bot.core.store import Turn, TurnStatus
+from bot.core.summaries import Summarizer
+from bot.core.tokens import TokenCounter
+from bot.services.store import SQLiteStore
 
 MODEL = "gpt-4o-mini"
 EXCHANGES = 200

@@ -16,7 +16,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from .settings import (
+from bot.core.settings import (
     DatabaseSettings,
     SettingsError,
     load_database_settings,
@@ -84,7 +84,7 @@ def _main(argv: Sequence[str] | None) -> int:
         return 2
     import discord
 
-    from .runner import run
+    from bot.app.runner import run
 
     discord.utils.setup_logging(level=settings.log_level_number, root=True)
     logging.getLogger("discord.client").addFilter(_no_voice_warnings)
@@ -108,7 +108,8 @@ def migrate() -> int:
 
 
 async def _migrate(database: DatabaseSettings) -> int:
-    from .store import StoreError, store_from_url
+    from bot.core.store import StoreError
+    from bot.services.store import store_from_url
 
     store = store_from_url(database.url, pool_size=1)  # opening a store migrates it
     try:

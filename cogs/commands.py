@@ -21,17 +21,16 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import texts
-from bot.permissions import LABELS
-from bot.replies import Said
-
-from .chat.cog import Chat
-from .chat.interaction import Presence, bot_absent, chat_by_interaction, presence
-from .chat.surface import NO_MENTIONS
-from .scopes import everywhere, managed_conversation, private, said
+from bot.core import texts
+from bot.core.permissions import LABELS
+from bot.core.replies import Said
+from cogs.chat.cog import Chat
+from cogs.chat.interaction import Presence, bot_absent, chat_by_interaction, presence
+from cogs.chat.surface import NO_MENTIONS
+from cogs.scopes import everywhere, managed_conversation, private, said
 
 if TYPE_CHECKING:
-    from bot.app import ChatBot
+    from bot.app.chatbot import ChatBot
 
 log = logging.getLogger(__name__)
 

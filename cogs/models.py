@@ -8,10 +8,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.permissions import model_choice_refusal
-
-from .chat.interaction import bot_absent
-from .scopes import (
+from bot.core.permissions import model_choice_refusal
+from cogs.chat.interaction import bot_absent
+from cogs.scopes import (
     CLEAR_SCOPE,
     EVERY_INSTALL,
     EVERYWHERE,
@@ -25,7 +24,7 @@ from .scopes import (
 )
 
 if TYPE_CHECKING:
-    from bot.app import ChatBot
+    from bot.app.chatbot import ChatBot
 
 AUTOCOMPLETE_LIMIT = 25  # Discord shows at most 25 choices
 

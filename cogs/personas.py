@@ -9,9 +9,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import texts
-
-from .scopes import (
+from bot.core import texts
+from cogs.scopes import (
     CLEAR_SCOPE,
     EVERY_INSTALL,
     EVERYWHERE,
@@ -27,7 +26,7 @@ from .scopes import (
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from bot.app import ChatBot
+    from bot.app.chatbot import ChatBot
 
     PersonaSetter = Callable[[discord.Interaction, str], Awaitable[None]]
 

@@ -8,16 +8,15 @@ from typing import TYPE_CHECKING, Literal, TypeVar
 import discord
 from discord import app_commands
 
-from bot import texts
-from bot.permissions import LABELS, PERSONA_SCOPE_PERMISSION, may_manage_conversation
-from bot.store import Conversation
-
-from .chat.interaction import bot_absent
-from .chat.surface import NO_MENTIONS
+from bot.core import texts
+from bot.core.permissions import LABELS, PERSONA_SCOPE_PERMISSION, may_manage_conversation
+from bot.core.store import Conversation
+from cogs.chat.interaction import bot_absent
+from cogs.chat.surface import NO_MENTIONS
 
 if TYPE_CHECKING:
-    from bot.app import ChatBot
-    from bot.choices import Chosen
+    from bot.app.chatbot import ChatBot
+    from bot.core.choices import Chosen
 
 Scope = Literal["here", "server"]
 # The ``scope`` option's description, for every command that sets or clears a choice.

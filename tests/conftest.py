@@ -14,9 +14,9 @@ import pytest
 import yarl
 from discord.gateway import DiscordWebSocket
 
-from bot.app import ChatBot
-from bot.runner import build_bot
-from bot.settings import load_settings
+from bot.app.chatbot import ChatBot
+from bot.app.runner import build_bot
+from bot.core.settings import load_settings
 from tests.databases import (
     PgDatabase,
     RedisSpace,

@@ -22,9 +22,9 @@ import asyncpg
 import pytest
 from redis.asyncio import Redis
 
-from bot.ratelimit import RedisLimiter
-from bot.settings import DEFAULT_POOL_SIZE
-from bot.store import PostgresStore
+from bot.core.settings import DEFAULT_POOL_SIZE
+from bot.services.ratelimit.redis import RedisLimiter
+from bot.services.store import PostgresStore
 
 EXAMPLE_URL = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS_EXAMPLE_URL = "redis://127.0.0.1:6379/0"

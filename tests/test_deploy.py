@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from bot.settings import load_settings
+from bot.core.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET_NAMES = re.compile(r"TOKEN$|_KEY$|PASSWORD|SECRET", re.IGNORECASE)

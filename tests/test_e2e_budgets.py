@@ -137,7 +137,7 @@ async def test_a_server_over_its_daily_budget_stops_everyone_there(
 async def test_an_unpriced_model_is_refused_while_a_budget_is_set(
     fake_discord, fake_openai, world, start_bot, caplog
 ):
-    caplog.set_level("INFO", logger="bot.core")
+    caplog.set_level("INFO", logger="bot.app.wiring")
     await start_bot(USER_DAILY_BUDGET="5")
     assert "no price in MODEL_PRICES for gpt-4o-mini: refused while a budget is set" in caplog.text
     dm = fake_discord.add_dm(world.alice)

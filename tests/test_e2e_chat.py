@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.store import TurnStatus
-from bot.tokens import TokenCounter
+from bot.core.store import TurnStatus
+from bot.core.tokens import TokenCounter
 from tests.fakes.openai_server import Script
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bot.render import CURSOR
+from bot.core.render import CURSOR
 from tests.fakes.openai_server import Script
 from tests.test_e2e_chat import reply_done
 from tests.test_e2e_startup import stored_turns

@@ -6,7 +6,8 @@ import asyncio
 
 import pytest
 
-from bot.store import SQLiteStore, TurnStatus
+from bot.core.store import TurnStatus
+from bot.services.store import SQLiteStore
 from tests.fakes.discord_payloads import message_payload, snowflake
 from tests.fakes.openai_server import Script
 from tests.test_e2e_chat import ask, reply_done, texts_in

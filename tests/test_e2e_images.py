@@ -8,7 +8,7 @@ import io
 
 from PIL import Image
 
-from bot.images import Refusal
+from bot.core.images import Refusal
 from tests.bot.test_images import count_decodes, declared_png
 from tests.fakes.discord_payloads import message_payload, snowflake
 from tests.fakes.openai_server import Script

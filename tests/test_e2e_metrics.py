@@ -13,7 +13,7 @@ import aiohttp
 from discord.backoff import ExponentialBackoff
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.metrics import NO_METRICS
+from bot.core.metrics import NO_METRICS
 from tests.fakes.openai_server import Script
 from tests.test_deploy import healthcheck_command
 from tests.test_e2e_chat import ask, reply_done

@@ -9,7 +9,7 @@ import asyncio
 
 import pytest
 
-from bot.texts import EN
+from bot.core.texts import EN
 from tests.fakes.openai_server import Script
 from tests.test_e2e_chat import ask, reply_done, streaming, texts_in
 from tests.test_e2e_commands import private_answer

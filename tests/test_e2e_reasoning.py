@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from bot.store import TurnStatus
+from bot.core.store import TurnStatus
 from tests.fakes.openai_server import Script
 from tests.test_e2e_chat import ask, reply_done, texts_in
 

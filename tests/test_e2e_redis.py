@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.ratelimit import RedisLimiter
+from bot.services.ratelimit.redis import RedisLimiter
 from tests.test_e2e_chat import ask, texts_in
 from tests.test_e2e_streaming import finished
 

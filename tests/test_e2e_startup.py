@@ -15,8 +15,8 @@ import pytest
 import yarl
 from discord.gateway import DiscordWebSocket
 
-from bot.runner import run
-from bot.settings import load_settings
+from bot.app.runner import run
+from bot.core.settings import load_settings
 from tests.fakes.openai_server import Script
 from tests.test_e2e_chat import ask, reply_done
 
@@ -157,9 +157,9 @@ async def test_the_bot_runs_on_postgresql(fake_discord, fake_openai, world, star
 async def test_discord_unreachable_at_start_up_is_one_line_and_a_retry(
     settings_for, fake_discord, caplog, world, monkeypatch
 ):
-    import bot.runner
+    import bot.app.runner
 
-    monkeypatch.setattr(bot.runner, "FIRST_RETRY", 0.05)
+    monkeypatch.setattr(bot.app.runner, "FIRST_RETRY", 0.05)
     with socket.socket() as closed:  # a port nobody listens on: connection refused
         closed.bind(("127.0.0.1", 0))
         refused = f"http://127.0.0.1:{closed.getsockname()[1]}/api/v10"

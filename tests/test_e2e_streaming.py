@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.limits import MESSAGE_LIMIT
-from bot.render import CURSOR, open_fence
-from bot.store import TurnStatus
+from bot.core.discord_limits import MESSAGE_LIMIT
+from bot.core.render import CURSOR, open_fence
+from bot.core.store import TurnStatus
 from tests.fakes.openai_server import Script
 from tests.test_e2e_chat import ask, streaming, texts_in
 

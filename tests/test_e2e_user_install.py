@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.access import Refusal
-from bot.render import CURSOR
-from bot.texts import EN
+from bot.core.access import Refusal
+from bot.core.render import CURSOR
+from bot.core.texts import EN
 from cogs.chat.interaction import END_ROOM
 from tests.fakes.openai_server import Script
 from tests.test_e2e_chat import streaming

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .cog import Chat
+from cogs.chat.cog import Chat
 
 if TYPE_CHECKING:
-    from bot.app import ChatBot
+    from bot.app.chatbot import ChatBot
 
 
 async def setup(bot: ChatBot) -> None:

@@ -11,20 +11,19 @@ from typing import TYPE_CHECKING
 import discord
 from discord.ext import commands
 
-from bot import permissions, texts
-from bot.access import NoticeThrottle, Refusal
-from bot.limits import THREAD_NAME_LIMIT
-from bot.ratelimit import Decision, LocalLimiter, scope_of
-from bot.replies import Said, Submitted
-from bot.replies.service import GaveUp
-
-from .reading import Reader
-from .reasoning import ReasoningButton
-from .recovery import mend_interrupted_replies
-from .surface import Channel, DiscordSurface, StopButton, notice, typing
+from bot.core import permissions, texts
+from bot.core.access import NoticeThrottle, Refusal
+from bot.core.discord_limits import THREAD_NAME_LIMIT
+from bot.core.ratelimit import Decision, LocalLimiter, scope_of
+from bot.core.replies import Said, Submitted
+from bot.core.replies.service import GaveUp
+from cogs.chat.reading import Reader
+from cogs.chat.reasoning_button import ReasoningButton
+from cogs.chat.recovery import mend_interrupted_replies
+from cogs.chat.surface import Channel, DiscordSurface, StopButton, notice, typing
 
 if TYPE_CHECKING:
-    from bot.app import ChatBot
+    from bot.app.chatbot import ChatBot
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ there continues it.
 
 How: the response is the prompt, quoted, as /chat does everywhere (everyone there sees what was
 asked); the reply streams into follow-ups of that interaction, each edited through its webhook
-(exempt from Discord's global limit; :mod:`bot.rest_gate` does not charge it). Discord gives a
+(exempt from Discord's global limit; :mod:`bot.core.rest_budget` does not charge it). Discord gives a
 user-installed app 5 follow-ups per interaction, and the token works for 15 minutes: the surface
-says so (:class:`~bot.replies.Limits`), and the core cuts a reply short with a note, shown while
+says so (:class:`~bot.core.replies.Limits`), and the core cuts a reply short with a note, shown while
 the token still works. The Stop button works there as anywhere (only for the askers: nobody has
 Manage Messages in a DM). A later /chat during a reply queues; the batch is answered under the
 newest /chat, whose token is the freshest.
@@ -33,13 +33,12 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import discord
 
-from bot import texts
-from bot.replies import Button, Failed, Gone, Limits, Said, Submitted, SurfaceError
-
-from .surface import NO_MENTIONS, button_view
+from bot.core import texts
+from bot.core.replies import Button, Failed, Gone, Limits, Said, Submitted, SurfaceError
+from cogs.chat.surface import NO_MENTIONS, button_view
 
 if TYPE_CHECKING:
-    from bot.app import ChatBot
+    from bot.app.chatbot import ChatBot
 
 log = logging.getLogger(__name__)
 

@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING
 import aiohttp
 import discord
 
-from bot import attachments, images
-from bot.replies import Said
-from bot.store import Image
+from bot.core import attachments, images
+from bot.core.replies import Said
+from bot.core.store import Image
 
 if TYPE_CHECKING:
-    from bot.app import ChatBot
+    from bot.app.chatbot import ChatBot
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """After a crash: mend the replies a previous process left half-shown in Discord.
 
 Their turns were marked interrupted at start-up; here their messages lose the cursor and the
-Stop button and say that the bot restarted (:func:`bot.replies.recovery.mend` decides how),
+Stop button and say that the bot restarted (:func:`bot.core.replies.recovery.mend` decides how),
 and the stored turn keeps the text that was shown.
 """
 
@@ -12,14 +12,13 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from bot import texts
-from bot.replies.recovery import mend, unfinished
-from bot.store import Turn
-
-from .surface import NO_MENTIONS
+from bot.core import texts
+from bot.core.replies.recovery import mend, unfinished
+from bot.core.store import Turn
+from cogs.chat.surface import NO_MENTIONS
 
 if TYPE_CHECKING:
-    from bot.app import ChatBot
+    from bot.app.chatbot import ChatBot
 
 log = logging.getLogger(__name__)
 

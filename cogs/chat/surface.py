@@ -1,4 +1,4 @@
-"""The core's :class:`~bot.replies.Surface` on discord.py: a thread or DM to show replies in,
+"""The core's :class:`~bot.core.replies.Surface` on discord.py: a thread or DM to show replies in,
 the Stop button, and Discord's errors translated into the core's."""
 
 from __future__ import annotations
@@ -13,14 +13,13 @@ from typing import TYPE_CHECKING
 import aiohttp
 import discord
 
-from bot import texts
-from bot.permissions import LABELS
-from bot.replies import UNLIMITED, Button, Failed, Gone, Limits, Refused, Stop, SurfaceError
-
-from .reasoning import reasoning_view
+from bot.core import texts
+from bot.core.permissions import LABELS
+from bot.core.replies import UNLIMITED, Button, Failed, Gone, Limits, Refused, Stop, SurfaceError
+from cogs.chat.reasoning_button import reasoning_view
 
 if TYPE_CHECKING:
-    from bot.app import ChatBot
+    from bot.app.chatbot import ChatBot
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +34,7 @@ class StopButton(
     """The Stop button under a streaming reply. One handler for every reply (registered once
     with ``add_dynamic_items``): its custom id carries the conversation, so no view is kept per
     message or per edit, and a press is still answered after a restart. Who may press it is the
-    core's rule (:meth:`bot.replies.Replies.stop`); this only asks."""
+    core's rule (:meth:`bot.core.replies.Replies.stop`); this only asks."""
 
     def __init__(self, conversation_id: int, label: str = texts.EN.stop_button) -> None:
         super().__init__(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.metrics import Metrics, Outcome
+from bot.core.metrics import Metrics, Outcome
 
 
 class Recorder(Metrics):

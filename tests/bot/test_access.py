@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.access import Access, Membership, NoticeThrottle, Refusal
-from bot.bounded import TtlCache
+from bot.core.access import Access, Membership, NoticeThrottle, Refusal
+from bot.core.bounded import TtlCache
 
 LISTS = Access(
     guilds=frozenset({1}), channels=frozenset({10, 99}), roles=frozenset({5}),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.attachments import (
+from bot.core.attachments import (
     MAX_BYTES,
     edited,
     forwarded,
@@ -13,7 +13,7 @@ from bot.attachments import (
     replying_to,
     should_read,
     with_attachments,
-)  # fmt: skip
+)
 
 
 @pytest.mark.parametrize(

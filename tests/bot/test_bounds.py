@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import pytest
 
-from bot import i18n, texts
-from bot.access import NOTICE_PEOPLE, NoticeThrottle
-from bot.bounded import LRU
-from bot.i18n import KnownLocales
-from bot.known import ConversationIndex
-from bot.metrics import PrometheusMetrics
-from bot.models import MODELS_KEPT, Models
-from bot.pacing import IDLE_SWEEP, SWEEP_EVERY, Pacer
-from bot.ratelimit.local import MAX_BUCKETS, LocalLimiter
-from bot.summaries import FAILURES_KEPT, Summarizer
-from bot.tokens import TokenCounter
+from bot.core import i18n, texts
+from bot.core.access import NOTICE_PEOPLE, NoticeThrottle
+from bot.core.bounded import LRU
+from bot.core.conversation_index import ConversationIndex
+from bot.core.i18n import KnownLocales
+from bot.core.models import MODELS_KEPT, Models
+from bot.core.pacing import IDLE_SWEEP, SWEEP_EVERY, Pacer
+from bot.core.ratelimit.local import MAX_BUCKETS, LocalLimiter
+from bot.core.summaries import FAILURES_KEPT, Summarizer
+from bot.core.tokens import TokenCounter
+from bot.services.metrics import PrometheusMetrics
 
 from .test_metrics import scraped
 

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from bot.context import (
+from bot.core.context import (
     TRUNCATION_MARKER,
     Budget,
     alternate,
@@ -14,8 +14,8 @@ from bot.context import (
     build_request,
     context_window,
 )
-from bot.store import Turn, TurnStatus
-from bot.tokens import TokenCounter
+from bot.core.store import Turn, TurnStatus
+from bot.core.tokens import TokenCounter
 
 COUNTER = TokenCounter.for_model("gpt-4o-mini")
 

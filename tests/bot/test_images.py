@@ -14,10 +14,10 @@ import pytest
 from PIL import Image as Pillow
 from PIL import ImageFile
 
-from bot import images
-from bot.context import ChatRequest
-from bot.images import Refusal
-from bot.store import Image, Turn, TurnStatus
+from bot.core import images
+from bot.core.context import ChatRequest
+from bot.core.images import Refusal
+from bot.core.store import Image, Turn, TurnStatus
 
 
 def encoded(size, fmt="PNG", mode="RGB") -> bytes:

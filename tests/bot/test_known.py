@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.known import ConversationIndex
+from bot.core.conversation_index import ConversationIndex
 
 
 def test_a_complete_index_answers_without_the_store():

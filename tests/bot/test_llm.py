@@ -9,8 +9,9 @@ import openai
 import pytest
 from openai import AsyncOpenAI
 
-from bot.llm import Delta, Failure, LLMClient, LLMError, Reply, Usage, classify
-from bot.model_traits import REASONING_ROOM, TokenParameter
+from bot.core.llm import Delta, Failure, LLMError, Reply, Usage
+from bot.core.model_traits import REASONING_ROOM, TokenParameter
+from bot.services.llm import LLMClient, classify
 from tests.fakes.openai_server import Script
 
 try:  # openai 3.x ships its own HTTP stack; 1.x and 2.x use httpx
@@ -295,7 +296,7 @@ async def test_a_stream_closed_after_its_first_delta_hangs_up_its_http_response(
     messages = [{"role": "user", "content": "hi"}]
     stream = llm.stream(messages, max_tokens=50, reply=Reply())
     assert (await anext(stream)).text == "one "
-    await stream.aclose()  # as a stopped reply does (bot.replies.job)
+    await stream.aclose()  # as a stopped reply does (bot.core.replies.job)
     gate.set()  # the server writes on, to a connection the client has closed
     await asyncio.wait_for(fake_openai.hang_up.wait(), 5)
     assert fake_openai.hung_up == 1 and fake_openai.done_at == {}

@@ -8,8 +8,8 @@ import sys
 
 import asyncpg
 
-from bot.store.pg_schema import SCHEMA_VERSION as PG_SCHEMA_VERSION
-from bot.store.schema import SCHEMA_VERSION
+from bot.services.store.postgres.schema import SCHEMA_VERSION as PG_SCHEMA_VERSION
+from bot.services.store.sqlite.schema import SCHEMA_VERSION
 
 # Calls main() the way `python -m bot migrate` does, then reports whether discord was imported.
 MIGRATE = (

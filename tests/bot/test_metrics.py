@@ -12,20 +12,11 @@ import pytest
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot import metrics_server
-from bot.llm import Delta, Failure, LLMError, Reply
-from bot.metrics import (
-    NO_METRICS,
-    Metrics,
-    Outcome,
-    PrometheusMetrics,
-    discord_http_trace,
-    is_first_delta,
-    metrics_for,
-    outcome_of,
-    watch_loop_lag,
-)
-from bot.metrics_server import MetricsServer, MetricsServerError
+from bot.core.llm import Delta, Failure, LLMError, Reply
+from bot.core.metrics import NO_METRICS, Metrics, Outcome, is_first_delta, outcome_of
+from bot.services import metrics_server
+from bot.services.metrics import PrometheusMetrics, discord_http_trace, metrics_for, watch_loop_lag
+from bot.services.metrics_server import MetricsServer, MetricsServerError
 from tests.bot.recording import Recorder
 from tests.fakes.serving import serve
 

@@ -9,8 +9,8 @@ import random
 
 import pytest
 
-from bot.limits import EDIT_INTERVAL, EDIT_WINDOW, GLOBAL_LIMIT, GLOBAL_RATE
-from bot.pacing import Pacer
+from bot.core.discord_limits import EDIT_INTERVAL, EDIT_WINDOW, GLOBAL_LIMIT, GLOBAL_RATE
+from bot.core.pacing import Pacer
 
 
 class Clock:
@@ -180,7 +180,7 @@ def simulate(
     seconds: float = 20.0,
 ) -> tuple[list[tuple[float, bool]], int]:
     """Requests arrive at random (some in bursts at one instant) and wait in two lines, as
-    :class:`bot.rest_gate.Gate` keeps them; each one let go takes a random round trip (some
+    :class:`bot.core.rest_budget.Gate` keeps them; each one let go takes a random round trip (some
     stall for up to a second), and Discord counts it at a random moment of that round trip.
     Returns (when Discord counted each, priority) and how many were let go."""
     rng = random.Random(seed)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.permissions import (
+from bot.core.permissions import (
     TO_OPEN_THREAD,
     may_adopt_thread,
     may_manage_conversation,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.known import ConversationIndex
-from bot.privacy import Privacy, legacy_names
-from bot.store import SQLiteStore
+from bot.core.conversation_index import ConversationIndex
+from bot.core.privacy import Privacy, legacy_names
+from bot.services.store import SQLiteStore
 
 
 class PurgeBusyOnce(SQLiteStore):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from bot.ratelimit import (
+from bot.core.ratelimit import (
     ACCOUNT,
     PRIVATE_REQUESTS,
     PRIVATE_TOKENS,
@@ -23,13 +23,12 @@ from bot.ratelimit import (
     Decision,
     Limiter,
     LocalLimiter,
-    RedisLimiter,
     Ticket,
     TokenBucket,
     parse_reset,
     scope_of,
 )
-from bot.ratelimit.redis import LIMITS, PRIVATE_LIMITS
+from bot.services.ratelimit.redis import LIMITS, PRIVATE_LIMITS, RedisLimiter
 from tests.databases import fresh_prefix, redis_url
 
 

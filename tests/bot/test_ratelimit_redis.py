@@ -13,9 +13,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from bot.ratelimit import LocalLimiter, RedisLimiter, Ticket, limiter_for
-from bot.ratelimit.redis import RETRY_AFTER, TIMEOUT
-from bot.settings import load_settings
+from bot.core.ratelimit import LocalLimiter, Ticket
+from bot.core.settings import load_settings
+from bot.services.ratelimit import limiter_for
+from bot.services.ratelimit.redis import RETRY_AFTER, TIMEOUT, RedisLimiter
 from tests.bot.test_ratelimit import Clock
 from tests.databases import RedisSpace
 
@@ -96,7 +97,11 @@ async def test_idle_buckets_expire_and_full_ones_are_deleted(redis_space):
 
 
 def logged(caplog: pytest.LogCaptureFixture) -> list[tuple[int, str]]:
-    return [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "bot.ratelimit.redis"]
+    return [
+        (r.levelno, r.getMessage())
+        for r in caplog.records
+        if r.name == "bot.services.ratelimit.redis"
+    ]
 
 
 class Relay:
@@ -150,7 +155,7 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
 
 
 async def test_without_redis_decisions_are_local_then_shared_again(redis_space, caplog):
-    caplog.set_level(logging.INFO, logger="bot.ratelimit.redis")
+    caplog.set_level(logging.INFO, logger="bot.services.ratelimit.redis")
     relay = Relay(redis_space.url)
     await relay.start()
     clock = Clock()

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 from openai.types.chat.chat_completion_chunk import ChoiceDelta
 
-from bot.reasoning import ThinkSplitter, reasoning_field, split_reasoning
+from bot.core.reasoning import ThinkSplitter, reasoning_field, split_reasoning
 
 # (content as the model streams it, the answer, the reasoning)
 CASES = [

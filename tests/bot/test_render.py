@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from bot.limits import MESSAGE_LIMIT
-from bot.render import (
+from bot.core.discord_limits import MESSAGE_LIMIT
+from bot.core.render import (
     CURSOR,
     close_open_fence,
     display_parts,

@@ -7,8 +7,8 @@ import math
 
 from redis.asyncio import Redis
 
-from bot.pacing import Pacer
-from bot.rest_budget import RedisRestBudget
+from bot.core.pacing import Pacer
+from bot.services.redis_rest_budget import RedisRestBudget
 
 
 async def slot(budget, *, priority):

@@ -11,8 +11,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.pacing import Pacer
-from bot.rest_gate import Gate, LocalBudget, low_priority, trace_config
+from bot.app.rest_gate import trace_config
+from bot.core.pacing import Pacer
+from bot.core.rest_budget import Gate, LocalBudget, low_priority
 
 
 class Clock:

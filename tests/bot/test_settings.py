@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.model_traits import TokenParameter
-from bot.settings import (
+from bot.core.model_traits import TokenParameter
+from bot.core.settings import (
     SettingsError,
     load_database_settings,
     load_settings,

@@ -7,8 +7,9 @@ import time
 
 import pytest
 
-from bot.settings import SettingsError, load_settings
-from bot.shards import IdentifyGate, parse_shard_ids, syncs_commands
+from bot.core.settings import SettingsError, load_settings
+from bot.core.shards import parse_shard_ids, syncs_commands
+from bot.services.identify_gate import IdentifyGate
 
 BASE = {"DISCORD_TOKEN": "x", "OPENAI_API_KEY": "y"}
 

@@ -1,15 +1,15 @@
-"""Daily spending budgets in money (bot.ratelimit.spending), with a wall clock the tests move."""
+"""Daily spending budgets in money (bot.core.ratelimit.spending), with a wall clock the tests move."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.access import NoticeThrottle
-from bot.choices import Chosen
-from bot.models import Models, Price
-from bot.permissions import NEEDS_MANAGE_SERVER, NOT_OPEN, UNLISTED, model_choice_refusal
-from bot.ratelimit.spending import DAY, LocalSpending, day_of, until_midnight
-from bot.store import ScopedChoices
+from bot.core.access import NoticeThrottle
+from bot.core.choices import Chosen
+from bot.core.models import Models, Price
+from bot.core.permissions import NEEDS_MANAGE_SERVER, NOT_OPEN, UNLISTED, model_choice_refusal
+from bot.core.ratelimit.spending import DAY, LocalSpending, day_of, until_midnight
+from bot.core.store import ScopedChoices
 
 NOON = 20_000 * DAY + 12 * 3600  # a UTC noon, in seconds since the epoch
 

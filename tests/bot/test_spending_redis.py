@@ -9,10 +9,11 @@ import random
 import pytest
 from redis.asyncio import Redis
 
-from bot.ratelimit import LocalSpending, RedisSpending, spending_for
-from bot.ratelimit.redis import RETRY_AFTER
-from bot.ratelimit.spending import DAY, Hold
-from bot.settings import load_settings
+from bot.core.ratelimit import LocalSpending
+from bot.core.ratelimit.spending import DAY, Hold
+from bot.core.settings import load_settings
+from bot.services.ratelimit import spending_for
+from bot.services.ratelimit.redis import RETRY_AFTER, RedisSpending
 from tests.bot.test_ratelimit import Clock
 from tests.bot.test_ratelimit_redis import Relay
 from tests.bot.test_spending import NOON, Wall
@@ -114,7 +115,7 @@ def test_budgets_are_off_unless_set_and_in_redis_when_it_is():
 
 
 async def test_redis_back_after_an_outage_shares_the_budgets_again(redis_space, caplog):
-    caplog.set_level(logging.INFO, logger="bot.ratelimit.redis")
+    caplog.set_level(logging.INFO, logger="bot.services.ratelimit.redis")
     relay = Relay(redis_space.url)
     await relay.start()
     wall, monotonic = Wall(NOON), Clock()

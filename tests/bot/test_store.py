@@ -14,15 +14,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from bot.store import (
-    Image,
-    ModelScope,
-    PersonaScope,
-    ScopedChoices,
-    SQLiteStore,
-    Store,
-    TurnStatus,
-)
+from bot.core.store import Image, ModelScope, PersonaScope, ScopedChoices, Store, TurnStatus
+from bot.services.store import SQLiteStore
 
 
 @dataclass(frozen=True, slots=True)

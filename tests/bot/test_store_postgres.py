@@ -10,9 +10,11 @@ import re
 
 import pytest
 
-from bot.store import PostgresStore, SQLiteStore, StoreError, pg_schema, store_from_url
-from bot.store.pg_schema import SCHEMA_VERSION
-from bot.store.postgres import _WITHIN_QUERY
+from bot.core.store import StoreError
+from bot.services.store import PostgresStore, SQLiteStore, store_from_url
+from bot.services.store.postgres import schema as pg_schema
+from bot.services.store.postgres.schema import SCHEMA_VERSION
+from bot.services.store.postgres.store import _WITHIN_QUERY
 from tests.databases import terminate_backends_now
 
 TABLES = {"conversations", "turns", "personas", "usage", "meta", "images", "models",

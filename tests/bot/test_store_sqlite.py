@@ -7,8 +7,10 @@ import sqlite3
 
 import pytest
 
-from bot.store import SQLiteStore, StoreError, schema
-from bot.store.schema import SCHEMA_VERSION
+from bot.core.store import StoreError
+from bot.services.store import SQLiteStore
+from bot.services.store.sqlite import schema
+from bot.services.store.sqlite.schema import SCHEMA_VERSION
 
 
 @pytest.fixture

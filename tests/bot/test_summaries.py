@@ -6,12 +6,12 @@ import datetime as dt
 
 import pytest
 
-from bot.context import Budget
-from bot.conversations import EVICT_TO, SUMMARISE_FROM, Conversations
-from bot.llm import Reply
-from bot.store import SQLiteStore
-from bot.summaries import Summarizer
-from bot.tokens import TokenCounter
+from bot.core.context import Budget
+from bot.core.conversations import EVICT_TO, SUMMARISE_FROM, Conversations
+from bot.core.llm import Reply
+from bot.core.summaries import Summarizer
+from bot.core.tokens import TokenCounter
+from bot.services.store import SQLiteStore
 
 COUNTER = TokenCounter.for_model("gpt-4o-mini")
 

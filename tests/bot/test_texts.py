@@ -11,9 +11,9 @@ import pytest
 from babel.messages.pofile import read_po
 from discord import app_commands
 
-from bot import i18n, permissions, texts
-from bot.llm import Failure
-from bot.store import UsageTotals
+from bot.core import i18n, permissions, texts
+from bot.core.llm import Failure
+from bot.core.store import UsageTotals
 from cogs.commands import Commands
 from cogs.models import Models
 from cogs.personas import Personas

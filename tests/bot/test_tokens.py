@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from bot.tokens import TokenCounter, encoding_name_for_model, ensure_vocabularies
+from bot.core.tokens import TokenCounter, encoding_name_for_model, ensure_vocabularies
 
 # The example from OpenAI's cookbook "How to count tokens with tiktoken"; the API reported
 # 129 prompt tokens for gpt-3.5-turbo / gpt-4 and 124 for gpt-4o / gpt-4o-mini.

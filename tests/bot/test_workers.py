@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.store import SQLiteStore, TurnStatus
-from bot.workers import DEAD_AFTER, Workers
+from bot.core.liveness import DEAD_AFTER, Workers
+from bot.core.store import TurnStatus
+from bot.services.store import SQLiteStore
 
 
 @pytest.fixture

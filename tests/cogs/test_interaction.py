@@ -10,7 +10,7 @@ from typing import Any
 import discord
 import pytest
 
-from bot.replies import Failed, Gone
+from bot.core.replies import Failed, Gone
 from cogs.chat.interaction import (
     END_ROOM,
     FOLLOWUPS,

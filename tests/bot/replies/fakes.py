@@ -9,16 +9,17 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.choices import Choices
-from bot.context import Budget
-from bot.conversations import Conversations
-from bot.llm import Delta, LLMError, Reply
-from bot.models import Models
-from bot.pacing import Pacer
-from bot.ratelimit import LocalLimiter
-from bot.replies import UNLIMITED, Button, Deps, Failed, Gone, Limits, Refused, Replies
-from bot.store import SQLiteStore, Store
-from bot.tokens import TokenCounter
+from bot.core.choices import Choices
+from bot.core.context import Budget
+from bot.core.conversations import Conversations
+from bot.core.llm import Delta, LLMError, Reply
+from bot.core.models import Models
+from bot.core.pacing import Pacer
+from bot.core.ratelimit import LocalLimiter
+from bot.core.replies import UNLIMITED, Button, Deps, Failed, Gone, Limits, Refused, Replies
+from bot.core.store import Store
+from bot.core.tokens import TokenCounter
+from bot.services.store import SQLiteStore
 
 COUNTER = TokenCounter.for_model("gpt-4o-mini")
 _ids = itertools.count(1_000)

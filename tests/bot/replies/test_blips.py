@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.replies import Submitted
-from bot.store import StoreError, TurnStatus
-from bot.texts import EN as texts
+from bot.core.replies import Submitted
+from bot.core.store import StoreError, TurnStatus
+from bot.core.texts import EN as texts
 
 from .fakes import Answer
 
@@ -195,7 +195,7 @@ class Proxy:
 async def test_a_postgresql_outage_mid_conversation_is_waited_out(pg_database):
     from urllib.parse import urlsplit, urlunsplit
 
-    from bot.store import PostgresStore
+    from bot.services.store import PostgresStore
 
     from .fakes import make_world
 
@@ -240,7 +240,7 @@ async def test_a_postgresql_outage_mid_conversation_is_waited_out(pg_database):
 async def test_a_sqlite_database_locked_longer_than_its_busy_timeout_is_waited_out(tmp_path):
     import sqlite3
 
-    from bot.store import SQLiteStore
+    from bot.services.store import SQLiteStore
 
     from .fakes import make_world
 

@@ -6,8 +6,8 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-from bot.pacing import Pacer
-from bot.replies import Display
+from bot.core.pacing import Pacer
+from bot.core.replies import Display
 
 from .fakes import FakeSurface
 

@@ -7,10 +7,10 @@ import asyncio
 
 import pytest
 
-from bot.render import split_parts, with_note
-from bot.replies import Limits
-from bot.store import TurnStatus
-from bot.texts import EN as texts
+from bot.core.render import split_parts, with_note
+from bot.core.replies import Limits
+from bot.core.store import TurnStatus
+from bot.core.texts import EN as texts
 
 from .fakes import Answer
 

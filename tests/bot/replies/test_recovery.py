@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.limits import MESSAGE_LIMIT
-from bot.replies.recovery import mend, unfinished
-from bot.texts import EN as texts
+from bot.core.discord_limits import MESSAGE_LIMIT
+from bot.core.replies.recovery import mend, unfinished
+from bot.core.texts import EN as texts
 
 NOTE = texts.interrupted_by_restart
 

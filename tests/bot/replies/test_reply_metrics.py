@@ -8,8 +8,8 @@ import dataclasses
 
 import pytest
 
-from bot.llm import Failure, LLMError
-from bot.metrics import Outcome
+from bot.core.llm import Failure, LLMError
+from bot.core.metrics import Outcome
 from tests.bot.recording import Recorder
 
 from .fakes import Answer, Clock, World, make_world

@@ -9,12 +9,12 @@ import datetime as dt
 
 import pytest
 
-from bot.llm import Failure, LLMError
-from bot.models import Price
-from bot.ratelimit import LocalSpending
-from bot.replies import Stop, Submitted
-from bot.store import TurnStatus
-from bot.texts import EN as texts
+from bot.core.llm import Failure, LLMError
+from bot.core.models import Price
+from bot.core.ratelimit import LocalSpending
+from bot.core.replies import Stop, Submitted
+from bot.core.store import TurnStatus
+from bot.core.texts import EN as texts
 
 from .fakes import COUNTER, Answer, Clock, Gone, Refused, make_world
 

@@ -1,0 +1,36 @@
+"""The reply lifecycle: queues per conversation, one reply at a time, shown on a Surface."""
+
+from bot.core.replies.display import Display
+from bot.core.replies.job import Deps, Job, Prompt
+from bot.core.replies.service import Replies, Said, Stop, Submitted
+from bot.core.replies.surface import (
+    STOP,
+    UNLIMITED,
+    Button,
+    Failed,
+    Gone,
+    Limits,
+    Refused,
+    Surface,
+    SurfaceError,
+)
+
+__all__ = [
+    "STOP",
+    "UNLIMITED",
+    "Button",
+    "Deps",
+    "Display",
+    "Failed",
+    "Gone",
+    "Job",
+    "Limits",
+    "Prompt",
+    "Refused",
+    "Replies",
+    "Said",
+    "Stop",
+    "Submitted",
+    "Surface",
+    "SurfaceError",
+]

@@ -1,0 +1,501 @@
+"""Every user-facing text, in one place and every supported language: short, specific, and free
+of secrets or raw API bodies.
+
+English is the source: each text is written here once, inside ``self._(…)``, which looks it up
+in the language's gettext catalog (``bot/locales/<lang>/LC_MESSAGES/messages.po``); a text
+missing from a catalog falls back to English. ``pybabel extract -k _ -o messages.pot bot`` lists
+them for translators. Placeholders are ``str.format`` fields, the same in every language.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+
+from bot.core import i18n
+from bot.core.llm import Failure
+from bot.core.store import UsageTotals
+
+THINKING_EN = "*Thinking…*"
+
+
+class Texts:
+    """The texts in one language; get one with :func:`for_locale`."""
+
+    def __init__(self, language: str, gettext: Callable[[str], str]) -> None:
+        self.language = language
+        self._ = gettext
+
+    # -- conversations and replies ------------------------------------------------------------
+
+    @property
+    def empty_mention(self) -> str:
+        return self._("Hi! Mention me with a question, and I'll answer in a thread.")
+
+    @property
+    def thread_name_fallback(self) -> str:
+        return self._("Chat")
+
+    @property
+    def thread_failed(self) -> str:
+        return self._("I couldn't open a thread for this: Discord kept failing. Please try again.")
+
+    @property
+    def not_saved(self) -> str:
+        return self._(
+            "I couldn't save your message: my database is unreachable. Please send it again."
+        )
+
+    @property
+    def not_answered(self) -> str:
+        return self._(
+            "I couldn't answer your message: my database is unreachable. Please send it again."
+        )
+
+    @property
+    def discord_failed(self) -> str:
+        return self._(
+            "I couldn't show the rest of my reply: Discord kept failing. Please try again."
+        )
+
+    @property
+    def stop_refused(self) -> str:
+        return self._("Only the person who asked (or a moderator) can stop this reply.")
+
+    @property
+    def not_a_thread_channel(self) -> str:
+        return self._(
+            "I answer in threads, which this channel doesn't support. Try a text channel."
+        )
+
+    @property
+    def stop_button(self) -> str:
+        return self._("Stop")
+
+    @property
+    def reasoning_button(self) -> str:
+        return self._("Reasoning")
+
+    @property
+    def reasoning_heading(self) -> str:
+        return self._("The model's reasoning before this reply:")
+
+    @property
+    def no_reasoning(self) -> str:
+        return self._("No reasoning was kept for this reply.")
+
+    @property
+    def cannot_see_images(self) -> str:
+        return self._("*(this model can't see images: I read only the text)*")
+
+    @property
+    def stopped(self) -> str:
+        return self._("*(stopped)*")
+
+    @property
+    def stopped_for_shutdown(self) -> str:
+        return self._("*(stopped: the bot is restarting)*")
+
+    @property
+    def cut_at_message_limit(self) -> str:
+        return self._("*(cut short: that is as much as I can show here; ask me to go on)*")
+
+    @property
+    def out_of_time(self) -> str:
+        return self._("*(stopped: my time to answer here ran out; ask me to go on)*")
+
+    @property
+    def interrupted_by_restart(self) -> str:
+        return self._("*(interrupted: the bot restarted)*")
+
+    @property
+    def retrying(self) -> str:
+        return self._("The model service is busy; retrying…")
+
+    @property
+    def empty_reply(self) -> str:
+        return self._("*(the model returned an empty reply; try rephrasing)*")
+
+    @property
+    def length_limit(self) -> str:
+        return self._("*(reply cut at the length limit; ask me to continue)*")
+
+    @property
+    def allowance_spent(self) -> str:
+        return self._(
+            "*(the model used its whole token allowance before writing an answer; try a "
+            "narrower question, or ask the bot's admins to raise MAX_COMPLETION_TOKENS)*"
+        )
+
+    def thinking(self, seconds: float) -> str:
+        """Shown while a reasoning model thinks, before its answer starts."""
+        text = self._(THINKING_EN)
+        return self._("{thinking} ({seconds} s)").format(
+            thinking=text, seconds=round(seconds)
+        ) if seconds >= 1 else text  # fmt: skip
+
+    def _listed(self, labels: list[str]) -> str:
+        bold = [f"**{self._(label)}**" for label in labels]
+        if len(bold) == 1:
+            return bold[0]
+        return self._("{names} and {last}").format(names=", ".join(bold[:-1]), last=bold[-1])
+
+    def cannot_open_thread(self, missing: list[str]) -> str:
+        """The bot lacks permissions to open a conversation thread in a channel."""
+        return self._(
+            "I can't open a thread here: I need the {permissions} permission in this channel."
+        ).format(permissions=self._listed(missing))
+
+    def cannot_post(self, permission: str) -> str:
+        """Discord refused a reply for a missing permission."""
+        return self._("I can't post my reply here: I need the {permission} permission.").format(
+            permission=self._listed([permission])
+        )
+
+    def failure(self, failure: Failure) -> str:
+        _ = self._
+        texts = {
+            Failure.RATE_LIMITED: _(
+                "The model service is busy right now. Please try again in a minute."
+            ),
+            Failure.QUOTA: _(
+                "The bot's API account is out of credit, so I can't answer. "
+                "Server admins: check the billing of the OpenAI account."
+            ),
+            Failure.CONTEXT_LENGTH: _(
+                "This conversation no longer fits the model's context window. "
+                "Use `/reset` to start over."
+            ),
+            Failure.AUTH: _(
+                "The bot's API key was rejected, so I can't answer. "
+                "Server admins: check OPENAI_API_KEY."
+            ),
+            Failure.MODEL_NOT_FOUND: _(
+                "The configured model isn't available on the model server. "
+                "Server admins: check OPENAI_MODEL."
+            ),
+            Failure.UNAVAILABLE: _(
+                "The model service is unavailable right now. Please try again shortly."
+            ),
+            Failure.BAD_REQUEST: _(
+                "The model service refused this request. Please try rephrasing."
+            ),
+            Failure.ROLE_ORDER: _(
+                "The model server refused the conversation's format. Server admins: check the "
+                "model's chat template, or set ALTERNATE_ROLES=on."
+            ),
+            Failure.CUT_OFF: _("*(cut off: the model service stopped mid-reply)*"),
+            Failure.NO_VISION: _("*(this model can't see images: I read only the text)*"),
+        }
+        return texts[failure]
+
+    def internal_error(self) -> str:
+        return self._("Something went wrong on my side; the error was logged. Please try again.")
+
+    def rate_limited(self, limit: str | None, wait: float) -> str:
+        _ = self._
+        reasons = {
+            "server requests": _("This server has reached its limit of model requests per minute."),
+            "server tokens": _("This server has used its model token allowance for the minute."),
+            "private requests": _(
+                "You've reached your limit of model requests per minute outside servers."
+            ),
+            "private tokens": _(
+                "You've used your model token allowance for the minute outside servers."
+            ),
+            "your requests": _("You're sending messages faster than I'm allowed to answer."),
+            "account": _("The bot's API account is at its rate limit."),
+        }
+        seconds = max(1, round(wait))
+        when = (
+            _("about {seconds} seconds").format(seconds=seconds)
+            if seconds < 90
+            else _("about {minutes} minutes").format(minutes=round(seconds / 60))
+        )
+        reason = reasons.get(limit or "", _("The bot is at its rate limit."))
+        return _("{reason} Try again in {when}; your message is saved.").format(
+            reason=reason, when=when
+        )
+
+    def over_budget(self, kind: str, resets_in: float) -> str:
+        """A daily spending budget is spent (``kind``: "user" or "server")."""
+        _ = self._
+        text = (
+            _("This server has reached its daily spending limit for the bot.")
+            if kind == "server"
+            else _("You've reached your daily spending limit for the bot.")
+        )
+        return _("{limit} It resets at midnight UTC, in {when}.").format(
+            limit=text, when=self.duration(resets_in)
+        )
+
+    def duration(self, seconds: float) -> str:
+        """``3 h 12 min``, ``12 min``: a wait of minutes or hours, rounded up to the minute."""
+        minutes = max(1, -(-int(seconds) // 60))
+        hours, minutes = divmod(minutes, 60)
+        if hours:
+            return self._("{hours} h {minutes} min").format(hours=hours, minutes=minutes)
+        return self._("{minutes} min").format(minutes=minutes)
+
+    def model_unpriced(self, name: str) -> str:
+        return self._(
+            "I can't use {name}: spending is capped, and the bot's operator set no price for it."
+        ).format(name=f"`{name}`")
+
+    # -- slash commands -----------------------------------------------------------------------
+
+    @property
+    def not_a_conversation(self) -> str:
+        return self._(
+            "This isn't a conversation with me. Mention me or use `/chat` in a channel to start one."
+        )
+
+    @property
+    def persona_form_title(self) -> str:
+        return self._("Set the persona")
+
+    @property
+    def persona_form_label(self) -> str:
+        return self._("Persona (system message)")
+
+    @property
+    def server_only(self) -> str:
+        return self._("Server defaults can only be set inside a server.")
+
+    @property
+    def not_in_server(self) -> str:
+        return self._(
+            "I'm not a member of this server, so it has no defaults of mine; "
+            "`scope: here` sets this conversation's."
+        )
+
+    @property
+    def persona_empty(self) -> str:
+        return self._("The persona can't be empty. Use `/persona clear` to remove one.")
+
+    def needs_permission(self, permission: str, *, owner: bool = False) -> str:
+        label = self._listed([permission])
+        if owner:
+            return self._(
+                "Only the person who started this conversation, or members with the "
+                "{permission} permission can do that."
+            ).format(permission=label)
+        return self._("Only members with the {permission} permission can do that.").format(
+            permission=label
+        )
+
+    def reset_done(self, name: str) -> str:
+        return self._(
+            "Conversation reset by {name}: I've deleted my copy of everything said before this "
+            "message."
+        ).format(name=name)
+
+    def persona_too_long(self, length: int, limit: int) -> str:
+        return self._("That persona is {length} characters; the limit is {limit}.").format(
+            length=f"{length:,}", limit=f"{limit:,}"
+        )
+
+    def _scope(self, kind: str) -> str:
+        _ = self._
+        return {
+            "conversation": _("this conversation"),
+            "channel": _("new conversations in this channel"),
+            "server": _("new conversations in this server"),
+        }[kind]
+
+    def persona_set(self, kind: str) -> str:
+        return self._("Persona set for {scope}. It applies from the next reply.").format(
+            scope=self._scope(kind)
+        )
+
+    def persona_cleared(self, kind: str) -> str:
+        return self._("Persona cleared for {scope}.").format(scope=self._scope(kind))
+
+    def persona_shown(self, text: str, source: str) -> str:
+        _ = self._
+        sources = {
+            "conversation": _("set for this conversation"),
+            "channel": _("this channel's default"),
+            "server": _("this server's default"),
+            "default": _("the bot's built-in default"),
+        }
+        quoted = text if len(text) <= 1800 else text[:1800] + "…"
+        quoted = quoted.replace("```", "`\u200b``")  # keep the code block intact
+        heading = _("Persona in effect here ({source}):").format(source=sources[source])
+        return f"{heading}\n```\n{quoted}\n```"
+
+    def refused(self, reason: str) -> str:
+        """Why this person may not use the bot here (an operator's access lists)."""
+        _ = self._
+        return {
+            "blocked": _("Sorry, you can't use this bot."),
+            "dms": _("I don't answer direct messages. Mention me in a server instead."),
+            "guild": _("This bot isn't available in this server."),
+            "channel": _("I don't answer in this channel."),
+            "role": _("Only members with certain roles can use me here."),
+            "members": _(
+                "I only answer direct messages from members of the servers I serve. "
+                "Mention me in a server instead."
+            ),
+            "unchecked": _(
+                "I couldn't check whether you may use me. Please try again in a minute."
+            ),
+        }[reason]
+
+    @property
+    def not_your_form(self) -> str:
+        return self._("This form isn't yours, or it has expired. Open a new one.")
+
+    @property
+    def guild_unknown(self) -> str:
+        return self._(
+            "Discord hasn't shown me this server yet (it may be unavailable for a moment). "
+            "Please try again in a moment."
+        )
+
+    @property
+    def left(self) -> str:
+        return self._(
+            "I've left this conversation and forgotten it. Mention me to start a new one."
+        )
+
+    @property
+    def forget_confirm(self) -> str:
+        return self._(
+            "This deletes everything I stored from you: your messages in every conversation "
+            "with me (my replies stay, and I stop re-sending what you said), the summaries and "
+            "reasoning that may quote them, and your usage figures. It can't be undone."
+        )
+
+    @property
+    def forget_button(self) -> str:
+        return self._("Delete my data")
+
+    @property
+    def cancel_button(self) -> str:
+        return self._("Cancel")
+
+    @property
+    def forget_cancelled(self) -> str:
+        return self._("Nothing was deleted.")
+
+    def forgotten(self, messages: int) -> str:
+        return self._("Done: I deleted {count} of your messages and your usage figures.").format(
+            count=f"{messages:,}"
+        )
+
+    def model_set(self, kind: str, name: str) -> str:
+        return self._("Model set to {name} for {scope}. It answers from the next reply.").format(
+            name=f"`{name}`", scope=self._scope(kind)
+        )
+
+    def model_cleared(self, kind: str) -> str:
+        return self._("Model choice cleared for {scope}.").format(scope=self._scope(kind))
+
+    def model_not_allowed(self, name: str, allowed: tuple[str, ...]) -> str:
+        return self._("{name} isn't one of this bot's models: {allowed}.").format(
+            name=f"`{name}`", allowed=", ".join(f"`{a}`" for a in allowed)
+        )
+
+    def model_refused(self, name: str, reason: str, allowed: tuple[str, ...]) -> str:
+        """``/model set`` refused; ``reason`` from :func:`bot.core.permissions.model_choice_refusal`."""
+        if reason == "unlisted":
+            return self.model_not_allowed(name, allowed)
+        if reason == "not open":
+            return self._(
+                "Outside servers only the bot's default model, or one its operator opened to "
+                "everyone, can be chosen: {name} can't."
+            ).format(name=f"`{name}`")
+        return self.needs_permission("Manage Server")
+
+    def model_ignored(self, name: str) -> str:
+        return self._(
+            "The choice of {name} here no longer applies: the bot's operator removed that model."
+        ).format(name=f"`{name}`")
+
+    def spend_today(
+        self, user: float, user_budget: float | None, server: float | None,
+        server_budget: float | None,
+    ) -> str:  # fmt: skip
+        """Today's spend against the daily budgets, for /usage."""
+        _ = self._
+
+        def against(spent: float, budget: float | None) -> str:
+            if budget is None:
+                return _("{spent} (no daily limit)").format(spent=f"${spent:,.2f}")
+            return _("{spent} of {budget}").format(spent=f"${spent:,.2f}", budget=f"${budget:,.2f}")
+
+        lines = [_("**Your spending today:** {amount}").format(amount=against(user, user_budget))]
+        if server is not None:
+            lines.append(
+                _("**Server spending today:** {amount}").format(
+                    amount=against(server, server_budget)
+                )
+            )
+        return "\n".join(lines)
+
+    def model_shown(self, name: str, source: str, window: int, vision: bool) -> str:
+        _ = self._
+        sources = {
+            "conversation": _("chosen for this conversation"),
+            "channel": _("this channel's choice"),
+            "server": _("this server's choice"),
+            "default": _("the bot's default"),
+        }
+        sees = _("it can see images") if vision else _("it can't see images")
+        return _(
+            "Model in effect here: {name} ({source}); a {window}-token context window; {sees}."
+        ).format(name=f"`{name}`", source=sources[source], window=f"{window:,}", sees=sees)
+
+    def usage_table(self, rows: list[tuple[str, UsageTotals]]) -> str:
+        _ = self._
+        lines = [_("Model usage (UTC days):")]
+        for label, totals in rows:
+            cached = (
+                _(", {share} of prompt tokens cached").format(
+                    share=f"{totals.cached_tokens / totals.prompt_tokens:.0%}"
+                )
+                if totals.prompt_tokens and totals.cached_tokens
+                else ""
+            )
+            requests = (
+                _("1 request") if totals.requests == 1
+                else _("{count} requests").format(count=f"{totals.requests:,}")
+            )  # fmt: skip
+            cost = (
+                _(", about {dollars} (estimated)").format(dollars=f"${totals.cost:,.2f}")
+                if totals.cost
+                else ""
+            )
+            lines.append(
+                _("**{label}:** {total} tokens ({prompt} prompt + {completion} completion"
+                  "{cached}), {requests}{cost}").format(
+                    label=_(label), total=f"{totals.total_tokens:,}",
+                    prompt=f"{totals.prompt_tokens:,}", completion=f"{totals.completion_tokens:,}",
+                    cached=cached, requests=requests, cost=cost,
+                )
+            )  # fmt: skip
+        return "\n".join(lines)
+
+
+@cache
+def for_language(language: str) -> Texts:
+    return Texts(language, i18n.gettext_for(language))
+
+
+def for_locale(locale: str | None) -> Texts:
+    """The texts for a Discord locale (``zh-CN``, ``en-US``…); English when unsupported."""
+    return for_language(i18n.language_of(locale))
+
+
+EN = for_language(i18n.DEFAULT)
+
+
+def is_placeholder(text: str) -> bool:
+    """Shown in place of a reply while there is no text yet, in any language; never part of a
+    stored answer."""
+    text = text.strip()
+    return any(
+        text == t.retrying or text.startswith(t._(THINKING_EN))
+        for t in map(for_language, i18n.LANGUAGES)
+    )
