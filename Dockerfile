@@ -19,7 +19,7 @@ RUN /opt/venv/bin/pip install --no-cache-dir --no-deps .
 # (hadolint's DL3064 takes the TOKEN in TIKTOKEN_CACHE_DIR for a secret: it is a directory.)
 # hadolint ignore=DL3064
 ENV TIKTOKEN_CACHE_DIR=/opt/tiktoken
-RUN /opt/venv/bin/python -c "import os, sys; from bot.tokens import ensure_vocabularies, get_encoding; ensure_vocabularies(); n = len(os.listdir('/opt/tiktoken')); n == 2 or sys.exit(f'{n} vocabularies seeded, not 2'); get_encoding('o200k_base'); get_encoding('cl100k_base')"
+RUN /opt/venv/bin/python -c "import os, sys; from bot.core.tokens import ensure_vocabularies, get_encoding; ensure_vocabularies(); n = len(os.listdir('/opt/tiktoken')); n == 2 or sys.exit(f'{n} vocabularies seeded, not 2'); get_encoding('o200k_base'); get_encoding('cl100k_base')"
 
 FROM python:3.12-slim
 # hadolint ignore=DL3064

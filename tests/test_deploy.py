@@ -6,6 +6,7 @@ that the bot's own settings accept and that points at the postgres service."""
 from __future__ import annotations
 
 import fnmatch
+import importlib
 import json
 import re
 import shlex
@@ -155,6 +156,19 @@ def test_the_vocabularies_are_seeded_at_build_time_into_the_cache_the_bot_reads(
     assert env_of(build)["TIKTOKEN_CACHE_DIR"] == cache
     assert any("ensure_vocabularies()" in run for run in arguments(build, "RUN"))
     assert any(args.split()[-1] == cache for args in arguments(final, "COPY"))
+
+
+def test_the_python_the_image_runs_at_build_time_imports_what_exists():
+    """A module moved in the package must move in the Dockerfile too (CI builds no image)."""
+    imports = [
+        match
+        for run in arguments(dockerfile_stages()[0], "RUN")
+        for match in re.findall(r"from (bot[\w.]*) import ([\w, ]+?);", run)
+    ]
+    assert imports  # the vocabularies are seeded by the bot's own code
+    for module, names in imports:
+        loaded = importlib.import_module(module)
+        assert all(hasattr(loaded, name.strip()) for name in names.split(",")), (module, names)
 
 
 def test_the_healthcheck_asks_the_liveness_endpoint_on_the_metrics_port():
