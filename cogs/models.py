@@ -8,6 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.core.discord_limits import CHOICE_NAME_LIMIT, CHOICES_LIMIT
 from bot.core.permissions import model_choice_refusal
 from cogs.chat.interaction import bot_absent
 from cogs.scopes import (
@@ -25,8 +26,6 @@ from cogs.scopes import (
 
 if TYPE_CHECKING:
     from bot.app.chatbot import ChatBot
-
-AUTOCOMPLETE_LIMIT = 25  # Discord shows at most 25 choices
 
 
 class Models(commands.Cog):
@@ -65,8 +64,8 @@ class Models(commands.Cog):
     ) -> list[app_commands.Choice[str]]:
         names = [n for n in await self.bot.models.available() if not self._refusal(interaction, n)]
         typed = typed.strip().lower()
-        matches = [name for name in names if typed in name.lower()][:AUTOCOMPLETE_LIMIT]
-        return [app_commands.Choice(name=name[:100], value=name) for name in matches]
+        matches = [name for name in names if typed in name.lower()][:CHOICES_LIMIT]
+        return [app_commands.Choice(name=name[:CHOICE_NAME_LIMIT], value=name) for name in matches]
 
     def _refusal(self, interaction: discord.Interaction, name: str) -> str | None:
         """Why this person may not choose ``name`` (bot.permissions), or None."""

@@ -10,6 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core import texts
+from bot.core.discord_limits import TEXT_INPUT_LIMIT
 from cogs.scopes import (
     CLEAR_SCOPE,
     EVERY_INSTALL,
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 
     PersonaSetter = Callable[[discord.Interaction, str], Awaitable[None]]
 
-PERSONA_LIMIT = 4000
+PERSONA_LIMIT = TEXT_INPUT_LIMIT  # the form's field holds no more
 FORM_TIMEOUT = 600.0  # seconds a persona form waits to be submitted
 
 
