@@ -14,6 +14,7 @@ from functools import cache
 
 from bot.core import i18n
 from bot.core.llm import Failure
+from bot.core.refusal import Refusal
 from bot.core.store import UsageTotals
 
 THINKING_EN = "*Thinking…*"
@@ -324,20 +325,20 @@ class Texts:
         heading = _("Persona in effect here ({source}):").format(source=sources[source])
         return f"{heading}\n```\n{quoted}\n```"
 
-    def refused(self, reason: str) -> str:
+    def refused(self, reason: Refusal) -> str:
         """Why this person may not use the bot here (an operator's access lists)."""
         _ = self._
         return {
-            "blocked": _("Sorry, you can't use this bot."),
-            "dms": _("I don't answer direct messages. Mention me in a server instead."),
-            "guild": _("This bot isn't available in this server."),
-            "channel": _("I don't answer in this channel."),
-            "role": _("Only members with certain roles can use me here."),
-            "members": _(
+            Refusal.BLOCKED: _("Sorry, you can't use this bot."),
+            Refusal.DMS: _("I don't answer direct messages. Mention me in a server instead."),
+            Refusal.GUILD: _("This bot isn't available in this server."),
+            Refusal.CHANNEL: _("I don't answer in this channel."),
+            Refusal.ROLE: _("Only members with certain roles can use me here."),
+            Refusal.MEMBERS: _(
                 "I only answer direct messages from members of the servers I serve. "
                 "Mention me in a server instead."
             ),
-            "unchecked": _(
+            Refusal.UNCHECKED: _(
                 "I couldn't check whether you may use me. Please try again in a minute."
             ),
         }[reason]

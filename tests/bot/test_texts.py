@@ -13,6 +13,7 @@ from discord import app_commands
 
 from bot.core import i18n, permissions, texts
 from bot.core.llm import Failure
+from bot.core.refusal import Refusal
 from bot.core.store import UsageTotals
 from cogs.commands import Commands
 from cogs.models import Models
@@ -70,8 +71,9 @@ def used_texts() -> list[str]:
     said.spend_today(0.5, 1.0, 2.0, None)
     said.spend_today(0.5, None, None, None)
     said.forgotten(3)
-    for reason in ("blocked", "dms", "guild", "channel", "role"):
-        said.refused(reason)
+    for reason in (Refusal.BLOCKED, Refusal.DMS, Refusal.GUILD, Refusal.CHANNEL, Refusal.ROLE,
+                   Refusal.MEMBERS, Refusal.UNCHECKED):  # fmt: skip
+        said.refused(reason)  # (an image's refusal is never said)
     seen += permissions.LABELS.values()
     cogs = (Commands, Personas, Models)
     for command in (c for cog in cogs for c in cog.__cog_app_commands__):
