@@ -14,6 +14,7 @@ from functools import cache
 
 from bot.core import i18n
 from bot.core.llm import Failure
+from bot.core.ratelimit.base import Limit
 from bot.core.refusal import Refusal
 from bot.core.store import UsageTotals
 
@@ -193,19 +194,23 @@ class Texts:
     def internal_error(self) -> str:
         return self._("Something went wrong on my side; the error was logged. Please try again.")
 
-    def rate_limited(self, limit: str | None, wait: float) -> str:
+    def rate_limited(self, limit: Limit | None, wait: float) -> str:
         _ = self._
         reasons = {
-            "server requests": _("This server has reached its limit of model requests per minute."),
-            "server tokens": _("This server has used its model token allowance for the minute."),
-            "private requests": _(
+            Limit.SERVER_REQUESTS: _(
+                "This server has reached its limit of model requests per minute."
+            ),
+            Limit.SERVER_TOKENS: _(
+                "This server has used its model token allowance for the minute."
+            ),
+            Limit.PRIVATE_REQUESTS: _(
                 "You've reached your limit of model requests per minute outside servers."
             ),
-            "private tokens": _(
+            Limit.PRIVATE_TOKENS: _(
                 "You've used your model token allowance for the minute outside servers."
             ),
-            "your requests": _("You're sending messages faster than I'm allowed to answer."),
-            "account": _("The bot's API account is at its rate limit."),
+            Limit.USER_REQUESTS: _("You're sending messages faster than I'm allowed to answer."),
+            Limit.ACCOUNT: _("The bot's API account is at its rate limit."),
         }
         seconds = max(1, round(wait))
         when = (
@@ -213,17 +218,17 @@ class Texts:
             if seconds < 90
             else _("about {minutes} minutes").format(minutes=round(seconds / 60))
         )
-        reason = reasons.get(limit or "", _("The bot is at its rate limit."))
+        reason = reasons[limit] if limit in reasons else _("The bot is at its rate limit.")
         return _("{reason} Try again in {when}; your message is saved.").format(
             reason=reason, when=when
         )
 
-    def over_budget(self, kind: str, resets_in: float) -> str:
-        """A daily spending budget is spent (``kind``: "user" or "server")."""
+    def over_budget(self, limit: Limit, resets_in: float) -> str:
+        """A daily spending budget is spent (``limit``: USER_BUDGET or SERVER_BUDGET)."""
         _ = self._
         text = (
             _("This server has reached its daily spending limit for the bot.")
-            if kind == "server"
+            if limit is Limit.SERVER_BUDGET
             else _("You've reached your daily spending limit for the bot.")
         )
         return _("{limit} It resets at midnight UTC, in {when}.").format(

@@ -117,7 +117,7 @@ class Chat(commands.Cog):
             if decision.granted:
                 return None
         log.info("Refused to open a conversation for %s: %s limit", user_id, decision.limit)
-        self.bot.metrics.refused(decision.limit or "")
+        self.bot.metrics.refused(decision.limit)
         return decision
 
     async def take_turn(

@@ -13,6 +13,7 @@ from discord import app_commands
 
 from bot.core import i18n, permissions, texts
 from bot.core.llm import Failure
+from bot.core.ratelimit import Limit
 from bot.core.refusal import Refusal
 from bot.core.store import UsageTotals
 from cogs.commands import Commands
@@ -43,7 +44,7 @@ def used_texts() -> list[str]:
     for failure in Failure:
         said.failure(failure)
     said.internal_error()
-    for limit in ("server requests", "server tokens", "your requests", "account", None):
+    for limit in (*Limit, None):  # every limit, and none named
         said.rate_limited(limit, 10)
         said.rate_limited(limit, 200)
     said.needs_permission("a")
@@ -66,8 +67,8 @@ def used_texts() -> list[str]:
         said.model_refused("m", reason, ("a",))
     said.model_ignored("m")
     said.model_unpriced("m")
-    for kind, seconds in (("user", 11_520), ("server", 30)):
-        said.over_budget(kind, seconds)
+    for limit, seconds in ((Limit.USER_BUDGET, 11_520), (Limit.SERVER_BUDGET, 30)):
+        said.over_budget(limit, seconds)
     said.spend_today(0.5, 1.0, 2.0, None)
     said.spend_today(0.5, None, None, None)
     said.forgotten(3)
@@ -92,7 +93,7 @@ def test_the_time_until_a_budget_resets_reads_in_hours_and_minutes():
     assert english.duration(11 * 60 + 1) == "12 min"  # rounded up: never "0 min"
     assert english.duration(0.2) == "1 min"
     assert chinese.duration(3 * 3600 + 12 * 60) == "3 小时 12 分钟"
-    assert english.over_budget("user", 11_520).endswith("in 3 h 12 min.")
+    assert english.over_budget(Limit.USER_BUDGET, 11_520).endswith("in 3 h 12 min.")
 
 
 def fields(text: str) -> set[str]:
@@ -124,5 +125,5 @@ def test_unsupported_locales_get_english_and_chinese_gets_chinese():
     assert texts.for_locale("fr").stopped == texts.for_locale(None).stopped == "*(stopped)*"
     chinese = texts.for_locale("zh-CN")
     assert chinese.stopped == "*（已停止）*"
-    assert re.search(r"[\u4e00-\u9fff]", chinese.rate_limited("server requests", 30))
+    assert re.search(r"[\u4e00-\u9fff]", chinese.rate_limited(Limit.SERVER_REQUESTS, 30))
     assert texts.is_placeholder(chinese.thinking(4)) and texts.is_placeholder(chinese.retrying)
