@@ -16,7 +16,7 @@ from bot.core import i18n
 from bot.core.llm import Failure
 from bot.core.ratelimit.base import Limit
 from bot.core.refusal import Refusal
-from bot.core.store import UsageTotals
+from bot.core.store import Scope, UsageTotals
 
 THINKING_EN = "*Thinking…*"
 
@@ -301,29 +301,30 @@ class Texts:
             length=f"{length:,}", limit=f"{limit:,}"
         )
 
-    def _scope(self, kind: str) -> str:
+    def _scope(self, scope: Scope) -> str:
         _ = self._
         return {
-            "conversation": _("this conversation"),
-            "channel": _("new conversations in this channel"),
-            "server": _("new conversations in this server"),
-        }[kind]
+            Scope.CONVERSATION: _("this conversation"),
+            Scope.CHANNEL: _("new conversations in this channel"),
+            Scope.GUILD: _("new conversations in this server"),
+        }[scope]
 
-    def persona_set(self, kind: str) -> str:
+    def persona_set(self, scope: Scope) -> str:
         return self._("Persona set for {scope}. It applies from the next reply.").format(
-            scope=self._scope(kind)
+            scope=self._scope(scope)
         )
 
-    def persona_cleared(self, kind: str) -> str:
-        return self._("Persona cleared for {scope}.").format(scope=self._scope(kind))
+    def persona_cleared(self, scope: Scope) -> str:
+        return self._("Persona cleared for {scope}.").format(scope=self._scope(scope))
 
-    def persona_shown(self, text: str, source: str) -> str:
+    def persona_shown(self, text: str, source: Scope | None) -> str:
+        """``source``: where the persona was chosen (None: the built-in default)."""
         _ = self._
         sources = {
-            "conversation": _("set for this conversation"),
-            "channel": _("this channel's default"),
-            "server": _("this server's default"),
-            "default": _("the bot's built-in default"),
+            Scope.CONVERSATION: _("set for this conversation"),
+            Scope.CHANNEL: _("this channel's default"),
+            Scope.GUILD: _("this server's default"),
+            None: _("the bot's built-in default"),
         }
         quoted = text if len(text) <= 1800 else text[:1800] + "…"
         quoted = quoted.replace("```", "`\u200b``")  # keep the code block intact
@@ -390,13 +391,13 @@ class Texts:
             count=f"{messages:,}"
         )
 
-    def model_set(self, kind: str, name: str) -> str:
+    def model_set(self, scope: Scope, name: str) -> str:
         return self._("Model set to {name} for {scope}. It answers from the next reply.").format(
-            name=f"`{name}`", scope=self._scope(kind)
+            name=f"`{name}`", scope=self._scope(scope)
         )
 
-    def model_cleared(self, kind: str) -> str:
-        return self._("Model choice cleared for {scope}.").format(scope=self._scope(kind))
+    def model_cleared(self, scope: Scope) -> str:
+        return self._("Model choice cleared for {scope}.").format(scope=self._scope(scope))
 
     def model_not_allowed(self, name: str, allowed: tuple[str, ...]) -> str:
         return self._("{name} isn't one of this bot's models: {allowed}.").format(
@@ -440,13 +441,14 @@ class Texts:
             )
         return "\n".join(lines)
 
-    def model_shown(self, name: str, source: str, window: int, vision: bool) -> str:
+    def model_shown(self, name: str, source: Scope | None, window: int, vision: bool) -> str:
+        """``source``: where the model was chosen (None: the bot's default)."""
         _ = self._
         sources = {
-            "conversation": _("chosen for this conversation"),
-            "channel": _("this channel's choice"),
-            "server": _("this server's choice"),
-            "default": _("the bot's default"),
+            Scope.CONVERSATION: _("chosen for this conversation"),
+            Scope.CHANNEL: _("this channel's choice"),
+            Scope.GUILD: _("this server's choice"),
+            None: _("the bot's default"),
         }
         sees = _("it can see images") if vision else _("it can't see images")
         return _(

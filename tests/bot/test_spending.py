@@ -10,7 +10,7 @@ from bot.core.models import Models, Price
 from bot.core.permissions import NEEDS_MANAGE_SERVER, NOT_OPEN, UNLISTED, model_choice_refusal
 from bot.core.ratelimit import Limit
 from bot.core.ratelimit.spending import DAY, LocalSpending, day_of, until_midnight
-from bot.core.store import ScopedChoices
+from bot.core.store import Scope, ScopedChoices
 
 NOON = 20_000 * DAY + 12 * 3600  # a UTC noon, in seconds since the epoch
 
@@ -170,16 +170,16 @@ def test_with_models_unset_only_the_default_may_answer():
 @pytest.mark.parametrize(
     ("scoped", "expected"),
     [
-        (ScopedChoices(), Chosen("m", "default")),
-        (ScopedChoices(guild_model="a"), Chosen("a", "server")),
-        (ScopedChoices(channel_model="b", guild_model="a"), Chosen("b", "channel")),
-        (ScopedChoices(conversation_model="a", channel_model="b"), Chosen("a", "conversation")),
+        (ScopedChoices(), Chosen("m", None)),
+        (ScopedChoices(guild_model="a"), Chosen("a", Scope.GUILD)),
+        (ScopedChoices(channel_model="b", guild_model="a"), Chosen("b", Scope.CHANNEL)),
+        (ScopedChoices(conversation_model="a", channel_model="b"), Chosen("a", Scope.CONVERSATION)),
         # a choice no longer listed is skipped, and said: the next one up applies
         (
             ScopedChoices(conversation_model="gone", channel_model="b"),
-            Chosen("b", "channel", "gone"),
+            Chosen("b", Scope.CHANNEL, "gone"),
         ),
-        (ScopedChoices(guild_model="gone"), Chosen("m", "default", "gone")),
+        (ScopedChoices(guild_model="gone"), Chosen("m", None, "gone")),
     ],
 )
 def test_the_model_in_effect(scoped, expected):

@@ -15,7 +15,7 @@ from bot.core import i18n, permissions, texts
 from bot.core.llm import Failure
 from bot.core.ratelimit import Limit
 from bot.core.refusal import Refusal
-from bot.core.store import UsageTotals
+from bot.core.store import Scope, UsageTotals
 from cogs.commands import Commands
 from cogs.models import Models
 from cogs.personas import Personas
@@ -51,17 +51,17 @@ def used_texts() -> list[str]:
     said.needs_permission("a", owner=True)
     said.reset_done("n")
     said.persona_too_long(1, 2)
-    for kind in ("conversation", "channel", "server"):
-        said.persona_set(kind)
-        said.persona_cleared(kind)
-    for source in ("conversation", "channel", "server", "default"):
+    for scope in Scope:
+        said.persona_set(scope)
+        said.persona_cleared(scope)
+    for source in (*Scope, None):
         said.persona_shown("x", source)
     said.usage_table(SAMPLE_ROWS)
-    for source in ("conversation", "channel", "server", "default"):
+    for source in (*Scope, None):
         said.model_shown("m", source, 1000, True)
-    said.model_shown("m", "default", 1000, False)
-    said.model_set("server", "m")
-    said.model_cleared("server")
+    said.model_shown("m", None, 1000, False)
+    said.model_set(Scope.GUILD, "m")
+    said.model_cleared(Scope.GUILD)
     said.model_not_allowed("m", ("a", "b"))
     for reason in ("unlisted", "not open", "needs manage_guild"):
         said.model_refused("m", reason, ("a",))
