@@ -31,9 +31,6 @@ class Scope(StrEnum):
     GUILD = "guild"
 
 
-PersonaScope = ModelScope = Scope  # the names the store backends still use (renamed next)
-
-
 class StoreError(RuntimeError):
     """The database cannot be opened or used; the message names the path and the cause."""
 
