@@ -23,7 +23,7 @@ LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 21.0, 34.0, 60
 LAG_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 # Label values come from these fixed sets only (a series per value lives as long as the process):
 # never a model name, a person or a channel. Discord's X-RateLimit-Scope is outside input.
-SCOPES = ("user", "global", "shared")
+RATE_LIMIT_SCOPES = ("user", "global", "shared")
 
 
 class Outcome(StrEnum):

@@ -13,12 +13,15 @@ from collections.abc import Callable
 from functools import cache
 
 from bot.core import i18n
+from bot.core.discord_limits import MESSAGE_LIMIT
 from bot.core.llm import Failure
 from bot.core.ratelimit.base import Limit
 from bot.core.refusal import Refusal
 from bot.core.store import Scope, UsageTotals
 
 THINKING_EN = "*Thinking…*"
+# Characters of a persona that /persona show quotes: with its heading, one message of MESSAGE_LIMIT.
+PERSONA_QUOTED = MESSAGE_LIMIT - 200
 
 
 class Texts:
@@ -326,7 +329,7 @@ class Texts:
             Scope.GUILD: _("this server's default"),
             None: _("the bot's built-in default"),
         }
-        quoted = text if len(text) <= 1800 else text[:1800] + "…"
+        quoted = text if len(text) <= PERSONA_QUOTED else text[:PERSONA_QUOTED] + "…"
         quoted = quoted.replace("```", "`\u200b``")  # keep the code block intact
         heading = _("Persona in effect here ({source}):").format(source=sources[source])
         return f"{heading}\n```\n{quoted}\n```"

@@ -15,7 +15,7 @@ from bot.core.metrics import (
     LAG_INTERVAL,
     LATENCY_BUCKETS,
     NO_METRICS,
-    SCOPES,
+    RATE_LIMIT_SCOPES,
     Metrics,
     Outcome,
 )
@@ -105,7 +105,9 @@ class PrometheusMetrics(Metrics):
         self._refusals.labels(limit=str(limit or "")).inc()
 
     def discord_429(self, scope: str) -> None:
-        self._discord_429s.labels(scope=scope if scope in SCOPES or not scope else "other").inc()
+        self._discord_429s.labels(
+            scope=scope if scope in RATE_LIMIT_SCOPES or not scope else "other"
+        ).inc()
 
     def loop_lag(self, seconds: float) -> None:
         self._lag.observe(seconds)

@@ -15,7 +15,7 @@ from bot.core.discord_limits import MESSAGE_LIMIT
 if TYPE_CHECKING:
     from bot.app.chatbot import ChatBot
 
-INLINE_LIMIT = 1_900  # longer reasoning is sent as a text file
+INLINE_LIMIT = MESSAGE_LIMIT - 100  # longer reasoning is sent as a text file (room: heading)
 
 
 class ReasoningButton(
