@@ -22,6 +22,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core import texts
+from bot.core.discord_limits import MESSAGE_LIMIT, USER_MESSAGE_LIMIT
 from bot.core.permissions import LABELS
 from bot.core.replies import Said
 from cogs.chat.cog import Chat
@@ -71,7 +72,9 @@ class Commands(commands.Cog):
     @everywhere
     @app_commands.describe(prompt="Your first message to the bot")
     async def chat(
-        self, interaction: discord.Interaction, prompt: app_commands.Range[str, 1, 4000]
+        self,
+        interaction: discord.Interaction,
+        prompt: app_commands.Range[str, 1, USER_MESSAGE_LIMIT],
     ) -> None:
         """Start a new conversation thread with a first prompt."""
         chat = self.bot.get_cog("Chat")
@@ -102,7 +105,7 @@ class Commands(commands.Cog):
             await chat_by_interaction(self.bot, interaction, prompt)
             return
         await interaction.response.send_message(
-            f"**{user.display_name}:** {prompt}"[:2000], allowed_mentions=NO_MENTIONS
+            f"**{user.display_name}:** {prompt}"[:MESSAGE_LIMIT], allowed_mentions=NO_MENTIONS
         )
         message = await interaction.original_response()
         # The caller asks, with their own permissions (the echo is the bot's message).

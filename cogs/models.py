@@ -8,6 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.core.discord_limits import CHOICE_NAME_LIMIT, CHOICES_LIMIT
 from bot.core.permissions import model_choice_refusal
 from cogs.chat.interaction import bot_absent
 from cogs.scopes import (
@@ -15,7 +16,7 @@ from cogs.scopes import (
     EVERY_INSTALL,
     EVERYWHERE,
     SET_SCOPE,
-    Scope,
+    ScopeOption,
     chosen_here,
     private,
     said,
@@ -25,8 +26,6 @@ from cogs.scopes import (
 
 if TYPE_CHECKING:
     from bot.app.chatbot import ChatBot
-
-AUTOCOMPLETE_LIMIT = 25  # Discord shows at most 25 choices
 
 
 class Models(commands.Cog):
@@ -44,7 +43,7 @@ class Models(commands.Cog):
         scope=SET_SCOPE,
     )
     async def model_set(
-        self, interaction: discord.Interaction, name: str, scope: Scope = "here"
+        self, interaction: discord.Interaction, name: str, scope: ScopeOption = "here"
     ) -> None:
         """Choose the model for this conversation, channel or server."""
         name = name.strip()
@@ -53,11 +52,11 @@ class Models(commands.Cog):
         if refusal is not None:
             await private(interaction, words.model_refused(name, refusal, models.allowed))
             return
-        kind = await target(self.bot, interaction, scope)
-        if kind is None:
+        where = await target(self.bot, interaction, scope)
+        if where is None:
             return
-        await self.bot.choices.set_model(kind, scope_id(interaction, kind), name)
-        await private(interaction, words.model_set(kind, name))
+        await self.bot.choices.set_model(where, scope_id(interaction, where), name)
+        await private(interaction, words.model_set(where, name))
 
     @model_set.autocomplete("name")
     async def _names(
@@ -65,8 +64,8 @@ class Models(commands.Cog):
     ) -> list[app_commands.Choice[str]]:
         names = [n for n in await self.bot.models.available() if not self._refusal(interaction, n)]
         typed = typed.strip().lower()
-        matches = [name for name in names if typed in name.lower()][:AUTOCOMPLETE_LIMIT]
-        return [app_commands.Choice(name=name[:100], value=name) for name in matches]
+        matches = [name for name in names if typed in name.lower()][:CHOICES_LIMIT]
+        return [app_commands.Choice(name=name[:CHOICE_NAME_LIMIT], value=name) for name in matches]
 
     def _refusal(self, interaction: discord.Interaction, name: str) -> str | None:
         """Why this person may not choose ``name`` (bot.permissions), or None."""
@@ -89,13 +88,15 @@ class Models(commands.Cog):
 
     @model.command(name="clear")
     @app_commands.describe(scope=CLEAR_SCOPE)
-    async def model_clear(self, interaction: discord.Interaction, scope: Scope = "here") -> None:
+    async def model_clear(
+        self, interaction: discord.Interaction, scope: ScopeOption = "here"
+    ) -> None:
         """Remove a model choice, so the next one up (channel, server, the bot's) applies."""
-        kind = await target(self.bot, interaction, scope)
-        if kind is None:
+        where = await target(self.bot, interaction, scope)
+        if where is None:
             return
-        await self.bot.choices.set_model(kind, scope_id(interaction, kind), None)
-        await private(interaction, said(interaction).model_cleared(kind))
+        await self.bot.choices.set_model(where, scope_id(interaction, where), None)
+        await private(interaction, said(interaction).model_cleared(where))
 
 
 async def setup(bot: ChatBot) -> None:

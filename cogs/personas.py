@@ -10,12 +10,13 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core import texts
+from bot.core.discord_limits import TEXT_INPUT_LIMIT
 from cogs.scopes import (
     CLEAR_SCOPE,
     EVERY_INSTALL,
     EVERYWHERE,
     SET_SCOPE,
-    Scope,
+    ScopeOption,
     chosen_here,
     private,
     said,
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 
     PersonaSetter = Callable[[discord.Interaction, str], Awaitable[None]]
 
-PERSONA_LIMIT = 4000
+PERSONA_LIMIT = TEXT_INPUT_LIMIT  # the form's field holds no more
 FORM_TIMEOUT = 600.0  # seconds a persona form waits to be submitted
 
 
@@ -84,24 +85,24 @@ class Personas(commands.Cog):
         scope=SET_SCOPE,
     )
     async def persona_set(
-        self, interaction: discord.Interaction, text: str | None = None, scope: Scope = "here"
+        self, interaction: discord.Interaction, text: str | None = None, scope: ScopeOption = "here"
     ) -> None:
         """Set the persona (system message) for this conversation, channel or server."""
-        kind = await target(self.bot, interaction, scope)
-        if kind is None:
+        where = await target(self.bot, interaction, scope)
+        if where is None:
             return
 
         async def apply(inner: discord.Interaction, value: str) -> None:
             value = value.strip()
-            if inner is not interaction and await target(self.bot, inner, scope) != kind:
+            if inner is not interaction and await target(self.bot, inner, scope) != where:
                 return  # the form's permission checked again: it may be minutes later
             if not value:
                 await private(inner, said(inner).persona_empty)
             elif len(value) > PERSONA_LIMIT:
                 await private(inner, said(inner).persona_too_long(len(value), PERSONA_LIMIT))
             else:
-                await self.bot.choices.set_persona(kind, scope_id(inner, kind), value)
-                await private(inner, said(inner).persona_set(kind))
+                await self.bot.choices.set_persona(where, scope_id(inner, where), value)
+                await private(inner, said(inner).persona_set(where))
 
         if text is not None:
             await apply(interaction, text)
@@ -119,13 +120,15 @@ class Personas(commands.Cog):
 
     @persona.command(name="clear")
     @app_commands.describe(scope=CLEAR_SCOPE)
-    async def persona_clear(self, interaction: discord.Interaction, scope: Scope = "here") -> None:
+    async def persona_clear(
+        self, interaction: discord.Interaction, scope: ScopeOption = "here"
+    ) -> None:
         """Remove a persona, so the next one up (channel, server, built-in) applies."""
-        kind = await target(self.bot, interaction, scope)
-        if kind is None:
+        where = await target(self.bot, interaction, scope)
+        if where is None:
             return
-        await self.bot.choices.set_persona(kind, scope_id(interaction, kind), None)
-        await private(interaction, said(interaction).persona_cleared(kind))
+        await self.bot.choices.set_persona(where, scope_id(interaction, where), None)
+        await private(interaction, said(interaction).persona_cleared(where))
 
 
 async def setup(bot: ChatBot) -> None:

@@ -10,7 +10,7 @@ from discord import app_commands
 
 from bot.core import texts
 from bot.core.permissions import LABELS, PERSONA_SCOPE_PERMISSION, may_manage_conversation
-from bot.core.store import Conversation
+from bot.core.store import Conversation, Scope
 from cogs.chat.interaction import bot_absent
 from cogs.chat.surface import NO_MENTIONS
 
@@ -18,8 +18,10 @@ if TYPE_CHECKING:
     from bot.app.chatbot import ChatBot
     from bot.core.choices import Chosen
 
-Scope = Literal["here", "server"]
-# The ``scope`` option's description, for every command that sets or clears a choice.
+# The ``scope`` option of every command that sets or clears a choice: the words people pick
+# (synced to Discord), not a Scope: :func:`target` finds the Scope "here" means where it is used.
+ScopeOption = Literal["here", "server"]
+# The option's description.
 SET_SCOPE = "here: this conversation, or this channel's new conversations; server: the default"
 CLEAR_SCOPE = "here: this conversation or channel; server: the server default"
 T = TypeVar("T")
@@ -83,25 +85,25 @@ async def managed_conversation(
     return conversation
 
 
-def _may_set_default(interaction: discord.Interaction, kind: str) -> str | None:
-    """None if the user may set ``kind``'s default; else the refusal."""
-    permission = PERSONA_SCOPE_PERMISSION[kind]
+def _may_set_default(interaction: discord.Interaction, scope: Scope) -> str | None:
+    """None if the user may set ``scope``'s default (CHANNEL or GUILD); else the refusal."""
+    permission = PERSONA_SCOPE_PERMISSION[scope]
     if getattr(interaction.permissions, permission):
         return None
     return said(interaction).needs_permission(LABELS[permission])
 
 
 async def _scope(
-    bot: ChatBot, interaction: discord.Interaction, scope: Scope
-) -> tuple[str, str | None]:
+    bot: ChatBot, interaction: discord.Interaction, option: ScopeOption
+) -> tuple[Scope, str | None]:
     channel = interaction.channel
     absent = bot_absent(bot, interaction)  # only /chat reaches here: its conversation alone
-    if scope == "server":
+    if option == "server":
         if interaction.guild_id is None:
-            return "server", said(interaction).server_only
+            return Scope.GUILD, said(interaction).server_only
         if absent:
-            return "server", said(interaction).not_in_server
-        return "server", _may_set_default(interaction, "server")
+            return Scope.GUILD, said(interaction).not_in_server
+        return Scope.GUILD, _may_set_default(interaction, Scope.GUILD)
     conversation = await conversation_here(bot, interaction)
     if conversation is not None or absent or isinstance(channel, discord.DMChannel):
         if conversation is None:  # a DM (or a place for /chat) without one yet: it starts
@@ -110,28 +112,30 @@ async def _scope(
                 owner_id=interaction.user.id, via_interaction=absent,  # never listened there
             )  # fmt: skip
         if may_manage(interaction, conversation):
-            return "conversation", None
-        return "conversation", said(interaction).needs_permission(
+            return Scope.CONVERSATION, None
+        return Scope.CONVERSATION, said(interaction).needs_permission(
             LABELS["manage_threads"], owner=True
         )
     if isinstance(channel, discord.Thread):
-        return "conversation", said(interaction).not_a_conversation
-    return "channel", _may_set_default(interaction, "channel")
+        return Scope.CONVERSATION, said(interaction).not_a_conversation
+    return Scope.CHANNEL, _may_set_default(interaction, Scope.CHANNEL)
 
 
-async def target(bot: ChatBot, interaction: discord.Interaction, scope: Scope) -> str | None:
-    """Where a choice applies ("conversation", "channel" or "server"), if the user may make
-    it; otherwise None, after telling them privately why not."""
-    kind, refusal = await _scope(bot, interaction, scope)
+async def target(
+    bot: ChatBot, interaction: discord.Interaction, option: ScopeOption
+) -> Scope | None:
+    """Where a choice applies, if the user may make it; otherwise None, after telling them
+    privately why not."""
+    scope, refusal = await _scope(bot, interaction, option)
     if refusal is not None:
         await private(interaction, refusal)
         return None
-    return kind
+    return scope
 
 
-def scope_id(interaction: discord.Interaction, kind: str) -> int:
-    """The id a choice of ``kind`` is stored under."""
-    return (interaction.guild_id if kind == "server" else interaction.channel_id) or 0
+def scope_id(interaction: discord.Interaction, scope: Scope) -> int:
+    """The id a choice for ``scope`` is stored under."""
+    return (interaction.guild_id if scope is Scope.GUILD else interaction.channel_id) or 0
 
 
 def here(bot: ChatBot, interaction: discord.Interaction) -> tuple[int | None, int | None]:

@@ -14,22 +14,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 
 from bot.core.bounded import LRU
+from bot.core.refusal import Refusal
 
 NOTICE_EVERY = 300.0  # seconds: a refused person is told once in this long, not every message
 NOTICE_PEOPLE = 10_000  # refused people remembered at once (NoticeThrottle)
-
-
-class Refusal(StrEnum):
-    BLOCKED = "blocked"
-    DMS = "dms"
-    GUILD = "guild"
-    CHANNEL = "channel"
-    ROLE = "role"
-    MEMBERS = "members"  # DMs: only an allowed member of an allowed server, when lists are set
-    UNCHECKED = "unchecked"  # those lists need a look-up that failed just now
 
 
 @dataclass(frozen=True, slots=True)

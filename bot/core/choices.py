@@ -7,18 +7,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bot.core.store import Conversation, ModelScope, PersonaScope, ScopedChoices, Store
+from bot.core.store import Conversation, Scope, ScopedChoices, Store
 
 if TYPE_CHECKING:
     from bot.core.models import Models
-
-SCOPES = ("conversation", "channel", "server")  # "kind" in the methods below
 
 
 @dataclass(frozen=True, slots=True)
 class Chosen:
     value: str
-    source: str  # "conversation", "channel", "server" or "default"
+    source: Scope | None  # where it was chosen; None: the operator's default
     ignored: str | None = None  # a more specific choice that may no longer answer (a model)
 
 
@@ -42,20 +40,19 @@ class Choices:
 
     def _persona(self, own: str | None, scoped: ScopedChoices) -> Chosen:
         for text, source in (
-            (own, "conversation"),
-            (scoped.channel_persona, "channel"),
-            (scoped.guild_persona, "server"),
+            (own, Scope.CONVERSATION),
+            (scoped.channel_persona, Scope.CHANNEL),
+            (scoped.guild_persona, Scope.GUILD),
         ):
             if text:
                 return Chosen(text, source)
-        return Chosen(self.default_persona, "default")
+        return Chosen(self.default_persona, None)
 
-    async def set_persona(self, kind: str, scope_id: int, text: str | None) -> None:
-        """``kind``: "conversation" (``scope_id`` the conversation), "channel" or "server"."""
-        if kind == "conversation":
+    async def set_persona(self, scope: Scope, scope_id: int, text: str | None) -> None:
+        """``scope_id``: the conversation's, the channel's or the server's id."""
+        if scope is Scope.CONVERSATION:
             await self.store.set_conversation_persona(scope_id, text)
         else:
-            scope = PersonaScope.CHANNEL if kind == "channel" else PersonaScope.GUILD
             await self.store.set_default_persona(scope, scope_id, text)
 
     async def _scoped(
@@ -65,8 +62,5 @@ class Choices:
             conversation_id=conversation_id, channel_id=channel_id, guild_id=guild_id
         )
 
-    async def set_model(self, kind: str, scope_id: int, name: str | None) -> None:
-        scope = {"conversation": ModelScope.CONVERSATION, "channel": ModelScope.CHANNEL}.get(
-            kind, ModelScope.GUILD
-        )
+    async def set_model(self, scope: Scope, scope_id: int, name: str | None) -> None:
         await self.store.set_model(scope, scope_id, name)

@@ -1,7 +1,11 @@
 """Discord's limits, in one place. Numbers from Discord's API documentation."""
 
-MESSAGE_LIMIT = 2000  # characters in one message
+MESSAGE_LIMIT = 2000  # characters in one message the bot sends
+USER_MESSAGE_LIMIT = 4000  # characters a person may send in one message (with Nitro; 2000 without)
 THREAD_NAME_LIMIT = 100  # characters in a thread name
+CHOICES_LIMIT = 25  # choices one autocomplete answer may offer
+CHOICE_NAME_LIMIT = 100  # characters in a choice's name
+TEXT_INPUT_LIMIT = 4000  # characters in a modal's text input
 EDIT_INTERVAL = 1.3  # seconds between edits in one channel (Discord allows about 5 per 5 s)
 GLOBAL_LIMIT = 50  # REST requests per bot token in any second (interactions, webhooks exempt)
 GLOBAL_WINDOW = 1.0  # seconds: the window that GLOBAL_LIMIT and our budget count in
@@ -17,3 +21,10 @@ MIN_GLOBAL_RATE = 2 * PRIORITY_RESERVE  # so that progress edits keep at least h
 # between an edit's slot and its arrival (discord.py sends one request per channel at a time).
 EDITS_PER_WINDOW = 5
 EDIT_WINDOW = 6.0
+
+# Discord's JSON error codes (the "code" of an error body), as the Discord side tells them apart.
+UNKNOWN_MESSAGE = 10008
+UNKNOWN_WEBHOOK = 10015
+MISSING_ACCESS = 50001
+INVALID_WEBHOOK_TOKEN = 50027
+THREAD_ALREADY_CREATED = 160004  # "A thread has already been created for this message"

@@ -18,11 +18,11 @@ import struct
 import warnings
 import zlib
 from collections import Counter
-from enum import StrEnum
 
 from PIL import Image as Pillow
 
 from bot.core.context import ChatRequest
+from bot.core.refusal import Refusal
 from bot.core.store import Image, Turn
 from bot.core.tokens import base_model
 
@@ -46,15 +46,6 @@ PILLOW_ERRORS = (
     OSError, ValueError, SyntaxError, struct.error, MemoryError, EOFError, IndexError, KeyError,
     TypeError, zlib.error,
 )  # fmt: skip
-
-
-class Refusal(StrEnum):
-    """Why an image is not read (it shows as ``[attached image: name (not readable)]``)."""
-
-    NOT_ALLOWED = "not_allowed"  # not an image, or not one of FORMATS
-    TOO_MANY_PIXELS = "too_many_pixels"  # past MAX_PIXELS, by its header
-    BROKEN = "broken"  # a decoder error: truncated, corrupt, a bomb Pillow caught itself
-    BUSY = "busy"  # too many images waiting to be decoded
 
 
 def is_image(filename: str, content_type: str | None) -> bool:
@@ -145,7 +136,7 @@ class Decoder:
         self.wait = wait
         self._slots = asyncio.Semaphore(at_once)
         self._waiting = 0
-        self.refused: Counter[Refusal] = Counter()  # bounded: one key per Refusal
+        self.refused: Counter[Refusal] = Counter()  # bounded: one key per image Refusal
         self.prepared = 0
         # Pillow's own bomb warning (past 89 MP, raised inside Pillow.open) becomes an error
         # (caught as one), set once for the process rather than around each call: catching

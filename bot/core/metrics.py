@@ -15,23 +15,15 @@ from collections.abc import Callable
 from enum import StrEnum
 
 from bot.core.llm import Delta, LLMError, Reply
+from bot.core.ratelimit.base import Limit
 
 LAG_INTERVAL = 0.5  # seconds between event-loop lag probes
 # Model latency spans a fast local server to a reasoning model thinking for minutes.
 LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 21.0, 34.0, 60.0, 120.0, 300.0)
 LAG_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
-# The limiter names limits for people ("your requests"); metrics get stable identifiers.
-LIMIT_LABELS = {
-    "server requests": "server_requests",
-    "server tokens": "server_tokens",
-    "private requests": "private_requests",
-    "private tokens": "private_tokens",
-    "your requests": "user_requests",
-    "account": "account",
-}
 # Label values come from these fixed sets only (a series per value lives as long as the process):
 # never a model name, a person or a channel. Discord's X-RateLimit-Scope is outside input.
-SCOPES = ("user", "global", "shared")
+RATE_LIMIT_SCOPES = ("user", "global", "shared")
 
 
 class Outcome(StrEnum):
@@ -73,8 +65,8 @@ class Metrics:
     def model_tokens(self, prompt: int, completion: int) -> None:
         """A reply's model usage (as reported, or counted when the server reports none)."""
 
-    def refused(self, limit: str) -> None:
-        """The limiter refused a reply (a wait too long to wait out); ``limit`` as it names it."""
+    def refused(self, limit: Limit | None) -> None:
+        """A limit refused a reply (a wait too long to wait out, a daily budget spent)."""
 
     def discord_429(self, scope: str) -> None:
         """Discord answered 429; ``scope`` from X-RateLimit-Scope (user, global, shared) or ""."""

@@ -14,7 +14,7 @@ from bot.core.bounded import LRU
 from bot.core.choices import Chosen
 from bot.core.context import Budget, context_window, is_known_model
 from bot.core.model_traits import default_completion_tokens
-from bot.core.store import ScopedChoices
+from bot.core.store import Scope, ScopedChoices
 from bot.core.tokens import TokenCounter, base_model, encoding_name_for_model
 
 log = logging.getLogger(__name__)
@@ -129,16 +129,16 @@ class Models:
         in ``ignored``. The replies and ``/model show`` both ask this."""
         ignored: str | None = None
         for name, source in (
-            (scoped.conversation_model, "conversation"),
-            (scoped.channel_model, "channel"),
-            (scoped.guild_model, "server"),
+            (scoped.conversation_model, Scope.CONVERSATION),
+            (scoped.channel_model, Scope.CHANNEL),
+            (scoped.guild_model, Scope.GUILD),
         ):
             if not name:
                 continue
             if self.may_choose(name):
                 return Chosen(name, source, ignored)
             ignored = ignored or name
-        return Chosen(self.default, "default", ignored)
+        return Chosen(self.default, None, ignored)
 
     def shrink(self, name: str, rejected_prompt_tokens: int) -> None:
         """The server said a request did not fit: remember a smaller window for this model."""

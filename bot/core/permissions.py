@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 
+from bot.core.store import Scope
+
 LABELS = {
     "view_channel": "View Channels",
     "send_messages": "Send Messages",
@@ -50,7 +52,7 @@ def may_manage_conversation(user_id: int, owner_id: int, *, manage_threads: bool
 
 
 # The permission needed to set a persona for new conversations, by scope.
-PERSONA_SCOPE_PERMISSION = {"channel": "manage_channels", "server": "manage_guild"}
+PERSONA_SCOPE_PERMISSION = {Scope.CHANNEL: "manage_channels", Scope.GUILD: "manage_guild"}
 
 
 # -- Models (MODELS, /model set) -------------------------------------------------------------

@@ -21,7 +21,12 @@ class TurnStatus(StrEnum):
     INTERRUPTED = "interrupted"  # stopped, cut off, or the bot restarted mid-reply
 
 
-class PersonaScope(StrEnum):
+class Scope(StrEnum):
+    """Where a persona or a model is chosen: one conversation, the channel whose new
+    conversations it applies to, or the server (Discord's guild; people read "server"). The
+    most specific wins (bot.core.choices). The values are what the store keeps."""
+
+    CONVERSATION = "conversation"
     CHANNEL = "channel"
     GUILD = "guild"
 
@@ -65,12 +70,6 @@ class Image:
     data: bytes
     width: int
     height: int
-
-
-class ModelScope(StrEnum):
-    CONVERSATION = "conversation"
-    CHANNEL = "channel"
-    GUILD = "guild"
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,9 +191,10 @@ class Store(Protocol):
 
     async def set_conversation_persona(self, conversation_id: int, persona: str | None) -> None: ...
 
-    async def set_default_persona(
-        self, scope: PersonaScope, scope_id: int, persona: str | None
-    ) -> None: ...
+    async def set_default_persona(self, scope: Scope, scope_id: int, persona: str | None) -> None:
+        """A channel's or a server's persona (``scope`` CHANNEL or GUILD; a conversation's
+        own is :meth:`set_conversation_persona`'s)."""
+        ...
 
     async def interrupt_streaming_turns(self, *, live: Collection[str] = ()) -> list[Turn]:
         """Mark replies left streaming by processes not in ``live`` (dead ones) as
@@ -245,7 +245,7 @@ class Store(Protocol):
         """The images of these turns, by turn (turns without images are left out)."""
         ...
 
-    async def set_model(self, scope: ModelScope, scope_id: int, model: str | None) -> None:
+    async def set_model(self, scope: Scope, scope_id: int, model: str | None) -> None:
         """Choose a model for a scope (None: clear the choice)."""
         ...
 

@@ -13,10 +13,15 @@ from collections.abc import Callable
 from functools import cache
 
 from bot.core import i18n
+from bot.core.discord_limits import MESSAGE_LIMIT
 from bot.core.llm import Failure
-from bot.core.store import UsageTotals
+from bot.core.ratelimit.base import Limit
+from bot.core.refusal import Refusal
+from bot.core.store import Scope, UsageTotals
 
 THINKING_EN = "*Thinking…*"
+# Characters of a persona that /persona show quotes: with its heading, one message of MESSAGE_LIMIT.
+PERSONA_QUOTED = MESSAGE_LIMIT - 200
 
 
 class Texts:
@@ -192,19 +197,23 @@ class Texts:
     def internal_error(self) -> str:
         return self._("Something went wrong on my side; the error was logged. Please try again.")
 
-    def rate_limited(self, limit: str | None, wait: float) -> str:
+    def rate_limited(self, limit: Limit | None, wait: float) -> str:
         _ = self._
         reasons = {
-            "server requests": _("This server has reached its limit of model requests per minute."),
-            "server tokens": _("This server has used its model token allowance for the minute."),
-            "private requests": _(
+            Limit.SERVER_REQUESTS: _(
+                "This server has reached its limit of model requests per minute."
+            ),
+            Limit.SERVER_TOKENS: _(
+                "This server has used its model token allowance for the minute."
+            ),
+            Limit.PRIVATE_REQUESTS: _(
                 "You've reached your limit of model requests per minute outside servers."
             ),
-            "private tokens": _(
+            Limit.PRIVATE_TOKENS: _(
                 "You've used your model token allowance for the minute outside servers."
             ),
-            "your requests": _("You're sending messages faster than I'm allowed to answer."),
-            "account": _("The bot's API account is at its rate limit."),
+            Limit.USER_REQUESTS: _("You're sending messages faster than I'm allowed to answer."),
+            Limit.ACCOUNT: _("The bot's API account is at its rate limit."),
         }
         seconds = max(1, round(wait))
         when = (
@@ -212,17 +221,17 @@ class Texts:
             if seconds < 90
             else _("about {minutes} minutes").format(minutes=round(seconds / 60))
         )
-        reason = reasons.get(limit or "", _("The bot is at its rate limit."))
+        reason = reasons[limit] if limit in reasons else _("The bot is at its rate limit.")
         return _("{reason} Try again in {when}; your message is saved.").format(
             reason=reason, when=when
         )
 
-    def over_budget(self, kind: str, resets_in: float) -> str:
-        """A daily spending budget is spent (``kind``: "user" or "server")."""
+    def over_budget(self, limit: Limit, resets_in: float) -> str:
+        """A daily spending budget is spent (``limit``: USER_BUDGET or SERVER_BUDGET)."""
         _ = self._
         text = (
             _("This server has reached its daily spending limit for the bot.")
-            if kind == "server"
+            if limit is Limit.SERVER_BUDGET
             else _("You've reached your daily spending limit for the bot.")
         )
         return _("{limit} It resets at midnight UTC, in {when}.").format(
@@ -295,49 +304,50 @@ class Texts:
             length=f"{length:,}", limit=f"{limit:,}"
         )
 
-    def _scope(self, kind: str) -> str:
+    def _scope(self, scope: Scope) -> str:
         _ = self._
         return {
-            "conversation": _("this conversation"),
-            "channel": _("new conversations in this channel"),
-            "server": _("new conversations in this server"),
-        }[kind]
+            Scope.CONVERSATION: _("this conversation"),
+            Scope.CHANNEL: _("new conversations in this channel"),
+            Scope.GUILD: _("new conversations in this server"),
+        }[scope]
 
-    def persona_set(self, kind: str) -> str:
+    def persona_set(self, scope: Scope) -> str:
         return self._("Persona set for {scope}. It applies from the next reply.").format(
-            scope=self._scope(kind)
+            scope=self._scope(scope)
         )
 
-    def persona_cleared(self, kind: str) -> str:
-        return self._("Persona cleared for {scope}.").format(scope=self._scope(kind))
+    def persona_cleared(self, scope: Scope) -> str:
+        return self._("Persona cleared for {scope}.").format(scope=self._scope(scope))
 
-    def persona_shown(self, text: str, source: str) -> str:
+    def persona_shown(self, text: str, source: Scope | None) -> str:
+        """``source``: where the persona was chosen (None: the built-in default)."""
         _ = self._
         sources = {
-            "conversation": _("set for this conversation"),
-            "channel": _("this channel's default"),
-            "server": _("this server's default"),
-            "default": _("the bot's built-in default"),
+            Scope.CONVERSATION: _("set for this conversation"),
+            Scope.CHANNEL: _("this channel's default"),
+            Scope.GUILD: _("this server's default"),
+            None: _("the bot's built-in default"),
         }
-        quoted = text if len(text) <= 1800 else text[:1800] + "…"
+        quoted = text if len(text) <= PERSONA_QUOTED else text[:PERSONA_QUOTED] + "…"
         quoted = quoted.replace("```", "`\u200b``")  # keep the code block intact
         heading = _("Persona in effect here ({source}):").format(source=sources[source])
         return f"{heading}\n```\n{quoted}\n```"
 
-    def refused(self, reason: str) -> str:
+    def refused(self, reason: Refusal) -> str:
         """Why this person may not use the bot here (an operator's access lists)."""
         _ = self._
         return {
-            "blocked": _("Sorry, you can't use this bot."),
-            "dms": _("I don't answer direct messages. Mention me in a server instead."),
-            "guild": _("This bot isn't available in this server."),
-            "channel": _("I don't answer in this channel."),
-            "role": _("Only members with certain roles can use me here."),
-            "members": _(
+            Refusal.BLOCKED: _("Sorry, you can't use this bot."),
+            Refusal.DMS: _("I don't answer direct messages. Mention me in a server instead."),
+            Refusal.GUILD: _("This bot isn't available in this server."),
+            Refusal.CHANNEL: _("I don't answer in this channel."),
+            Refusal.ROLE: _("Only members with certain roles can use me here."),
+            Refusal.MEMBERS: _(
                 "I only answer direct messages from members of the servers I serve. "
                 "Mention me in a server instead."
             ),
-            "unchecked": _(
+            Refusal.UNCHECKED: _(
                 "I couldn't check whether you may use me. Please try again in a minute."
             ),
         }[reason]
@@ -384,13 +394,13 @@ class Texts:
             count=f"{messages:,}"
         )
 
-    def model_set(self, kind: str, name: str) -> str:
+    def model_set(self, scope: Scope, name: str) -> str:
         return self._("Model set to {name} for {scope}. It answers from the next reply.").format(
-            name=f"`{name}`", scope=self._scope(kind)
+            name=f"`{name}`", scope=self._scope(scope)
         )
 
-    def model_cleared(self, kind: str) -> str:
-        return self._("Model choice cleared for {scope}.").format(scope=self._scope(kind))
+    def model_cleared(self, scope: Scope) -> str:
+        return self._("Model choice cleared for {scope}.").format(scope=self._scope(scope))
 
     def model_not_allowed(self, name: str, allowed: tuple[str, ...]) -> str:
         return self._("{name} isn't one of this bot's models: {allowed}.").format(
@@ -434,13 +444,14 @@ class Texts:
             )
         return "\n".join(lines)
 
-    def model_shown(self, name: str, source: str, window: int, vision: bool) -> str:
+    def model_shown(self, name: str, source: Scope | None, window: int, vision: bool) -> str:
+        """``source``: where the model was chosen (None: the bot's default)."""
         _ = self._
         sources = {
-            "conversation": _("chosen for this conversation"),
-            "channel": _("this channel's choice"),
-            "server": _("this server's choice"),
-            "default": _("the bot's default"),
+            Scope.CONVERSATION: _("chosen for this conversation"),
+            Scope.CHANNEL: _("this channel's choice"),
+            Scope.GUILD: _("this server's choice"),
+            None: _("the bot's default"),
         }
         sees = _("it can see images") if vision else _("it can't see images")
         return _(

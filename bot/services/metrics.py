@@ -14,12 +14,12 @@ from bot.core.metrics import (
     LAG_BUCKETS,
     LAG_INTERVAL,
     LATENCY_BUCKETS,
-    LIMIT_LABELS,
     NO_METRICS,
-    SCOPES,
+    RATE_LIMIT_SCOPES,
     Metrics,
     Outcome,
 )
+from bot.core.ratelimit.base import Limit
 
 
 class PrometheusMetrics(Metrics):
@@ -101,11 +101,13 @@ class PrometheusMetrics(Metrics):
         self._tokens.labels(kind="prompt").inc(prompt)
         self._tokens.labels(kind="completion").inc(completion)
 
-    def refused(self, limit: str) -> None:  # the limiter's own names: a fixed set
-        self._refusals.labels(limit=LIMIT_LABELS.get(limit, limit.replace(" ", "_"))).inc()
+    def refused(self, limit: Limit | None) -> None:  # a fixed set: Limit's values
+        self._refusals.labels(limit=str(limit or "")).inc()
 
     def discord_429(self, scope: str) -> None:
-        self._discord_429s.labels(scope=scope if scope in SCOPES or not scope else "other").inc()
+        self._discord_429s.labels(
+            scope=scope if scope in RATE_LIMIT_SCOPES or not scope else "other"
+        ).inc()
 
     def loop_lag(self, seconds: float) -> None:
         self._lag.observe(seconds)

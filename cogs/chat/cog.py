@@ -13,7 +13,7 @@ from discord.ext import commands
 
 from bot.core import permissions, texts
 from bot.core.access import NoticeThrottle, Refusal
-from bot.core.discord_limits import THREAD_NAME_LIMIT
+from bot.core.discord_limits import THREAD_ALREADY_CREATED, THREAD_NAME_LIMIT
 from bot.core.ratelimit import Decision, LocalLimiter, scope_of
 from bot.core.replies import Said, Submitted
 from bot.core.replies.service import GaveUp
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REPLY = discord.MessageType.reply
-THREAD_ALREADY_CREATED = 160004  # Discord's "A thread has already been created for this message"
 ANSWERABLE_TYPES = (discord.MessageType.default, REPLY)
 
 
@@ -118,7 +117,7 @@ class Chat(commands.Cog):
             if decision.granted:
                 return None
         log.info("Refused to open a conversation for %s: %s limit", user_id, decision.limit)
-        self.bot.metrics.refused(decision.limit or "")
+        self.bot.metrics.refused(decision.limit)
         return decision
 
     async def take_turn(

@@ -34,6 +34,12 @@ import aiohttp
 import discord
 
 from bot.core import texts
+from bot.core.discord_limits import (
+    INVALID_WEBHOOK_TOKEN,
+    MESSAGE_LIMIT,
+    UNKNOWN_MESSAGE,
+    UNKNOWN_WEBHOOK,
+)
 from bot.core.replies import Button, Failed, Gone, Limits, Said, Submitted, SurfaceError
 from cogs.chat.surface import NO_MENTIONS, button_view
 
@@ -44,7 +50,7 @@ log = logging.getLogger(__name__)
 
 FOLLOWUPS = 5  # follow-ups Discord lets a user-installed app send for one interaction
 END_ROOM = 30.0  # seconds before the token expires kept for the reply's last edit (and retries)
-GONE_CODES = {10008, 10015, 50027}  # unknown message, unknown webhook, invalid webhook token
+GONE_CODES = {UNKNOWN_MESSAGE, UNKNOWN_WEBHOOK, INVALID_WEBHOOK_TOKEN}
 
 
 class Presence(Enum):
@@ -169,7 +175,7 @@ async def chat_by_interaction(bot: ChatBot, interaction: discord.Interaction, pr
     user = interaction.user
     words = texts.for_locale(str(interaction.locale))
     callback = await interaction.response.send_message(
-        f"**{user.display_name}:** {prompt}"[:2000], allowed_mentions=NO_MENTIONS
+        f"**{user.display_name}:** {prompt}"[:MESSAGE_LIMIT], allowed_mentions=NO_MENTIONS
     )
     message_id = callback.message_id or (await interaction.original_response()).id
     conversation_id = interaction.channel_id

@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.core import texts
+from bot.core.discord_limits import MESSAGE_LIMIT
 
 if TYPE_CHECKING:
     from bot.app.chatbot import ChatBot
 
-INLINE_LIMIT = 1_900  # longer reasoning is sent as a text file
+INLINE_LIMIT = MESSAGE_LIMIT - 100  # longer reasoning is sent as a text file (room: heading)
 
 
 class ReasoningButton(
@@ -44,7 +45,7 @@ class ReasoningButton(
         elif len(reasoning) <= INLINE_LIMIT:
             quoted = "\n".join(f"> {line}" for line in reasoning.strip().splitlines())
             await interaction.response.send_message(
-                f"{said.reasoning_heading}\n{quoted}"[:2000], ephemeral=True,
+                f"{said.reasoning_heading}\n{quoted}"[:MESSAGE_LIMIT], ephemeral=True,
                 allowed_mentions=discord.AllowedMentions.none(),
             )  # fmt: skip
         else:

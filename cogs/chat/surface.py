@@ -14,6 +14,7 @@ import aiohttp
 import discord
 
 from bot.core import texts
+from bot.core.discord_limits import MISSING_ACCESS
 from bot.core.permissions import LABELS
 from bot.core.replies import UNLIMITED, Button, Failed, Gone, Limits, Refused, Stop, SurfaceError
 from cogs.chat.reasoning_button import reasoning_view
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 NO_MENTIONS = discord.AllowedMentions.none()
-MISSING_ACCESS = 50001
 
 
 class StopButton(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.core.metrics import Metrics, Outcome
+from bot.core.ratelimit import Limit
 
 
 class Recorder(Metrics):
@@ -23,7 +24,7 @@ class Recorder(Metrics):
     def model_tokens(self, prompt: int, completion: int) -> None:
         self.calls.append(("model_tokens", (prompt, completion)))
 
-    def refused(self, limit: str) -> None:
+    def refused(self, limit: Limit | None) -> None:
         self.calls.append(("refused", (limit,)))
 
     def discord_429(self, scope: str) -> None:

@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.core.llm import Delta, Failure, LLMError, Reply
 from bot.core.metrics import NO_METRICS, Metrics, Outcome, is_first_delta, outcome_of
+from bot.core.ratelimit import Limit
 from bot.services import metrics_server
 from bot.services.metrics import PrometheusMetrics, discord_http_trace, metrics_for, watch_loop_lag
 from bot.services.metrics_server import MetricsServer, MetricsServerError
@@ -117,8 +118,8 @@ def test_refusals_429s_lag_and_scrape_time_gauges():
     metrics = PrometheusMetrics()
     state = {"queued": 0, "up": False}
     metrics.watch(queued=lambda: state["queued"], gateway_up=lambda: state["up"])
-    metrics.refused("your requests")
-    metrics.refused("server tokens")
+    metrics.refused(Limit.USER_REQUESTS)
+    metrics.refused(Limit.SERVER_TOKENS)
     metrics.discord_429("user")
     metrics.loop_lag(0.02)
     assert value(metrics, "threadbot_discord_gateway_up") == 0
@@ -135,7 +136,7 @@ def test_refusals_429s_lag_and_scrape_time_gauges():
 
 def test_each_bot_has_a_registry_of_its_own():
     first, second = PrometheusMetrics(), PrometheusMetrics()  # no "duplicated timeseries"
-    first.refused("account")
+    first.refused(Limit.ACCOUNT)
     assert value(first, "threadbot_limiter_refusals_total", limit="account") == 1
     assert ("threadbot_limiter_refusals_total", frozenset({("limit", "account")})) not in scraped(
         second

@@ -14,13 +14,8 @@ from dataclasses import dataclass, field
 import pytest
 
 from bot.core.ratelimit import (
-    ACCOUNT,
-    PRIVATE_REQUESTS,
-    PRIVATE_TOKENS,
-    SERVER_REQUESTS,
-    SERVER_TOKENS,
-    USER_REQUESTS,
     Decision,
+    Limit,
     Limiter,
     LocalLimiter,
     Ticket,
@@ -94,82 +89,82 @@ LIMITS_OFF = {"rpm": 0, "tpm": 0, "user_rpm": 0, "dm_rpm": 0, "dm_tpm": 0}
 SCENARIOS: dict[str, tuple[dict[str, int], list[Step]]] = {
     "a burst, then a refusal naming the limit (3 per minute: one every 20 s)": (
         {"rpm": 3, "tpm": 1000},
-        [*[Acquire(1, 10, 10)] * 3, Acquire(1, 10, 10, Refused(SERVER_REQUESTS, 20.0))],
+        [*[Acquire(1, 10, 10)] * 3, Acquire(1, 10, 10, Refused(Limit.SERVER_REQUESTS, 20.0))],
     ),
     "continuous refill, not calendar minutes": (
         {"rpm": 3, "tpm": 1000},
-        [*[Acquire(1, 10, 10)] * 3, Advance(19.9), Acquire(1, 10, 10, Refused(SERVER_REQUESTS)),
+        [*[Acquire(1, 10, 10)] * 3, Advance(19.9), Acquire(1, 10, 10, Refused(Limit.SERVER_REQUESTS)),
          Advance(0.2), Acquire(1, 10, 10)],
     ),
     "refused requests cost nothing": (
         {"rpm": 1, "tpm": 1000},
-        [Acquire(1, 10, 10), *[Acquire(1, 10, 10, Refused(SERVER_REQUESTS))] * 5, Advance(60),
+        [Acquire(1, 10, 10), *[Acquire(1, 10, 10, Refused(Limit.SERVER_REQUESTS))] * 5, Advance(60),
          Acquire(1, 10, 10)],
     ),
     "servers are independent and each person's DMs have a budget of their own": (
         {"rpm": 1, "tpm": 1000, "dm_rpm": 1},
-        [Acquire(scope_of(1, 10), 10, 1), Acquire(scope_of(1, 11), 11, 1, Refused(SERVER_REQUESTS)),
+        [Acquire(scope_of(1, 10), 10, 1), Acquire(scope_of(1, 11), 11, 1, Refused(Limit.SERVER_REQUESTS)),
          Acquire(scope_of(2, 10), 10, 1), Acquire(scope_of(None, 10), 10, 1),
          Acquire(scope_of(None, 11), 11, 1)],
     ),
     "a DM user hits DM_RPM while the server's budget is untouched": (
         {"rpm": 30, "tpm": 60_000, "dm_rpm": 2, "dm_tpm": 60_000},
         [*[Acquire(scope_of(None, 10), 10, 100)] * 2,
-         Acquire(scope_of(None, 10), 10, 100, Refused(PRIVATE_REQUESTS, 30.0)),
+         Acquire(scope_of(None, 10), 10, 100, Refused(Limit.PRIVATE_REQUESTS, 30.0)),
          *[Acquire(scope_of(1, 10), 10, 100)] * 30,  # the server's 30, all there
-         Acquire(scope_of(1, 11), 11, 100, Refused(SERVER_REQUESTS, 2.0))],
+         Acquire(scope_of(1, 11), 11, 100, Refused(Limit.SERVER_REQUESTS, 2.0))],
     ),
     "DM tokens: their own allowance, corrected and charged like a server's": (
         {"tpm": 100_000, "dm_tpm": 1000},
-        [Acquire(-10, 10, 900), Acquire(-10, 10, 200, Refused(PRIVATE_TOKENS, 6.0)),
+        [Acquire(-10, 10, 900), Acquire(-10, 10, 200, Refused(Limit.PRIVATE_TOKENS, 6.0)),
          Acquire(1, 10, 50_000), Settle(0, 300), Acquire(-10, 10, 700),
-         Charge(-10, 100), Acquire(-10, 10, 1, Refused(PRIVATE_TOKENS, 6.1)),
+         Charge(-10, 100), Acquire(-10, 10, 1, Refused(Limit.PRIVATE_TOKENS, 6.1)),
          Acquire(-11, 11, 1000)],
     ),
     "DM limits off: only the user's own limit applies": (
         {"rpm": 1, "tpm": 1, "user_rpm": 3},
-        [*[Acquire(-10, 10, 10**6)] * 3, Acquire(-10, 10, 1, Refused(USER_REQUESTS, 20.0))],
+        [*[Acquire(-10, 10, 10**6)] * 3, Acquire(-10, 10, 1, Refused(Limit.USER_REQUESTS, 20.0))],
     ),
     "one user cannot drain the server": (
         {"rpm": 10, "tpm": 1000, "user_rpm": 2},
-        [Acquire(1, 10, 1), Acquire(1, 10, 1), Acquire(1, 10, 1, Refused(USER_REQUESTS, 30.0)),
+        [Acquire(1, 10, 1), Acquire(1, 10, 1), Acquire(1, 10, 1, Refused(Limit.USER_REQUESTS, 30.0)),
          Acquire(1, 11, 1)],
     ),
     "equal waits name the same limit in both limiters": (
         {"rpm": 2, "user_rpm": 2},
-        [Acquire(1, 10, 1), Acquire(1, 10, 1), Acquire(1, 10, 1, Refused(USER_REQUESTS, 30.0))],
+        [Acquire(1, 10, 1), Acquire(1, 10, 1), Acquire(1, 10, 1, Refused(Limit.USER_REQUESTS, 30.0))],
     ),
     "tokens charged up front and corrected with the usage": (
         {"tpm": 1000},
-        [Acquire(1, 10, 900), Acquire(1, 10, 200, Refused(SERVER_TOKENS, 6.0)),
+        [Acquire(1, 10, 900), Acquire(1, 10, 200, Refused(Limit.SERVER_TOKENS, 6.0)),
          Settle(0, 300),  # it really used 300: 600 come back
-         Acquire(1, 10, 700), Acquire(1, 10, 100, Refused(SERVER_TOKENS))],
+         Acquire(1, 10, 700), Acquire(1, 10, 100, Refused(Limit.SERVER_TOKENS))],
     ),
     "using more than charged puts the server into debt": (
         {"tpm": 1000},
-        [Acquire(1, 10, 500), Settle(0, 1500), Acquire(1, 10, 1, Refused(SERVER_TOKENS, 30.1))],
+        [Acquire(1, 10, 500), Settle(0, 1500), Acquire(1, 10, 1, Refused(Limit.SERVER_TOKENS, 30.1))],
     ),
     "a charge above the whole allowance takes a full bucket, then its debt is waited out": (
         {"tpm": 1000},
-        [Acquire(1, 10, 5000), Acquire(1, 10, 5000, Refused(SERVER_TOKENS, 300.0)),
-         Advance(299.9), Acquire(1, 10, 5000, Refused(SERVER_TOKENS)), Advance(0.2),
+        [Acquire(1, 10, 5000), Acquire(1, 10, 5000, Refused(Limit.SERVER_TOKENS, 300.0)),
+         Advance(299.9), Acquire(1, 10, 5000, Refused(Limit.SERVER_TOKENS)), Advance(0.2),
          Acquire(1, 10, 5000)],
     ),
     "zero disables every limit": (LIMITS_OFF, [Acquire(1, 10, 10**9)] * 300),
     "account headers slow everyone down until the reset": (
         {"rpm": 100, "tpm": 1000},
-        [low("requests", "6m0s"), Acquire(2, 10, 1, Refused(ACCOUNT, 360.0)),
+        [low("requests", "6m0s"), Acquire(2, 10, 1, Refused(Limit.ACCOUNT, 360.0)),
          low("tokens", "1s", remaining="9000"),  # plenty left: no change
          Advance(361), Acquire(2, 10, 1)],
     ),
     "the longer of two account holds wins, even with the limits off": (
         LIMITS_OFF,
-        [low("requests", "10s"), low("tokens", "2s"), Acquire(1, 10, 1, Refused(ACCOUNT, 10.0)),
+        [low("requests", "10s"), low("tokens", "2s"), Acquire(1, 10, 1, Refused(Limit.ACCOUNT, 10.0)),
          low("tokens", "1s", remaining="150"), Advance(10), Acquire(1, 10, 1)],
     ),
     "summary tokens are charged to the server's budget only": (
         {"tpm": 1000},
-        [Charge(1, 900), Acquire(1, 10, 200, Refused(SERVER_TOKENS, 6.0)), Acquire(2, 10, 200)],
+        [Charge(1, 900), Acquire(1, 10, 200, Refused(Limit.SERVER_TOKENS, 6.0)), Acquire(2, 10, 200)],
     ),
 }  # fmt: skip
 
@@ -239,10 +234,10 @@ async def test_peek_says_what_acquire_would_and_charges_nothing(make):
     assert (await limiter.acquire(1, 10, 100)).granted
     peeked = await limiter.peek(1, 10)
     refused = await limiter.acquire(1, 10, 0)
-    assert (peeked.wait, peeked.limit, peeked.ticket) == (refused.wait, USER_REQUESTS, None)
+    assert (peeked.wait, peeked.limit, peeked.ticket) == (refused.wait, Limit.USER_REQUESTS, None)
     assert await limiter.peek(1, 11) == Decision(wait=0.0)  # someone else may still ask
     await limiter.charge(1, 2000)  # the server's tokens in debt: peek sees it
-    assert (await limiter.peek(1, 11)).limit == SERVER_TOKENS
+    assert (await limiter.peek(1, 11)).limit == Limit.SERVER_TOKENS
     clock.now += 120
     assert await limiter.peek(1, 10) == Decision(wait=0.0)
 
@@ -273,3 +268,12 @@ async def test_a_local_decision_is_cheap():
         await lim.acquire(i % 500, i % 5000, 1000)
     per_decision = (time.perf_counter() - started) / 20_000
     assert per_decision < 100e-6  # measured ~5 µs here; bench/ratelimit.py reports it
+
+
+def test_equal_waits_name_the_same_limit_in_both_limiters():
+    """LocalLimiter breaks a tie between equal waits with max() over (wait, Limit), the Redis
+    scripts by rank (redis.LIMITS): both follow Limit's declared order, which its values sort in."""
+    declared = list(Limit)
+    for ranked in (LIMITS, PRIVATE_LIMITS):
+        named = list(ranked[1:])
+        assert named == sorted(named) == sorted(named, key=declared.index)

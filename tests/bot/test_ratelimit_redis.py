@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from bot.core.ratelimit import LocalLimiter, Ticket
+from bot.core.ratelimit import Limit, LocalLimiter, Ticket
 from bot.core.settings import load_settings
 from bot.services.ratelimit import limiter_for
 from bot.services.ratelimit.redis import RETRY_AFTER, TIMEOUT, RedisLimiter
@@ -69,7 +69,7 @@ async def test_two_processes_together_admit_exactly_the_servers_requests(redis_s
     )
     assert sum(decision.granted for decision in decisions) == 30
     refused = [decision for decision in decisions if not decision.granted]
-    assert {decision.limit for decision in refused} == {"server requests"}
+    assert {decision.limit for decision in refused} == {Limit.SERVER_REQUESTS}
     assert all(1.5 <= decision.wait <= 2.0 for decision in refused)  # 30 a minute: one in 2 s
     assert (await second.acquire(2, 99, 1)).granted  # another server
     for limiter in (first, second):
@@ -172,7 +172,7 @@ async def test_without_redis_decisions_are_local_then_shared_again(redis_space, 
     assert limiter.down
     await limiter.charge(1, 1000)  # spent locally too
     refused = await limiter.acquire(1, 10, 1)
-    assert refused.limit == "server tokens"
+    assert refused.limit == Limit.SERVER_TOKENS
     assert time.perf_counter() - started < 1.0
     ((level, message),) = logged(caplog)
     assert level == logging.WARNING and "unreachable" in message
@@ -228,10 +228,10 @@ async def test_a_closed_port_is_an_outage_not_an_error(caplog):
     limiter = RedisLimiter.from_url(f"redis://127.0.0.1:{closed_port()}/0", guild_rpm=1,
                                     guild_tpm=0, user_rpm=0, prefix="threadbot-test-closed:")  # fmt: skip
     assert (await limiter.acquire(1, 10, 1)).granted
-    assert (await limiter.acquire(1, 10, 1)).limit == "server requests"
+    assert (await limiter.acquire(1, 10, 1)).limit == Limit.SERVER_REQUESTS
     await limiter.observe({"x-ratelimit-limit-requests": "500", "x-ratelimit-remaining-requests": "1",
                            "x-ratelimit-reset-requests": "30s"})  # fmt: skip
-    assert (await limiter.acquire(2, 10, 1)).limit == "account"
+    assert (await limiter.acquire(2, 10, 1)).limit == Limit.ACCOUNT
     assert limiter.down and limiter.failures == 1  # one try; the others waited out the back-off
     assert [level for level, _ in logged(caplog)] == [logging.WARNING]
     await limiter.close()

@@ -8,8 +8,9 @@ from bot.core.access import NoticeThrottle
 from bot.core.choices import Chosen
 from bot.core.models import Models, Price
 from bot.core.permissions import NEEDS_MANAGE_SERVER, NOT_OPEN, UNLISTED, model_choice_refusal
+from bot.core.ratelimit import Limit
 from bot.core.ratelimit.spending import DAY, LocalSpending, day_of, until_midnight
-from bot.core.store import ScopedChoices
+from bot.core.store import Scope, ScopedChoices
 
 NOON = 20_000 * DAY + 12 * 3600  # a UTC noon, in seconds since the epoch
 
@@ -35,7 +36,11 @@ async def test_reserve_the_worst_case_then_settle_what_it_cost():
     assert await spending.spent(7, None) == (0.60, 0.0)
     # A second worst case does not fit beside the first while it is reserved...
     refused = await spending.reserve(7, None, 0.60)
-    assert refused.hold is None and refused.over == "user" and refused.resets_in == 12 * 3600
+    assert (
+        refused.hold is None
+        and refused.over == Limit.USER_BUDGET
+        and refused.resets_in == 12 * 3600
+    )
     await spending.settle(first.hold, 0.10)  # ...and does once the first cost only 0.10
     assert await spending.spent(7, None) == pytest.approx((0.10, 0.0))
     assert (await spending.reserve(7, None, 0.60)).hold is not None
@@ -47,7 +52,7 @@ async def test_a_server_budget_counts_everyone_in_it_and_summaries():
     assert (await spending.reserve(7, 5, 0.50)).hold is not None
     await spending.charge(0, 5, 0.30)  # a summary: charged to the server
     refused = await spending.reserve(8, 5, 0.30)
-    assert refused.hold is None and refused.over == "server"
+    assert refused.hold is None and refused.over == Limit.SERVER_BUDGET
     assert (await spending.reserve(8, 6, 0.30)).hold is not None  # another server
     assert (await spending.reserve(8, None, 5.00)).hold is not None  # no personal budget
     assert await spending.spent(7, 5) == pytest.approx((0.50, 0.80))
@@ -56,8 +61,10 @@ async def test_a_server_budget_counts_everyone_in_it_and_summaries():
 async def test_both_budgets_apply_in_a_server_and_the_persons_follows_them_everywhere():
     spending = LocalSpending(1.00, 10.00, clock=Wall())
     assert (await spending.reserve(7, 5, 0.70)).hold is not None
-    assert (await spending.reserve(7, None, 0.70)).over == "user"  # in a DM: the same person
-    assert (await spending.reserve(7, 6, 0.70)).over == "user"  # in another server too
+    assert (
+        await spending.reserve(7, None, 0.70)
+    ).over == Limit.USER_BUDGET  # in a DM: the same person
+    assert (await spending.reserve(7, 6, 0.70)).over == Limit.USER_BUDGET  # in another server too
     assert await spending.spent(7, 5) == pytest.approx((0.70, 0.70))
 
 
@@ -67,7 +74,7 @@ async def test_a_new_utc_day_starts_from_nothing_and_a_late_settlement_counts_to
     hold = (await spending.reserve(7, None, 0.90)).hold
     assert hold is not None
     refused = await spending.reserve(7, None, 0.20)
-    assert refused.over == "user" and refused.resets_in == 60
+    assert refused.over == Limit.USER_BUDGET and refused.resets_in == 60
     wall.now += 61  # past midnight
     assert await spending.spent(7, None) == (0.0, 0.0)
     await spending.settle(hold, 0.25)  # the reply began yesterday, ended today: counted today
@@ -84,9 +91,13 @@ async def test_a_restart_starts_from_the_stored_spend_once_per_day():
 
     wall = Wall()
     spending = LocalSpending(1.00, 4.00, seed=seed, clock=wall)
-    assert (await spending.reserve(7, 5, 0.30)).over == "user"  # 0.80 already spent today
+    assert (
+        await spending.reserve(7, 5, 0.30)
+    ).over == Limit.USER_BUDGET  # 0.80 already spent today
     assert (await spending.reserve(8, 5, 0.30)).hold is not None
-    assert (await spending.reserve(9, 5, 0.80)).over == "server"  # 3.00 + 0.30 + 0.80 > 4
+    assert (
+        await spending.reserve(9, 5, 0.80)
+    ).over == Limit.SERVER_BUDGET  # 3.00 + 0.30 + 0.80 > 4
     assert asked == [("user", 7, 20_000), ("server", 5, 20_000), ("user", 8, 20_000),
                      ("user", 9, 20_000)]  # fmt: skip
     wall.now += DAY
@@ -100,7 +111,7 @@ async def test_a_store_that_cannot_say_counts_from_zero_rather_than_stop():
 
     spending = LocalSpending(1.00, None, seed=seed, clock=Wall())
     assert (await spending.reserve(7, None, 0.50)).hold is not None
-    assert (await spending.reserve(7, None, 0.60)).over == "user"
+    assert (await spending.reserve(7, None, 0.60)).over == Limit.USER_BUDGET
 
 
 def test_one_notice_an_hour_per_person_and_the_throttle_is_bounded():
@@ -159,16 +170,16 @@ def test_with_models_unset_only_the_default_may_answer():
 @pytest.mark.parametrize(
     ("scoped", "expected"),
     [
-        (ScopedChoices(), Chosen("m", "default")),
-        (ScopedChoices(guild_model="a"), Chosen("a", "server")),
-        (ScopedChoices(channel_model="b", guild_model="a"), Chosen("b", "channel")),
-        (ScopedChoices(conversation_model="a", channel_model="b"), Chosen("a", "conversation")),
+        (ScopedChoices(), Chosen("m", None)),
+        (ScopedChoices(guild_model="a"), Chosen("a", Scope.GUILD)),
+        (ScopedChoices(channel_model="b", guild_model="a"), Chosen("b", Scope.CHANNEL)),
+        (ScopedChoices(conversation_model="a", channel_model="b"), Chosen("a", Scope.CONVERSATION)),
         # a choice no longer listed is skipped, and said: the next one up applies
         (
             ScopedChoices(conversation_model="gone", channel_model="b"),
-            Chosen("b", "channel", "gone"),
+            Chosen("b", Scope.CHANNEL, "gone"),
         ),
-        (ScopedChoices(guild_model="gone"), Chosen("m", "default", "gone")),
+        (ScopedChoices(guild_model="gone"), Chosen("m", None, "gone")),
     ],
 )
 def test_the_model_in_effect(scoped, expected):

@@ -9,7 +9,7 @@ import random
 import pytest
 from redis.asyncio import Redis
 
-from bot.core.ratelimit import LocalSpending
+from bot.core.ratelimit import Limit, LocalSpending
 from bot.core.ratelimit.spending import DAY, Hold
 from bot.core.settings import load_settings
 from bot.services.ratelimit import spending_for
@@ -69,7 +69,7 @@ async def test_two_processes_share_one_persons_budget_and_keys_end_with_the_day(
     two = shared(redis_space, wall, user_budget=1.0, guild_budget=None)
     assert (await one.reserve(7, 5, 0.6)).hold is not None
     refused = await two.reserve(7, None, 0.6)  # the other process sees the first's reservation
-    assert refused.over == "user" and refused.resets_in == 12 * 3600
+    assert refused.over == Limit.USER_BUDGET and refused.resets_in == 12 * 3600
     day = int(NOON // DAY)
     key = f"{redis_space.prefix}spend:{day}:user:7"
     assert await redis_space.keys() == {key, f"{redis_space.prefix}spend:{day}:server:5"}
@@ -92,7 +92,7 @@ async def test_without_redis_the_process_keeps_the_budget_alone_from_the_stored_
         guild_budget=None, seed=seed, clock=wall, timeout=0.5,
     )  # fmt: skip
     refused = await down.reserve(7, None, 0.2)  # never a free pass past the local budget
-    assert refused.hold is None and refused.over == "user" and down.down
+    assert refused.hold is None and refused.over == Limit.USER_BUDGET and down.down
     granted = await down.reserve(7, None, 0.05)
     assert granted.hold is not None and not granted.hold.shared
     await down.settle(granted.hold, 0.01)
@@ -127,12 +127,12 @@ async def test_redis_back_after_an_outage_shares_the_budgets_again(redis_space, 
     await relay.stop()  # down: this process decides alone, from its own (empty) count
     alone = await budget.reserve(7, None, 0.5)
     assert alone.hold is not None and not alone.hold.shared and budget.down
-    assert (await budget.reserve(7, None, 0.6)).over == "user"  # the local budget holds
+    assert (await budget.reserve(7, None, 0.6)).over == Limit.USER_BUDGET  # the local budget holds
     await budget.settle(alone.hold, 0.1)
     await relay.start()
     monotonic.now += RETRY_AFTER
     refused = await budget.reserve(7, None, 0.6)  # Redis again: 0.5 spent there, not 0.1
-    assert refused.over == "user" and not budget.down
+    assert refused.over == Limit.USER_BUDGET and not budget.down
     assert (await budget.reserve(7, None, 0.5)).hold is not None
     assert "answers again: the spending budgets are shared again" in caplog.text
     await budget.client.aclose()

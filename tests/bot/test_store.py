@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from bot.core.store import Image, ModelScope, PersonaScope, ScopedChoices, Store, TurnStatus
+from bot.core.store import Image, Scope, ScopedChoices, Store, TurnStatus
 from bot.services.store import SQLiteStore
 
 
@@ -102,7 +102,7 @@ async def test_discord_sized_ids_round_trip(store):
     )  # fmt: skip
     turn = await store.add_turn(big, role="user", content="hi", tokens=1, message_id=big + 4)
     assert turn.message_id == big + 4 and turn.conversation_id == big
-    await store.set_default_persona(PersonaScope.GUILD, big, "pirate")
+    await store.set_default_persona(Scope.GUILD, big, "pirate")
     assert (await choices(store, guild_id=big)).guild_persona == "pirate"
 
 
@@ -254,14 +254,14 @@ async def test_conversation_ids_newest_first(store):
 
 async def test_personas_by_scope(store):
     await _conversation(store)
-    await store.set_default_persona(PersonaScope.GUILD, 10, "pirate")
-    await store.set_default_persona(PersonaScope.GUILD, 10, "captain")
-    await store.set_default_persona(PersonaScope.CHANNEL, 20, "bard")
+    await store.set_default_persona(Scope.GUILD, 10, "pirate")
+    await store.set_default_persona(Scope.GUILD, 10, "captain")
+    await store.set_default_persona(Scope.CHANNEL, 20, "bard")
     assert await choices(store, channel_id=20, guild_id=10) == ScopedChoices(
         channel_persona="bard", guild_persona="captain"
     )
     assert await choices(store, channel_id=10) == ScopedChoices()  # by scope, not by id
-    await store.set_default_persona(PersonaScope.GUILD, 10, None)
+    await store.set_default_persona(Scope.GUILD, 10, None)
     assert (await choices(store, guild_id=10)).guild_persona is None
     await store.set_conversation_persona(1, "poet")
     assert (await store.get_conversation(1)).persona == "poet"
@@ -435,14 +435,14 @@ async def test_images_of_turns_in_order_and_gone_with_their_turn(store):
 
 
 async def test_model_choices_by_scope(store):
-    await store.set_model(ModelScope.GUILD, 10, "gpt-4o")
-    await store.set_model(ModelScope.GUILD, 10, "gpt-5-mini")  # replaced
-    await store.set_model(ModelScope.CHANNEL, 10, "llama3.1")  # same id, another scope
-    await store.set_model(ModelScope.CONVERSATION, 5, "o4-mini")
+    await store.set_model(Scope.GUILD, 10, "gpt-4o")
+    await store.set_model(Scope.GUILD, 10, "gpt-5-mini")  # replaced
+    await store.set_model(Scope.CHANNEL, 10, "llama3.1")  # same id, another scope
+    await store.set_model(Scope.CONVERSATION, 5, "o4-mini")
     assert await choices(store, conversation_id=5, channel_id=10, guild_id=10) == ScopedChoices(
         conversation_model="o4-mini", channel_model="llama3.1", guild_model="gpt-5-mini"
     )
-    await store.set_model(ModelScope.GUILD, 10, None)
+    await store.set_model(Scope.GUILD, 10, None)
     assert await choices(store, conversation_id=10, guild_id=10) == ScopedChoices()
 
 
@@ -550,9 +550,9 @@ async def test_a_deleted_place_takes_every_conversation_kept_under_it(store):
                                         owner_id=30)  # fmt: skip
         await store.add_turn(conversation_id, role="user", content="x", tokens=1,
                              message_id=100 + conversation_id)  # fmt: skip
-    await store.set_model(ModelScope.CHANNEL, 20, "m")
-    await store.set_model(ModelScope.CONVERSATION, 1, "m")
-    await store.set_default_persona(PersonaScope.CHANNEL, 20, "pirate")
+    await store.set_model(Scope.CHANNEL, 20, "m")
+    await store.set_model(Scope.CONVERSATION, 1, "m")
+    await store.set_default_persona(Scope.CHANNEL, 20, "pirate")
     assert await store.delete_place(20) == [1, 2, 3, 20]
     assert await store.conversation_ids(10) == [5, 4]
     assert await choices(store, conversation_id=1, channel_id=20) == ScopedChoices()
@@ -565,7 +565,7 @@ async def test_deleting_a_conversation_and_a_server(store):
         await store.create_conversation(conversation_id, guild_id=guild, parent_id=20, owner_id=30)
         await store.add_turn(conversation_id, role="user", content="x", tokens=1,
                              message_id=100 + conversation_id)  # fmt: skip
-    await store.set_default_persona(PersonaScope.GUILD, 10, "pirate")
+    await store.set_default_persona(Scope.GUILD, 10, "pirate")
     assert await store.delete_conversation(1) and not await store.delete_conversation(1)
     assert await store.delete_guild(10) == [2]
     assert (await choices(store, guild_id=10)).guild_persona is None

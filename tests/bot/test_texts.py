@@ -13,7 +13,9 @@ from discord import app_commands
 
 from bot.core import i18n, permissions, texts
 from bot.core.llm import Failure
-from bot.core.store import UsageTotals
+from bot.core.ratelimit import Limit
+from bot.core.refusal import Refusal
+from bot.core.store import Scope, UsageTotals
 from cogs.commands import Commands
 from cogs.models import Models
 from cogs.personas import Personas
@@ -42,36 +44,37 @@ def used_texts() -> list[str]:
     for failure in Failure:
         said.failure(failure)
     said.internal_error()
-    for limit in ("server requests", "server tokens", "your requests", "account", None):
+    for limit in (*Limit, None):  # every limit, and none named
         said.rate_limited(limit, 10)
         said.rate_limited(limit, 200)
     said.needs_permission("a")
     said.needs_permission("a", owner=True)
     said.reset_done("n")
     said.persona_too_long(1, 2)
-    for kind in ("conversation", "channel", "server"):
-        said.persona_set(kind)
-        said.persona_cleared(kind)
-    for source in ("conversation", "channel", "server", "default"):
+    for scope in Scope:
+        said.persona_set(scope)
+        said.persona_cleared(scope)
+    for source in (*Scope, None):
         said.persona_shown("x", source)
     said.usage_table(SAMPLE_ROWS)
-    for source in ("conversation", "channel", "server", "default"):
+    for source in (*Scope, None):
         said.model_shown("m", source, 1000, True)
-    said.model_shown("m", "default", 1000, False)
-    said.model_set("server", "m")
-    said.model_cleared("server")
+    said.model_shown("m", None, 1000, False)
+    said.model_set(Scope.GUILD, "m")
+    said.model_cleared(Scope.GUILD)
     said.model_not_allowed("m", ("a", "b"))
     for reason in ("unlisted", "not open", "needs manage_guild"):
         said.model_refused("m", reason, ("a",))
     said.model_ignored("m")
     said.model_unpriced("m")
-    for kind, seconds in (("user", 11_520), ("server", 30)):
-        said.over_budget(kind, seconds)
+    for limit, seconds in ((Limit.USER_BUDGET, 11_520), (Limit.SERVER_BUDGET, 30)):
+        said.over_budget(limit, seconds)
     said.spend_today(0.5, 1.0, 2.0, None)
     said.spend_today(0.5, None, None, None)
     said.forgotten(3)
-    for reason in ("blocked", "dms", "guild", "channel", "role"):
-        said.refused(reason)
+    for reason in (Refusal.BLOCKED, Refusal.DMS, Refusal.GUILD, Refusal.CHANNEL, Refusal.ROLE,
+                   Refusal.MEMBERS, Refusal.UNCHECKED):  # fmt: skip
+        said.refused(reason)  # (an image's refusal is never said)
     seen += permissions.LABELS.values()
     cogs = (Commands, Personas, Models)
     for command in (c for cog in cogs for c in cog.__cog_app_commands__):
@@ -90,7 +93,7 @@ def test_the_time_until_a_budget_resets_reads_in_hours_and_minutes():
     assert english.duration(11 * 60 + 1) == "12 min"  # rounded up: never "0 min"
     assert english.duration(0.2) == "1 min"
     assert chinese.duration(3 * 3600 + 12 * 60) == "3 小时 12 分钟"
-    assert english.over_budget("user", 11_520).endswith("in 3 h 12 min.")
+    assert english.over_budget(Limit.USER_BUDGET, 11_520).endswith("in 3 h 12 min.")
 
 
 def fields(text: str) -> set[str]:
@@ -122,5 +125,5 @@ def test_unsupported_locales_get_english_and_chinese_gets_chinese():
     assert texts.for_locale("fr").stopped == texts.for_locale(None).stopped == "*(stopped)*"
     chinese = texts.for_locale("zh-CN")
     assert chinese.stopped == "*（已停止）*"
-    assert re.search(r"[\u4e00-\u9fff]", chinese.rate_limited("server requests", 30))
+    assert re.search(r"[\u4e00-\u9fff]", chinese.rate_limited(Limit.SERVER_REQUESTS, 30))
     assert texts.is_placeholder(chinese.thinking(4)) and texts.is_placeholder(chinese.retrying)

@@ -10,15 +10,10 @@ processes share one account's limits.
 from __future__ import annotations
 
 from bot.core.ratelimit.base import (
-    ACCOUNT,
-    PRIVATE_REQUESTS,
-    PRIVATE_TOKENS,
-    SERVER_REQUESTS,
-    SERVER_TOKENS,
-    USER_REQUESTS,
     Budget,
     Clock,
     Decision,
+    Limit,
     Limiter,
     Ticket,
     account_hold,
@@ -30,17 +25,12 @@ from bot.core.ratelimit.local import AccountGate, LocalLimiter, TokenBucket
 from bot.core.ratelimit.spending import Hold, LocalSpending, Seed, Spending, Verdict, is_on
 
 __all__ = [
-    "ACCOUNT",
-    "PRIVATE_REQUESTS",
-    "PRIVATE_TOKENS",
-    "SERVER_REQUESTS",
-    "SERVER_TOKENS",
-    "USER_REQUESTS",
     "AccountGate",
     "Budget",
     "Clock",
     "Decision",
     "Hold",
+    "Limit",
     "Limiter",
     "LocalLimiter",
     "LocalSpending",

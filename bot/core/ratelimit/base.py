@@ -6,29 +6,43 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol
 
 Clock = Callable[[], float]
 
-# The limits a refusal names, in the order a tie between equal waits is broken (the last wins).
-# A person's private budget (DM_RPM, DM_TPM) has names of its own, ranked as the server's are.
-ACCOUNT = "account"
-PRIVATE_REQUESTS = "private requests"
-PRIVATE_TOKENS = "private tokens"
-SERVER_REQUESTS = "server requests"
-SERVER_TOKENS = "server tokens"
-USER_REQUESTS = "your requests"
+
+class Limit(StrEnum):
+    """A limit that refuses a request: the limiter's names, the metrics' ``limit`` label (the
+    value, a stable identifier), and what :class:`~bot.core.texts.Texts` tells people.
+
+    The limiter's are declared in the order a tie between equal waits is broken (the last
+    wins), which is their values' order too, as ``max()`` over (wait, limit) compares them. A
+    person's private budget (DM_RPM, DM_TPM) has limits of its own, ranked as the server's are.
+    """
+
+    ACCOUNT = "account"
+    PRIVATE_REQUESTS = "private_requests"
+    PRIVATE_TOKENS = "private_tokens"
+    SERVER_REQUESTS = "server_requests"
+    SERVER_TOKENS = "server_tokens"
+    USER_REQUESTS = "user_requests"
+    # The daily spending budgets in money (bot.core.ratelimit.spending).
+    SERVER_BUDGET = "server_budget"
+    USER_BUDGET = "user_budget"
+
+
 ACCOUNT_RESERVE = 0.02  # hold everyone when less than this share of the account limit is left
 
 
 @dataclass(frozen=True, slots=True)
 class Budget:
-    """One scope's requests and tokens per minute (0: off), and the names a refusal gives them."""
+    """One scope's requests and tokens per minute (0: off), and the limits a refusal names."""
 
     rpm: int
     tpm: int
-    requests: str
-    tokens: str
+    requests: Limit
+    tokens: Limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +56,7 @@ class Ticket:
 @dataclass(frozen=True, slots=True)
 class Decision:
     wait: float  # seconds until the request may go; 0 means granted (and charged)
-    limit: str | None = None  # which limit: SERVER_*, PRIVATE_*, USER_REQUESTS or ACCOUNT
+    limit: Limit | None = None  # which limit: SERVER_*, PRIVATE_*, USER_REQUESTS or ACCOUNT
     ticket: Ticket | None = None
 
     @property

@@ -12,16 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bot.core.ratelimit.base import (
-    ACCOUNT,
     ACCOUNT_RESERVE,
-    PRIVATE_REQUESTS,
-    PRIVATE_TOKENS,
-    SERVER_REQUESTS,
-    SERVER_TOKENS,
-    USER_REQUESTS,
     Budget,
     Clock,
     Decision,
+    Limit,
     Ticket,
     account_hold,
     is_private,
@@ -146,8 +141,8 @@ class LocalLimiter:
     def budget(self, scope: int) -> Budget:
         """A server's budget, or a person's private one (a negative scope)."""
         if is_private(scope):
-            return Budget(self.dm_rpm, self.dm_tpm, PRIVATE_REQUESTS, PRIVATE_TOKENS)
-        return Budget(self.guild_rpm, self.guild_tpm, SERVER_REQUESTS, SERVER_TOKENS)
+            return Budget(self.dm_rpm, self.dm_tpm, Limit.PRIVATE_REQUESTS, Limit.PRIVATE_TOKENS)
+        return Budget(self.guild_rpm, self.guild_tpm, Limit.SERVER_REQUESTS, Limit.SERVER_TOKENS)
 
     # The same operations, synchronous: the Redis limiter falls back on them without awaiting.
 
@@ -155,16 +150,18 @@ class LocalLimiter:
         """Grant and charge, or say how long to wait; ``charge=False`` only says (a peek)."""
         now = self.clock()
         budget = self.budget(scope)
-        checks: list[tuple[str, TokenBucket, float]] = []
+        checks: list[tuple[Limit, TokenBucket, float]] = []
         if budget.rpm:
             checks.append((budget.requests, self._requests.get_or_add(scope, budget.rpm, now), 1))
         if budget.tpm:
             checks.append((budget.tokens, self._tokens.get_or_add(scope, budget.tpm, now), tokens))
         if self.user_rpm:
-            checks.append((USER_REQUESTS, self._users.get_or_add(user_id, self.user_rpm, now), 1))
+            checks.append(
+                (Limit.USER_REQUESTS, self._users.get_or_add(user_id, self.user_rpm, now), 1)
+            )
         waits = [(bucket.wait(amount, now), name) for name, bucket, amount in checks]
-        waits.append((self.account.wait(now), ACCOUNT))
-        wait, limit = max(waits)
+        waits.append((self.account.wait(now), Limit.ACCOUNT))
+        wait, limit = max(waits)  # equal waits: Limit's order
         if wait > 0:
             return Decision(wait=math.ceil(wait * 10) / 10, limit=limit)
         if not charge:

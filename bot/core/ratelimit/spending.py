@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from bot.core.access import NoticeThrottle
+from bot.core.ratelimit.base import Limit
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ class Hold:
 @dataclass(frozen=True, slots=True)
 class Verdict:
     hold: Hold | None  # granted (and reserved) when set
-    over: Kind | None = None  # whose budget is spent: the person's or the server's
+    over: Limit | None = None  # whose budget is spent: USER_BUDGET or SERVER_BUDGET
     resets_in: float = 0.0  # seconds until UTC midnight
 
 
@@ -136,14 +137,14 @@ class LocalSpending:
     def decide(self, now: float, user_id: int, guild_id: int | None, amount: float) -> Verdict:
         day = day_of(now)
         self._roll(day)
-        checks: list[tuple[Kind, tuple[Kind, int], float | None]] = [
-            ("user", ("user", user_id), self.user_budget)
+        checks: list[tuple[Limit, tuple[Kind, int], float | None]] = [
+            (Limit.USER_BUDGET, ("user", user_id), self.user_budget)
         ]
         if guild_id is not None:
-            checks.append(("server", ("server", guild_id), self.guild_budget))
-        for kind, key, budget in checks:
+            checks.append((Limit.SERVER_BUDGET, ("server", guild_id), self.guild_budget))
+        for limit, key, budget in checks:
             if budget is not None and self._spent.get(key, 0.0) + amount > budget:
-                return Verdict(None, kind, until_midnight(now))
+                return Verdict(None, limit, until_midnight(now))
         for _, key, _ in checks:
             self._spent[key] = self._spent.get(key, 0.0) + amount
         return Verdict(Hold(day, user_id, guild_id, amount))

@@ -25,7 +25,7 @@ from bot.core.llm import Failure, LLMError, ModelClient, Reply
 from bot.core.metrics import NO_METRICS, Metrics, is_first_delta, outcome_of
 from bot.core.models import Model, Models
 from bot.core.pacing import Pacer
-from bot.core.ratelimit import Hold, Limiter, Spending, Ticket, scope_of
+from bot.core.ratelimit import Hold, Limit, Limiter, Spending, Ticket, scope_of
 from bot.core.replies.display import Display
 from bot.core.replies.outcome import outcome
 from bot.core.replies.surface import Button, Failed, Surface
@@ -234,10 +234,10 @@ class Job:
         if verdict.hold is None:
             log.info("Refused a request in %s: %s daily budget spent",
                      self.conversation_id, verdict.over)  # fmt: skip
-            self.deps.metrics.refused(f"{verdict.over} budget")
+            self.deps.metrics.refused(verdict.over)
             if spending.may_notify(self.asker):
                 await self.surface.tell(
-                    self.texts.over_budget(verdict.over or "user", verdict.resets_in)
+                    self.texts.over_budget(verdict.over or Limit.USER_BUDGET, verdict.resets_in)
                 )
             return False
         self._hold = verdict.hold
@@ -256,7 +256,7 @@ class Job:
                 return decision.ticket
             if decision.wait > self.deps.short_wait:
                 log.info("Refused a request in %s: %s limit", self.conversation_id, decision.limit)
-                self.deps.metrics.refused(decision.limit or "")
+                self.deps.metrics.refused(decision.limit)
                 if self.deps.limit_notices.should_tell(self.asker):
                     await self.surface.tell(self.texts.rate_limited(decision.limit, decision.wait))
                 return None

@@ -23,14 +23,9 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from bot.core.ratelimit.base import (
-    ACCOUNT,
-    PRIVATE_REQUESTS,
-    PRIVATE_TOKENS,
-    SERVER_REQUESTS,
-    SERVER_TOKENS,
-    USER_REQUESTS,
     Clock,
     Decision,
+    Limit,
     Ticket,
     account_hold,
     is_private,
@@ -46,8 +41,10 @@ TIMEOUT = 0.1  # seconds a decision may wait on Redis before this process decide
 RETRY_AFTER = 5.0  # seconds between attempts to reach Redis again once it failed
 TTL_MARGIN_MS = 60_000  # a bucket's key outlives the time its bucket takes to refill by this
 # The limits by the scripts' rank, for a server's scope and for a person's private one.
-LIMITS = (None, ACCOUNT, SERVER_REQUESTS, SERVER_TOKENS, USER_REQUESTS)
-PRIVATE_LIMITS = (None, ACCOUNT, PRIVATE_REQUESTS, PRIVATE_TOKENS, USER_REQUESTS)
+LIMITS = (None, Limit.ACCOUNT, Limit.SERVER_REQUESTS, Limit.SERVER_TOKENS, Limit.USER_REQUESTS)
+PRIVATE_LIMITS = (
+    None, Limit.ACCOUNT, Limit.PRIVATE_REQUESTS, Limit.PRIVATE_TOKENS, Limit.USER_REQUESTS,
+)  # fmt: skip
 
 
 class Fallback:
@@ -293,7 +290,9 @@ class RedisSpending(InRedis):
             return await self.local.reserve(user_id, guild_id, amount)
         if result == 0:
             return Verdict(Hold(day, user_id, guild_id, amount, shared=True))
-        return Verdict(None, "user" if result == 1 else "server", until_midnight(now))
+        return Verdict(
+            None, Limit.USER_BUDGET if result == 1 else Limit.SERVER_BUDGET, until_midnight(now)
+        )
 
     async def settle(self, hold: Hold, actual: float) -> None:
         if not hold.shared:

@@ -40,8 +40,9 @@ end
 
 -- LocalLimiter.decide's verdict: the longest wait and its limit's rank (0, 0: granted), and
 -- each bucket's level now. KEYS and ARGV as ACQUIRE's.
--- Equal waits name the limit whose name sorts last, as Python's max() over (wait, name) does:
--- account (1) < server requests (2) < server tokens (3) < your requests (4).
+-- Equal waits name the limit that sorts last, as Python's max() over (wait, Limit) does:
+-- ACCOUNT (1) < SERVER_REQUESTS (2) < SERVER_TOKENS (3) < USER_REQUESTS (4), and a person's
+-- private scope ranks PRIVATE_REQUESTS and PRIVATE_TOKENS as the server's (redis.LIMITS).
 local function decide(now, amounts)
   local best_wait, best_rank = 0, 0
   local levels = {}
@@ -71,7 +72,7 @@ ACQUIRE = (
     _COMMON
     + """
 -- LocalLimiter.decide.
--- KEYS: server requests, server tokens, your requests (buckets), account (hold-until time)
+-- KEYS: the scope's requests, its tokens, the user's requests (buckets), account (hold-until)
 -- ARGV: the scope's rpm and tpm (a server's, or a person's private ones), user_rpm (0: off),
 --       tokens, now ('' for the server's), margin (ms)
 -- Returns {0, 0} when granted (and charged), else {ceil(wait * 10), rank of the limit}.

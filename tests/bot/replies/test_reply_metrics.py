@@ -10,6 +10,7 @@ import pytest
 
 from bot.core.llm import Failure, LLMError
 from bot.core.metrics import Outcome
+from bot.core.ratelimit import Limit
 from tests.bot.recording import Recorder
 
 from .fakes import Answer, Clock, World, make_world
@@ -80,7 +81,7 @@ async def test_a_refusal_is_reported_by_limit_and_is_no_reply():
     await world.idle()
     await world.say(102, "two")
     await world.idle()
-    assert recorder.named("refused") == [("server requests",)]
+    assert recorder.named("refused") == [(Limit.SERVER_REQUESTS,)]
     assert len(recorder.named("reply_finished")) == 1
     await world.store.close()
 

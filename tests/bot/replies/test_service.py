@@ -11,7 +11,7 @@ import pytest
 
 from bot.core.llm import Failure, LLMError
 from bot.core.models import Price
-from bot.core.ratelimit import LocalSpending
+from bot.core.ratelimit import Limit, LocalSpending
 from bot.core.replies import Stop, Submitted
 from bot.core.store import TurnStatus
 from bot.core.texts import EN as texts
@@ -171,7 +171,7 @@ async def test_a_long_rate_limit_wait_is_told_and_leaves_no_reply_turn():
     await world.say(102, "two")
     await world.idle()
     assert len(world.model.requests) == 1
-    assert world.surface.notices == [texts.rate_limited("server requests", 60.0)]
+    assert world.surface.notices == [texts.rate_limited(Limit.SERVER_REQUESTS, 60.0)]
     assert await world.history() == [
         ("user", "one"), ("assistant", "An answer."), ("user", "two"),
     ]  # fmt: skip
@@ -185,7 +185,7 @@ async def test_a_long_rate_limit_wait_is_told_and_leaves_no_reply_turn():
 async def test_rate_limit_notices_in_a_conversation_go_out_once_a_minute_per_person():
     clock = Clock()
     world = await make_world(guild_rpm=1, clock=clock)
-    refused = texts.rate_limited("server requests", 60.0)
+    refused = texts.rate_limited(Limit.SERVER_REQUESTS, 60.0)
 
     async def say(message_id: int, author_id: int = 7) -> None:
         await world.say(message_id, f"message {message_id}", author_id=author_id)
@@ -296,14 +296,16 @@ async def test_a_spent_budget_asks_the_model_nothing_and_a_refused_one_gives_bac
     await world.say(102, "two")  # the limiter refuses: the reservation is given back
     await world.idle()
     assert (await spending.spent(7, 5))[1] == pytest.approx(first)
-    assert world.surface.notices == [texts.rate_limited("server requests", 60.0)]
+    assert world.surface.notices == [texts.rate_limited(Limit.SERVER_REQUESTS, 60.0)]
     await spending.charge(0, 5, 0.5)  # a summary spends the rest of the server's budget
     clock.now += 61
     for message_id in (103, 104):
         await world.say(message_id, "more")
         await world.idle()
     assert len(world.model.requests) == 1
-    assert world.surface.notices[1:] == [texts.over_budget("server", 86_400 - 1e9 % 86_400)]
+    assert world.surface.notices[1:] == [
+        texts.over_budget(Limit.SERVER_BUDGET, 86_400 - 1e9 % 86_400)
+    ]
     await world.store.close()
 
 

@@ -8,7 +8,7 @@ from collections.abc import Collection
 
 import asyncpg
 
-from bot.core.store import Image, ModelScope, ScopedChoices, UsageTotals
+from bot.core.store import Image, Scope, ScopedChoices, UsageTotals
 from bot.services.store.postgres.pool import Connections
 
 
@@ -63,7 +63,7 @@ class PostgresExtras:
             found.setdefault(seq, []).append(Image(mime, bytes(data), width, height))
         return found
 
-    async def set_model(self, scope: ModelScope, scope_id: int, model: str | None) -> None:
+    async def set_model(self, scope: Scope, scope_id: int, model: str | None) -> None:
         if model is None:
             await self.db.execute(
                 "DELETE FROM models WHERE scope = $1 AND scope_id = $2", str(scope), scope_id

@@ -12,7 +12,7 @@ from collections.abc import Collection
 import asyncpg
 
 from bot.core.settings import DEFAULT_POOL_SIZE, postgres_dsn, redacted_url
-from bot.core.store import Conversation, PersonaScope, Role, Turn, TurnStatus
+from bot.core.store import Conversation, Role, Scope, Turn, TurnStatus
 from bot.services.store.postgres.extras import PostgresExtras
 from bot.services.store.postgres.pool import Connections
 from bot.services.store.postgres.schema import migrate, quote_identifier
@@ -246,9 +246,7 @@ class PostgresStore(PostgresExtras):
             "UPDATE conversations SET persona = $1 WHERE id = $2", persona, conversation_id
         )
 
-    async def set_default_persona(
-        self, scope: PersonaScope, scope_id: int, persona: str | None
-    ) -> None:
+    async def set_default_persona(self, scope: Scope, scope_id: int, persona: str | None) -> None:
         if persona is None:
             await self.db.execute(
                 "DELETE FROM personas WHERE scope = $1 AND scope_id = $2", str(scope), scope_id

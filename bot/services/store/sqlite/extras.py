@@ -10,7 +10,7 @@ from typing import Any
 
 import aiosqlite
 
-from bot.core.store import Image, ModelScope, ScopedChoices, UsageTotals
+from bot.core.store import Image, Scope, ScopedChoices, UsageTotals
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class SQLiteExtras:
             found.setdefault(seq, []).append(Image(mime, bytes(data), width, height))
         return found
 
-    async def set_model(self, scope: ModelScope, scope_id: int, model: str | None) -> None:
+    async def set_model(self, scope: Scope, scope_id: int, model: str | None) -> None:
         if model is None:
             await self.db.execute(
                 "DELETE FROM models WHERE scope = ? AND scope_id = ?", (str(scope), scope_id)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import aiosqlite
 
-from bot.core.store import Conversation, PersonaScope, Role, StoreError, Turn, TurnStatus
+from bot.core.store import Conversation, Role, Scope, StoreError, Turn, TurnStatus
 from bot.services.store.sqlite.extras import SQLiteExtras
 from bot.services.store.sqlite.schema import migrate
 
@@ -283,9 +283,7 @@ class SQLiteStore(SQLiteExtras):
             "UPDATE conversations SET persona = ? WHERE id = ?", (persona, conversation_id)
         )
 
-    async def set_default_persona(
-        self, scope: PersonaScope, scope_id: int, persona: str | None
-    ) -> None:
+    async def set_default_persona(self, scope: Scope, scope_id: int, persona: str | None) -> None:
         if persona is None:
             await self.db.execute(
                 "DELETE FROM personas WHERE scope = ? AND scope_id = ?", (str(scope), scope_id)
