@@ -2,7 +2,8 @@
 limiter refusals, Discord 429s, event-loop lag and the gateway's state.
 
 :class:`Metrics` records nothing: it is the default when METRICS_PORT is empty, so the reply
-lifecycle calls it unconditionally and its tests need no registry. :class:`PrometheusMetrics`
+lifecycle calls it unconditionally and its tests need no registry.
+:class:`~bot.services.metrics.PrometheusMetrics`
 records into a registry of its own (not prometheus-client's global one), so two bots in one
 process (tests, a restart) never collide. prometheus-client is an optional extra, imported only
 when metrics are on.
