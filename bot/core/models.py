@@ -11,9 +11,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from bot.core.bounded import LRU
+from bot.core.catalog import default_completion_tokens
 from bot.core.choices import Chosen
 from bot.core.context import Budget, context_window, is_known_model
-from bot.core.model_traits import default_completion_tokens
 from bot.core.store import ScopedChoices
 from bot.core.tokens import TokenCounter, base_model, encoding_name_for_model
 

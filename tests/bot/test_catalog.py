@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.core.model_traits import (
+from bot.core.catalog import (
     CHAT_COMPLETION_TOKENS,
     REASONING_COMPLETION_TOKENS,
     TokenParameter,
