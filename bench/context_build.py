@@ -30,7 +30,8 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.core.context import Budget, ContextPacker, context_window
+from bot.core.catalog import context_window
+from bot.core.context import Budget, ContextPacker
 from bot.core.conversations import Conversations
 from bot.core.store import Store
 from bot.core.tokens import TokenCounter

@@ -23,7 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.core.context import Budget, build_request, context_window
+from bot.core.catalog import context_window
+from bot.core.context import Budget, build_request
 from bot.core.conversations import Conversations
 from bot.core.llm import Reply
 from bot.core.store import Turn, TurnStatus

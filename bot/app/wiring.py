@@ -12,8 +12,8 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
+from bot.core.catalog import FALLBACK_WINDOW, family
 from bot.core.choices import Choices
-from bot.core.context import context_window, is_known_model
 from bot.core.conversations import Conversations
 from bot.core.metrics import NO_METRICS, Metrics
 from bot.core.models import Models, Price
@@ -59,10 +59,10 @@ async def build_core(
     default = settings.openai_model
     # Loading a vocabulary takes about a second: keep it off the event loop.
     counter = await asyncio.to_thread(TokenCounter.for_model, default)
-    if settings.context_tokens is None and not is_known_model(default):
+    if settings.context_tokens is None and family(default).window is None:
         log.warning(
             "Unknown model %r: assuming a %d-token context window; set CONTEXT_TOKENS",
-            default, context_window(default),
+            default, FALLBACK_WINDOW,
         )  # fmt: skip
     prices = {name: Price(prompt, completion) for name, prompt, completion in settings.model_prices}
     models = Models(

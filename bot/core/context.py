@@ -12,46 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.core.store import Turn
-from bot.core.tokens import REPLY_PRIMING, TokenCounter, base_model
+from bot.core.tokens import REPLY_PRIMING, TokenCounter
 
 TRUNCATION_MARKER = "\n\n[… middle of this message cut to fit the model's context window …]\n\n"
-FALLBACK_WINDOW = 8_192  # unknown (local) models, unless CONTEXT_TOKENS says otherwise
-
-# Context windows by model-name prefix, most specific first.
-KNOWN_WINDOWS: tuple[tuple[str, int], ...] = (
-    ("gpt-4.1", 1_047_576),
-    ("gpt-4o", 128_000),
-    ("chatgpt-4o", 128_000),
-    ("gpt-4.5", 128_000),
-    ("gpt-5", 400_000),
-    ("o1-mini", 128_000),
-    ("o1", 200_000),
-    ("o3", 200_000),
-    ("o4", 200_000),
-    ("gpt-4-turbo", 128_000),
-    ("gpt-4-1106", 128_000),
-    ("gpt-4-0125", 128_000),
-    ("gpt-4-32k", 32_768),
-    ("gpt-4", 8_192),
-    ("gpt-3.5-turbo-instruct", 4_096),
-    ("gpt-3.5", 16_385),
-)
-
 _NAME_DISALLOWED = re.compile(r"[^A-Za-z0-9_-]+")
-
-
-def context_window(model: str, override: int | None = None) -> int:
-    if override is not None:
-        return override
-    base = base_model(model)
-    for prefix, window in KNOWN_WINDOWS:
-        if base.startswith(prefix):
-            return window
-    return FALLBACK_WINDOW
-
-
-def is_known_model(model: str) -> bool:
-    return any(base_model(model).startswith(prefix) for prefix, _ in KNOWN_WINDOWS)
 
 
 def api_name(display_name: str) -> str:

@@ -2,9 +2,10 @@
 ``data:`` URLs (some local servers refuse remote URLs, and Discord's expire).
 
 Token costs follow OpenAI's published rules for its models (tiles of 512 px after scaling to fit
-2048 × 2048 and the short side to 768; or 32 px patches for the patch-based minis); for other
-models they are an estimate of one token per 28 × 28 px patch, as Qwen2-VL counts, since local
-servers differ and report the real figure in their usage anyway.
+2048 × 2048 and the short side to 768; or 32 px patches for the patch-based minis), with the
+figures of each family's row in :mod:`bot.core.catalog`; for other models they are an estimate of
+one token per 28 × 28 px patch, as Qwen2-VL counts, since local servers differ and report the real
+figure in their usage anyway.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ from collections import Counter
 
 from PIL import Image as Pillow
 
+from bot.core.catalog import Patches, Tiles, family
 from bot.core.context import ChatRequest
 from bot.core.refusal import Refusal
 from bot.core.store import Image, Turn
-from bot.core.tokens import base_model
 
 log = logging.getLogger(__name__)
 
@@ -175,31 +176,16 @@ def data_url(image: Image) -> str:
     return f"data:{image.mime};base64,{base64.b64encode(image.data).decode()}"
 
 
-# OpenAI's tile rule: (base, per 512-px tile) by model-name prefix, most specific first.
-_TILES = (
-    ("gpt-4o-mini", 2833, 5667), ("o1", 75, 150), ("o3", 75, 150), ("gpt-4o", 85, 170),
-    ("chatgpt-4o", 85, 170), ("gpt-4.1", 85, 170), ("gpt-4.5", 85, 170), ("gpt-4-turbo", 85, 170),
-    ("gpt-5", 70, 140),
-)  # fmt: skip
-# OpenAI's patch rule (32-px patches, at most 1,536, times a multiplier).
-_PATCHES = (
-    ("gpt-4.1-mini", 1.62), ("gpt-4.1-nano", 2.46), ("gpt-5-mini", 1.62), ("gpt-5-nano", 2.46),
-    ("o4-mini", 1.72),
-)  # fmt: skip
-
-
 def tokens(model: str, width: int, height: int) -> int:
     """The prompt tokens one image costs ``model`` (detail: auto/high)."""
-    name = base_model(model)
-    for prefix, multiplier in _PATCHES:
-        if name.startswith(prefix):
-            return math.ceil(_patches(width, height) * multiplier)
-    for prefix, base, per_tile in _TILES:
-        if name.startswith(prefix):
-            w, h = _fit(width, height, 2048)
-            scale = 768 / min(w, h) if min(w, h) > 768 else 1.0
-            w, h = w * scale, h * scale
-            return base + per_tile * math.ceil(w / 512) * math.ceil(h / 512)
+    rule = family(model).images
+    if isinstance(rule, Patches):
+        return math.ceil(_patches(width, height) * rule.multiplier)
+    if isinstance(rule, Tiles):
+        w, h = _fit(width, height, 2048)
+        scale = 768 / min(w, h) if min(w, h) > 768 else 1.0
+        w, h = w * scale, h * scale
+        return rule.base + rule.per_tile * math.ceil(w / 512) * math.ceil(h / 512)
     return max(1, math.ceil(width / 28) * math.ceil(height / 28))  # the stated estimate
 
 

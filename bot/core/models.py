@@ -1,6 +1,7 @@
 """The models replies may use, and what each one is: context window, tokenizer, completion
-allowance, whether it sees images, and its price. The budget, the counts and the limiter all use
-the model actually called. Discord-free."""
+allowance and whether it sees images (as bot.core.catalog says, with the operator's settings on
+top), and its price. The budget, the counts and the limiter all use the model actually called.
+Discord-free."""
 
 from __future__ import annotations
 
@@ -11,23 +12,16 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from bot.core.bounded import LRU
+from bot.core.catalog import base_model, context_window, default_completion_tokens, family
 from bot.core.choices import Chosen
-from bot.core.context import Budget, context_window, is_known_model
-from bot.core.model_traits import default_completion_tokens
+from bot.core.context import Budget
 from bot.core.store import Scope, ScopedChoices
-from bot.core.tokens import TokenCounter, base_model, encoding_name_for_model
+from bot.core.tokens import TokenCounter
 
 log = logging.getLogger(__name__)
 
 LIST_TTL = 300.0  # seconds a server's model list is reused for autocomplete
 MODELS_KEPT = 64  # model profiles kept (names may be anything typed): least recently used go
-# Models that take images, by name prefix (after any provider prefix); VISION_MODELS adds more.
-VISION_PREFIXES = (
-    "gpt-4o", "chatgpt-4o", "gpt-4.1", "gpt-4.5", "gpt-4-turbo", "gpt-5", "o1", "o3", "o4",
-    "llava", "bakllava", "llama3.2-vision", "llama4", "qwen2-vl", "qwen2.5vl", "qwen2.5-vl",
-    "qwen3-vl", "gemma3", "minicpm-v", "moondream", "pixtral", "mistral-small3", "granite3.2-vision",
-)  # fmt: skip
-BLIND = ("o1-mini", "o3-mini", "gpt-5-chat")  # exceptions to the prefixes above
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,13 +42,6 @@ class Model:
     counter: TokenCounter
     vision: bool
     price: Price | None = None
-
-
-def sees_images(name: str, extra: tuple[str, ...] = ()) -> bool:
-    base = base_model(name)
-    if any(base.startswith(b) for b in BLIND):
-        return False
-    return any(base.startswith(p) for p in (*VISION_PREFIXES, *extra))
 
 
 class Models:
@@ -95,7 +82,7 @@ class Models:
         model = self._models.touch(name)
         if model is not None:
             return model
-        encoding = encoding_name_for_model(name)
+        encoding = family(name).encoding
         counter = self._counters.get(encoding)
         if counter is None:  # loading a vocabulary takes about a second
             counter = await asyncio.to_thread(TokenCounter.for_model, name)
@@ -103,15 +90,23 @@ class Models:
         return self._make(name, counter)
 
     def _make(self, name: str, counter: TokenCounter) -> Model:
-        override = self.context_tokens if name == self.default or not is_known_model(name) else None
+        row = family(name)
+        override = self.context_tokens if name == self.default or row.window is None else None
         window = context_window(name, override)
         completion = self.completion_tokens or default_completion_tokens(name, window)
         model = Model(
-            name, Budget(window, completion), counter,
-            sees_images(name, self.vision), self.prices.get(name),
+            name, Budget(window, completion), counter, self._sees_images(name),
+            self.prices.get(name),
         )  # fmt: skip
         self._models[name] = model
         return model
+
+    def _sees_images(self, name: str) -> bool:
+        """As the catalog says; where it doesn't know, as VISION_MODELS says (by prefix)."""
+        vision = family(name).vision
+        if vision is None:
+            return any(base_model(name).startswith(prefix) for prefix in self.vision)
+        return vision
 
     def may_choose(self, name: str) -> bool:
         """Whether ``name`` may answer at all: the default, or a model the operator listed."""

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import tiktoken
 
+from bot.core.catalog import family
+
 log = logging.getLogger(__name__)
 
 TOKENS_PER_MESSAGE = 3
@@ -33,38 +35,6 @@ _VOCABULARY_URLS = {
     "cl100k_base": "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken",
     "o200k_base": "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken",
 }
-
-# Model-name prefixes, most specific first. Unknown models (local servers) use o200k_base.
-_ENCODING_BY_PREFIX = (
-    ("gpt-4o", "o200k_base"),
-    ("chatgpt-4o", "o200k_base"),
-    ("gpt-4.1", "o200k_base"),
-    ("gpt-4.5", "o200k_base"),
-    ("gpt-5", "o200k_base"),
-    ("o1", "o200k_base"),
-    ("o3", "o200k_base"),
-    ("o4", "o200k_base"),
-    ("gpt-4", "cl100k_base"),
-    ("gpt-3.5", "cl100k_base"),
-    ("gpt-35", "cl100k_base"),
-)
-DEFAULT_ENCODING = "o200k_base"
-
-
-def base_model(model: str) -> str:
-    """`ft:gpt-4o-mini:org::id` → `gpt-4o-mini`; `openai/gpt-4o` → `gpt-4o`."""
-    model = model.strip().lower()
-    if model.startswith("ft:"):
-        model = model.split(":")[1]
-    return model.rsplit("/", 1)[-1]
-
-
-def encoding_name_for_model(model: str) -> str:
-    base = base_model(model)
-    for prefix, name in _ENCODING_BY_PREFIX:
-        if base.startswith(prefix):
-            return name
-    return DEFAULT_ENCODING
 
 
 def _cache_dir() -> Path:
@@ -121,7 +91,7 @@ class TokenCounter:
 
     @classmethod
     def for_model(cls, model: str) -> TokenCounter:
-        return cls(get_encoding(encoding_name_for_model(model)))
+        return cls(get_encoding(family(model).encoding))
 
     def count(self, text: str) -> int:
         # Special-token text typed by users is counted as plain text, as the API treats it.

@@ -12,7 +12,6 @@ from bot.core.context import (
     alternate,
     api_name,
     build_request,
-    context_window,
 )
 from bot.core.store import Turn, TurnStatus
 from bot.core.tokens import TokenCounter
@@ -76,14 +75,6 @@ def test_a_single_huge_newest_turn_is_truncated_in_the_middle():
     assert content.startswith("BEGIN") and content.endswith("FINISH")
     assert TRUNCATION_MARKER.strip() in content
     assert request.prompt_tokens == COUNTER.prompt(request.messages) <= budget.prompt
-
-
-def test_windows_and_override():
-    assert context_window("gpt-4o-mini") == 128_000
-    assert context_window("gpt-4") == 8_192
-    assert context_window("gpt-4.1-mini") == 1_047_576
-    assert context_window("llama3.1") == 8_192
-    assert context_window("gpt-4o", 4000) == 4000
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,8 @@ import openai
 import pytest
 from openai import AsyncOpenAI
 
+from bot.core.catalog import REASONING_ROOM, TokenParameter
 from bot.core.llm import Delta, Failure, LLMError, Reply, Usage
-from bot.core.model_traits import REASONING_ROOM, TokenParameter
 from bot.services.llm import LLMClient, classify
 from tests.fakes.openai_server import Script
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.model_traits import TokenParameter
+from bot.core.catalog import TokenParameter
 from bot.core.settings import (
     SettingsError,
     load_database_settings,

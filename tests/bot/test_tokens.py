@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from bot.core.tokens import TokenCounter, encoding_name_for_model, ensure_vocabularies
+from bot.core.tokens import TokenCounter, ensure_vocabularies
 
 # The example from OpenAI's cookbook "How to count tokens with tiktoken"; the API reported
 # 129 prompt tokens for gpt-3.5-turbo / gpt-4 and 124 for gpt-4o / gpt-4o-mini.
@@ -41,7 +41,7 @@ def test_single_user_message_matches_api():
      ("gpt-3.5-turbo", "cl100k_base"), ("llama3.1", "o200k_base"), ("openai/gpt-4", "cl100k_base")],
 )  # fmt: skip
 def test_encoding_by_model(model, encoding):
-    assert encoding_name_for_model(model) == encoding
+    assert TokenCounter.for_model(model).encoding.name == encoding
 
 
 def test_cjk_and_emoji_are_counted_exactly():

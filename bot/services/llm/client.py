@@ -16,13 +16,13 @@ from typing import Any
 import openai
 from openai import AsyncOpenAI
 
-from bot.core.llm import RETRYABLE, Delta, Failure, LLMError, Reply, RetryHook
-from bot.core.model_traits import (
+from bot.core.catalog import (
     TokenParameter,
     model_fields,
     takes_reasoning_effort,
     with_reasoning_room,
 )
+from bot.core.llm import RETRYABLE, Delta, Failure, LLMError, Reply, RetryHook
 from bot.core.reasoning import ThinkSplitter, reasoning_field, split_reasoning
 from bot.services.llm.errors import classify, refuses_stream_options
 
