@@ -14,8 +14,9 @@ this too.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -172,9 +173,25 @@ def base_model(model: str) -> str:
     return model.rsplit("/", 1)[-1]
 
 
+# Two naming rules of OpenAI's that rows alone would miss in models released after this table:
+# every o<digit> model is an o-series reasoning model, and a GPT-5 "-chat" variant is not one.
+_O_SERIES = re.compile(r"o\d+(-|$)")
+O_SERIES = Family((), O200K, reasoning=EFFORT)
+
+
 def family(model: str) -> Family:
-    """The row for ``model``: its longest prefix that the name doesn't continue with a letter."""
+    """The row for ``model``: its longest prefix that the name doesn't continue with a letter;
+    then OpenAI's two naming rules (above) for names newer than the table."""
     name = base_model(model)
+    row = _by_prefix(name)
+    if row is UNKNOWN and _O_SERIES.match(name):
+        return O_SERIES
+    if row.reasoning is Reasoning.EFFORT and name.startswith("gpt-5") and "-chat" in name:
+        return replace(row, reasoning=Reasoning.NONE)
+    return row
+
+
+def _by_prefix(name: str) -> Family:
     for end in range(len(name), 0, -1):
         row = _BY_PREFIX.get(name[:end])
         if row is not None and not name[end : end + 1].isalpha():

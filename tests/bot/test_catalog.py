@@ -218,3 +218,19 @@ def test_windows_and_override():
     assert context_window("gpt-4.1-mini") == 1_047_576
     assert context_window("llama3.1") == 8_192
     assert context_window("gpt-4o", 4000) == 4000
+
+
+@pytest.mark.parametrize(
+    ("model", "reasoning"),
+    [
+        ("o5", Reasoning.EFFORT),  # o-series names newer than the table
+        ("o7-mini-2027-01-01", Reasoning.EFFORT),
+        ("openai/o6-pro", Reasoning.EFFORT),
+        ("gpt-5.3-chat-latest", Reasoning.NONE),  # a GPT-5 chat variant newer than the table
+        ("gpt-5-mini-chat", Reasoning.NONE),
+        ("gpt-5.3", Reasoning.EFFORT),
+        ("o1x", Reasoning.NONE),  # not o-series: the name goes on with a letter
+    ],
+)
+def test_openais_naming_rules_cover_models_newer_than_the_table(model, reasoning):
+    assert family(model).reasoning is reasoning
