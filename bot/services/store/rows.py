@@ -71,7 +71,7 @@ def worker_key(worker: str) -> str:
     return f"worker:{worker}"
 
 
-async def newest_within(fetch: Callable[[int], Awaitable[list[Turn]]], budget: int) -> list[Turn]:
+async def fit_budget(fetch: Callable[[int], Awaitable[list[Turn]]], budget: int) -> list[Turn]:
     """``newest_turns_within`` in both backends: ``fetch(limit)`` is the newest turns, among the
     ``limit`` newest, whose tokens fit ``budget``, plus the next older one. The window grows only
     while every turn in it still fits, so the cost follows what is kept, not the length of the

@@ -124,3 +124,10 @@ class Connections:
         status = await self.run(lambda conn: conn.execute(query, *args), retry=retry)
         tail = status.rsplit(" ", 1)[-1]
         return int(tail) if tail.isdigit() else 0
+
+
+class PostgresConnection:
+    """The base of each part of :class:`~bot.services.store.postgres.store.PostgresStore`
+    (``conversations``, ``turns``, ...): ``db``, the pool, which the store makes and opens."""
+
+    db: Connections

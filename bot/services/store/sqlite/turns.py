@@ -6,14 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from bot.core.store import Image, Role, Turn, TurnStatus
-from bot.services.store.rows import (
-    NO_SEQ,
-    TURN_COLUMNS,
-    image_rows,
-    newest_within,
-    to_images,
-    to_turn,
-)
+from bot.services.store.rows import NO_SEQ, TURN_COLUMNS, fit_budget, image_rows, to_images, to_turn
 from bot.services.store.sqlite.connection import SQLiteConnection
 
 # The newest turns whose tokens fit a budget, plus the first one that does not (so the caller
@@ -131,7 +124,7 @@ class SQLiteTurns(SQLiteConnection):
                 )
             ]
 
-        return await newest_within(fetch, budget)
+        return await fit_budget(fetch, budget)
 
     async def turns_between(
         self, conversation_id: int, after_seq: int, through_seq: int
