@@ -1,4 +1,5 @@
-"""An asyncpg pool that survives dropped connections, for :class:`~bot.services.store.postgres.store.PostgresStore`.
+"""An asyncpg pool that survives dropped connections, for
+:class:`~bot.services.store.postgres.store.PostgresStore` and each of its parts.
 
 The pool replaces connections that die (a server restart, a failover). An operation whose
 connection died under it is retried once on a fresh connection when running it twice is harmless
