@@ -14,7 +14,7 @@ from bot.core.store import StoreError
 from bot.services.store import PostgresStore, SQLiteStore, store_from_url
 from bot.services.store.postgres import schema as pg_schema
 from bot.services.store.postgres.schema import SCHEMA_VERSION
-from bot.services.store.postgres.store import _WITHIN_QUERY
+from bot.services.store.postgres.turns import _WITHIN_QUERY
 from tests.databases import terminate_backends_now
 
 TABLES = {"conversations", "turns", "personas", "usage", "meta", "images", "models",

@@ -1,4 +1,12 @@
-"""Storage backends of :class:`~bot.core.store.Store`, chosen by ``DATABASE_URL``."""
+"""Storage backends of :class:`~bot.core.store.Store`, chosen by ``DATABASE_URL``.
+
+One folder a backend, ``sqlite/`` and ``postgres/``, with the same modules, so a change to one
+is easy to carry to the other: ``store`` (the class, opening and closing), ``schema`` (the
+migrations), and the queries by concern: ``conversations``, ``turns`` (with reasoning and
+images), ``choices`` (personas and models), ``privacy`` (forgetting, deleting, retention),
+``usage`` (tokens and spending) and ``meta`` (deployment facts, process heartbeats).
+:mod:`bot.services.store.rows` maps the rows both read to the core's values.
+"""
 
 from __future__ import annotations
 

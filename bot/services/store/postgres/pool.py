@@ -1,4 +1,5 @@
-"""An asyncpg pool that survives dropped connections, for :class:`~bot.services.store.postgres.store.PostgresStore`.
+"""An asyncpg pool that survives dropped connections, for
+:class:`~bot.services.store.postgres.store.PostgresStore` and each of its parts.
 
 The pool replaces connections that die (a server restart, a failover). An operation whose
 connection died under it is retried once on a fresh connection when running it twice is harmless
@@ -124,3 +125,10 @@ class Connections:
         status = await self.run(lambda conn: conn.execute(query, *args), retry=retry)
         tail = status.rsplit(" ", 1)[-1]
         return int(tail) if tail.isdigit() else 0
+
+
+class PostgresConnection:
+    """The base of each part of :class:`~bot.services.store.postgres.store.PostgresStore`
+    (``conversations``, ``turns``, ...): ``db``, the pool, which the store makes and opens."""
+
+    db: Connections

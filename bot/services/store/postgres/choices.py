@@ -1,0 +1,52 @@
+"""PostgreSQL: the personas and models chosen for a conversation, a channel or a server."""
+
+from __future__ import annotations
+
+from bot.core.store import Scope, ScopedChoices
+from bot.services.store.postgres.pool import PostgresConnection
+from bot.services.store.rows import to_choices
+
+
+class PostgresChoices(PostgresConnection):
+    async def set_conversation_persona(self, conversation_id: int, persona: str | None) -> None:
+        await self.db.execute(
+            "UPDATE conversations SET persona = $1 WHERE id = $2", persona, conversation_id
+        )
+
+    async def set_default_persona(self, scope: Scope, scope_id: int, persona: str | None) -> None:
+        if persona is None:
+            await self.db.execute(
+                "DELETE FROM personas WHERE scope = $1 AND scope_id = $2", str(scope), scope_id
+            )
+        else:
+            await self.db.execute(
+                "INSERT INTO personas (scope, scope_id, persona) VALUES ($1, $2, $3) "
+                "ON CONFLICT (scope, scope_id) DO UPDATE SET persona = excluded.persona",
+                str(scope), scope_id, persona,
+            )  # fmt: skip
+
+    async def set_model(self, scope: Scope, scope_id: int, model: str | None) -> None:
+        if model is None:
+            await self.db.execute(
+                "DELETE FROM models WHERE scope = $1 AND scope_id = $2", str(scope), scope_id
+            )
+        else:
+            await self.db.execute(
+                "INSERT INTO models (scope, scope_id, model) VALUES ($1, $2, $3) "
+                "ON CONFLICT (scope, scope_id) DO UPDATE SET model = excluded.model",
+                str(scope), scope_id, model,
+            )  # fmt: skip
+
+    async def get_choices(
+        self, *, conversation_id: int | None, channel_id: int | None, guild_id: int | None
+    ) -> ScopedChoices:
+        row = await self.db.fetchrow(
+            "SELECT (SELECT persona FROM personas WHERE scope = 'channel' AND scope_id = $1), "
+            "(SELECT persona FROM personas WHERE scope = 'guild' AND scope_id = $2), "
+            "(SELECT model FROM models WHERE scope = 'conversation' AND scope_id = $3), "
+            "(SELECT model FROM models WHERE scope = 'channel' AND scope_id = $1), "
+            "(SELECT model FROM models WHERE scope = 'guild' AND scope_id = $2)",
+            channel_id, guild_id, conversation_id,
+        )  # fmt: skip
+        assert row is not None
+        return to_choices(row)
