@@ -1,7 +1,7 @@
 """The storage interface and the plain values that cross it.
 
-Cogs and core code talk to :class:`Store` only, so a PostgreSQL implementation can join the SQLite
-one without touching them.
+Cogs and core code talk to :class:`Store` only; its two implementations, SQLite and PostgreSQL,
+live in :mod:`bot.services.store` and pass one contract suite (``tests/bot/test_store.py``).
 """
 
 from __future__ import annotations
