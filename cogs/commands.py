@@ -21,8 +21,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core import texts
-from bot.core.permissions import LABELS
+from bot.app.places import flags_of, place_of
+from bot.core import policy, texts
 from bot.core.replies import Said
 from cogs.chat.cog import Chat
 from cogs.chat.interaction import Presence, bot_absent, chat_by_interaction, presence
@@ -82,9 +82,12 @@ class Commands(commands.Cog):
             await private(interaction, words.guild_unknown)
             return
         absent = where is Presence.ABSENT
-        lacking = self._may_not_chat(interaction, thread=not absent)
+        place = place_of(
+            interaction.channel, interaction.channel_id or 0, interaction.guild_id, absent=absent
+        )
+        lacking = policy.chat_refusal(place, flags_of(interaction.permissions))
         if lacking is not None:  # the bot never posts for someone the channel won't let post
-            await private(interaction, words.needs_permission(lacking))
+            await private(interaction, words.needs_permission(policy.LABELS[lacking]))
             return
         user, channel_id = interaction.user, interaction.channel_id or 0
         known = (
@@ -110,19 +113,6 @@ class Commands(commands.Cog):
             message, Said(prompt), user, known=known,
             manage_threads=interaction.permissions.manage_threads,
         )  # fmt: skip
-
-    @staticmethod
-    def _may_not_chat(interaction: discord.Interaction, *, thread: bool) -> str | None:
-        """The permission the caller lacks to start a conversation here (in a thread of its
-        own, if ``thread``), if any."""
-        if interaction.guild_id is None:
-            return None
-        allowed = interaction.permissions
-        in_thread = isinstance(interaction.channel, discord.Thread)
-        needed = ["send_messages_in_threads"] if in_thread else ["send_messages"]
-        if thread and not in_thread:
-            needed.append("create_public_threads")
-        return next((LABELS[name] for name in needed if not getattr(allowed, name)), None)
 
     # -- /leave -------------------------------------------------------------------------------
 

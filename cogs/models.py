@@ -8,8 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core.permissions import model_choice_refusal
-from cogs.chat.interaction import bot_absent
+from bot.core.policy import model_choice_refusal
 from cogs.scopes import (
     CLEAR_SCOPE,
     EVERY_INSTALL,
@@ -17,6 +16,7 @@ from cogs.scopes import (
     SET_SCOPE,
     Scope,
     chosen_here,
+    place_here,
     private,
     said,
     scope_id,
@@ -69,11 +69,11 @@ class Models(commands.Cog):
         return [app_commands.Choice(name=name[:100], value=name) for name in matches]
 
     def _refusal(self, interaction: discord.Interaction, name: str) -> str | None:
-        """Why this person may not choose ``name`` (bot.permissions), or None."""
+        """Why this person may not choose ``name`` (bot.core.policy), or None."""
         models = self.bot.models
         return model_choice_refusal(
             name, default=models.default, listed=models.choices, open_to_all=models.open_to_all,
-            in_server=interaction.guild_id is not None and not bot_absent(self.bot, interaction),
+            in_server=place_here(self.bot, interaction).in_server,
             manage_guild=interaction.permissions.manage_guild,
         )  # fmt: skip
 

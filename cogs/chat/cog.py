@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 import discord
 from discord.ext import commands
 
-from bot.core import permissions, texts
+from bot.app.places import flags_of, place_of
+from bot.core import policy, texts
 from bot.core.access import NoticeThrottle, Refusal
 from bot.core.discord_limits import THREAD_NAME_LIMIT
 from bot.core.ratelimit import Decision, LocalLimiter, scope_of
@@ -277,10 +278,9 @@ class Chat(commands.Cog):
     async def _refusal(self, message: discord.Message) -> Refusal | None:
         """The access lists for the message's author (in a DM, looked up in the servers the
         lists name)."""
-        return await self.bot.refusal_for(
-            message.author, message.guild.id if message.guild else None, message.channel,
-            message.channel.id,
-        )  # fmt: skip
+        guild_id = message.guild.id if message.guild else None
+        place = place_of(message.channel, message.channel.id, guild_id)
+        return await self.bot.refusal_for(message.author, place)
 
     @staticmethod
     def _may_adopt(
@@ -293,9 +293,7 @@ class Chat(commands.Cog):
             manage_threads = (
                 isinstance(author, discord.Member) and thread.permissions_for(author).manage_threads
             )
-        return permissions.may_adopt_thread(
-            author.id, thread.owner_id, manage_threads=manage_threads
-        )
+        return policy.may_adopt_thread(author.id, thread.owner_id, manage_threads=manage_threads)
 
     def texts_for(
         self, message: discord.Message, author: discord.abc.User | None = None
@@ -345,8 +343,8 @@ class Chat(commands.Cog):
         if not isinstance(channel, discord.TextChannel):
             await notice(message, self.texts_for(message).not_a_thread_channel)
             return None
-        mine = channel.permissions_for(channel.guild.me)
-        lacking = permissions.missing(lambda name: getattr(mine, name), permissions.TO_OPEN_THREAD)
+        mine = flags_of(channel.permissions_for(channel.guild.me))
+        lacking = policy.missing(mine, policy.TO_OPEN_THREAD)
         if lacking:  # say so before opening a thread we could not answer in
             await notice(message, self.texts_for(message).cannot_open_thread(lacking))
             return None
@@ -385,7 +383,7 @@ class Chat(commands.Cog):
                 name=thread_name(text, said.thread_name_fallback), auto_archive_duration=1440
             )
         except discord.Forbidden:
-            label = permissions.LABELS["create_public_threads"]
+            label = policy.LABELS["create_public_threads"]
             await notice(message, said.cannot_open_thread([label]))
             raise
         except discord.HTTPException as exc:  # 429 or 5xx after discord.py's own retries

@@ -11,7 +11,7 @@ import pytest
 from babel.messages.pofile import read_po
 from discord import app_commands
 
-from bot.core import i18n, permissions, texts
+from bot.core import i18n, policy, texts
 from bot.core.llm import Failure
 from bot.core.store import UsageTotals
 from cogs.commands import Commands
@@ -72,7 +72,7 @@ def used_texts() -> list[str]:
     said.forgotten(3)
     for reason in ("blocked", "dms", "guild", "channel", "role"):
         said.refused(reason)
-    seen += permissions.LABELS.values()
+    seen += policy.LABELS.values()
     cogs = (Commands, Personas, Models)
     for command in (c for cog in cogs for c in cog.__cog_app_commands__):
         seen.append(command.description)
