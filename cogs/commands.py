@@ -89,12 +89,8 @@ class Commands(commands.Cog):
         if lacking is not None:  # the bot never posts for someone the channel won't let post
             await private(interaction, words.needs_permission(policy.LABELS[lacking]))
             return
-        user, channel_id = interaction.user, interaction.channel_id or 0
-        known = (
-            await self.bot.conversations.get(channel_id) is not None
-            if absent
-            else await self.bot.conversations.is_conversation(channel_id)
-        )
+        user = interaction.user
+        known = await self.bot.conversations.has_one(place)
         if not known:  # the limits before anything is opened (a known one's reply waits)
             guild_id = None if absent else interaction.guild_id
             limited = await chat.opening_limited(guild_id, user.id)

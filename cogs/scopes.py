@@ -10,6 +10,7 @@ from discord import app_commands
 
 from bot.app.places import flags_of, place_of
 from bot.core import policy, texts
+from bot.core.conversations import where_to_start
 from bot.core.store import Conversation
 from cogs.chat.interaction import bot_absent
 from cogs.chat.surface import NO_MENTIONS
@@ -117,10 +118,9 @@ async def target(bot: ChatBot, interaction: discord.Interaction, scope: Scope) -
         await private(interaction, refusal_text(said(interaction), decided.refused, owner=owner))
         return None
     if decided.kind == "conversation" and conversation is None:
-        await bot.conversations.start(
-            interaction.channel_id or 0, guild_id=None, parent_id=None,
-            owner_id=interaction.user.id, via_interaction=place.absent,  # never listened there
-        )  # fmt: skip
+        start = where_to_start(place, interaction.user.id)  # a DM's, or a place's for /chat
+        assert start is not None
+        await bot.conversations.start(start)
     return decided.kind
 
 
