@@ -24,7 +24,7 @@ from discord.ext import commands
 from bot.app.places import flags_of, place_of
 from bot.core import policy, texts
 from bot.core.replies import Said
-from cogs.chat.cog import Chat
+from cogs.chat.cog import ChatEvents
 from cogs.chat.interaction import Presence, bot_absent, chat_by_interaction, presence
 from cogs.chat.surface import NO_MENTIONS
 from cogs.scopes import everywhere, managed_conversation, private, said
@@ -61,7 +61,7 @@ class ForgetView(discord.ui.View):
         self.stop()
 
 
-class Commands(commands.Cog):
+class ChatCommands(commands.Cog):
     def __init__(self, bot: ChatBot) -> None:
         self.bot = bot
 
@@ -74,8 +74,8 @@ class Commands(commands.Cog):
         self, interaction: discord.Interaction, prompt: app_commands.Range[str, 1, 4000]
     ) -> None:
         """Start a new conversation thread with a first prompt."""
-        chat = self.bot.get_cog("Chat")
-        assert isinstance(chat, Chat)
+        chat = self.bot.get_cog("ChatEvents")
+        assert isinstance(chat, ChatEvents)
         words = said(interaction)
         where = presence(self.bot, interaction)
         if where is Presence.UNKNOWN:  # a server the bot is in but can't see yet
@@ -187,4 +187,4 @@ class Commands(commands.Cog):
 
 
 async def setup(bot: ChatBot) -> None:
-    await bot.add_cog(Commands(bot))
+    await bot.add_cog(ChatCommands(bot))

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 AUTOCOMPLETE_LIMIT = 25  # Discord shows at most 25 choices
 
 
-class Models(commands.Cog):
+class ModelCommands(commands.Cog):
     model = app_commands.Group(
         name="model", description="Which model answers here",
         allowed_installs=EVERY_INSTALL, allowed_contexts=EVERYWHERE,
@@ -99,4 +99,4 @@ class Models(commands.Cog):
 
 
 async def setup(bot: ChatBot) -> None:
-    await bot.add_cog(Models(bot))
+    await bot.add_cog(ModelCommands(bot))

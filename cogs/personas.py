@@ -69,7 +69,7 @@ class PersonaModal(discord.ui.Modal):
         self.apply = None  # let go of what the form would have set
 
 
-class Personas(commands.Cog):
+class PersonaCommands(commands.Cog):
     persona = app_commands.Group(
         name="persona", description="The bot's persona (system message)",
         allowed_installs=EVERY_INSTALL, allowed_contexts=EVERYWHERE,
@@ -129,4 +129,4 @@ class Personas(commands.Cog):
 
 
 async def setup(bot: ChatBot) -> None:
-    await bot.add_cog(Personas(bot))
+    await bot.add_cog(PersonaCommands(bot))

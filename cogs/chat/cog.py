@@ -44,7 +44,7 @@ def thread_name(prompt: str, fallback: str = texts.EN.thread_name_fallback) -> s
     return line or fallback
 
 
-class Chat(commands.Cog):
+class ChatEvents(commands.Cog):
     def __init__(self, bot: ChatBot) -> None:
         self.bot = bot
         self._mending: asyncio.Task[None] | None = None

@@ -14,9 +14,9 @@ from discord import app_commands
 from bot.core import i18n, policy, texts
 from bot.core.llm import Failure
 from bot.core.store import UsageTotals
-from cogs.commands import Commands
-from cogs.models import Models
-from cogs.personas import Personas
+from cogs.commands import ChatCommands
+from cogs.models import ModelCommands
+from cogs.personas import PersonaCommands
 
 SAMPLE_ROWS = [("You, today", UsageTotals(1, 2, 3, 1, 0.5)), ("You, this month", UsageTotals(2, 1, 0)),
                ("Server, today", UsageTotals()), ("Server, this month", UsageTotals())]  # fmt: skip
@@ -73,7 +73,7 @@ def used_texts() -> list[str]:
     for reason in ("blocked", "dms", "guild", "channel", "role"):
         said.refused(reason)
     seen += policy.LABELS.values()
-    cogs = (Commands, Personas, Models)
+    cogs = (ChatCommands, PersonaCommands, ModelCommands)
     for command in (c for cog in cogs for c in cog.__cog_app_commands__):
         seen.append(command.description)
         children = command.commands if isinstance(command, app_commands.Group) else [command]
