@@ -10,6 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core import texts
+from bot.core.policy import may_submit_form
 from cogs.scopes import (
     CLEAR_SCOPE,
     EVERY_INSTALL,
@@ -55,7 +56,7 @@ class PersonaModal(discord.ui.Modal):
         self.add_item(self.text)
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        if interaction.user.id == self.opener_id and self.apply is not None:
+        if may_submit_form(interaction.user.id, self.opener_id) and self.apply is not None:
             return True
         await private(interaction, said(interaction).not_your_form)
         return False

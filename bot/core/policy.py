@@ -4,8 +4,8 @@ and what the bot itself needs in a channel. Pure: the Discord side gathers plain
 ids, :class:`Flags`, a :class:`Place`; :mod:`bot.app.places` reads them from discord.py's objects)
 and asks; nothing here knows discord.py.
 
-The lists are read from the environment with every other setting (:func:`bot.core.settings.load_settings`)
-into an :class:`Access`. The rules, in the words of the README's "Slash commands" table, are
+The lists are read from the environment with every other setting
+(:func:`bot.core.settings.load_settings`) into an :class:`Access`. The rules, in the words of the README's "Slash commands" table, are
 checked row by row in tests/bot/test_policy.py. Open to anyone the lists let in, so with no rule
 of their own here: /forget, /usage, /persona show and /model show (answered privately), and the
 Reasoning button (it shows a reply's reasoning privately to whoever asks).
@@ -99,6 +99,8 @@ class Place:
 
 @dataclass(frozen=True, slots=True)
 class Access:
+    """The operator's lists, by id; an empty one restricts nothing."""
+
     guilds: frozenset[int] = frozenset()
     channels: frozenset[int] = frozenset()  # channels, categories, or a thread's parent
     roles: frozenset[int] = frozenset()
@@ -233,6 +235,11 @@ def may_manage_conversation(user_id: int, owner_id: int, *, manage_threads: bool
     """/reset, /leave, and a conversation's persona and model: whoever started it, or Manage
     Threads."""
     return user_id == owner_id or manage_threads
+
+
+def may_submit_form(user_id: int, opener_id: int) -> bool:
+    """A persona form (discord.py finds a modal by its custom id alone): only who opened it."""
+    return user_id == opener_id
 
 
 def posting(*, in_thread: bool) -> str:

@@ -84,6 +84,8 @@ def ask(what: str, user_id: int, flags: Flags, place: Place, owner: int | None) 
             user_id, place.thread_owner_id, manage_threads=flags.manage_threads
         )
         return "yes: the thread becomes a conversation" if adopts else "no: answered on its own"
+    if what == "the persona form":  # the owner opened it
+        return yes_if(policy.may_submit_form(user_id, OWNER), "not your form")
     if what == "opening a thread":  # what the bot itself needs
         lacking = policy.missing(flags, policy.TO_OPEN_THREAD)
         return "yes" if not lacking else "no: " + ", ".join(lacking)
@@ -133,6 +135,8 @@ ROWS = [
     ("/model choose gpt-4o", "Manage Server",                  "a server without the bot",  no("not open")),
     ("/model choose gpt-5",  "Manage Server",                  "a channel",                 no("unlisted")),
     ("/model choose gpt-5",  "someone else",                   "the bot's DM",              no("unlisted")),
+    ("the persona form",     "the owner",                      "a conversation",            "yes"),
+    ("the persona form",     "Manage Server",                  "a conversation",            no("not your form")),
     ("Stop",                 "the owner",                      "a conversation",            "yes"),
     ("Stop",                 "someone else",                   "a conversation",            no("manage_messages")),
     ("Stop",                 "Manage Messages",                "a conversation",            "yes"),
