@@ -21,11 +21,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core import texts
+from bot.app.places import flags_of, place_of
+from bot.core import policy, texts
 from bot.core.discord_limits import MESSAGE_LIMIT, USER_MESSAGE_LIMIT
-from bot.core.permissions import LABELS
 from bot.core.replies import Said
-from cogs.chat.cog import Chat
+from cogs.chat.cog import ChatEvents
 from cogs.chat.interaction import Presence, bot_absent, chat_by_interaction, presence
 from cogs.chat.surface import NO_MENTIONS
 from cogs.scopes import everywhere, managed_conversation, private, said
@@ -62,7 +62,7 @@ class ForgetView(discord.ui.View):
         self.stop()
 
 
-class Commands(commands.Cog):
+class ChatCommands(commands.Cog):
     def __init__(self, bot: ChatBot) -> None:
         self.bot = bot
 
@@ -77,24 +77,23 @@ class Commands(commands.Cog):
         prompt: app_commands.Range[str, 1, USER_MESSAGE_LIMIT],
     ) -> None:
         """Start a new conversation thread with a first prompt."""
-        chat = self.bot.get_cog("Chat")
-        assert isinstance(chat, Chat)
+        chat = self.bot.get_cog("ChatEvents")
+        assert isinstance(chat, ChatEvents)
         words = said(interaction)
         where = presence(self.bot, interaction)
         if where is Presence.UNKNOWN:  # a server the bot is in but can't see yet
             await private(interaction, words.guild_unknown)
             return
         absent = where is Presence.ABSENT
-        lacking = self._may_not_chat(interaction, thread=not absent)
-        if lacking is not None:  # the bot never posts for someone the channel won't let post
-            await private(interaction, words.needs_permission(lacking))
-            return
-        user, channel_id = interaction.user, interaction.channel_id or 0
-        known = (
-            await self.bot.conversations.get(channel_id) is not None
-            if absent
-            else await self.bot.conversations.is_conversation(channel_id)
+        place = place_of(
+            interaction.channel, interaction.channel_id or 0, interaction.guild_id, absent=absent
         )
+        lacking = policy.chat_refusal(place, flags_of(interaction.permissions))
+        if lacking is not None:  # the bot never posts for someone the channel won't let post
+            await private(interaction, words.needs_permission(policy.LABELS[lacking]))
+            return
+        user = interaction.user
+        known = await self.bot.conversations.has_one(place)
         if not known:  # the limits before anything is opened (a known one's reply waits)
             guild_id = None if absent else interaction.guild_id
             limited = await chat.opening_limited(guild_id, user.id)
@@ -113,19 +112,6 @@ class Commands(commands.Cog):
             message, Said(prompt), user, known=known,
             manage_threads=interaction.permissions.manage_threads,
         )  # fmt: skip
-
-    @staticmethod
-    def _may_not_chat(interaction: discord.Interaction, *, thread: bool) -> str | None:
-        """The permission the caller lacks to start a conversation here (in a thread of its
-        own, if ``thread``), if any."""
-        if interaction.guild_id is None:
-            return None
-        allowed = interaction.permissions
-        in_thread = isinstance(interaction.channel, discord.Thread)
-        needed = ["send_messages_in_threads"] if in_thread else ["send_messages"]
-        if thread and not in_thread:
-            needed.append("create_public_threads")
-        return next((LABELS[name] for name in needed if not getattr(allowed, name)), None)
 
     # -- /leave -------------------------------------------------------------------------------
 
@@ -204,4 +190,4 @@ class Commands(commands.Cog):
 
 
 async def setup(bot: ChatBot) -> None:
-    await bot.add_cog(Commands(bot))
+    await bot.add_cog(ChatCommands(bot))

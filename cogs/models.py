@@ -9,8 +9,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core.discord_limits import CHOICE_NAME_LIMIT, CHOICES_LIMIT
-from bot.core.permissions import model_choice_refusal
-from cogs.chat.interaction import bot_absent
+from bot.core.policy import model_choice_refusal
 from cogs.scopes import (
     CLEAR_SCOPE,
     EVERY_INSTALL,
@@ -18,6 +17,7 @@ from cogs.scopes import (
     SET_SCOPE,
     ScopeOption,
     chosen_here,
+    place_here,
     private,
     said,
     scope_id,
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from bot.app.chatbot import ChatBot
 
 
-class Models(commands.Cog):
+class ModelCommands(commands.Cog):
     model = app_commands.Group(
         name="model", description="Which model answers here",
         allowed_installs=EVERY_INSTALL, allowed_contexts=EVERYWHERE,
@@ -68,11 +68,11 @@ class Models(commands.Cog):
         return [app_commands.Choice(name=name[:CHOICE_NAME_LIMIT], value=name) for name in matches]
 
     def _refusal(self, interaction: discord.Interaction, name: str) -> str | None:
-        """Why this person may not choose ``name`` (bot.permissions), or None."""
+        """Why this person may not choose ``name`` (bot.core.policy), or None."""
         models = self.bot.models
         return model_choice_refusal(
             name, default=models.default, listed=models.choices, open_to_all=models.open_to_all,
-            in_server=interaction.guild_id is not None and not bot_absent(self.bot, interaction),
+            in_server=place_here(self.bot, interaction).in_server,
             manage_guild=interaction.permissions.manage_guild,
         )  # fmt: skip
 
@@ -100,4 +100,4 @@ class Models(commands.Cog):
 
 
 async def setup(bot: ChatBot) -> None:
-    await bot.add_cog(Models(bot))
+    await bot.add_cog(ModelCommands(bot))

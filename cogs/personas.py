@@ -11,6 +11,7 @@ from discord.ext import commands
 
 from bot.core import texts
 from bot.core.discord_limits import TEXT_INPUT_LIMIT
+from bot.core.policy import may_submit_form
 from cogs.scopes import (
     CLEAR_SCOPE,
     EVERY_INSTALL,
@@ -56,7 +57,7 @@ class PersonaModal(discord.ui.Modal):
         self.add_item(self.text)
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        if interaction.user.id == self.opener_id and self.apply is not None:
+        if may_submit_form(interaction.user.id, self.opener_id) and self.apply is not None:
             return True
         await private(interaction, said(interaction).not_your_form)
         return False
@@ -70,7 +71,7 @@ class PersonaModal(discord.ui.Modal):
         self.apply = None  # let go of what the form would have set
 
 
-class Personas(commands.Cog):
+class PersonaCommands(commands.Cog):
     persona = app_commands.Group(
         name="persona", description="The bot's persona (system message)",
         allowed_installs=EVERY_INSTALL, allowed_contexts=EVERYWHERE,
@@ -132,4 +133,4 @@ class Personas(commands.Cog):
 
 
 async def setup(bot: ChatBot) -> None:
-    await bot.add_cog(Personas(bot))
+    await bot.add_cog(PersonaCommands(bot))

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Literal, TypeVar
 import discord
 from discord import app_commands
 
-from bot.core import texts
-from bot.core.permissions import LABELS, PERSONA_SCOPE_PERMISSION, may_manage_conversation
+from bot.app.places import flags_of, place_of
+from bot.core import policy, texts
+from bot.core.conversations import where_to_start
 from bot.core.store import Conversation, Scope
 from cogs.chat.interaction import bot_absent
 from cogs.chat.surface import NO_MENTIONS
@@ -62,8 +63,16 @@ async def chosen_here(bot: ChatBot, interaction: discord.Interaction) -> tuple[C
     return await bot.choices.for_place(channel_id=channel_id, guild_id=guild_id)
 
 
+def place_here(bot: ChatBot, interaction: discord.Interaction) -> policy.Place:
+    """Where the command was used, for the policy (with whether the bot is absent there)."""
+    return place_of(
+        interaction.channel, interaction.channel_id or 0, interaction.guild_id,
+        absent=bot_absent(bot, interaction),
+    )  # fmt: skip
+
+
 def may_manage(interaction: discord.Interaction, conversation: Conversation) -> bool:
-    return may_manage_conversation(
+    return policy.may_manage_conversation(
         interaction.user.id, conversation.owner_id,
         manage_threads=interaction.permissions.manage_threads,
     )  # fmt: skip
@@ -78,59 +87,45 @@ async def managed_conversation(
     if conversation is None:
         await private(interaction, said(interaction).not_a_conversation)
     elif not may_manage(interaction, conversation):
-        await private(
-            interaction, said(interaction).needs_permission(LABELS["manage_threads"], owner=True)
-        )
+        await private(interaction, refusal_text(said(interaction), "manage_threads", owner=True))
         conversation = None
     return conversation
 
 
-def _may_set_default(interaction: discord.Interaction, scope: Scope) -> str | None:
-    """None if the user may set ``scope``'s default (CHANNEL or GUILD); else the refusal."""
-    permission = PERSONA_SCOPE_PERMISSION[scope]
-    if getattr(interaction.permissions, permission):
-        return None
-    return said(interaction).needs_permission(LABELS[permission])
-
-
-async def _scope(
-    bot: ChatBot, interaction: discord.Interaction, option: ScopeOption
-) -> tuple[Scope, str | None]:
-    channel = interaction.channel
-    absent = bot_absent(bot, interaction)  # only /chat reaches here: its conversation alone
-    if option == "server":
-        if interaction.guild_id is None:
-            return Scope.GUILD, said(interaction).server_only
-        if absent:
-            return Scope.GUILD, said(interaction).not_in_server
-        return Scope.GUILD, _may_set_default(interaction, Scope.GUILD)
-    conversation = await conversation_here(bot, interaction)
-    if conversation is not None or absent or isinstance(channel, discord.DMChannel):
-        if conversation is None:  # a DM (or a place for /chat) without one yet: it starts
-            conversation = await bot.conversations.start(
-                interaction.channel_id or 0, guild_id=None, parent_id=None,
-                owner_id=interaction.user.id, via_interaction=absent,  # never listened there
-            )  # fmt: skip
-        if may_manage(interaction, conversation):
-            return Scope.CONVERSATION, None
-        return Scope.CONVERSATION, said(interaction).needs_permission(
-            LABELS["manage_threads"], owner=True
-        )
-    if isinstance(channel, discord.Thread):
-        return Scope.CONVERSATION, said(interaction).not_a_conversation
-    return Scope.CHANNEL, _may_set_default(interaction, Scope.CHANNEL)
+def refusal_text(words: texts.Texts, refused: str, *, owner: bool = False) -> str:
+    """What to tell someone a choice or command is refused for (:class:`policy.Target`)."""
+    reasons = {
+        policy.SERVER_ONLY: words.server_only,
+        policy.NOT_IN_SERVER: words.not_in_server,
+        policy.NOT_A_CONVERSATION: words.not_a_conversation,
+    }
+    if refused in reasons:
+        return reasons[refused]
+    return words.needs_permission(policy.LABELS[refused], owner=owner)
 
 
 async def target(
     bot: ChatBot, interaction: discord.Interaction, option: ScopeOption
 ) -> Scope | None:
     """Where a choice applies, if the user may make it; otherwise None, after telling them
-    privately why not."""
-    scope, refusal = await _scope(bot, interaction, option)
-    if refusal is not None:
-        await private(interaction, refusal)
+    privately why not. A conversation a choice applies
+    to is started first where there is none yet (a DM, a place reached only through /chat)."""
+    place = place_here(bot, interaction)
+    conversation = await conversation_here(bot, interaction) if option != "server" else None
+    decided = policy.choice_target(
+        option, place, user_id=interaction.user.id,
+        owner_id=conversation.owner_id if conversation is not None else None,
+        flags=flags_of(interaction.permissions),
+    )  # fmt: skip
+    if decided.refused is not None:
+        owner = decided.scope is Scope.CONVERSATION
+        await private(interaction, refusal_text(said(interaction), decided.refused, owner=owner))
         return None
-    return scope
+    if decided.scope is Scope.CONVERSATION and conversation is None:
+        start = where_to_start(place, interaction.user.id)  # a DM's, or a place's for /chat
+        assert start is not None
+        await bot.conversations.start(start)
+    return decided.scope
 
 
 def scope_id(interaction: discord.Interaction, scope: Scope) -> int:

@@ -127,7 +127,7 @@ async def test_a_decompression_bomb_is_refused_from_its_header_and_the_text_answ
     turn = await bot.store.user_turn(thread_id)
     assert turn.content == text and await bot.store.images_of([turn.seq]) == {}
     assert decodes == []  # refused from the header: not one pixel decoded
-    assert bot.get_cog("Chat").reader.decoder.refused == {Refusal.TOO_MANY_PIXELS: 2}
+    assert bot.get_cog("ChatEvents").reader.decoder.refused == {Refusal.TOO_MANY_PIXELS: 2}
 
 
 async def test_five_edits_of_a_message_with_an_image_download_it_once(

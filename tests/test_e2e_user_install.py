@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.core.access import Refusal
+from bot.core.refusal import Refusal
 from bot.core.render import CURSOR
 from bot.core.texts import EN
 from cogs.chat.interaction import END_ROOM

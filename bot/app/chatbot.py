@@ -20,10 +20,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.app.places import place_of, role_ids_of
 from bot.app.rest_gate import trace_config
 from bot.app.wiring import build_core
 from bot.core import i18n, texts
-from bot.core.access import Access, Membership, Refusal
 from bot.core.bounded import TtlCache
 from bot.core.choices import Choices
 from bot.core.conversations import Conversations
@@ -31,8 +31,10 @@ from bot.core.liveness import Workers, name_for
 from bot.core.metrics import NO_METRICS, Metrics
 from bot.core.models import Models
 from bot.core.pacing import Pacer
+from bot.core.policy import Access, Membership, Place
 from bot.core.privacy import Privacy
 from bot.core.ratelimit import Limiter, LocalLimiter, TokenBucket
+from bot.core.refusal import Refusal
 from bot.core.replies import Replies
 from bot.core.rest_budget import Gate, LocalBudget
 from bot.core.settings import Settings
@@ -56,23 +58,6 @@ MEMBER_CACHE_SIZE = 10_000  # (server, person) look-ups remembered at most
 LOOKUPS_PER_MINUTE = 60  # REST member look-ups a minute, for the whole process
 LOOKUP_TIMEOUT = 2.0  # seconds for a person's look-ups (interactions want an answer in 3)
 NOT_MEMBER: frozenset[int] = frozenset({-1})  # a look-up's answer: not a member there
-
-
-def access_refusal(
-    access: Access,
-    user: discord.abc.User,
-    guild_id: int | None,
-    channel: object,
-    channel_id: int,
-) -> Refusal | None:
-    """The operator's access lists, for ``user`` in a channel: the channel itself, a thread's
-    parent, and the category of either count as where they are. Messages and commands alike."""
-    parent = getattr(channel, "parent", None) or channel
-    places = {channel_id, getattr(channel, "parent_id", None), getattr(parent, "category_id", None)}
-    return access.refusal(
-        user_id=user.id, role_ids=[role.id for role in getattr(user, "roles", ())],
-        guild_id=guild_id, places=places - {None},
-    )  # fmt: skip
 
 
 class MemberLookup:
@@ -176,10 +161,8 @@ class ChatTree(app_commands.CommandTree["ChatBot"]):
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         """Remember the person's language; refuse privately whom the access lists refuse."""
         self.client.locales.remember(interaction.user.id, str(interaction.locale))
-        refusal = await self.client.refusal_for(
-            interaction.user, interaction.guild_id, interaction.channel,
-            interaction.channel_id or 0,
-        )  # fmt: skip
+        place = place_of(interaction.channel, interaction.channel_id or 0, interaction.guild_id)
+        refusal = await self.client.refusal_for(interaction.user, place)
         if refusal is None:
             return True
         await interaction.response.send_message(
@@ -301,31 +284,24 @@ class ChatBot(commands.Bot):
         self._loop_lag: asyncio.Task[None] | None = None
         self._frozen = False  # gc.freeze() once, at the first ready
 
-    async def refusal_for(
-        self, user: discord.abc.User, guild_id: int | None, channel: object, channel_id: int
-    ) -> Refusal | None:
+    async def refusal_for(self, user: discord.abc.User, place: Place) -> Refusal | None:
         """The operator's access lists for ``user`` here. In the bot's servers, their roles
         there; elsewhere (DMs, group DMs, servers reached only through /chat), their roles
         in the servers the lists name, looked up (:class:`MemberLookup`)."""
-        access = self.settings.access
+        access, guild_id, role_ids = self.settings.access, place.guild_id, role_ids_of(user)
         if guild_id is not None and self.get_guild(guild_id) is not None:
-            return access_refusal(access, user, guild_id, channel, channel_id)
+            return access.refusal(
+                user_id=user.id, role_ids=role_ids, guild_id=guild_id, places=place.listed_as
+            )
         memberships: list[Membership] | None = []
         channel_guilds: frozenset[int] = frozenset()
         if access.looks_up_members and user.id not in access.blocked_users:
             role_guilds, channel_guilds = self.members.places(access)
             guilds = access.guilds_to_look_up(role_guilds, channel_guilds)
             memberships = await self.members.memberships(user.id, sorted(guilds))
-        parent = getattr(channel, "parent", None) or channel
-        places = {
-            channel_id,
-            getattr(channel, "parent_id", None),
-            getattr(parent, "category_id", None),
-        }
         return access.outside_refusal(
             user_id=user.id, memberships=memberships, channel_guilds=channel_guilds,
-            guild_id=guild_id, role_ids=[role.id for role in getattr(user, "roles", ())],
-            places=places - {None},
+            guild_id=guild_id, role_ids=role_ids, places=place.listed_as,
         )  # fmt: skip
 
     async def setup_hook(self) -> None:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import dataclass
 
 from bot.core import images
 from bot.core.context import Budget, ChatRequest, ContextPacker, alternate, api_name, fit_exactly
 from bot.core.conversation_index import ConversationIndex
 from bot.core.llm import Usage
 from bot.core.models import Model
+from bot.core.policy import Kind, Place, may_adopt_thread
 from bot.core.store import Conversation, Image, Store, Turn, TurnStatus, UsageTotals
 from bot.core.tokens import TokenCounter
 
@@ -30,6 +32,49 @@ SUMMARISE_FROM = 0.75
 EVICT_TO = 0.3
 ENCODING_KEY = "token_encoding"  # the tokenizer the stored counts were made with
 RECOUNT_PAGE = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    """Where a conversation starts (or goes on), under which id, and whose it is."""
+
+    conversation_id: int
+    guild_id: int | None
+    parent_id: int | None
+    owner_id: int
+    via_interaction: bool = False  # a place only /chat reaches: its messages are never answered
+    new_thread: bool = False  # a thread is still to open on the message (it takes its id)
+
+
+def where_to_start(
+    place: Place, asker_id: int, *, message_id: int | None = None, manage_threads: bool = False
+) -> Start | None:
+    """The conversation ``asker_id`` starts or continues here (a mention's author, /chat's
+    caller, or a command's user: with no ``message_id``, only a place's own conversation).
+
+    - Where the bot is absent (reached only through /chat): the place's, by its channel id,
+      belonging to no server (the person's own limits and usage apply), kept apart from the
+      channel's messages (never listened to, even once the bot joins).
+    - The bot's DM: the DM's.
+    - A thread: the thread's, when the asker may make it a conversation
+      (:func:`~bot.core.policy.may_adopt_thread`); else the message's, answered on its own
+      without taking the thread over.
+    - A text channel: a new thread on the message, by the message's id (the conversation
+      exists at once; the thread opens while the model is asked).
+    - None: no conversation starts here (another kind of server channel).
+    """
+    if place.absent:
+        return Start(place.channel_id, None, None, asker_id, via_interaction=True)
+    if place.guild_id is None:
+        return Start(place.channel_id, None, None, asker_id)
+    if place.kind is Kind.THREAD:
+        if may_adopt_thread(asker_id, place.thread_owner_id, manage_threads=manage_threads):
+            return Start(place.channel_id, place.guild_id, place.parent_id, asker_id)
+        if message_id is not None:
+            return Start(message_id, place.guild_id, place.channel_id, asker_id)
+    elif place.kind is Kind.TEXT and message_id is not None:
+        return Start(message_id, place.guild_id, place.channel_id, asker_id, new_thread=True)
+    return None
 
 
 class Conversations:
@@ -72,22 +117,21 @@ class Conversations:
     async def get(self, conversation_id: int) -> Conversation | None:
         return await self.store.get_conversation(conversation_id)
 
-    async def start(
-        self,
-        conversation_id: int,
-        *,
-        guild_id: int | None,
-        parent_id: int | None,
-        owner_id: int,
-        via_interaction: bool = False,
-    ) -> Conversation:
-        """Start it (or find it). ``via_interaction``: a place only /chat reaches, which the
-        index leaves out so that messages there are never answered."""
+    async def has_one(self, place: Place) -> bool:
+        """Whether a conversation of the place's own is here (for /chat to go on with): one
+        that messages reach, or where the bot is absent, the one /chat keeps there."""
+        if place.absent:
+            return await self.get(place.channel_id) is not None
+        return await self.is_conversation(place.channel_id)
+
+    async def start(self, start: Start) -> Conversation:
+        """Start the conversation :func:`where_to_start` found, or find it started (a message
+        delivered twice, another process first): the one place conversations begin."""
         conversation = await self.store.create_conversation(
-            conversation_id, guild_id=guild_id, parent_id=parent_id, owner_id=owner_id,
-            via_interaction=via_interaction,
+            start.conversation_id, guild_id=start.guild_id, parent_id=start.parent_id,
+            owner_id=start.owner_id, via_interaction=start.via_interaction,
         )  # fmt: skip
-        self.index.remember(conversation_id, not conversation.via_interaction)
+        self.index.remember(start.conversation_id, not conversation.via_interaction)
         return conversation
 
     async def reset(self, conversation_id: int) -> None:

@@ -1,5 +1,5 @@
 """Why the bot refuses something, in one vocabulary: a person it may not serve here (the
-operator's access lists, :mod:`bot.core.access`), or an image it will not read
+operator's access lists, :mod:`bot.core.policy`), or an image it will not read
 (:mod:`bot.core.images`). The values are stable identifiers, never shown as they are: the
 people refused are told :meth:`bot.core.texts.Texts.refused`."""
 
@@ -9,7 +9,7 @@ from enum import StrEnum
 
 
 class Refusal(StrEnum):
-    # A person, by the operator's access lists (bot.core.access).
+    # A person, by the operator's access lists (bot.core.policy).
     BLOCKED = "blocked"
     DMS = "dms"
     GUILD = "guild"

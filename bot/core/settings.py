@@ -18,10 +18,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from dotenv import dotenv_values
 
 from bot.core import env_values as read
-from bot.core.access import Access
 from bot.core.catalog import REASONING_EFFORTS, TokenParameter, default_completion_tokens
 from bot.core.discord_limits import GLOBAL_RATE, MIN_GLOBAL_RATE
 from bot.core.env_values import SettingsError
+from bot.core.policy import Access
 from bot.core.shards import parse_shard_ids
 
 DEFAULT_MODEL = "gpt-4o-mini"

@@ -408,7 +408,7 @@ class Texts:
         )
 
     def model_refused(self, name: str, reason: str, allowed: tuple[str, ...]) -> str:
-        """``/model set`` refused; ``reason`` from :func:`bot.core.permissions.model_choice_refusal`."""
+        """``/model set`` refused; ``reason`` from :func:`bot.core.policy.model_choice_refusal`."""
         if reason == "unlisted":
             return self.model_not_allowed(name, allowed)
         if reason == "not open":

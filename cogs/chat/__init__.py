@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from cogs.chat.cog import Chat
+from cogs.chat.cog import ChatEvents
 
 if TYPE_CHECKING:
     from bot.app.chatbot import ChatBot
 
 
 async def setup(bot: ChatBot) -> None:
-    await bot.add_cog(Chat(bot))
+    await bot.add_cog(ChatEvents(bot))

@@ -11,10 +11,13 @@ from typing import TYPE_CHECKING
 import discord
 from discord.ext import commands
 
-from bot.core import permissions, texts
-from bot.core.access import NoticeThrottle, Refusal
+from bot.app.places import flags_of, place_of
+from bot.core import policy, texts
+from bot.core.conversations import where_to_start
 from bot.core.discord_limits import THREAD_ALREADY_CREATED, THREAD_NAME_LIMIT
+from bot.core.notices import NoticeThrottle
 from bot.core.ratelimit import Decision, LocalLimiter, scope_of
+from bot.core.refusal import Refusal
 from bot.core.replies import Said, Submitted
 from bot.core.replies.service import GaveUp
 from cogs.chat.reading import Reader
@@ -41,7 +44,7 @@ def thread_name(prompt: str, fallback: str = texts.EN.thread_name_fallback) -> s
     return line or fallback
 
 
-class Chat(commands.Cog):
+class ChatEvents(commands.Cog):
     def __init__(self, bot: ChatBot) -> None:
         self.bot = bot
         self._mending: asyncio.Task[None] | None = None
@@ -276,25 +279,9 @@ class Chat(commands.Cog):
     async def _refusal(self, message: discord.Message) -> Refusal | None:
         """The access lists for the message's author (in a DM, looked up in the servers the
         lists name)."""
-        return await self.bot.refusal_for(
-            message.author, message.guild.id if message.guild else None, message.channel,
-            message.channel.id,
-        )  # fmt: skip
-
-    @staticmethod
-    def _may_adopt(
-        author: discord.abc.User, thread: discord.Thread, manage_threads: bool | None = None
-    ) -> bool:
-        """Whether ``author`` (who asked: a mention's author, /chat's caller) makes ``thread``
-        a conversation. ``manage_threads``: their permission there, when known (an
-        interaction carries it); else read from the cache."""
-        if manage_threads is None:
-            manage_threads = (
-                isinstance(author, discord.Member) and thread.permissions_for(author).manage_threads
-            )
-        return permissions.may_adopt_thread(
-            author.id, thread.owner_id, manage_threads=manage_threads
-        )
+        guild_id = message.guild.id if message.guild else None
+        place = place_of(message.channel, message.channel.id, guild_id)
+        return await self.bot.refusal_for(message.author, place)
 
     def texts_for(
         self, message: discord.Message, author: discord.abc.User | None = None
@@ -321,43 +308,37 @@ class Chat(commands.Cog):
         author: discord.abc.User,
         manage_threads: bool | None = None,
     ) -> tuple[int, Channel] | None:
-        """A DM, a thread we were mentioned in, or a new thread on the message: its id, and
-        the channel (a new thread is still being opened when this returns). ``author`` asked
-        (for /chat, the caller: ``message`` is the bot's echo of the prompt)."""
+        """Start (or find) the conversation ``author`` asks in with ``message``
+        (:func:`~bot.core.conversations.where_to_start`): its id, and the channel (a new
+        thread is still being opened when this returns). ``author`` asked (for /chat, the
+        caller: ``message`` is the bot's echo of the prompt); ``manage_threads``: their
+        permission there, when known (an interaction carries it), else read from the cache."""
         channel = message.channel
-        guild_id = message.guild.id if message.guild else None
-        owner_id = author.id
-        if isinstance(channel, discord.Thread) and not self._may_adopt(
-            author, channel, manage_threads
-        ):
-            # Someone else's thread: answer this message on its own, without taking it over.
-            await self.bot.conversations.start(
-                message.id, guild_id=guild_id, parent_id=channel.id, owner_id=owner_id
-            )
-            return message.id, channel
-        if isinstance(channel, discord.Thread) or message.guild is None:  # a thread, or a DM
-            parent_id = channel.parent_id if isinstance(channel, discord.Thread) else None
-            await self.bot.conversations.start(
-                channel.id, guild_id=guild_id, parent_id=parent_id, owner_id=owner_id
-            )
-            return channel.id, channel
-        if not isinstance(channel, discord.TextChannel):
+        place = place_of(channel, channel.id, message.guild.id if message.guild else None)
+        if manage_threads is None and isinstance(channel, discord.Thread):
+            member = isinstance(author, discord.Member)
+            manage_threads = member and channel.permissions_for(author).manage_threads
+        start = where_to_start(
+            place, author.id, message_id=message.id, manage_threads=bool(manage_threads)
+        )
+        if start is None:
             await notice(message, self.texts_for(message).not_a_thread_channel)
             return None
-        mine = channel.permissions_for(channel.guild.me)
-        lacking = permissions.missing(lambda name: getattr(mine, name), permissions.TO_OPEN_THREAD)
-        if lacking:  # say so before opening a thread we could not answer in
-            await notice(message, self.texts_for(message).cannot_open_thread(lacking))
-            return None
-        # A thread opened on a message takes the message's id: the conversation exists now,
-        # and the model is asked while Discord opens the thread.
-        await self.bot.conversations.start(
-            message.id, guild_id=guild_id, parent_id=channel.id, owner_id=owner_id
-        )
+        if start.new_thread:
+            assert isinstance(channel, discord.TextChannel)
+            mine = flags_of(channel.permissions_for(channel.guild.me))
+            lacking = policy.missing(mine, policy.TO_OPEN_THREAD)
+            if lacking:  # say so before opening a thread we could not answer in
+                await notice(message, self.texts_for(message).cannot_open_thread(lacking))
+                return None
+        await self.bot.conversations.start(start)
+        if not start.new_thread:  # a DM, a thread, or a message answered on its own in one
+            return start.conversation_id, channel
+        # The model is asked while Discord opens the thread.
         opening = asyncio.create_task(self._open_thread(message, text), name=f"thread-{message.id}")
         self._opening.add(opening)
         opening.add_done_callback(self._opened)
-        return message.id, opening
+        return start.conversation_id, opening
 
     def _opened(self, task: asyncio.Task[discord.Thread]) -> None:
         self._opening.discard(task)
@@ -384,7 +365,7 @@ class Chat(commands.Cog):
                 name=thread_name(text, said.thread_name_fallback), auto_archive_duration=1440
             )
         except discord.Forbidden:
-            label = permissions.LABELS["create_public_threads"]
+            label = policy.LABELS["create_public_threads"]
             await notice(message, said.cannot_open_thread([label]))
             raise
         except discord.HTTPException as exc:  # 429 or 5xx after discord.py's own retries

@@ -33,7 +33,9 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import discord
 
+from bot.app.places import place_of
 from bot.core import texts
+from bot.core.conversations import where_to_start
 from bot.core.discord_limits import (
     INVALID_WEBHOOK_TOKEN,
     MESSAGE_LIMIT,
@@ -178,13 +180,11 @@ async def chat_by_interaction(bot: ChatBot, interaction: discord.Interaction, pr
         f"**{user.display_name}:** {prompt}"[:MESSAGE_LIMIT], allowed_mentions=NO_MENTIONS
     )
     message_id = callback.message_id or (await interaction.original_response()).id
-    conversation_id = interaction.channel_id
-    assert conversation_id is not None  # /chat always comes from a channel
-    if await bot.conversations.get(conversation_id) is None:
-        # Kept apart from the channel's messages: never listened to, even if the bot joins.
-        await bot.conversations.start(
-            conversation_id, guild_id=None, parent_id=None, owner_id=user.id, via_interaction=True
-        )
+    assert interaction.channel_id is not None  # /chat always comes from a channel
+    here = place_of(interaction.channel, interaction.channel_id, interaction.guild_id, absent=True)
+    start = where_to_start(here, user.id, message_id=message_id)
+    assert start is not None  # a place the bot is absent from always has its own
+    conversation_id = (await bot.conversations.start(start)).id
 
     async def read() -> Said:
         return Said(prompt)

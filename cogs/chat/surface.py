@@ -15,7 +15,7 @@ import discord
 
 from bot.core import texts
 from bot.core.discord_limits import MISSING_ACCESS
-from bot.core.permissions import LABELS
+from bot.core.policy import LABELS, posting
 from bot.core.replies import UNLIMITED, Button, Failed, Gone, Limits, Refused, Stop, SurfaceError
 from cogs.chat.reasoning_button import reasoning_view
 
@@ -143,8 +143,7 @@ class DiscordSurface:
         if isinstance(exc, discord.Forbidden):
             if exc.code == MISSING_ACCESS:
                 return Refused(LABELS["view_channel"])
-            needed = "send_messages_in_threads" if self.in_thread else "send_messages"
-            return Refused(LABELS[needed])
+            return Refused(LABELS[posting(in_thread=self.in_thread)])
         return Failed(str(exc))
 
     async def post(self, text: str, *, button: Button | None, reply_to: int | None = None) -> int:

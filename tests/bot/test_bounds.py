@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 
 from bot.core import i18n, texts
-from bot.core.access import NOTICE_PEOPLE, NoticeThrottle
 from bot.core.bounded import LRU
 from bot.core.conversation_index import ConversationIndex
 from bot.core.i18n import KnownLocales
 from bot.core.models import MODELS_KEPT, Models
+from bot.core.notices import NOTICE_PEOPLE, NoticeThrottle
 from bot.core.pacing import IDLE_SWEEP, SWEEP_EVERY, Pacer
 from bot.core.ratelimit.local import MAX_BUCKETS, LocalLimiter
 from bot.core.summaries import FAILURES_KEPT, Summarizer

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.core.access import NoticeThrottle
 from bot.core.choices import Chosen
 from bot.core.models import Models, Price
-from bot.core.permissions import NEEDS_MANAGE_SERVER, NOT_OPEN, UNLISTED, model_choice_refusal
+from bot.core.notices import NoticeThrottle
+from bot.core.policy import UNLISTED, model_choice_refusal
 from bot.core.ratelimit import Limit
 from bot.core.ratelimit.spending import DAY, LocalSpending, day_of, until_midnight
 from bot.core.store import Scope, ScopedChoices
@@ -131,30 +131,6 @@ def test_a_price_is_dollars_per_million_tokens():
 
 
 # -- which models may answer, and who may choose them -------------------------------------------
-
-LISTED, OPEN = ("gpt-4o-mini", "gpt-4o", "o3"), ("gpt-4o-mini",)
-
-
-@pytest.mark.parametrize(
-    ("name", "in_server", "manage_guild", "expected"),
-    [
-        ("default-model", False, False, None),  # the default: anyone, anywhere
-        ("gpt-4o-mini", False, False, None),  # open to everyone: a DM user too
-        ("gpt-4o-mini", True, False, None),  # and a thread's starter
-        ("gpt-4o", False, False, NOT_OPEN),  # listed, not open: nobody in a DM
-        ("gpt-4o", False, True, NOT_OPEN),
-        ("gpt-4o", True, False, NEEDS_MANAGE_SERVER),
-        ("gpt-4o", True, True, None),
-        ("gpt-5", True, True, UNLISTED),  # never: the operator did not list it
-        ("gpt-5", False, False, UNLISTED),
-    ],
-)
-def test_who_may_choose_a_model(name, in_server, manage_guild, expected):
-    refusal = model_choice_refusal(
-        name, default="default-model", listed=LISTED, open_to_all=OPEN,
-        in_server=in_server, manage_guild=manage_guild,
-    )  # fmt: skip
-    assert refusal == expected
 
 
 def test_with_models_unset_only_the_default_may_answer():

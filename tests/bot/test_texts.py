@@ -11,14 +11,14 @@ import pytest
 from babel.messages.pofile import read_po
 from discord import app_commands
 
-from bot.core import i18n, permissions, texts
+from bot.core import i18n, policy, texts
 from bot.core.llm import Failure
 from bot.core.ratelimit import Limit
 from bot.core.refusal import Refusal
 from bot.core.store import Scope, UsageTotals
-from cogs.commands import Commands
-from cogs.models import Models
-from cogs.personas import Personas
+from cogs.commands import ChatCommands
+from cogs.models import ModelCommands
+from cogs.personas import PersonaCommands
 
 SAMPLE_ROWS = [("You, today", UsageTotals(1, 2, 3, 1, 0.5)), ("You, this month", UsageTotals(2, 1, 0)),
                ("Server, today", UsageTotals()), ("Server, this month", UsageTotals())]  # fmt: skip
@@ -75,8 +75,8 @@ def used_texts() -> list[str]:
     for reason in (Refusal.BLOCKED, Refusal.DMS, Refusal.GUILD, Refusal.CHANNEL, Refusal.ROLE,
                    Refusal.MEMBERS, Refusal.UNCHECKED):  # fmt: skip
         said.refused(reason)  # (an image's refusal is never said)
-    seen += permissions.LABELS.values()
-    cogs = (Commands, Personas, Models)
+    seen += policy.LABELS.values()
+    cogs = (ChatCommands, PersonaCommands, ModelCommands)
     for command in (c for cog in cogs for c in cog.__cog_app_commands__):
         seen.append(command.description)
         children = command.commands if isinstance(command, app_commands.Group) else [command]

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from bot.core.access import NoticeThrottle
+from bot.core.notices import NoticeThrottle
 from bot.core.ratelimit.base import Limit
 
 log = logging.getLogger(__name__)

@@ -17,13 +17,13 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
-from bot.core.access import NoticeThrottle
 from bot.core.choices import Choices
 from bot.core.context import ChatRequest
 from bot.core.conversations import Conversations
 from bot.core.llm import Failure, LLMError, ModelClient, Reply
 from bot.core.metrics import NO_METRICS, Metrics, is_first_delta, outcome_of
 from bot.core.models import Model, Models
+from bot.core.notices import NoticeThrottle
 from bot.core.pacing import Pacer
 from bot.core.ratelimit import Hold, Limit, Limiter, Spending, Ticket, scope_of
 from bot.core.replies.display import Display

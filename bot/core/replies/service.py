@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TypeVar
 
-from bot.core.permissions import may_stop_reply
+from bot.core.policy import may_stop_reply
 from bot.core.replies.job import Deps, Job, Prompt
 from bot.core.replies.surface import Surface
 from bot.core.store import Image, Turn
