@@ -440,7 +440,7 @@ async def bot_processes(
 ) -> AsyncIterator[list[int]]:
     """``count`` processes of ``python -m bot``, one shard each, sharing the database and
     Redis (the REST budget among them); their pids, once every shard is connected."""
-    from tests.test_e2e_crash import LAUNCH
+    from tests.e2e.test_crash import LAUNCH
 
     processes = []
     for shard in range(count):

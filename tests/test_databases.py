@@ -42,7 +42,7 @@ def test_pytest_stops_at_once_in_ci_without_a_test_database(missing):
             "0",
             "--collect-only",
             "-q",
-            "tests/bot/test_render.py",
+            "tests/bot/core/test_render.py",
         ],
         cwd=ROOT,
         env={**env, "CI": "true"},

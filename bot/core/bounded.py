@@ -2,7 +2,7 @@
 and go (people, channels, model names someone typed): the least recently used entries go first.
 
 Every structure that grows with users, channels, conversations or names says what bounds it (a
-``maxsize`` here, a TTL, or "one per live reply"), and tests/bot/test_bounds.py checks it.
+``maxsize`` here, a TTL, or "one per live reply"), and tests/bot/core/test_bounds.py checks it.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ and asks; nothing here knows discord.py.
 
 The lists are read from the environment with every other setting
 (:func:`bot.core.settings.load_settings`) into an :class:`Access`. The rules, in the words of the README's "Slash commands" table, are
-checked row by row in tests/bot/test_policy.py. Open to anyone the lists let in, so with no rule
+checked row by row in tests/bot/core/test_policy.py. Open to anyone the lists let in, so with no rule
 of their own here: /forget, /usage, /persona show and /model show (answered privately), and the
 Reasoning button (it shows a reply's reasoning privately to whoever asks).
 

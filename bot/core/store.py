@@ -1,7 +1,7 @@
 """The storage interface and the plain values that cross it.
 
 Cogs and core code talk to :class:`Store` only; its two implementations, SQLite and PostgreSQL,
-live in :mod:`bot.services.store` and pass one contract suite (``tests/bot/test_store.py``).
+live in :mod:`bot.services.store` and pass one contract suite (``tests/bot/services/store/test_contract.py``).
 """
 
 from __future__ import annotations
