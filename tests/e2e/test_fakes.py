@@ -11,6 +11,7 @@ import openai
 import pytest
 from openai import AsyncOpenAI
 
+from tests.fakes.clock import Clock
 from tests.fakes.discord_payloads import snowflake
 from tests.fakes.openai_server import Script
 
@@ -54,16 +55,8 @@ async def test_fake_discord_models_the_per_channel_edit_limit(fake_discord, worl
     assert [r.method for r in fake_discord.requests].count("PATCH") == 7
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 async def test_fake_discord_models_the_global_limit_over_a_sliding_second(fake_discord):
-    clock = Clock()
+    clock = Clock(1000.0)
     fake_discord.clock, fake_discord.global_limit = clock, 3
     statuses = [(await _request(fake_discord, "GET", "/users/@me"))[0] for _ in range(3)]
     status, headers, body = await _request(fake_discord, "GET", "/users/@me")
@@ -87,7 +80,7 @@ async def test_fake_discord_models_the_global_limit_over_a_sliding_second(fake_d
 
 
 async def test_fake_discord_global_limit_can_be_switched_off(fake_discord):
-    fake_discord.clock, fake_discord.global_limit = Clock(), 3
+    fake_discord.clock, fake_discord.global_limit = Clock(1000.0), 3
     fake_discord.enforce_global_limit = False
     statuses = [(await _request(fake_discord, "GET", "/users/@me"))[0] for _ in range(5)]
     assert statuses == [200] * 5 and fake_discord.global_429s == 0

@@ -14,18 +14,7 @@ from aiohttp import web
 from bot.app.rest_gate import trace_config
 from bot.core.pacing import Pacer
 from bot.core.rest_budget import Gate, LocalBudget, low_priority
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
-        await asyncio.sleep(0)
+from tests.fakes.clock import Clock
 
 
 @contextlib.asynccontextmanager
@@ -47,7 +36,7 @@ async def serve() -> AsyncIterator[str]:
 
 
 async def test_each_line_goes_first_come_first_served():
-    clock = Clock()
+    clock = Clock(1000.0)
     pacer = Pacer(clock=clock, rate=4, reserve=2)
     gate = Gate(LocalBudget(pacer), sleep=clock.sleep)
     order: list[str] = []
@@ -62,7 +51,7 @@ async def test_each_line_goes_first_come_first_served():
 
 
 async def test_progress_waits_while_first_posts_take_the_reserve():
-    clock = Clock()
+    clock = Clock(1000.0)
     pacer = Pacer(clock=clock, rate=4, reserve=2)
     gate = Gate(LocalBudget(pacer), sleep=clock.sleep)
     held = [await gate.enter(priority=False) for _ in range(2)]  # the non-reserved places
@@ -117,7 +106,7 @@ async def test_a_request_made_on_a_slot_taken_first_is_charged_once():
 
 
 async def test_a_request_that_stops_waiting_leaves_no_place_taken():
-    clock = Clock()
+    clock = Clock(1000.0)
     pacer = Pacer(clock=clock, rate=2, reserve=1)
     gate = Gate(LocalBudget(pacer), sleep=clock.sleep)
     held = [await gate.enter(priority=True) for _ in range(2)]

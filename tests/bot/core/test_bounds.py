@@ -17,16 +17,9 @@ from bot.core.summaries import FAILURES_KEPT, Summarizer
 from bot.core.tokens import TokenCounter
 from bot.services.metrics import PrometheusMetrics
 from tests.bot.services.test_metrics import scraped
+from tests.fakes.clock import Clock
 
 COUNTER = TokenCounter.for_model("gpt-4o-mini")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_an_lru_keeps_the_most_recently_used():

@@ -11,18 +11,11 @@ import pytest
 
 from bot.core.discord_limits import EDIT_INTERVAL, EDIT_WINDOW, GLOBAL_LIMIT, GLOBAL_RATE
 from bot.core.pacing import Pacer
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.fakes.clock import Clock
 
 
 def test_edits_in_one_channel_are_spaced():
-    clock = Clock()
+    clock = Clock(1000.0)
     pacer = Pacer(clock=clock)
     assert pacer.edit_slot(1, final=False) == (True, 0.0)
     granted, delay = pacer.edit_slot(1, final=False)
@@ -30,7 +23,7 @@ def test_edits_in_one_channel_are_spaced():
 
 
 def test_a_post_spaces_the_next_progress_edit_but_not_a_final_one():
-    clock = Clock()
+    clock = Clock(1000.0)
     pacer = Pacer(clock=clock)
     pacer.posted(1)
     granted, delay = pacer.edit_slot(1, final=False)
@@ -40,12 +33,12 @@ def test_a_post_spaces_the_next_progress_edit_but_not_a_final_one():
 
 
 def test_channels_do_not_wait_for_each_other():
-    pacer = Pacer(clock=Clock())
+    pacer = Pacer(clock=Clock(1000.0))
     assert [pacer.edit_slot(channel, final=False) for channel in range(10)] == [(True, 0.0)] * 10
 
 
 def test_a_busy_channel_refuses_progress_edits_but_queues_finals():
-    clock = Clock()
+    clock = Clock(1000.0)
     pacer = Pacer(clock=clock)
     pacer.edit_slot(1, final=False)
     pacer.edit_slot(1, final=False)  # one edit queued behind the current one
@@ -56,7 +49,7 @@ def test_a_busy_channel_refuses_progress_edits_but_queues_finals():
 
 
 def test_a_final_edit_waits_only_when_the_channels_window_is_full():
-    clock = Clock()
+    clock = Clock(1000.0)
     pacer = Pacer(clock=clock)
     for _ in range(4):  # progress edits, spaced
         granted, delay = pacer.edit_slot(1, final=False)
@@ -67,7 +60,7 @@ def test_a_final_edit_waits_only_when_the_channels_window_is_full():
 
 
 def test_never_more_than_five_edits_in_five_seconds_per_channel():
-    clock = Clock()
+    clock = Clock(1000.0)
     pacer = Pacer(clock=clock)
     times = []
     for i in range(200):
@@ -99,7 +92,7 @@ def settle_at_once(pacer: Pacer, count: int, *, priority: bool = True) -> list[f
 
 
 def test_a_full_budget_frees_a_place_a_window_after_the_oldest_answer():
-    clock = Clock()
+    clock = Clock(1000.0)
     pacer = Pacer(clock=clock, rate=10, reserve=2)
     settle_at_once(pacer, 10)
     clock.now += 0.3
@@ -111,7 +104,7 @@ def test_a_full_budget_frees_a_place_a_window_after_the_oldest_answer():
 
 def test_a_request_in_flight_holds_its_place_until_a_window_after_its_answer():
     """Discord may count it any time until its answer comes back, however late that is."""
-    clock = Clock()
+    clock = Clock(1000.0)
     pacer = Pacer(clock=clock, rate=5, reserve=1)
     tickets = [pacer.request_slot(priority=True)[0] for _ in range(5)]
     clock.now += 3.0  # a stalled loop, a slow Discord: no answers yet
@@ -124,7 +117,7 @@ def test_a_request_in_flight_holds_its_place_until_a_window_after_its_answer():
 
 
 def test_a_request_never_answered_frees_its_place_after_its_lease():
-    clock = Clock()
+    clock = Clock(1000.0)
     pacer = Pacer(clock=clock, rate=5, reserve=1, lease=30.0)
     tickets = [pacer.request_slot(priority=True)[0] for _ in range(5)]
     clock.now += 29.0
@@ -137,14 +130,14 @@ def test_a_request_never_answered_frees_its_place_after_its_lease():
 
 
 def test_peek_looks_again_within_a_window_while_requests_are_in_flight():
-    pacer = Pacer(clock=Clock(), rate=5, reserve=1)
+    pacer = Pacer(clock=Clock(1000.0), rate=5, reserve=1)
     for _ in range(4):
         pacer.request_slot()
     assert pacer.peek() == (False, pacer.window)
 
 
 def test_ordinary_requests_leave_the_reserve():
-    clock = Clock()
+    clock = Clock(1000.0)
     pacer = Pacer(clock=clock, rate=45, reserve=10)
     settle_at_once(pacer, 35, priority=False)
     ticket, hint = pacer.request_slot()
@@ -155,7 +148,7 @@ def test_ordinary_requests_leave_the_reserve():
 
 
 def test_peek_takes_nothing():
-    pacer = Pacer(clock=Clock(), rate=20, reserve=10)
+    pacer = Pacer(clock=Clock(1000.0), rate=20, reserve=10)
     for _ in range(100):
         assert pacer.peek() == (True, 0.0)
     assert len(settle_at_once(pacer, 20)) == 20
@@ -247,7 +240,7 @@ def test_discord_never_counts_more_than_the_rate_in_a_window(
     """However late requests leave or come back, Discord never counts more than ``rate`` in
     any one-second window, nor ordinary requests more than ``rate - reserve``; a saturated
     budget is still used."""
-    clock = Clock()
+    clock = Clock(1000.0)
     pacer = Pacer(clock=clock, rate=rate, reserve=reserve)
     counted, let_go = simulate(
         seed, pacer, clock, per_second=per_second, priority_share=priority_share,
@@ -262,7 +255,7 @@ def test_discord_never_counts_more_than_the_rate_in_a_window(
 
 
 def test_the_default_budget_leaves_a_margin_under_discords_limit():
-    clock = Clock()
+    clock = Clock(1000.0)
     pacer = Pacer(clock=clock)
     counted, _ = simulate(
         1, pacer, clock, per_second=200, priority_share=0.5, bursts=0.05,
@@ -273,7 +266,7 @@ def test_the_default_budget_leaves_a_margin_under_discords_limit():
 
 
 def test_idle_channels_are_forgotten():
-    clock = Clock()
+    clock = Clock(1000.0)
     pacer = Pacer(clock=clock)
     for channel in range(5000):
         pacer.edit_slot(channel, final=True)
@@ -283,7 +276,7 @@ def test_idle_channels_are_forgotten():
 
 
 def test_an_unused_progress_slot_is_given_back_to_the_final_edit():
-    clock = Clock()
+    clock = Clock(1000.0)
     pacer = Pacer(clock=clock)
     for edit in range(5):  # four progress edits, and a fifth slot reserved 1.3 s ahead
         _, delay = pacer.edit_slot(1, final=False)
@@ -295,7 +288,7 @@ def test_an_unused_progress_slot_is_given_back_to_the_final_edit():
 
 
 def test_peek_heeds_a_shared_budget_for_a_moment():
-    clock = Clock()
+    clock = Clock(1000.0)
     pacer = Pacer(clock=clock, rate=10, reserve=3)
     pacer.saw(7)  # other processes hold the places progress edits may use
     granted, hint = pacer.peek()

@@ -25,15 +25,7 @@ from bot.core.ratelimit import (
 )
 from bot.services.ratelimit.redis import LIMITS, PRIVATE_LIMITS, RedisLimiter
 from tests.databases import fresh_prefix, redis_url
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 500.0
-
-    def __call__(self) -> float:
-        return self.now
-
+from tests.fakes.clock import Clock
 
 # Scenario steps. An Acquire expects a grant (GRANTED) or a refusal naming a limit, with the wait
 # it must report (None: any wait). Settle corrects the nth granted ticket.
@@ -175,7 +167,7 @@ MakeLimiter = Callable[..., Limiter]
 async def make(request: pytest.FixtureRequest) -> AsyncIterator[tuple[MakeLimiter, Clock]]:
     """Limiters of one kind on one fake clock: ``make(rpm=.., tpm=.., user_rpm=.., dm_rpm=..,
     dm_tpm=..)``; a limit not given is off."""
-    clock = Clock()
+    clock = Clock(500.0)
     if request.param == "local":
 
         def local(rpm=0, tpm=0, user_rpm=0, dm_rpm=0, dm_tpm=0) -> LocalLimiter:

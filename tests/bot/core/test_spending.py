@@ -11,16 +11,9 @@ from bot.core.policy import UNLISTED, model_choice_refusal
 from bot.core.ratelimit import Limit
 from bot.core.ratelimit.spending import DAY, LocalSpending, day_of, until_midnight
 from bot.core.store import Scope, ScopedChoices
+from tests.fakes.clock import Clock
 
 NOON = 20_000 * DAY + 12 * 3600  # a UTC noon, in seconds since the epoch
-
-
-class Wall:
-    def __init__(self, now: float = NOON) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_the_day_and_its_end_are_utc():
@@ -30,7 +23,7 @@ def test_the_day_and_its_end_are_utc():
 
 
 async def test_reserve_the_worst_case_then_settle_what_it_cost():
-    spending = LocalSpending(1.00, None, clock=Wall())
+    spending = LocalSpending(1.00, None, clock=Clock(NOON))
     first = await spending.reserve(7, None, 0.60)  # the worst case: prompt + whole allowance
     assert first.hold is not None and first.hold.amount == 0.60
     assert await spending.spent(7, None) == (0.60, 0.0)
@@ -48,7 +41,7 @@ async def test_reserve_the_worst_case_then_settle_what_it_cost():
 
 
 async def test_a_server_budget_counts_everyone_in_it_and_summaries():
-    spending = LocalSpending(None, 1.00, clock=Wall())
+    spending = LocalSpending(None, 1.00, clock=Clock(NOON))
     assert (await spending.reserve(7, 5, 0.50)).hold is not None
     await spending.charge(0, 5, 0.30)  # a summary: charged to the server
     refused = await spending.reserve(8, 5, 0.30)
@@ -59,7 +52,7 @@ async def test_a_server_budget_counts_everyone_in_it_and_summaries():
 
 
 async def test_both_budgets_apply_in_a_server_and_the_persons_follows_them_everywhere():
-    spending = LocalSpending(1.00, 10.00, clock=Wall())
+    spending = LocalSpending(1.00, 10.00, clock=Clock(NOON))
     assert (await spending.reserve(7, 5, 0.70)).hold is not None
     assert (
         await spending.reserve(7, None, 0.70)
@@ -69,7 +62,7 @@ async def test_both_budgets_apply_in_a_server_and_the_persons_follows_them_every
 
 
 async def test_a_new_utc_day_starts_from_nothing_and_a_late_settlement_counts_today():
-    wall = Wall(20_001 * DAY - 60)  # one minute to midnight
+    wall = Clock(20_001 * DAY - 60)  # one minute to midnight
     spending = LocalSpending(1.00, None, clock=wall)
     hold = (await spending.reserve(7, None, 0.90)).hold
     assert hold is not None
@@ -89,7 +82,7 @@ async def test_a_restart_starts_from_the_stored_spend_once_per_day():
         asked.append((kind, number, day))
         return 3.00 if kind == "server" else 0.80 if number == 7 else 0.0
 
-    wall = Wall()
+    wall = Clock(NOON)
     spending = LocalSpending(1.00, 4.00, seed=seed, clock=wall)
     assert (
         await spending.reserve(7, 5, 0.30)
@@ -109,13 +102,13 @@ async def test_a_store_that_cannot_say_counts_from_zero_rather_than_stop():
     async def seed(kind, number, day):
         raise OSError("database down")
 
-    spending = LocalSpending(1.00, None, seed=seed, clock=Wall())
+    spending = LocalSpending(1.00, None, seed=seed, clock=Clock(NOON))
     assert (await spending.reserve(7, None, 0.50)).hold is not None
     assert (await spending.reserve(7, None, 0.60)).over == Limit.USER_BUDGET
 
 
 def test_one_notice_an_hour_per_person_and_the_throttle_is_bounded():
-    wall = Wall()
+    wall = Clock(NOON)
     throttle = NoticeThrottle(every=3600, clock=wall, maxsize=2)
     assert throttle.should_tell(7) and not throttle.should_tell(7)
     wall.now += 3599

@@ -17,13 +17,13 @@ from bot.core.ratelimit import Limit, LocalLimiter, Ticket
 from bot.core.settings import load_settings
 from bot.services.ratelimit import limiter_for
 from bot.services.ratelimit.redis import RETRY_AFTER, TIMEOUT, RedisLimiter
-from tests.bot.core.test_ratelimit import Clock
 from tests.databases import RedisSpace
+from tests.fakes.clock import Clock
 
 
 async def test_the_same_decisions_as_the_local_limiter(redis_space: RedisSpace):
     rng = random.Random(7)
-    clock = Clock()
+    clock = Clock(500.0)
     local = LocalLimiter(5, 2000, 3, dm_rpm=4, dm_tpm=2500, clock=clock)
     shared = redis_space.limiter(
         guild_rpm=5, guild_tpm=2000, user_rpm=3, dm_rpm=4, dm_tpm=2500, clock=clock
@@ -158,7 +158,7 @@ async def test_without_redis_decisions_are_local_then_shared_again(redis_space, 
     caplog.set_level(logging.INFO, logger="bot.services.ratelimit.redis")
     relay = Relay(redis_space.url)
     await relay.start()
-    clock = Clock()
+    clock = Clock(500.0)
     limiter = RedisLimiter.from_url(relay.url, guild_rpm=2, guild_tpm=1000, user_rpm=0,
                                     prefix=redis_space.prefix, clock=clock)  # fmt: skip
     key = f"{redis_space.prefix}rpm:1"

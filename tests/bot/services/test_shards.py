@@ -10,6 +10,7 @@ import pytest
 from bot.core.settings import SettingsError, load_settings
 from bot.core.shards import parse_shard_ids, syncs_commands
 from bot.services.identify_gate import IdentifyGate
+from tests.fakes.clock import Clock
 
 BASE = {"DISCORD_TOKEN": "x", "OPENAI_API_KEY": "y"}
 
@@ -83,16 +84,16 @@ class BrokenRedis:
 
 
 async def test_identify_falls_back_to_local_spacing_while_redis_fails(caplog):
-    now, slept = [100.0], []
+    clock, slept = Clock(100.0), []
 
     async def sleep(seconds: float) -> None:
         slept.append(seconds)
-        now[0] += seconds
+        clock.advance(seconds)
 
     redis = BrokenRedis()
-    gate = IdentifyGate(redis, prefix="t:", spacing=5.0, clock=lambda: now[0], sleep=sleep)  # type: ignore[arg-type]
+    gate = IdentifyGate(redis, prefix="t:", spacing=5.0, clock=clock, sleep=sleep)  # type: ignore[arg-type]
     await gate.wait(0)  # the first IDENTIFY: no wait
-    now[0] += 1.0
+    clock.advance(1.0)
     await gate.wait(0)  # a re-IDENTIFY a second later: the rest of the spacing
     await gate.wait(0)
 

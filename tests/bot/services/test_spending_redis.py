@@ -14,13 +14,13 @@ from bot.core.ratelimit.spending import DAY, Hold
 from bot.core.settings import load_settings
 from bot.services.ratelimit import spending_for
 from bot.services.ratelimit.redis import RETRY_AFTER, RedisSpending
-from tests.bot.core.test_ratelimit import Clock
-from tests.bot.core.test_spending import NOON, Wall
+from tests.bot.core.test_spending import NOON
 from tests.bot.services.test_ratelimit_redis import Relay
 from tests.databases import RedisSpace
+from tests.fakes.clock import Clock
 
 
-def shared(space: RedisSpace, wall: Wall, **options) -> RedisSpending:
+def shared(space: RedisSpace, wall: Clock, **options) -> RedisSpending:
     """A budget with a client of its own, as another process would have, on this prefix."""
     options.setdefault("timeout", 2.0)  # a loaded test machine must not look like an outage
     return RedisSpending(Redis.from_url(space.url), prefix=space.prefix, clock=wall, **options)
@@ -28,7 +28,7 @@ def shared(space: RedisSpace, wall: Wall, **options) -> RedisSpending:
 
 async def test_the_same_decisions_as_the_local_budgets(redis_space: RedisSpace):
     rng = random.Random(3)
-    wall = Wall(NOON)
+    wall = Clock(NOON)
     local = LocalSpending(1.0, 3.0, clock=wall)
     redis = shared(redis_space, wall, user_budget=1.0, guild_budget=3.0)
     holds: list[tuple[Hold, Hold]] = []
@@ -64,7 +64,7 @@ async def test_the_same_decisions_as_the_local_budgets(redis_space: RedisSpace):
 
 
 async def test_two_processes_share_one_persons_budget_and_keys_end_with_the_day(redis_space):
-    wall = Wall(NOON)
+    wall = Clock(NOON)
     one = shared(redis_space, wall, user_budget=1.0, guild_budget=None)
     two = shared(redis_space, wall, user_budget=1.0, guild_budget=None)
     assert (await one.reserve(7, 5, 0.6)).hold is not None
@@ -86,7 +86,7 @@ async def test_without_redis_the_process_keeps_the_budget_alone_from_the_stored_
     async def seed(kind, number, day):
         return 0.9  # what the store says this person spent today
 
-    wall = Wall(NOON)
+    wall = Clock(NOON)
     down = RedisSpending(
         Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5), user_budget=1.0,
         guild_budget=None, seed=seed, clock=wall, timeout=0.5,
@@ -118,7 +118,7 @@ async def test_redis_back_after_an_outage_shares_the_budgets_again(redis_space, 
     caplog.set_level(logging.INFO, logger="bot.services.ratelimit.redis")
     relay = Relay(redis_space.url)
     await relay.start()
-    wall, monotonic = Wall(NOON), Clock()
+    wall, monotonic = Clock(NOON), Clock(500.0)
     budget = RedisSpending(
         Redis.from_url(relay.url, socket_timeout=1.0), user_budget=1.0, guild_budget=None,
         prefix=redis_space.prefix, clock=wall, monotonic=monotonic, timeout=1.0,

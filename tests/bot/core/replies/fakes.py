@@ -20,6 +20,7 @@ from bot.core.replies import UNLIMITED, Button, Deps, Failed, Gone, Limits, Refu
 from bot.core.store import Store
 from bot.core.tokens import TokenCounter
 from bot.services.store import SQLiteStore
+from tests.fakes.clock import Clock
 
 COUNTER = TokenCounter.for_model("gpt-4o-mini")
 _ids = itertools.count(1_000)
@@ -134,14 +135,6 @@ class FakeModel:
             while len(self.requests) < count:
                 self.changed.clear()
                 await self.changed.wait()
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass
