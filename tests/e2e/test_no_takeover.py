@@ -109,13 +109,17 @@ async def test_thirty_mentions_open_what_the_limits_admit(
     for number in range(30):
         await fake_discord.user_says(world.channel, world.bob, f"spam {number}", mention_bot=True)
         await asyncio.sleep(spacing)
-    await fake_discord.wait_for(
-        lambda: all(
+
+    def five_answered() -> bool:  # not all() alone: that holds before any thread exists
+        threads = fake_discord.threads()
+        return len(threads) >= 5 and all(
             texts_in(fake_discord, int(t["id"])) == [fake_openai.default.text]
             and not streaming(fake_discord.bot_messages(int(t["id"]))[0])
-            for t in fake_discord.threads()
+            for t in threads
         )
-    )
+
+    await fake_discord.wait_for(five_answered)
+    await fake_discord.wait_for(lambda: fake_discord.bot_messages(world.channel))
     threads = fake_discord.threads()
     assert len(threads) == 5  # USER_RPM: a sixth would wait about 12 s
     assert len(fake_openai.requests) == 5  # every thread opened is answered
