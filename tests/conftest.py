@@ -17,6 +17,7 @@ from discord.gateway import DiscordWebSocket
 from bot.app.chatbot import ChatBot
 from bot.app.runner import build_bot
 from bot.core.settings import load_settings
+from bot.services.store import SQLiteStore
 from tests.databases import (
     PgDatabase,
     RedisSpace,
@@ -131,3 +132,19 @@ async def start_bot(
         await bot.close()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(task, 5)
+
+
+@pytest.fixture
+async def sqlite_store(tmp_path) -> AsyncIterator[SQLiteStore]:
+    """A new SQLite store in the test's folder, open."""
+    store = SQLiteStore(str(tmp_path / "bot.sqlite3"))
+    await store.open()
+    yield store
+    await store.close()
+
+
+@pytest.fixture
+async def conversation_store(sqlite_store: SQLiteStore) -> SQLiteStore:
+    """:func:`sqlite_store` holding conversation 1 (server 1, channel 2, started by person 3)."""
+    await sqlite_store.create_conversation(1, guild_id=1, parent_id=2, owner_id=3)
+    return sqlite_store

@@ -6,16 +6,11 @@ import pytest
 
 from bot.core.liveness import DEAD_AFTER, Workers
 from bot.core.store import TurnStatus
-from bot.services.store import SQLiteStore
 
 
 @pytest.fixture
-async def store(tmp_path):
-    store = SQLiteStore(str(tmp_path / "bot.sqlite3"))
-    await store.open()
-    await store.create_conversation(1, guild_id=1, parent_id=2, owner_id=3)
-    yield store
-    await store.close()
+def store(conversation_store):
+    return conversation_store
 
 
 async def test_a_starting_process_takes_over_only_what_dead_ones_left(store):

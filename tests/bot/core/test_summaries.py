@@ -11,18 +11,13 @@ from bot.core.conversations import EVICT_TO, SUMMARISE_FROM, Conversations
 from bot.core.llm import Reply
 from bot.core.summaries import Summarizer
 from bot.core.tokens import TokenCounter
-from bot.services.store import SQLiteStore
 
 COUNTER = TokenCounter.for_model("gpt-4o-mini")
 
 
 @pytest.fixture
-async def store():
-    store = SQLiteStore(":memory:")
-    await store.open()
-    await store.create_conversation(1, guild_id=1, parent_id=2, owner_id=3)
-    yield store
-    await store.close()
+def store(conversation_store):
+    return conversation_store
 
 
 class FakeModel:

@@ -20,11 +20,11 @@ def roles_and_text(messages):
 class Outage:
     """The store's ``add_turn`` fails ``times`` times (before or after it commits)."""
 
-    def __init__(self, world, times: int, *, after_commit: bool = False, role: str = "user"):
+    def __init__(self, reply_world, times: int, *, after_commit: bool = False, role: str = "user"):
         self.times, self.after_commit, self.role = times, after_commit, role
         self.calls = 0
-        self._add_turn = world.store.add_turn
-        world.store.add_turn = self.add_turn
+        self._add_turn = reply_world.store.add_turn
+        reply_world.store.add_turn = self.add_turn
 
     async def add_turn(self, conversation_id, **kwargs):
         if kwargs.get("role") != self.role or self.times <= 0:
@@ -36,121 +36,123 @@ class Outage:
         raise StoreError("lost the connection to database test (the change may be lost)")
 
 
-def waits(world) -> list[float]:
+def waits(reply_world) -> list[float]:
     slept: list[float] = []
 
     async def sleep(seconds: float) -> None:
         slept.append(seconds)
 
-    world.replies.retry_delays = (1, 2, 4, 8)
-    world.replies.sleep = sleep
+    reply_world.replies.retry_delays = (1, 2, 4, 8)
+    reply_world.replies.sleep = sleep
     return slept
 
 
-async def test_a_follow_up_queued_behind_a_reply_whose_display_was_cancelled_is_answered(world):
+async def test_a_follow_up_queued_behind_a_reply_whose_display_was_cancelled_is_answered(
+    reply_world,
+):
     # The soak's lost follow-up: a CancelledError leaking out of a reply (its display task, or
     # the thread it waited for, was cancelled) ended the queue's worker, silently.
     slow = asyncio.Event()
-    world.model.respond(Answer("First.", gate=slow), Answer("For the follow-up."))
-    await world.say(101, "one")
-    await world.model.wait_for_requests(1)
-    world.surface.fail_with.append(asyncio.CancelledError())  # the first post is cancelled
-    assert await world.say(102, "a follow-up") is Submitted.QUEUED
+    reply_world.model.respond(Answer("First.", gate=slow), Answer("For the follow-up."))
+    await reply_world.say(101, "one")
+    await reply_world.model.wait_for_requests(1)
+    reply_world.surface.fail_with.append(asyncio.CancelledError())  # the first post is cancelled
+    assert await reply_world.say(102, "a follow-up") is Submitted.QUEUED
     slow.set()
-    await world.idle()
+    await reply_world.idle()
 
-    assert len(world.model.requests) == 2
-    assert roles_and_text(world.model.requests[1])[-1] == ("user", "a follow-up")
-    assert "For the follow-up." in world.surface.texts
-    assert (await world.history())[-1] == ("assistant", "For the follow-up.")
-    assert world.replies.queued(1) == 0
+    assert len(reply_world.model.requests) == 2
+    assert roles_and_text(reply_world.model.requests[1])[-1] == ("user", "a follow-up")
+    assert "For the follow-up." in reply_world.surface.texts
+    assert (await reply_world.history())[-1] == ("assistant", "For the follow-up.")
+    assert reply_world.replies.queued(1) == 0
 
 
 async def test_a_message_that_arrives_during_an_outage_is_answered_once_the_database_is_back(
-    world,
+    reply_world,
 ):
-    slept = waits(world)
-    outage = Outage(world, times=3)
-    world.model.respond(Answer("Back again."))
-    assert await world.say(101, "hello?") is Submitted.QUEUED
-    await world.idle()
+    slept = waits(reply_world)
+    outage = Outage(reply_world, times=3)
+    reply_world.model.respond(Answer("Back again."))
+    assert await reply_world.say(101, "hello?") is Submitted.QUEUED
+    await reply_world.idle()
 
     assert outage.calls == 3 and slept == [1, 2, 4]
-    assert world.surface.typing_count >= 1  # the wait was shown
-    assert world.surface.texts == ["Back again."]
-    assert world.surface.notices == []
-    assert await world.history() == [("user", "hello?"), ("assistant", "Back again.")]
+    assert reply_world.surface.typing_count >= 1  # the wait was shown
+    assert reply_world.surface.texts == ["Back again."]
+    assert reply_world.surface.notices == []
+    assert await reply_world.history() == [("user", "hello?"), ("assistant", "Back again.")]
 
 
-async def test_a_retry_after_a_write_that_committed_continues_with_that_turn(world):
-    waits(world)
-    Outage(world, times=1, after_commit=True)
-    world.model.respond(Answer("Answered once."))
-    assert await world.say(101, "hello?") is Submitted.QUEUED
-    await world.idle()
+async def test_a_retry_after_a_write_that_committed_continues_with_that_turn(reply_world):
+    waits(reply_world)
+    Outage(reply_world, times=1, after_commit=True)
+    reply_world.model.respond(Answer("Answered once."))
+    assert await reply_world.say(101, "hello?") is Submitted.QUEUED
+    await reply_world.idle()
 
-    assert len(world.model.requests) == 1
-    assert world.surface.texts == ["Answered once."]
-    assert await world.history() == [("user", "hello?"), ("assistant", "Answered once.")]
+    assert len(reply_world.model.requests) == 1
+    assert reply_world.surface.texts == ["Answered once."]
+    assert await reply_world.history() == [("user", "hello?"), ("assistant", "Answered once.")]
     # The gateway delivering it again is still a duplicate.
-    assert await world.say(101, "hello?") is Submitted.DUPLICATE
+    assert await reply_world.say(101, "hello?") is Submitted.DUPLICATE
 
 
-async def test_an_outage_longer_than_the_retries_tells_the_person_to_send_it_again(world):
-    slept = waits(world)
-    Outage(world, times=100)
-    assert await world.say(101, "hello?") is Submitted.NOT_SAVED
-    await world.idle()
+async def test_an_outage_longer_than_the_retries_tells_the_person_to_send_it_again(reply_world):
+    slept = waits(reply_world)
+    Outage(reply_world, times=100)
+    assert await reply_world.say(101, "hello?") is Submitted.NOT_SAVED
+    await reply_world.idle()
 
     assert slept == [1, 2, 4, 8]
-    assert world.surface.notices == [texts.not_saved]
-    assert world.model.requests == []
-    assert await world.history() == []
+    assert reply_world.surface.notices == [texts.not_saved]
+    assert reply_world.model.requests == []
+    assert await reply_world.history() == []
 
 
-async def test_order_holds_while_the_first_message_waits_for_the_database(world):
+async def test_order_holds_while_the_first_message_waits_for_the_database(reply_world):
     gate, asleep = asyncio.Event(), asyncio.Event()
 
     async def sleep(seconds: float) -> None:
         asleep.set()
         await gate.wait()
 
-    world.replies.retry_delays, world.replies.sleep = (1,), sleep
-    Outage(world, times=1)
-    world.model.respond(Answer("Both."))
-    first = asyncio.create_task(world.say(101, "first"))
+    reply_world.replies.retry_delays, reply_world.replies.sleep = (1,), sleep
+    Outage(reply_world, times=1)
+    reply_world.model.respond(Answer("Both."))
+    first = asyncio.create_task(reply_world.say(101, "first"))
     await asleep.wait()
-    second = asyncio.create_task(world.say(102, "second"))
+    second = asyncio.create_task(reply_world.say(102, "second"))
     await asyncio.sleep(0)
     gate.set()
     assert await first is Submitted.QUEUED and await second is Submitted.QUEUED
-    await world.idle()
+    await reply_world.idle()
 
-    assert (await world.history())[:2] == [("user", "first"), ("user", "second")]
+    assert (await reply_world.history())[:2] == [("user", "first"), ("user", "second")]
 
 
-async def test_a_reply_that_cannot_start_during_an_outage_starts_once_it_is_back(world):
-    waits(world)
-    outage = Outage(world, times=2, role="assistant")
-    world.model.respond(Answer("Late but here."))
-    assert await world.say(101, "hello?") is Submitted.QUEUED
-    await world.idle()
+async def test_a_reply_that_cannot_start_during_an_outage_starts_once_it_is_back(reply_world):
+    waits(reply_world)
+    outage = Outage(reply_world, times=2, role="assistant")
+    reply_world.model.respond(Answer("Late but here."))
+    assert await reply_world.say(101, "hello?") is Submitted.QUEUED
+    await reply_world.idle()
 
     assert outage.calls == 2
-    assert world.surface.texts == ["Late but here."]
-    turns = await world.store.newest_turns(1, limit=10)
+    assert reply_world.surface.texts == ["Late but here."]
+    turns = await reply_world.store.newest_turns(1, limit=10)
     assert [t.status for t in turns] == [TurnStatus.COMPLETE, TurnStatus.COMPLETE]
 
 
-async def test_a_reply_that_never_starts_tells_the_person(world):
-    waits(world)
-    Outage(world, times=100, role="assistant")
-    assert await world.say(101, "hello?") is Submitted.QUEUED
-    await world.idle()
+async def test_a_reply_that_never_starts_tells_the_person(reply_world):
+    waits(reply_world)
+    Outage(reply_world, times=100, role="assistant")
+    assert await reply_world.say(101, "hello?") is Submitted.QUEUED
+    await reply_world.idle()
 
-    assert world.surface.notices == [texts.not_answered]
-    assert world.model.requests == []
-    assert await world.history() == [("user", "hello?")]  # kept: a later reply answers it
+    assert reply_world.surface.notices == [texts.not_answered]
+    assert reply_world.model.requests == []
+    assert await reply_world.history() == [("user", "hello?")]  # kept: a later reply answers it
 
 
 class Proxy:
@@ -207,11 +209,11 @@ async def test_a_postgresql_outage_mid_conversation_is_waited_out(pg_database):
         urlunsplit(url._replace(netloc=netloc)), pool_size=2, schema=pg_database.schema,
         application_name=pg_database.application_name,
     )  # fmt: skip
-    world = await make_world(store=store)
+    reply_world = await make_world(store=store)
     try:
-        world.model.respond(Answer("Before."), Answer("After the outage."))
-        await world.say(101, "before")
-        await world.idle()
+        reply_world.model.respond(Answer("Before."), Answer("After the outage."))
+        await reply_world.say(101, "before")
+        await reply_world.idle()
         await proxy.cut()  # PostgreSQL refuses connections now
 
         async def sleep(seconds: float) -> None:
@@ -220,19 +222,19 @@ async def test_a_postgresql_outage_mid_conversation_is_waited_out(pg_database):
                 await proxy.start()  # back on the same port
 
         sleeps: list[float] = []
-        world.replies.retry_delays, world.replies.sleep = (1, 2, 4, 8), sleep
-        assert await world.say(102, "during the outage") is Submitted.QUEUED
-        await world.idle()
+        reply_world.replies.retry_delays, reply_world.replies.sleep = (1, 2, 4, 8), sleep
+        assert await reply_world.say(102, "during the outage") is Submitted.QUEUED
+        await reply_world.idle()
 
-        assert len(sleeps) == 2 and world.surface.typing_count >= 1
-        assert world.surface.texts == ["Before.", "After the outage."]
-        assert world.surface.notices == []
-        assert await world.history() == [
+        assert len(sleeps) == 2 and reply_world.surface.typing_count >= 1
+        assert reply_world.surface.texts == ["Before.", "After the outage."]
+        assert reply_world.surface.notices == []
+        assert await reply_world.history() == [
             ("user", "before"), ("assistant", "Before."),
             ("user", "during the outage"), ("assistant", "After the outage."),
         ]  # fmt: skip
     finally:
-        await world.replies.drain(1)
+        await reply_world.replies.drain(1)
         await store.close()
         await proxy.cut()
 
@@ -246,7 +248,7 @@ async def test_a_sqlite_database_locked_longer_than_its_busy_timeout_is_waited_o
 
     path = tmp_path / "bot.sqlite3"
     store = SQLiteStore(str(path))
-    world = await make_world(store=store)
+    reply_world = await make_world(store=store)
     await store.db.execute("PRAGMA busy_timeout = 50")  # the test's stand-in for 10 s
     locker = sqlite3.connect(path, isolation_level=None)
     try:
@@ -258,15 +260,15 @@ async def test_a_sqlite_database_locked_longer_than_its_busy_timeout_is_waited_o
                 locker.execute("COMMIT")
 
         sleeps: list[float] = []
-        world.replies.retry_delays, world.replies.sleep = (1, 2, 4, 8), sleep
-        world.model.respond(Answer("Unlocked."))
-        assert await world.say(101, "while locked") is Submitted.QUEUED
-        await world.idle()
+        reply_world.replies.retry_delays, reply_world.replies.sleep = (1, 2, 4, 8), sleep
+        reply_world.model.respond(Answer("Unlocked."))
+        assert await reply_world.say(101, "while locked") is Submitted.QUEUED
+        await reply_world.idle()
 
-        assert len(sleeps) == 3 and world.surface.typing_count >= 1
-        assert world.surface.texts == ["Unlocked."]
-        assert await world.history() == [("user", "while locked"), ("assistant", "Unlocked.")]
+        assert len(sleeps) == 3 and reply_world.surface.typing_count >= 1
+        assert reply_world.surface.texts == ["Unlocked."]
+        assert await reply_world.history() == [("user", "while locked"), ("assistant", "Unlocked.")]
     finally:
         locker.close()
-        await world.replies.drain(1)
+        await reply_world.replies.drain(1)
         await store.close()

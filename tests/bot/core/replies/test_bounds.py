@@ -7,26 +7,28 @@ import asyncio
 from .fakes import Answer, FakeSurface
 
 
-async def test_a_line_lives_only_while_its_conversation_has_work(world):
+async def test_a_line_lives_only_while_its_conversation_has_work(reply_world):
     gate = asyncio.Event()
     conversations = range(100, 130)
-    world.model.respond(*[Answer(f"For {c}.", gate=gate) for c in conversations])
+    reply_world.model.respond(*[Answer(f"For {c}.", gate=gate) for c in conversations])
     surfaces = {}
     for conversation_id in conversations:
-        await world.store.create_conversation(conversation_id, guild_id=5, parent_id=6, owner_id=7)
+        await reply_world.store.create_conversation(
+            conversation_id, guild_id=5, parent_id=6, owner_id=7
+        )
         surfaces[conversation_id] = FakeSurface(channel_id=conversation_id)
 
         async def read() -> str:
             return "hello"
 
-        await world.replies.submit(
+        await reply_world.replies.submit(
             conversation_id, message_id=10**9 + conversation_id, author_id=7, author_name="alice",
             read_text=read, surface=surfaces[conversation_id],
         )  # fmt: skip
-    await world.model.wait_for_requests(len(conversations))
-    assert len(world.replies._lines) == len(conversations)  # one per reply in progress
+    await reply_world.model.wait_for_requests(len(conversations))
+    assert len(reply_world.replies._lines) == len(conversations)  # one per reply in progress
     gate.set()
-    await world.idle()
+    await reply_world.idle()
 
-    assert world.replies._lines == {}
+    assert reply_world.replies._lines == {}
     assert all(s.texts == [f"For {c}."] for c, s in surfaces.items())

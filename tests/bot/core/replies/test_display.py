@@ -50,10 +50,10 @@ async def test_a_post_that_waited_for_its_slot_shows_the_text_of_then():
     display.feed("Hello")
     await asyncio.sleep(0.05)
     assert not surface.messages  # waiting for its slot
-    display.feed(", world.")
+    display.feed(", reply_world.")
     finishing = asyncio.create_task(display.finish())
     await asyncio.sleep(0)
     slot_free.set()
     await finishing
-    assert [(m.text, m.button) for m in surface.messages] == [("Hello, world.", None)]
+    assert [(m.text, m.button) for m in surface.messages] == [("Hello, reply_world.", None)]
     assert surface.edit_count == 0

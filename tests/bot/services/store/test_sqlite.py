@@ -14,11 +14,8 @@ from bot.services.store.sqlite.schema import SCHEMA_VERSION
 
 
 @pytest.fixture
-async def store(tmp_path):
-    store = SQLiteStore(str(tmp_path / "bot.sqlite3"))
-    await store.open()
-    yield store
-    await store.close()
+def store(sqlite_store):
+    return sqlite_store
 
 
 async def test_migrates_from_empty_with_wal_and_foreign_keys(tmp_path):
