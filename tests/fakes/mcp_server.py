@@ -78,7 +78,8 @@ def build() -> MCPServer:
         in_env = os.environ.get("FAKE_TOKEN") == "s3cret-env"
         headers = ctx.headers or {}
         in_header = headers.get("authorization") == "Bearer s3cret-header"
-        return f"env={in_env} header={in_header}"
+        inherited = "DISCORD_TOKEN" in os.environ  # the bot's own secrets must not reach it
+        return f"env={in_env} header={in_header} bot_token={inherited}"
 
     return server
 

@@ -9,6 +9,7 @@ import pytest
 
 from bot.core.env_values import SettingsError
 from bot.core.policy import Kind, Place
+from bot.core.settings import load_settings
 from bot.core.tools import (
     DEFAULT_TIMEOUT,
     FUNCTION_NAME,
@@ -163,3 +164,12 @@ def test_a_tool_server_value_is_frozen():
     server = McpServer(name="x", command="y")
     with pytest.raises(AttributeError):
         server.name = "z"  # type: ignore[misc]
+
+
+def test_mcp_config_is_one_optional_setting():
+    base = {"DISCORD_TOKEN": "t", "OPENAI_API_KEY": "k"}
+    assert load_settings(base).mcp_config is None
+    assert load_settings({**base, "MCP_CONFIG": "  "}).mcp_config is None
+    assert load_settings({**base, "MCP_CONFIG": " /etc/bot/mcp.json "}).mcp_config == (
+        "/etc/bot/mcp.json"
+    )

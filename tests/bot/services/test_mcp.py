@@ -50,9 +50,15 @@ async def host_of(servers: dict, **options) -> AsyncIterator[McpHost]:
 
 
 @contextlib.asynccontextmanager
-async def http_server() -> AsyncIterator[str]:
+async def http_server(port: int = 0) -> AsyncIterator[str]:
     server = uvicorn.Server(
-        uvicorn.Config(streamable_http_app(), host="127.0.0.1", port=0, log_level="warning")
+        uvicorn.Config(
+            streamable_http_app(),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            timeout_graceful_shutdown=1,  # a server going away drops the open change stream
+        )
     )
     task = asyncio.create_task(server.serve())
     try:
@@ -86,6 +92,13 @@ async def test_a_server_nobody_here_wrote_lists_and_answers_over_stdio():
 
         wrong = await host.call("time__get_current_time", {"timezone": "Nowhere/None"}, place=HERE)
         assert wrong.error and "Nowhere/None" in wrong.text
+
+
+@pytest.fixture(autouse=True)
+def bot_secrets(monkeypatch):
+    """The bot's own environment holds its tokens: a stdio server must not inherit them (the
+    SDK passes only HOME, PATH and a few more, plus the server's ``env``)."""
+    monkeypatch.setenv("DISCORD_TOKEN", "bot-token-never-shared")
 
 
 @pytest.fixture(params=["stdio", "http"])
@@ -156,7 +169,8 @@ async def test_the_secrets_reach_the_server_and_never_the_logs(fake, caplog):
     answer = await fake.call("fake__secret", {}, place=HERE)
     transport = next(iter(fake.links.values())).server.transport
     expected = "env=True header=False" if transport == "stdio" else "env=False header=True"
-    assert answer.text == expected
+    inherited = transport == "http"  # served in this process: only stdio is a test of it
+    assert answer.text == f"{expected} bot_token={inherited}"
     await fake.call("fake__fail", {"reason": "x"}, place=HERE)
     server = fake.config.servers[0]
     shown = f"{server!r} {fake.config!r} {server.describe()}"
@@ -234,3 +248,22 @@ def test_the_file_is_read_and_its_problems_named(tmp_path):
     path.write_bytes(b"\xff\xfe")
     with pytest.raises(SettingsError, match="not UTF-8"):
         read_config(path)
+
+
+async def test_an_http_server_that_went_away_is_connected_again_when_it_is_back(caplog):
+    caplog.set_level(logging.INFO)
+    async with http_server() as url:
+        port = int(url.rsplit(":", 1)[1].split("/")[0])
+        host = McpHost(parse_config(json.dumps({"mcpServers": {"web": {"url": url}}})), **FAST)
+        await host.start(wait=10)
+    try:
+        link = host.links["web"]
+        assert link.connections == 1
+        gone = await host.call("web__echo", {"text": "anyone?"}, place=HERE, seconds=5)
+        assert gone.error
+        async with http_server(port):
+            await eventually(lambda: link.connections == 2, timeout=10)
+            back = await host.call("web__echo", {"text": "back"}, place=HERE, seconds=5)
+            assert (back.error, back.text) == (False, "back")
+    finally:
+        await host.close()
