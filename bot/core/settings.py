@@ -90,6 +90,7 @@ class Settings:
     metrics_port: int | None = None  # METRICS_PORT: /metrics, /healthz, /readyz; None: off
     metrics_host: str = "127.0.0.1"  # METRICS_HOST: the address it listens on (0.0.0.0: all)
     discord_rest_rate: int = GLOBAL_RATE  # REST requests in any second; Discord allows 50
+    mcp_config: str | None = None  # MCP_CONFIG: a JSON file of MCP servers (None: no tools)
 
     @property
     def max_completion_tokens(self) -> int:
@@ -344,6 +345,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         ),
         metrics_port=_metrics_port(env),
         metrics_host=read.text(env, "METRICS_HOST") or "127.0.0.1",
+        mcp_config=read.text(env, "MCP_CONFIG"),
     )
 
 

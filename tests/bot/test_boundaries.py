@@ -14,7 +14,16 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 CORE, SERVICES, APP = ROOT / "bot" / "core", ROOT / "bot" / "services", ROOT / "bot" / "app"
 
-CLIENTS = {"discord", "aiohttp", "aiosqlite", "asyncpg", "redis", "openai", "prometheus_client"}
+CLIENTS = {
+    "discord",
+    "aiohttp",
+    "aiosqlite",
+    "asyncpg",
+    "redis",
+    "openai",
+    "prometheus_client",
+    "mcp",
+}
 DISCORD_SIDE = {"discord", "cogs", "bot.app"}
 
 
