@@ -355,7 +355,9 @@ class Bench:
         assert channel is not None
         displays = [
             Display(
-                DiscordSurface(bot, channel, channel_id), bot.pacer, post_slot=bot.rest_gate.paid
+                DiscordSurface(bot, channel, channel_id),
+                bot.services.pacer,
+                post_slot=bot.services.rest_gate.paid,
             )
             for _ in range(streams)
         ]
@@ -363,7 +365,7 @@ class Bench:
         async def one(i: int, display: Display) -> None:
             display.start()
             messages = [{"role": "user", "content": f"stream {i}"}]
-            async for delta in bot.llm.stream(messages, max_tokens=500, reply=Reply()):
+            async for delta in bot.services.llm.stream(messages, max_tokens=500, reply=Reply()):
                 if delta.text:
                     display.feed(delta.text)
             await display.finish()

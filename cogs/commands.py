@@ -48,7 +48,7 @@ class ForgetView(discord.ui.View):
     async def confirm(self, interaction: discord.Interaction, _: discord.ui.Button) -> None:
         user = interaction.user  # their names find what they said before author ids were kept
         names = (user.name, user.global_name or "", user.display_name)
-        deleted = await self.bot.privacy.forget_user(self.user_id, names)
+        deleted = await self.bot.core.privacy.forget_user(self.user_id, names)
         await interaction.response.edit_message(
             content=said(interaction).forgotten(deleted), view=None
         )
@@ -93,7 +93,7 @@ class ChatCommands(commands.Cog):
             await private(interaction, words.needs_permission(policy.LABELS[lacking]))
             return
         user = interaction.user
-        known = await self.bot.conversations.has_one(place)
+        known = await self.bot.core.conversations.has_one(place)
         if not known:  # the limits before anything is opened (a known one's reply waits)
             guild_id = None if absent else interaction.guild_id
             limited = await chat.opening_limited(guild_id, user.id)
@@ -123,7 +123,7 @@ class ChatCommands(commands.Cog):
         conversation = await managed_conversation(self.bot, interaction)
         if conversation is None:
             return
-        await self.bot.privacy.conversation_deleted(conversation.id)
+        await self.bot.core.privacy.conversation_deleted(conversation.id)
         await interaction.response.send_message(
             said(interaction).left, allowed_mentions=NO_MENTIONS
         )
@@ -137,9 +137,9 @@ class ChatCommands(commands.Cog):
         conversation = await managed_conversation(self.bot, interaction)
         if conversation is None:
             return
-        if self.bot.replies.busy(conversation.id):  # a reply is being written: it ends first
+        if self.bot.core.replies.busy(conversation.id):  # a reply is being written: it ends first
             await interaction.response.defer()  # (Discord wants an answer within 3 s)
-        await self.bot.replies.reset(conversation.id)
+        await self.bot.core.replies.reset(conversation.id)
         text = said(interaction).reset_done(interaction.user.display_name)
         if interaction.response.is_done():
             await interaction.followup.send(text, allowed_mentions=NO_MENTIONS)
@@ -166,7 +166,7 @@ class ChatCommands(commands.Cog):
         """Tokens used today and this month, by you and by this server."""
         today = dt.datetime.now(dt.UTC).date()
         month = today.replace(day=1)
-        usage, user_id = self.bot.conversations.usage, interaction.user.id
+        usage, user_id = self.bot.core.conversations.usage, interaction.user.id
         # Where the bot is absent, what is used there is the person's own (no server's).
         guild_id = None if bot_absent(self.bot, interaction) else interaction.guild_id
         rows = [
@@ -179,7 +179,7 @@ class ChatCommands(commands.Cog):
                 ("Server, this month", await usage(guild_id=guild_id, since=month)),
             ]
         text = said(interaction).usage_table(rows)
-        spending = self.bot.replies.deps.spending
+        spending = self.bot.core.replies.deps.spending
         if spending is not None:  # the daily budgets: today's spend, as they count it
             user, server = await spending.spent(user_id, guild_id)
             text += "\n" + said(interaction).spend_today(

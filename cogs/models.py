@@ -47,7 +47,7 @@ class ModelCommands(commands.Cog):
     ) -> None:
         """Choose the model for this conversation, channel or server."""
         name = name.strip()
-        models, words = self.bot.models, said(interaction)
+        models, words = self.bot.core.models, said(interaction)
         refusal = self._refusal(interaction, name)
         if refusal is not None:
             await private(interaction, words.model_refused(name, refusal, models.allowed))
@@ -55,21 +55,23 @@ class ModelCommands(commands.Cog):
         where = await target(self.bot, interaction, scope)
         if where is None:
             return
-        await self.bot.choices.set_model(where, scope_id(interaction, where), name)
+        await self.bot.core.choices.set_model(where, scope_id(interaction, where), name)
         await private(interaction, words.model_set(where, name))
 
     @model_set.autocomplete("name")
     async def _names(
         self, interaction: discord.Interaction, typed: str
     ) -> list[app_commands.Choice[str]]:
-        names = [n for n in await self.bot.models.available() if not self._refusal(interaction, n)]
+        names = [
+            n for n in await self.bot.core.models.available() if not self._refusal(interaction, n)
+        ]
         typed = typed.strip().lower()
         matches = [name for name in names if typed in name.lower()][:CHOICES_LIMIT]
         return [app_commands.Choice(name=name[:CHOICE_NAME_LIMIT], value=name) for name in matches]
 
     def _refusal(self, interaction: discord.Interaction, name: str) -> str | None:
         """Why this person may not choose ``name`` (bot.core.policy), or None."""
-        models = self.bot.models
+        models = self.bot.core.models
         return model_choice_refusal(
             name, default=models.default, listed=models.choices, open_to_all=models.open_to_all,
             in_server=place_here(self.bot, interaction).in_server,
@@ -80,7 +82,7 @@ class ModelCommands(commands.Cog):
     async def model_show(self, interaction: discord.Interaction) -> None:
         """Show the model in effect here, where the choice comes from, and what it can do."""
         _, chosen = await chosen_here(self.bot, interaction)  # Models.effective, as replies
-        model, words = await self.bot.models.get(chosen.value), said(interaction)
+        model, words = await self.bot.core.models.get(chosen.value), said(interaction)
         text = words.model_shown(model.name, chosen.source, model.budget.window, model.vision)
         if chosen.ignored is not None:
             text += "\n" + words.model_ignored(chosen.ignored)
@@ -95,7 +97,7 @@ class ModelCommands(commands.Cog):
         where = await target(self.bot, interaction, scope)
         if where is None:
             return
-        await self.bot.choices.set_model(where, scope_id(interaction, where), None)
+        await self.bot.core.choices.set_model(where, scope_id(interaction, where), None)
         await private(interaction, said(interaction).model_cleared(where))
 
 

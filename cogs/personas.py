@@ -102,7 +102,7 @@ class PersonaCommands(commands.Cog):
             elif len(value) > PERSONA_LIMIT:
                 await private(inner, said(inner).persona_too_long(len(value), PERSONA_LIMIT))
             else:
-                await self.bot.choices.set_persona(where, scope_id(inner, where), value)
+                await self.bot.core.choices.set_persona(where, scope_id(inner, where), value)
                 await private(inner, said(inner).persona_set(where))
 
         if text is not None:
@@ -128,7 +128,7 @@ class PersonaCommands(commands.Cog):
         where = await target(self.bot, interaction, scope)
         if where is None:
             return
-        await self.bot.choices.set_persona(where, scope_id(interaction, where), None)
+        await self.bot.core.choices.set_persona(where, scope_id(interaction, where), None)
         await private(interaction, said(interaction).persona_cleared(where))
 
 

@@ -51,16 +51,16 @@ async def private(interaction: discord.Interaction, text: str) -> None:
 
 async def conversation_here(bot: ChatBot, interaction: discord.Interaction) -> Conversation | None:
     channel_id = interaction.channel_id
-    return await bot.conversations.get(channel_id) if channel_id else None
+    return await bot.core.conversations.get(channel_id) if channel_id else None
 
 
 async def chosen_here(bot: ChatBot, interaction: discord.Interaction) -> tuple[Chosen, Chosen]:
     """The persona and the model in effect where the command was used."""
     conversation = await conversation_here(bot, interaction)
     if conversation is not None:
-        return await bot.choices.for_conversation(conversation)
+        return await bot.core.choices.for_conversation(conversation)
     channel_id, guild_id = here(bot, interaction)
-    return await bot.choices.for_place(channel_id=channel_id, guild_id=guild_id)
+    return await bot.core.choices.for_place(channel_id=channel_id, guild_id=guild_id)
 
 
 def place_here(bot: ChatBot, interaction: discord.Interaction) -> policy.Place:
@@ -124,7 +124,7 @@ async def target(
     if decided.scope is Scope.CONVERSATION and conversation is None:
         start = where_to_start(place, interaction.user.id)  # a DM's, or a place's for /chat
         assert start is not None
-        await bot.conversations.start(start)
+        await bot.core.conversations.start(start)
     return decided.scope
 
 

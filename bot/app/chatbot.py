@@ -22,31 +22,18 @@ from discord.ext import commands
 
 from bot.app.places import place_of, role_ids_of
 from bot.app.rest_gate import trace_config
-from bot.app.wiring import build_core
+from bot.app.wiring import Core, Services, build_core
 from bot.core import i18n, texts
 from bot.core.bounded import TtlCache
-from bot.core.choices import Choices
-from bot.core.conversations import Conversations
 from bot.core.liveness import Workers, name_for
-from bot.core.metrics import NO_METRICS, Metrics
-from bot.core.models import Models
-from bot.core.pacing import Pacer
 from bot.core.policy import Access, Membership, Place
-from bot.core.privacy import Privacy
-from bot.core.ratelimit import Limiter, LocalLimiter, TokenBucket
+from bot.core.ratelimit import TokenBucket
 from bot.core.refusal import Refusal
-from bot.core.replies import Replies
-from bot.core.rest_budget import Gate, LocalBudget
 from bot.core.settings import Settings
 from bot.core.shards import syncs_commands
-from bot.core.store import Store, Turn
-from bot.core.summaries import Summarizer
-from bot.core.tokens import TokenCounter
-from bot.services.identify_gate import IdentifyGate
-from bot.services.llm import LLMClient
+from bot.core.store import Turn
 from bot.services.metrics import discord_http_trace, watch_loop_lag
 from bot.services.metrics_server import MetricsServer
-from bot.services.redis_rest_budget import RedisRestBudget
 
 log = logging.getLogger(__name__)
 
@@ -216,29 +203,15 @@ def make_intents() -> discord.Intents:
 
 
 class ChatBot(commands.Bot):
-    def __init__(
-        self,
-        *,
-        settings: Settings,
-        store: Store,
-        llm: LLMClient,
-        metrics: Metrics = NO_METRICS,
-        limiter: Limiter | None = None,
-        **options: Any,
-    ) -> None:
+    """The bot: discord.py's client over the process's :class:`~bot.app.wiring.Services`
+    (``self.services``) and, once set up, the core built on them (``self.core``)."""
+
+    def __init__(self, *, services: Services, **options: Any) -> None:
         # One budget for every REST request, charged as it leaves (resends included); with
         # metrics, the same hook counts Discord's 429s as they arrive.
-        pacer = Pacer(rate=settings.discord_rest_rate)
-        # With Redis, every process of the bot draws from one budget (Discord counts per token).
-        self.rest_budget = (
-            RedisRestBudget.from_url(settings.redis_url, pacer, prefix=settings.redis_prefix)
-            if settings.redis_url
-            else None
-        )
-        self.rest_gate = Gate(self.rest_budget or LocalBudget(pacer))
-        trace = trace_config(self.rest_gate)
-        if metrics.enabled:
-            trace.on_request_end.extend(discord_http_trace(metrics).on_request_end)
+        trace = trace_config(services.rest_gate)
+        if services.metrics.enabled:
+            trace.on_request_end.extend(discord_http_trace(services.metrics).on_request_end)
         options.setdefault("http_trace", trace)
         super().__init__(
             command_prefix=commands.when_mentioned,
@@ -248,33 +221,10 @@ class ChatBot(commands.Bot):
             tree_cls=ChatTree,
             **options,
         )
-        self.settings = settings
-        self.store = store
-        self.llm = llm
-        self.metrics = metrics
+        self.services = services
+        self.core: Core  # set in setup_hook, before any cog runs
         self.locales = i18n.KnownLocales()
         self.members = MemberLookup(self)
-        self.identify_gate = (
-            IdentifyGate.from_url(
-                settings.redis_url, prefix=settings.redis_prefix,
-                concurrency=settings.identify_concurrency,
-            )
-            if settings.redis_url and settings.shard_count
-            else None
-        )  # fmt: skip
-        self.pacer = pacer
-        self.limiter: Limiter = limiter or LocalLimiter(
-            guild_rpm=settings.guild_rpm, guild_tpm=settings.guild_tpm, user_rpm=settings.user_rpm,
-            dm_rpm=settings.dm_rpm, dm_tpm=settings.dm_tpm,
-        )  # fmt: skip
-        # Set in setup_hook, before any cog runs.
-        self.counter: TokenCounter
-        self.models: Models
-        self.choices: Choices
-        self.conversations: Conversations
-        self.summarizer: Summarizer | None = None
-        self.replies: Replies
-        self.privacy: Privacy
         self.interrupted_replies: list[Turn] = []
         self._store_open = False
         self._sweeping: asyncio.Task[None] | None = None
@@ -283,6 +233,10 @@ class ChatBot(commands.Bot):
         self._metrics_server: MetricsServer | None = None
         self._loop_lag: asyncio.Task[None] | None = None
         self._frozen = False  # gc.freeze() once, at the first ready
+
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
 
     async def refusal_for(self, user: discord.abc.User, place: Place) -> Refusal | None:
         """The operator's access lists for ``user`` here. In the bot's servers, their roles
@@ -306,10 +260,11 @@ class ChatBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         await self._serve_metrics()  # alive (/healthz) while starting, ready once connected
+        store = self.services.store
         self._store_open = True  # closed by close(), even if opening is interrupted
-        await self.store.open()
+        await store.open()
         # Replies a crash left half-shown; the chat cog mends their messages once connected.
-        self.workers = Workers(self.store, name=name_for(self.settings.shard_ids))
+        self.workers = Workers(store, name=name_for(self.settings.shard_ids))
         self.interrupted_replies = await self.workers.adopt_orphans(starting=True)
         await self.workers.beat()
         if self.interrupted_replies:
@@ -317,15 +272,9 @@ class ChatBot(commands.Bot):
                 "Marked %d replies cut off by the last shutdown as interrupted",
                 len(self.interrupted_replies),
             )
-        core = await build_core(
-            self.settings, self.store, self.llm, self.limiter, self.pacer, self.metrics,
-            post_slot=self.rest_gate.paid,
-        )  # fmt: skip
-        self.counter, self.models, self.choices = core.counter, core.models, core.choices
-        self.conversations, self.summarizer = core.conversations, core.summarizer
-        self.replies, self.privacy = core.replies, core.privacy
-        self._sweeping = asyncio.create_task(self.privacy.run(), name="retention")
-        self.conversations.worker = self.workers.name
+        self.core = await build_core(self.services, post_slot=self.services.rest_gate.paid)
+        self._sweeping = asyncio.create_task(self.core.privacy.run(), name="retention")
+        self.core.conversations.worker = self.workers.name
         self._beating = asyncio.create_task(self.workers.run(), name="heartbeat")
         await self.tree.set_translator(CatalogTranslator())
         for extension in EXTENSIONS:
@@ -339,29 +288,31 @@ class ChatBot(commands.Bot):
         """With METRICS_PORT: serve /metrics, /healthz and /readyz, and watch the loop's lag."""
         if self.settings.metrics_port is None:
             return
-        self.metrics.watch(queued=self._queued_replies, gateway_up=self.gateway_up)
+        metrics = self.services.metrics
+        metrics.watch(queued=self._queued_replies, gateway_up=self.gateway_up)
         self._metrics_server = MetricsServer(
-            self.metrics, port=self.settings.metrics_port, host=self.settings.metrics_host,
+            metrics, port=self.settings.metrics_port, host=self.settings.metrics_host,
             gateway_up=self.gateway_up,
-            store_answers=lambda: self.store.get_meta(COMMANDS_DIGEST_KEY),
+            store_answers=lambda: self.services.store.get_meta(COMMANDS_DIGEST_KEY),
         )  # fmt: skip
         await self._metrics_server.start()
-        self._loop_lag = asyncio.create_task(watch_loop_lag(self.metrics), name="loop-lag")
+        self._loop_lag = asyncio.create_task(watch_loop_lag(metrics), name="loop-lag")
 
     def gateway_up(self) -> bool:
         """Connected to Discord's gateway with a ready session (False while reconnecting)."""
         return self.is_ready() and not self.is_closed() and self.ws is not None and self.ws.open
 
     def _queued_replies(self) -> int:
-        replies: Replies | None = getattr(self, "replies", None)  # set in setup_hook
-        return replies.waiting_replies() if replies is not None else 0
+        core: Core | None = getattr(self, "core", None)  # set in setup_hook
+        return core.replies.waiting_replies() if core is not None else 0
 
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
         """With Redis, IDENTIFYs are spaced across every process of the bot; else as usual."""
-        if self.identify_gate is None or shard_id is None:
+        gate = self.services.identify_gate
+        if gate is None or shard_id is None:
             await super().before_identify_hook(shard_id, initial=initial)
             return
-        await self.identify_gate.wait(shard_id)
+        await gate.wait(shard_id)
 
     async def sync_commands(self) -> None:
         """Sync slash commands only when their definitions changed: Discord limits syncs.
@@ -381,7 +332,7 @@ class ChatBot(commands.Bot):
         digest = hashlib.sha256(
             json.dumps({"target": target, "commands": definitions}, sort_keys=True).encode()
         ).hexdigest()
-        if await self.store.get_meta(COMMANDS_DIGEST_KEY) == digest:
+        if await self.services.store.get_meta(COMMANDS_DIGEST_KEY) == digest:
             log.info("Slash commands unchanged; not syncing")
             return
         try:
@@ -391,7 +342,7 @@ class ChatBot(commands.Bot):
         except discord.HTTPException:
             log.exception("Could not sync slash commands; they may be out of date")
             return
-        await self.store.set_meta(COMMANDS_DIGEST_KEY, digest)
+        await self.services.store.set_meta(COMMANDS_DIGEST_KEY, digest)
         log.info("Synced %d slash commands (%s)", len(synced), target)
 
     async def on_message(self, message: discord.Message, /) -> None:
@@ -411,11 +362,12 @@ class ChatBot(commands.Bot):
 
     async def close(self) -> None:
         """Stop taking work and let running replies show their end while Discord is still
-        reachable; then disconnect, and close the model client, then the store."""
+        reachable; then disconnect, and close the services: the model client and Redis, then
+        the store."""
+        core: Core | None = getattr(self, "core", None)  # set in setup_hook
         try:
-            replies: Replies | None = getattr(self, "replies", None)  # set in setup_hook
-            if replies is not None:
-                await replies.drain(SHUTDOWN_GRACE)
+            if core is not None:
+                await core.replies.drain(SHUTDOWN_GRACE)
             await super().close()
         finally:
             if self._loop_lag is not None:
@@ -429,17 +381,12 @@ class ChatBot(commands.Bot):
             if self.workers is not None and self._store_open:
                 with contextlib.suppress(Exception):  # its replies ended with the drain
                     await self.workers.retire()
-            if self.summarizer is not None:
-                await self.summarizer.close()
-            await self.llm.close()
-            await self.limiter.close()
-            if self.identify_gate is not None:
-                await self.identify_gate.close()
-            if self.rest_budget is not None:
-                await self.rest_budget.close()
+            if core is not None:
+                await core.summarizer.close()
+            await self.services.close()
             if self._store_open:
                 self._store_open = False
-                await self.store.close()
+                await self.services.store.close()
 
 
 class ShardedChatBot(ChatBot, commands.AutoShardedBot):

@@ -16,13 +16,10 @@ import aiohttp
 import discord
 
 from bot.app.chatbot import ChatBot, ShardedChatBot
+from bot.app.wiring import build_services
 from bot.core.settings import Settings
 from bot.core.store import StoreError
-from bot.services.llm import LLMClient
-from bot.services.metrics import metrics_for
 from bot.services.metrics_server import MetricsServerError
-from bot.services.ratelimit import limiter_for
-from bot.services.store import store_from_url
 
 log = logging.getLogger("bot")
 
@@ -31,26 +28,13 @@ FIRST_RETRY, LAST_RETRY = 2.0, 60.0
 
 
 def build_bot(settings: Settings, **options: Any) -> ChatBot:
-    """The bot with its resources; nothing is opened or connected yet. ``options`` go to
+    """The bot with its services; nothing is opened or connected yet. ``options`` go to
     ``discord.Client`` (tests shorten ``guild_ready_timeout``)."""
-    llm = LLMClient.create(
-        api_key=settings.openai_api_key,
-        base_url=settings.openai_base_url,
-        model=settings.openai_model,
-        is_openai=settings.is_openai,
-        token_parameter=settings.token_parameter,
-        reasoning_effort=settings.reasoning_effort,
-    )
-    store = store_from_url(settings.database_url, pool_size=settings.database_pool_size)
-    metrics = metrics_for(settings.metrics_port)
     kind: type[ChatBot] = ChatBot
     if settings.shard_count is not None:  # some of the bot's shards run in this process
         kind = ShardedChatBot
         options.update(shard_count=settings.shard_count, shard_ids=list(settings.shard_ids or ()))
-    return kind(
-        settings=settings, store=store, llm=llm, metrics=metrics, limiter=limiter_for(settings),
-        **options,
-    )  # fmt: skip
+    return kind(services=build_services(settings), **options)
 
 
 async def run(settings: Settings, **options: Any) -> int:

@@ -1,5 +1,9 @@
-"""The core services of one process, built from the settings: tokenizer, models, choices,
-conversations, summaries and replies. Kept apart from the discord.py bot that hosts them."""
+"""Everything one process runs on, built from the settings in this one module: the resources
+(:class:`Services`: the store, the model client, ONE Redis client shared by all that use
+Redis, the limiter, the REST budget and gate, the IDENTIFY gate, metrics), then, once the store
+is open, the core over them (:class:`Core`: tokenizer, models, choices, conversations,
+summaries, replies, privacy). The discord.py bot that hosts them holds these two objects and
+copies nothing out of them."""
 
 from __future__ import annotations
 
@@ -11,27 +15,99 @@ import logging
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.core.catalog import FALLBACK_WINDOW, family
 from bot.core.choices import Choices
 from bot.core.conversations import Conversations
-from bot.core.metrics import NO_METRICS, Metrics
+from bot.core.metrics import Metrics
 from bot.core.models import Models, Price
 from bot.core.pacing import Pacer
 from bot.core.privacy import Privacy
 from bot.core.ratelimit import Limiter, Spending, scope_of
 from bot.core.ratelimit.spending import Kind
 from bot.core.replies import Deps, Replies
+from bot.core.rest_budget import Gate, LocalBudget
 from bot.core.settings import Settings
 from bot.core.store import Store
 from bot.core.summaries import Summarizer
 from bot.core.tokens import TokenCounter
+from bot.services.identify_gate import IdentifyGate
 from bot.services.llm import LLMClient
-from bot.services.ratelimit import spending_for
+from bot.services.metrics import metrics_for
+from bot.services.ratelimit import limiter_for, spending_for
+from bot.services.redis_client import redis_client
+from bot.services.redis_rest_budget import RedisRestBudget
+from bot.services.store import store_from_url
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 log = logging.getLogger(__name__)
 
 EPOCH = dt.date(1970, 1, 1)  # UTC day numbers (bot.core.ratelimit.spending.day_of) count from it
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """The resources of one process. Nothing is opened or connected when it is built; the bot
+    opens the store in its ``setup_hook`` and :meth:`close` releases the rest, once each."""
+
+    settings: Settings
+    store: Store
+    llm: LLMClient
+    metrics: Metrics
+    redis: Redis | None  # the one client of everything that uses Redis (REDIS_URL set)
+    limiter: Limiter
+    pacer: Pacer  # this process's share of Discord's REST budget
+    rest_budget: RedisRestBudget | None  # that budget shared through Redis
+    rest_gate: Gate  # where every Discord REST request waits for its slot
+    identify_gate: IdentifyGate | None  # IDENTIFYs spaced across processes (shards, Redis)
+
+    async def close(self) -> None:
+        """The model client, then the Redis client that the limiter, the spending budgets,
+        the REST budget and the IDENTIFY gate share. (The store is the bot's to close: it
+        knows whether it was opened.)"""
+        await self.llm.close()
+        if self.redis is not None:
+            await self.redis.aclose()
+        else:
+            await self.limiter.close()
+
+
+def build_services(settings: Settings) -> Services:
+    """The one place that makes a process's resources from its settings."""
+    llm = LLMClient.create(
+        api_key=settings.openai_api_key,
+        base_url=settings.openai_base_url,
+        model=settings.openai_model,
+        is_openai=settings.is_openai,
+        token_parameter=settings.token_parameter,
+        reasoning_effort=settings.reasoning_effort,
+    )
+    redis = redis_client(settings.redis_url) if settings.redis_url else None
+    pacer = Pacer(rate=settings.discord_rest_rate)
+    # With Redis, every process of the bot draws from one REST budget (Discord counts per token).
+    rest_budget = (
+        RedisRestBudget(redis, pacer, prefix=settings.redis_prefix) if redis is not None else None
+    )
+    identify_gate = (
+        IdentifyGate(redis, prefix=settings.redis_prefix, concurrency=settings.identify_concurrency)
+        if redis is not None and settings.shard_count
+        else None
+    )
+    return Services(
+        settings=settings,
+        store=store_from_url(settings.database_url, pool_size=settings.database_pool_size),
+        llm=llm,
+        metrics=metrics_for(settings.metrics_port),
+        redis=redis,
+        limiter=limiter_for(settings, redis),
+        pacer=pacer,
+        rest_budget=rest_budget,
+        rest_gate=Gate(rest_budget or LocalBudget(pacer)),
+        identify_gate=identify_gate,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,15 +123,17 @@ class Core:
 
 
 async def build_core(
-    settings: Settings,
-    store: Store,
-    llm: LLMClient,
-    limiter: Limiter,
-    pacer: Pacer,
-    metrics: Metrics = NO_METRICS,
+    services: Services,
     post_slot: Callable[[], AbstractAsyncContextManager[None]] = contextlib.nullcontext,
 ) -> Core:
-    """Everything the chat cog and the commands call, over an open store."""
+    """Everything the chat cog and the commands call, over the services' open store."""
+    settings, store, llm, limiter = (
+        services.settings,
+        services.store,
+        services.llm,
+        services.limiter,
+    )
+    pacer, metrics = services.pacer, services.metrics
     default = settings.openai_model
     # Loading a vocabulary takes about a second: keep it off the event loop.
     counter = await asyncio.to_thread(TokenCounter.for_model, default)

@@ -12,6 +12,7 @@ spacing stays in each process: a thread belongs to the one process whose shard o
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -89,10 +90,12 @@ class RedisRestBudget:
             return take(pacer, priority=priority, count=count)
         args = [pacer.rate, pacer.reserve, int(pacer.window * 1000), int(priority)]
         try:
-            members, hint, taken = await self._slot(
-                keys=self.keys, args=[*args, int(pacer.lease * 1000), count]
-            )
-        except Exception as exc:
+            # The client is the process's (bot.services.redis_client): cap the wait here.
+            async with asyncio.timeout(TIMEOUT):
+                members, hint, taken = await self._slot(
+                    keys=self.keys, args=[*args, int(pacer.lease * 1000), count]
+                )
+        except Exception as exc:  # a lease taken as the wait ran out expires in time
             self._failed(exc)
             return take(pacer, priority=priority, count=count)
         if self._down_until:
@@ -120,4 +123,6 @@ class RedisRestBudget:
         self._down_until = time.monotonic() + RETRY_AFTER
 
     async def close(self) -> None:
+        """Close its client: for one of its own (:meth:`from_url`); the process's shared client
+        is closed once, by :class:`bot.app.wiring.Services`."""
         await self.client.aclose()

@@ -73,10 +73,10 @@ class ChatEvents(commands.Cog):
         # a conversation only as a place /chat reached before the bot joined: never listened);
         # an uncached thread arrives as a partial channel.
         channel_kind = isinstance(channel, discord.abc.GuildChannel)
-        known = False if channel_kind else self.bot.conversations.known(channel.id)
+        known = False if channel_kind else self.bot.core.conversations.known(channel.id)
         if known is None:
             # Only past the in-memory index's capacity; a thread or DM may be a conversation.
-            known = await self.bot.conversations.is_conversation(channel.id)
+            known = await self.bot.core.conversations.is_conversation(channel.id)
         mentioned = self._mentions_me(message)
         if not (known or mentioned or in_dm):
             return  # not for us
@@ -97,7 +97,7 @@ class ChatEvents(commands.Cog):
         )
         if limited is not None:
             # One throttle with the replies' own rate-limit notices: one a minute a person.
-            if self.bot.replies.deps.limit_notices.should_tell(message.author.id):
+            if self.bot.core.replies.deps.limit_notices.should_tell(message.author.id):
                 words = self.texts_for(message)
                 await notice(message, words.rate_limited(limited.limit, limited.wait))
             return
@@ -113,14 +113,14 @@ class ChatEvents(commands.Cog):
         reply would not wait out (a shorter one it waits, typing). Checked before a thread is
         opened; charges only this process's count of openings (:attr:`door`)."""
         scope = scope_of(guild_id, user_id)
-        short = self.bot.replies.deps.short_wait
-        decision = await self.bot.limiter.peek(scope, user_id)
+        short = self.bot.core.replies.deps.short_wait
+        decision = await self.bot.services.limiter.peek(scope, user_id)
         if decision.wait <= short:
             decision = self.door.decide(scope, user_id, 0)
             if decision.granted:
                 return None
         log.info("Refused to open a conversation for %s: %s limit", user_id, decision.limit)
-        self.bot.metrics.refused(decision.limit)
+        self.bot.services.metrics.refused(decision.limit)
         return decision
 
     async def take_turn(
@@ -158,7 +158,7 @@ class ChatEvents(commands.Cog):
         """``_open_conversation``, tried again while the database is unreachable (typing
         meanwhile, once it takes a while); after the last try the person is told."""
         try:
-            return await self.bot.replies.retrying(
+            return await self.bot.core.replies.retrying(
                 lambda _: self._open_conversation(
                     message, text, author=author, manage_threads=manage_threads
                 ),
@@ -182,7 +182,7 @@ class ChatEvents(commands.Cog):
         conversation_id = channel_id or message.channel.id
         shown_in = conversation_id if isinstance(channel, asyncio.Task) else channel.id
         words = self.texts_for(message, author)
-        result = await self.bot.replies.submit(
+        result = await self.bot.core.replies.submit(
             conversation_id, message_id=message.id, author_id=author.id,
             author_name=author.display_name, read_text=read,
             surface=DiscordSurface(
@@ -206,9 +206,9 @@ class ChatEvents(commands.Cog):
         # In a conversation, or a thread's first message (the thread shares its id). Only the
         # text of a stored turn changes: nothing is downloaded, nothing else is written.
         for conversation_id in (message.channel.id, message.id):
-            if not await self.bot.conversations.is_conversation(conversation_id):
+            if not await self.bot.core.conversations.is_conversation(conversation_id):
                 continue
-            if await self.bot.replies.edit(
+            if await self.bot.core.replies.edit(
                 conversation_id, message.id, message.author.display_name,
                 lambda stored: self.reader.edited(message, stored),
             ):  # fmt: skip
@@ -216,34 +216,34 @@ class ChatEvents(commands.Cog):
 
     @commands.Cog.listener()
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
-        await self.bot.replies.forget(payload.message_id, payload.channel_id)
+        await self.bot.core.replies.forget(payload.message_id, payload.channel_id)
 
     @commands.Cog.listener()
     async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
         for message_id in payload.message_ids:
-            await self.bot.replies.forget(message_id, payload.channel_id)
+            await self.bot.core.replies.forget(message_id, payload.channel_id)
 
     @commands.Cog.listener()
     async def on_raw_thread_delete(self, payload: discord.RawThreadDeleteEvent) -> None:
         # Its conversation, and messages answered on their own in it (someone else's thread).
         # discord.py also sends this for each cached thread of a deleted channel.
-        await self.bot.privacy.place_deleted(payload.thread_id)
+        await self.bot.core.privacy.place_deleted(payload.thread_id)
 
     @commands.Cog.listener()
     async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
         # (discord.py has no raw form: this needs the channel cached, as with the guilds
         # intent it is.) The conversations of threads opened from it, and a place keyed by it.
-        await self.bot.privacy.place_deleted(channel.id)
+        await self.bot.core.privacy.place_deleted(channel.id)
 
     @commands.Cog.listener()
     async def on_guild_remove(self, guild: discord.Guild) -> None:
-        await self.bot.privacy.guild_left(guild.id)
+        await self.bot.core.privacy.guild_left(guild.id)
 
     @commands.Cog.listener()
     async def on_guild_join(self, guild: discord.Guild) -> None:
         if await self._leave_if_not_allowed(guild):
             return
-        await self.bot.privacy.guild_joined(guild.id)
+        await self.bot.core.privacy.guild_joined(guild.id)
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:
@@ -331,7 +331,7 @@ class ChatEvents(commands.Cog):
             if lacking:  # say so before opening a thread we could not answer in
                 await notice(message, self.texts_for(message).cannot_open_thread(lacking))
                 return None
-        await self.bot.conversations.start(start)
+        await self.bot.core.conversations.start(start)
         if not start.new_thread:  # a DM, a thread, or a message answered on its own in one
             return start.conversation_id, channel
         # The model is asked while Discord opens the thread.

@@ -184,12 +184,12 @@ async def chat_by_interaction(bot: ChatBot, interaction: discord.Interaction, pr
     here = place_of(interaction.channel, interaction.channel_id, interaction.guild_id, absent=True)
     start = where_to_start(here, user.id, message_id=message_id)
     assert start is not None  # a place the bot is absent from always has its own
-    conversation_id = (await bot.conversations.start(start)).id
+    conversation_id = (await bot.core.conversations.start(start)).id
 
     async def read() -> Said:
         return Said(prompt)
 
-    result = await bot.replies.submit(
+    result = await bot.core.replies.submit(
         conversation_id, message_id=message_id, author_id=user.id,
         author_name=user.display_name, read_text=read, texts=words,
         surface=InteractionSurface(bot, interaction, conversation_id=conversation_id, words=words),

@@ -39,7 +39,7 @@ class ReasoningButton(
     async def callback(self, interaction: discord.Interaction) -> None:
         bot: ChatBot = interaction.client  # type: ignore[assignment]
         said = texts.for_locale(str(interaction.locale))
-        reasoning = await bot.conversations.reasoning(self.seq)
+        reasoning = await bot.core.conversations.reasoning(self.seq)
         if not reasoning:
             await interaction.response.send_message(said.no_reasoning, ephemeral=True)
         elif len(reasoning) <= INLINE_LIMIT:

@@ -58,13 +58,13 @@ async def _mend(bot: ChatBot, turn: Turn) -> None:
         recent = [m async for m in channel.history(limit=MAX_PARTS)]
         parts = [m for m in reversed(recent) if m.author.id == bot.user.id and _is_unfinished(m)]
     if not parts:
-        await bot.conversations.drop_reply(turn)  # nothing was shown: nothing to keep
+        await bot.core.conversations.drop_reply(turn)  # nothing was shown: nothing to keep
         return
     thread = bot.get_channel(turn.conversation_id)
     guild = getattr(thread, "guild", None)
     said = texts.for_locale(str(guild.preferred_locale) if guild else None)
     plan = mend([message.content for message in parts], said.interrupted_by_restart)
-    await bot.conversations.mend_reply(turn, plan.stored)
+    await bot.core.conversations.mend_reply(turn, plan.stored)
     for message, content in zip(parts, plan.contents, strict=True):
         if content != message.content or message.components:
             await message.edit(content=content, view=None, allowed_mentions=NO_MENTIONS)

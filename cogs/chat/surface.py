@@ -54,7 +54,7 @@ class StopButton(
     async def callback(self, interaction: discord.Interaction) -> None:
         bot: ChatBot = interaction.client  # type: ignore[assignment]
         assert interaction.message is not None
-        result = bot.replies.stop(
+        result = bot.core.replies.stop(
             self.conversation_id, interaction.message.id, interaction.user.id,
             manage_messages=interaction.permissions.manage_messages,
         )  # fmt: skip

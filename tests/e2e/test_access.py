@@ -80,8 +80,8 @@ async def test_leave_and_chat_without_send_messages(fake_discord, fake_openai, w
     token = await fake_discord.invoke(thread_id, world.bob, "leave")
     assert "**Manage Threads**" in await private_answer(fake_discord, token)
     await fake_discord.invoke(thread_id, world.alice, "leave")
-    await fake_discord.wait_for(lambda: bot.conversations.known(thread_id) is False)
-    assert await bot.store.get_conversation(thread_id) is None
+    await fake_discord.wait_for(lambda: bot.core.conversations.known(thread_id) is False)
+    assert await bot.services.store.get_conversation(thread_id) is None
 
     muted = fake_discord.add_member(world.guild, "muted", permissions=MANAGE_THREADS)
     muted.denied = SEND_MESSAGES

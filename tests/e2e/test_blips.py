@@ -28,7 +28,7 @@ async def test_a_mention_delivered_twice_to_one_process_is_answered_once(
     assert texts_in(fake_discord, thread_id) == ["Answered once."]
     assert texts_in(fake_discord, world.channel) == []  # no notice next to the mention
     assert len(fake_openai.requests) == 1
-    turns = await bot.store.newest_turns(thread_id, limit=10)
+    turns = await bot.services.store.newest_turns(thread_id, limit=10)
     assert [(t.role, t.content) for t in reversed(turns)] == [
         ("user", "hello"), ("assistant", "Answered once."),
     ]  # fmt: skip
@@ -52,7 +52,7 @@ async def test_a_mention_delivered_to_two_processes_is_answered_once(
     assert len(fake_openai.requests) == 1
     assert [c for c in fake_discord.channels if c == thread_id] == [thread_id]
     assert threads_opened(fake_discord) == 2  # one of them was refused with 160004
-    turns = await first.store.newest_turns(thread_id, limit=10)
+    turns = await first.services.store.newest_turns(thread_id, limit=10)
     assert [(t.role, t.content) for t in reversed(turns)] == [
         ("user", "hello"), ("assistant", "Only one of us answers."),
     ]  # fmt: skip
@@ -66,8 +66,8 @@ async def test_a_mention_while_the_database_is_locked_is_answered_once_it_is_fre
 
     caplog.set_level(logging.WARNING)
     bot = await start_bot()
-    await bot.store.db.execute("PRAGMA busy_timeout = 50")  # the test's stand-in for 10 s
-    bot.replies.retry_delays = (0.1,) * 20
+    await bot.services.store.db.execute("PRAGMA busy_timeout = 50")  # the test's stand-in for 10 s
+    bot.core.replies.retry_delays = (0.1,) * 20
     fake_openai.respond(Script(text="Saved and answered."))
     locker = sqlite3.connect(tmp_path / "bot.sqlite3", isolation_level=None)
     try:
@@ -86,7 +86,7 @@ async def test_a_mention_while_the_database_is_locked_is_answered_once_it_is_fre
     assert texts_in(fake_discord, thread_id) == ["Saved and answered."]
     assert texts_in(fake_discord, world.channel) == []  # no "send it again" notice
     assert len(fake_openai.requests) == 1
-    turns = await bot.store.newest_turns(thread_id, limit=10)
+    turns = await bot.services.store.newest_turns(thread_id, limit=10)
     assert [(t.role, t.content) for t in reversed(turns)] == [
         ("user", "hello?"), ("assistant", "Saved and answered."),
     ]  # fmt: skip

@@ -128,7 +128,7 @@ async def test_long_thread_stays_within_a_small_window(fake_discord, fake_openai
     bot = await start_bot(CONTEXT_TOKENS="1200", MAX_COMPLETION_TOKENS="200")
     thread_id = await ask(fake_discord, world, "start")
     await reply_done(fake_discord, thread_id, fake_openai.default.text)
-    conversations = bot.conversations
+    conversations = bot.core.conversations
     for i in range(300):  # 300 stored turns, as if the thread had run for weeks
         await conversations.add_user_turn(
             thread_id,
@@ -248,14 +248,14 @@ async def test_messages_not_for_the_bot_cost_no_database_query(
     bot = await start_bot()
     thread_id = await ask(fake_discord, world, "a conversation exists")
     await reply_done(fake_discord, thread_id, fake_openai.default.text)
-    await fake_discord.wait_for(lambda: not bot.replies.busy(thread_id))  # usage recorded
+    await fake_discord.wait_for(lambda: not bot.core.replies.busy(thread_id))  # usage recorded
     foreign = {**fake_discord.channels[thread_id], "id": "5151515151515151", "owner_id": "1"}
     fake_discord.channels[5151515151515151] = foreign
     await fake_discord.dispatch("THREAD_CREATE", foreign)
     queries: list[str] = []
-    execute = bot.store.db.execute
+    execute = bot.services.store.db.execute
     monkeypatch.setattr(
-        bot.store.db, "execute", lambda sql, *a: queries.append(sql) or execute(sql, *a)
+        bot.services.store.db, "execute", lambda sql, *a: queries.append(sql) or execute(sql, *a)
     )
 
     await fake_discord.user_says(world.channel, world.bob, "chatting in the channel")

@@ -206,7 +206,7 @@ async def test_a_failing_command_answers_privately_and_logs(fake_discord, world,
     async def broken(**_):
         raise RuntimeError("database on fire")
 
-    bot.store.usage = broken
+    bot.services.store.usage = broken
     token = await fake_discord.invoke(world.channel, world.alice, "usage")
     assert "Something went wrong on my side" in await private_answer(fake_discord, token)
     assert "Slash command /usage failed" in caplog.text and "database on fire" in caplog.text

@@ -18,7 +18,7 @@ BUSY_RETRY = {"retry-after-ms": "50"}
 
 async def fast_bot(start_bot, **env):
     bot = await start_bot(**env)
-    bot.llm.backoff = 0.01  # keep retry backoff short in tests
+    bot.services.llm.backoff = 0.01  # keep retry backoff short in tests
     return bot
 
 
@@ -80,7 +80,7 @@ async def test_context_length_exceeded_rebuilds_smaller_and_remembers(
     _, rejected, retried = fake_openai.requests
     assert len(retried["messages"]) < len(rejected["messages"])
     assert retried["messages"][-1] == rejected["messages"][-1]
-    assert (await bot.models.get(bot.models.default)).budget.window < 6000  # remembered
+    assert (await bot.core.models.get(bot.core.models.default)).budget.window < 6000  # remembered
 
 
 async def test_invalid_api_key_tells_admins_and_logs_once(
@@ -181,7 +181,7 @@ async def test_shutdown_mid_reply_stores_it_interrupted_once(
     ]
 
     bot = await start_bot()
-    turns = await bot.store.newest_turns(thread_id, limit=10)
+    turns = await bot.services.store.newest_turns(thread_id, limit=10)
     assert [(t.role, t.status) for t in turns] == [
         ("assistant", TurnStatus.INTERRUPTED),
         ("user", TurnStatus.COMPLETE),
@@ -236,7 +236,7 @@ async def test_a_reply_left_half_shown_by_a_crash_is_mended_after_restart(
         left[-1]["content"]
         == left_behind[-1][0].removesuffix(" ▌") + "\n\n*(interrupted: the bot restarted)*"
     )
-    (stored, *_) = await bot.store.newest_turns(thread_id, limit=1)
+    (stored, *_) = await bot.services.store.newest_turns(thread_id, limit=1)
     assert (stored.content, stored.status) == (stored_text, TurnStatus.INTERRUPTED)
 
 
@@ -250,7 +250,7 @@ async def test_a_server_that_refuses_stream_options_still_answers(
     )
     thread_id = await ask(fake_discord, world, "hello")
     await reply_done(fake_discord, thread_id, "Answered without usage.")
-    assert "stream_options" not in fake_openai.requests[1] and not bot.llm.usage_in_stream
+    assert "stream_options" not in fake_openai.requests[1] and not bot.services.llm.usage_in_stream
     await ask(fake_discord, world, "again", channel=thread_id, mention=False)
     await fake_openai.wait_for_requests(3)
     assert "stream_options" not in fake_openai.requests[2]  # remembered
@@ -272,4 +272,4 @@ async def test_an_overflow_answered_with_an_empty_stream_is_understood(
     streamed, probe, retried = fake_openai.requests
     assert streamed["stream"] and not probe.get("stream") and retried["stream"]
     assert probe["max_tokens"] == 1
-    assert (await bot.models.get(bot.models.default)).budget.window < 6000  # learnt
+    assert (await bot.core.models.get(bot.core.models.default)).budget.window < 6000  # learnt

@@ -79,7 +79,7 @@ async def test_a_server_that_refuses_images_gets_the_text_and_the_user_a_note(
     await reply_done(fake_discord, thread_id, f"I read the text.\n\n{NOTE}")
     refused, answered = fake_openai.requests
     assert image_parts(refused) and not image_parts(answered)
-    assert not (await bot.models.get(bot.models.default)).vision  # remembered
+    assert not (await bot.core.models.get(bot.core.models.default)).vision  # remembered
 
 
 async def test_a_model_that_cannot_see_gets_no_image(fake_discord, fake_openai, world, start_bot):
@@ -98,7 +98,7 @@ def downloads(fake_discord) -> list[str]:
 async def stored_turn(bot, message_id: int, content: str):
     """The user turn of ``message_id`` once it reads ``content``."""
     for _ in range(500):
-        turn = await bot.store.user_turn(message_id)
+        turn = await bot.services.store.user_turn(message_id)
         if turn is not None and turn.content == content:
             return turn
         await asyncio.sleep(0.02)
@@ -124,8 +124,8 @@ async def test_a_decompression_bomb_is_refused_from_its_header_and_the_text_answ
         "[attached image: large.png (not readable)]"
     )
     assert fake_openai.requests[0]["messages"][-1]["content"] == text  # no image sent
-    turn = await bot.store.user_turn(thread_id)
-    assert turn.content == text and await bot.store.images_of([turn.seq]) == {}
+    turn = await bot.services.store.user_turn(thread_id)
+    assert turn.content == text and await bot.services.store.images_of([turn.seq]) == {}
     assert decodes == []  # refused from the header: not one pixel decoded
     assert bot.get_cog("ChatEvents").reader.decoder.refused == {Refusal.TOO_MANY_PIXELS: 2}
 
@@ -164,22 +164,24 @@ async def test_an_edit_of_a_message_that_is_no_stored_turn_downloads_and_writes_
         (await fake_discord.user_says(world.channel, world.alice, "hi", mention_bot=True))["id"]
     )
     await reply_done(fake_discord, thread_id, fake_openai.default.text)
-    await fake_discord.wait_for(lambda: not bot.replies.busy(thread_id))
+    await fake_discord.wait_for(lambda: not bot.core.replies.busy(thread_id))
     blocked = await fake_discord.user_says(
         thread_id, world.bob, "look", files=[("photo.png", png(), "image/png")]
     )  # refused: not stored
     await fake_discord.wait_for(lambda: fake_discord.bot_messages(thread_id)[1:])  # the notice
-    assert await bot.store.user_turn(int(blocked["id"])) is None
+    assert await bot.services.store.user_turn(int(blocked["id"])) is None
 
     queries: list[str] = []
     for method in ("execute", "execute_fetchall", "executemany"):
-        run = getattr(bot.store.db, method)
+        run = getattr(bot.services.store.db, method)
         monkeypatch.setattr(
-            bot.store.db, method, lambda sql, *a, run=run: queries.append(sql) or run(sql, *a)
+            bot.services.store.db,
+            method,
+            lambda sql, *a, run=run: queries.append(sql) or run(sql, *a),
         )
     edits: list[bool] = []
-    edit = bot.replies.edit
-    monkeypatch.setattr(bot.replies, "edit", lambda *a: _recorded(edits, edit(*a)))
+    edit = bot.core.replies.edit
+    monkeypatch.setattr(bot.core.replies, "edit", lambda *a: _recorded(edits, edit(*a)))
     await fake_discord.user_edits(blocked, "look again")
     await fake_discord.wait_for(lambda: edits)
     assert edits == [False] and downloads(fake_discord) == []

@@ -52,7 +52,7 @@ async def test_one_reply_is_counted_and_the_bot_is_alive_and_ready(
     fake_discord.fail("PATCH", r"/channels/\d+/messages/\d+", 429, retry_after=0.05)
     thread_id = await ask(fake_discord, world, "count me")
     await reply_done(fake_discord, thread_id, "Counted and measured.")
-    await fake_discord.wait_for(lambda: not bot.replies.busy(thread_id))  # usage recorded
+    await fake_discord.wait_for(lambda: not bot.core.replies.busy(thread_id))  # usage recorded
 
     metrics = await scrape(port)
     assert (
@@ -100,5 +100,5 @@ async def test_readiness_follows_the_gateway_connection(
 async def test_without_metrics_port_nothing_is_measured_or_served(fake_discord, world, start_bot):
     bot = await start_bot()
     assert bot.settings.metrics_port is None
-    assert bot.metrics is NO_METRICS and bot.replies.deps.metrics is NO_METRICS
+    assert bot.services.metrics is NO_METRICS and bot.core.replies.deps.metrics is NO_METRICS
     assert bot._metrics_server is None and bot._loop_lag is None

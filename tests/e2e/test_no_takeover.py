@@ -38,11 +38,11 @@ async def test_a_place_chat_reached_stays_unheard_after_the_bot_joins(
     assert len(fake_discord.bot_messages(channel)) == before  # nothing answered there
     assert [int(t["id"]) for t in fake_discord.threads()] == [synced]
     assert len(fake_openai.requests) == 2
-    stored = await bot.store.newest_turns(channel, limit=10)
+    stored = await bot.services.store.newest_turns(channel, limit=10)
     assert [t.content for t in reversed(stored)] == ["hi from a server", "Hello from outside."]
-    conversation = await bot.conversations.get(channel)
+    conversation = await bot.core.conversations.get(channel)
     assert conversation is not None and conversation.via_interaction
-    assert bot.conversations.known(channel) is False
+    assert bot.core.conversations.known(channel) is False
 
     # /chat there now is an ordinary /chat in a channel: a thread of its own.
     token = await fake_discord.invoke(channel, carol, "chat", prompt="a thread now")
@@ -69,8 +69,8 @@ async def test_chat_in_someone_elses_thread_answers_on_its_own_and_adopts_nothin
     echo, answer = fake_discord.bot_messages(thread_id)
     assert echo["content"] == "**bob:** one-off?"
     assert int(answer["message_reference"]["message_id"]) == int(echo["id"])
-    assert bot.conversations.known(thread_id) is False  # not adopted
-    assert await bot.store.get_conversation(thread_id) is None
+    assert bot.core.conversations.known(thread_id) is False  # not adopted
+    assert await bot.services.store.get_conversation(thread_id) is None
 
     await fake_discord.user_says(thread_id, world.bob, "no mention: not taken over")
     reset = await fake_discord.invoke(thread_id, world.bob, "reset")
@@ -82,8 +82,8 @@ async def test_chat_in_someone_elses_thread_answers_on_its_own_and_adopts_nothin
     # The thread's owner may: her /chat makes it a conversation.
     await fake_discord.invoke(thread_id, world.alice, "chat", prompt="mine now")
     await reply_done(fake_discord, thread_id, fake_openai.default.text, count=4)
-    assert bot.conversations.known(thread_id) is True
-    assert (await bot.store.get_conversation(thread_id)).owner_id == world.alice.id
+    assert bot.core.conversations.known(thread_id) is True
+    assert (await bot.services.store.get_conversation(thread_id)).owner_id == world.alice.id
 
 
 async def test_chat_in_a_server_the_bot_cant_see_yet_says_try_again(
@@ -95,7 +95,7 @@ async def test_chat_in_a_server_the_bot_cant_see_yet_says_try_again(
     token = await fake_discord.invoke(world.channel, world.alice, "chat", prompt="hello?")
     assert await private_answer(fake_discord, token) == EN.guild_unknown
     assert fake_discord.threads() == [] and fake_discord.bot_messages(world.channel) == []
-    assert await bot.store.get_conversation(world.channel) is None
+    assert await bot.services.store.get_conversation(world.channel) is None
     assert fake_openai.requests == []
 
 
@@ -125,7 +125,7 @@ async def test_thirty_mentions_open_what_the_limits_admit(
     assert len(fake_openai.requests) == 5  # every thread opened is answered
     (notice,) = fake_discord.bot_messages(world.channel)  # told once, not 25 times
     assert "faster than I'm allowed to answer" in notice["content"]
-    stored = await bot.store.conversation_ids(100)
+    stored = await bot.services.store.conversation_ids(100)
     assert sorted(stored) == sorted(int(t["id"]) for t in threads)  # nothing else started
 
 
@@ -140,14 +140,14 @@ async def test_the_persona_form_is_its_openers_and_expires(
     assert form["type"] == 9
     stolen = await fake_discord.submit_modal(token, world.bob, {"persona_text": "bob's own"})
     assert await private_answer(fake_discord, stolen) == EN.not_your_form
-    assert (await bot.store.get_conversation(thread_id)).persona is None
+    assert (await bot.services.store.get_conversation(thread_id)).persona is None
 
     (modal,) = [m for m in bot._connection._view_store._modals.values()]
     assert modal.timeout == 600  # a dismissed form is forgotten, not kept for ever
     await modal.on_timeout()
     late = await fake_discord.submit_modal(token, world.alice, {"persona_text": "too late"})
     assert await private_answer(fake_discord, late) == EN.not_your_form
-    assert (await bot.store.get_conversation(thread_id)).persona is None
+    assert (await bot.services.store.get_conversation(thread_id)).persona is None
 
 
 async def test_dms_and_group_dms_honour_blocked_roles_held_in_a_shared_server(
@@ -197,7 +197,7 @@ async def test_a_persona_set_where_the_bot_was_absent_listens_to_nothing_after_i
     carol = fake_discord.add_member(elsewhere, "carol")
     token = await fake_discord.invoke(channel, carol, "persona", "set", text="a pirate")
     assert await private_answer(fake_discord, token) == EN.persona_set("conversation")
-    assert (await bot.conversations.get(channel)).via_interaction
+    assert (await bot.core.conversations.get(channel)).via_interaction
     await fake_discord.bot_joins(elsewhere)
     await fake_discord.wait_for(lambda: bot.get_guild(elsewhere.id) is not None)
     await fake_discord.user_says(channel, carol, "arr?")

@@ -12,7 +12,7 @@ SEND_MESSAGES_IN_THREADS = 1 << 38
 
 
 def queued(bot, conversation_id: int) -> int:
-    return bot.replies.queued(conversation_id)
+    return bot.core.replies.queued(conversation_id)
 
 
 def said(request) -> list[tuple[str, str]]:
@@ -67,7 +67,7 @@ async def test_a_queued_question_deleted_is_not_answered(
     await fake_discord.wait_for(lambda: queued(bot, thread_id) == 0)
     held.set()
     await reply_done(fake_discord, thread_id, "First answer.")
-    await fake_discord.wait_for(lambda: not bot.replies.busy(thread_id))
+    await fake_discord.wait_for(lambda: not bot.core.replies.busy(thread_id))
     assert len(fake_openai.requests) == 1 and len(texts_in(fake_discord, thread_id)) == 1
 
 
@@ -147,7 +147,7 @@ async def test_a_server_that_wants_alternating_roles_gets_them_after_one_refusal
     assert said(retried)[-1] == ("user", "bob: bob's question\n\nalice: alice's question")
     roles = [m["role"] for m in retried["messages"]]
     assert roles == ["system", "user", "assistant", "user"]
-    assert bot.conversations.alternate_roles is True  # remembered
+    assert bot.core.conversations.alternate_roles is True  # remembered
 
 
 async def test_the_model_is_asked_while_discord_opens_the_thread(

@@ -59,13 +59,13 @@ async def test_a_deleted_thread_and_a_server_that_removes_the_bot_leave_nothing(
     await fake_discord.dispatch(
         "THREAD_DELETE", {k: thread[k] for k in ("id", "guild_id", "parent_id", "type")}
     )
-    await fake_discord.wait_for(lambda: bot.conversations.known(first) is False)
-    assert await bot.store.get_conversation(first) is None
-    assert await bot.store.get_conversation(second) is not None
+    await fake_discord.wait_for(lambda: bot.core.conversations.known(first) is False)
+    assert await bot.services.store.get_conversation(first) is None
+    assert await bot.services.store.get_conversation(second) is not None
 
     await fake_discord.dispatch("GUILD_DELETE", {"id": str(world.guild.id)})  # removed
-    await fake_discord.wait_for(lambda: bot.conversations.known(second) is False)
-    assert await bot.store.get_conversation(second) is None
+    await fake_discord.wait_for(lambda: bot.core.conversations.known(second) is False)
+    assert await bot.services.store.get_conversation(second) is None
 
 
 PAD = " and this sentence pads the message to a realistic length." * 20  # ~240 tokens
@@ -91,18 +91,18 @@ async def test_forget_deletes_the_reasoning_and_the_summary_that_quote_a_person(
         await ask(fake_discord, world, f"bob {n}{PAD}", author=world.bob, channel=thread_id,
                   mention=False)  # fmt: skip
         await reply_done(fake_discord, thread_id, fake_openai.default.text, count=n + 2)
-    await bot.summarizer.wait_idle()
-    conversation = await bot.store.get_conversation(thread_id)
+    await bot.core.summarizer.wait_idle()
+    conversation = await bot.services.store.get_conversation(thread_id)
     assert "ZEBRA-4471" in (conversation.summary or "")
-    answer = next(t for t in await bot.store.turns_between(thread_id, 0, 10**18)
+    answer = next(t for t in await bot.services.store.turns_between(thread_id, 0, 10**18)
                   if t.content == "Stored.")  # fmt: skip
-    assert "ZEBRA" in (await bot.store.get_reasoning(answer.seq) or "")
+    assert "ZEBRA" in (await bot.services.store.get_reasoning(answer.seq) or "")
 
     await forget(fake_discord, thread_id, world.alice)
     assert b"ZEBRA-4471" not in database_bytes(tmp_path)  # words, reasoning and summary
-    assert await bot.store.get_reasoning(answer.seq) is None
-    assert (await bot.store.get_conversation(thread_id)).summary is None
-    stored = [t.content for t in await bot.store.turns_between(thread_id, 0, 10**18)]
+    assert await bot.services.store.get_reasoning(answer.seq) is None
+    assert (await bot.services.store.get_conversation(thread_id)).summary is None
+    stored = [t.content for t in await bot.services.store.turns_between(thread_id, 0, 10**18)]
     assert any(text.startswith("bob 2") for text in stored)  # bob's words stay
 
     fake_openai.respond(Script(text="Fresh."))
@@ -127,10 +127,10 @@ async def test_a_deleted_channel_takes_its_threads_conversations(
     await fake_discord.dispatch(
         "CHANNEL_DELETE", {k: channel[k] for k in ("id", "guild_id", "type", "name", "position")}
     )
-    await fake_discord.wait_for(lambda: bot.conversations.known(second) is False)
-    assert await bot.store.get_conversation(first) is None
-    assert await bot.store.get_conversation(second) is None
-    assert await bot.store.get_conversation(elsewhere) is not None
+    await fake_discord.wait_for(lambda: bot.core.conversations.known(second) is False)
+    assert await bot.services.store.get_conversation(first) is None
+    assert await bot.services.store.get_conversation(second) is None
+    assert await bot.services.store.get_conversation(elsewhere) is not None
     await fake_discord.wait_for(lambda: b"PELICAN-77" not in database_bytes(tmp_path))
 
 
@@ -151,12 +151,14 @@ async def test_a_deleted_thread_takes_the_messages_answered_on_their_own_in_it(
     message = await fake_discord.user_says(thread_id, world.bob, "answer me", mention_bot=True)
     await reply_done(fake_discord, thread_id, fake_openai.default.text)
     own = int(message["id"])
-    assert (await bot.store.get_conversation(own)).parent_id == thread_id  # answered on its own
+    assert (
+        await bot.services.store.get_conversation(own)
+    ).parent_id == thread_id  # answered on its own
     await fake_discord.dispatch(
         "THREAD_DELETE", {k: thread[k] for k in ("id", "guild_id", "parent_id", "type")}
     )
-    await fake_discord.wait_for(lambda: bot.conversations.known(own) is False)
-    assert await bot.store.get_conversation(own) is None
+    await fake_discord.wait_for(lambda: bot.core.conversations.known(own) is False)
+    assert await bot.services.store.get_conversation(own) is None
 
 
 async def test_reset_deletes_what_it_forgets(fake_discord, fake_openai, world, start_bot, tmp_path):
@@ -172,7 +174,7 @@ async def test_reset_deletes_what_it_forgets(fake_discord, fake_openai, world, s
             if r.get("data")
         )
     )
-    assert await bot.store.turns_between(thread_id, 0, 10**18) == []
+    assert await bot.services.store.turns_between(thread_id, 0, 10**18) == []
     assert b"OSPREY-12" not in database_bytes(tmp_path)  # the question and the reasoning
 
 
@@ -183,10 +185,10 @@ async def test_forget_finds_words_stored_before_author_ids_by_the_persons_name(
     thread_id = await ask(fake_discord, world, "bob's thread", author=world.bob)
     await reply_done(fake_discord, thread_id, fake_openai.default.text)
     for n, (name, text) in enumerate([("alice", "old IBIS-3 from alice"), ("bob", "old bob")]):
-        await bot.store.add_turn(
+        await bot.services.store.add_turn(
             thread_id, role="user", content=text, tokens=5, message_id=900 + n, author_name=name
         )  # fmt: skip (no author id)
     await forget(fake_discord, thread_id, world.alice)
-    stored = [t.content for t in await bot.store.turns_between(thread_id, 0, 10**18)]
+    stored = [t.content for t in await bot.services.store.turns_between(thread_id, 0, 10**18)]
     assert "old bob" in stored and not any("IBIS-3" in text for text in stored)
     assert b"IBIS-3" not in database_bytes(tmp_path)

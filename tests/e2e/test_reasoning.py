@@ -41,7 +41,7 @@ async def test_reasoning_reaches_neither_discord_nor_the_history(
     history = fake_openai.requests[1]["messages"]
     assert {"role": "assistant", "content": ANSWER} in history
     assert not any("SECRET" in m["content"] or "think>" in m["content"] for m in history)
-    stored = await bot.store.newest_turns(thread_id, limit=4)
+    stored = await bot.services.store.newest_turns(thread_id, limit=4)
     assert [(t.content, t.status) for t in stored if t.role == "assistant"] == [
         ("Noted.", TurnStatus.COMPLETE), (ANSWER, TurnStatus.COMPLETE),
     ]  # fmt: skip
@@ -71,7 +71,7 @@ async def test_a_stream_dropped_before_its_first_token_is_retried(
     fake_discord, fake_openai, world, start_bot
 ):
     bot = await start_bot()
-    bot.llm.backoff = 0.01
+    bot.services.llm.backoff = 0.01
     fake_openai.respond(Script(die_after=0), Script(text="Answered on the second try."))
     thread_id = await ask(fake_discord, world, "hello")
     await reply_done(fake_discord, thread_id, "Answered on the second try.")

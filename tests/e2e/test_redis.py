@@ -16,7 +16,7 @@ async def test_a_servers_requests_are_shared_with_the_other_processes(
     bot = await start_bot(
         GUILD_RPM="3", USER_RPM="0", REDIS_URL=redis_space.url, REDIS_PREFIX=redis_space.prefix
     )
-    assert isinstance(bot.limiter, RedisLimiter)
+    assert isinstance(bot.services.limiter, RedisLimiter)
 
     threads = [await ask(fake_discord, world, f"question {i}") for i in range(2)]
     for thread_id in threads:
@@ -27,5 +27,5 @@ async def test_a_servers_requests_are_shared_with_the_other_processes(
     assert len(fake_openai.requests) == 1 and len(refused) == 1
     level, _ = (await redis_space.client.get(f"{redis_space.prefix}rpm:{world.guild.id}")).split()
     assert float(level) < 0.5  # all three requests spent, two there and one here
-    assert bot.limiter.failures == 0
+    assert bot.services.limiter.failures == 0
     await other_process.close()

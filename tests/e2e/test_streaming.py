@@ -22,7 +22,7 @@ def finished(fake_discord, thread_id, parts=1):
 
 async def bot_knows(fake_discord, bot, message):
     """Wait until the bot has the reply message (and its Stop button) as its own."""
-    line = bot.replies._lines.get(int(message["channel_id"]))
+    line = bot.core.replies._lines.get(int(message["channel_id"]))
     await fake_discord.wait_for(
         lambda: line and line.running and int(message["id"]) in line.running.display.messages
     )
@@ -112,7 +112,7 @@ async def test_stop_button_keeps_partial_text_and_stores_it_interrupted(
     gate.set()
 
     assert texts_in(fake_discord, thread_id) == ["The beginning of \n\n*(stopped)*"]
-    (turn, *_) = await bot.store.newest_turns(thread_id, limit=1)
+    (turn, *_) = await bot.services.store.newest_turns(thread_id, limit=1)
     assert (turn.role, turn.content, turn.status) == (
         "assistant",
         "The beginning of ",
@@ -131,7 +131,7 @@ async def test_deleting_the_prompt_cancels_the_reply(fake_discord, fake_openai, 
     await fake_discord.wait_for(lambda: finished(fake_discord, thread_id), timeout=10)
     gate.set()
     assert texts_in(fake_discord, thread_id) == ["Partial \n\n*(stopped)*"]
-    turns = await bot.store.newest_turns(thread_id, limit=5)
+    turns = await bot.services.store.newest_turns(thread_id, limit=5)
     assert [t.role for t in turns] == ["assistant"]  # the deleted prompt left the history
 
 
@@ -148,7 +148,7 @@ async def test_stream_that_dies_keeps_the_partial_text_marked_cut_off(
     assert shown.startswith("abcdefghij" * 3) and shown.endswith(
         "*(cut off: the model service stopped mid-reply)*"
     )
-    (turn,) = await bot.store.newest_turns(thread_id, limit=1)
+    (turn,) = await bot.services.store.newest_turns(thread_id, limit=1)
     assert turn.status is TurnStatus.INTERRUPTED and turn.content == "abcdefghij" * 3
 
     await ask(fake_discord, world, "again", channel=thread_id, mention=False)  # next message works
@@ -156,7 +156,7 @@ async def test_stream_that_dies_keeps_the_partial_text_marked_cut_off(
 
 
 async def bot_knows_no_reply(fake_discord, bot, thread_id):
-    await fake_discord.wait_for(lambda: not bot.replies.busy(thread_id))
+    await fake_discord.wait_for(lambda: not bot.core.replies.busy(thread_id))
 
 
 async def test_deleting_the_reply_stops_quietly(fake_discord, fake_openai, world, start_bot):

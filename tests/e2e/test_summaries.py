@@ -36,7 +36,7 @@ async def test_evicted_turns_are_summarised_and_the_summary_follows_the_persona(
     fake_openai.default = Script(text="A short reply.")
     fake_openai.non_streamed = Script(text="SUMMARY: alice asked about messages 0 to 3.")
     thread_id = await converse(fake_discord, fake_openai, world, 4)
-    await bot.summarizer.wait_idle()
+    await bot.core.summarizer.wait_idle()
 
     (summary_call, *_) = summary_requests(fake_openai)
     transcript = summary_call["messages"][-1]["content"]
@@ -57,12 +57,12 @@ async def test_a_failing_summary_does_not_affect_replies(
     bot = await start_bot(HISTORY_TOKENS="600")
     fake_openai.non_streamed = Script(status=500)
     thread_id = await converse(fake_discord, fake_openai, world, 5)
-    await bot.summarizer.wait_idle()
+    await bot.core.summarizer.wait_idle()
     assert summary_requests(fake_openai)  # it was tried, and failed
     messages = chat_requests(fake_openai)[-1]["messages"]
     assert messages[1]["role"] == "user"  # no summary, the plain window
     assert len(messages) < 2 * 5 + 1  # older turns left the window without a summary
-    assert (await bot.store.get_conversation(thread_id)).summary is None
+    assert (await bot.services.store.get_conversation(thread_id)).summary is None
 
 
 async def test_summary_survives_restart_and_reset_clears_it(
@@ -71,7 +71,7 @@ async def test_summary_survives_restart_and_reset_clears_it(
     bot = await start_bot(HISTORY_TOKENS="600")
     fake_openai.non_streamed = Script(text="SUMMARY TEXT")
     thread_id = await converse(fake_discord, fake_openai, world, 4)
-    await bot.summarizer.wait_idle()
+    await bot.core.summarizer.wait_idle()
     await bot.close()
 
     bot = await start_bot(HISTORY_TOKENS="600")

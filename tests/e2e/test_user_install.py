@@ -101,7 +101,7 @@ async def test_chat_in_a_dm_with_someone_else_answers_through_the_interaction(
     await fake_discord.wait_for(lambda: answered(fake_discord, token))
     assert [m["content"] for m in answers(fake_discord, token)] == ["Between the two of you."]
     assert untouched(fake_discord, dm) and fake_discord.threads() == []
-    conversation = await bot.conversations.get(dm)
+    conversation = await bot.core.conversations.get(dm)
     assert conversation is not None and conversation.guild_id is None  # the person's own
 
 
@@ -189,7 +189,7 @@ async def test_chat_in_a_server_without_the_bot_answers_through_the_interaction(
     await fake_discord.wait_for(lambda: answered(fake_discord, token))
     assert [m["content"] for m in answers(fake_discord, token)] == ["Hello from outside."]
     assert untouched(fake_discord, channel) and fake_discord.threads() == []
-    conversation = await bot.conversations.get(channel)
+    conversation = await bot.core.conversations.get(channel)
     assert conversation is not None and conversation.guild_id is None  # carol's own, no server's
 
 

@@ -7,9 +7,12 @@ import logging
 from typing import TYPE_CHECKING
 
 from bot.core.ratelimit import Limiter, LocalLimiter, LocalSpending, Seed, Spending, is_on
+from bot.core.settings import redacted_url
 from bot.services.ratelimit.redis import RedisLimiter, RedisSpending
 
 if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
     from bot.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -17,8 +20,9 @@ log = logging.getLogger(__name__)
 __all__ = ["RedisLimiter", "RedisSpending", "limiter_for", "spending_for"]
 
 
-def limiter_for(settings: Settings) -> Limiter:
-    """Buckets in this process, or in Redis (shared by every process) when REDIS_URL is set."""
+def limiter_for(settings: Settings, redis: Redis | None) -> Limiter:
+    """Buckets in this process, or in Redis (shared by every process) on the process's client
+    ``redis``, which there is when REDIS_URL is set."""
     limits = {
         "guild_rpm": settings.guild_rpm,
         "guild_tpm": settings.guild_tpm,
@@ -26,9 +30,11 @@ def limiter_for(settings: Settings) -> Limiter:
         "dm_rpm": settings.dm_rpm,
         "dm_tpm": settings.dm_tpm,
     }
-    if settings.redis_url is None:
+    if redis is None or settings.redis_url is None:
         return LocalLimiter(**limits)
-    limiter = RedisLimiter.from_url(settings.redis_url, prefix=settings.redis_prefix, **limits)
+    limiter = RedisLimiter(
+        redis, prefix=settings.redis_prefix, where=redacted_url(settings.redis_url), **limits
+    )
     log.info("Model-usage limits are shared through %s (keys %s*)", limiter.where, limiter.prefix)
     return limiter
 

@@ -17,6 +17,7 @@ from bot.core.ratelimit import Limit, LocalLimiter, Ticket
 from bot.core.settings import load_settings
 from bot.services.ratelimit import limiter_for
 from bot.services.ratelimit.redis import RETRY_AFTER, TIMEOUT, RedisLimiter
+from bot.services.redis_client import redis_client
 from tests.databases import RedisSpace
 from tests.fakes.clock import Clock
 
@@ -207,9 +208,10 @@ async def test_without_redis_decisions_are_local_then_shared_again(redis_space, 
 
 async def test_redis_url_chooses_the_shared_limiter(redis_space):
     env = {"DISCORD_TOKEN": "t", "OPENAI_API_KEY": "k", "GUILD_RPM": "7"}
-    assert isinstance(limiter_for(load_settings(env)), LocalLimiter)
+    assert isinstance(limiter_for(load_settings(env), None), LocalLimiter)
     limiter = limiter_for(
-        load_settings({**env, "REDIS_URL": redis_space.url, "REDIS_PREFIX": redis_space.prefix})
+        load_settings({**env, "REDIS_URL": redis_space.url, "REDIS_PREFIX": redis_space.prefix}),
+        redis_client(redis_space.url),
     )
     assert isinstance(limiter, RedisLimiter) and limiter.guild_rpm == 7
     assert (await limiter.acquire(1, 10, 1)).granted
