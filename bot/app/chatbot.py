@@ -25,9 +25,9 @@ from bot.app.rest_gate import trace_config
 from bot.app.wiring import Core, Services, build_core
 from bot.core import i18n, texts
 from bot.core.bounded import TtlCache
-from bot.core.liveness import Workers, name_for
 from bot.core.policy import Access, Membership, Place
 from bot.core.ratelimit import TokenBucket
+from bot.core.recovery import Workers, name_for
 from bot.core.refusal import Refusal
 from bot.core.settings import Settings
 from bot.core.shards import syncs_commands

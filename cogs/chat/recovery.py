@@ -1,7 +1,7 @@
 """After a crash: mend the replies a previous process left half-shown in Discord.
 
 Their turns were marked interrupted at start-up; here their messages lose the cursor and the
-Stop button and say that the bot restarted (:func:`bot.core.replies.recovery.mend` decides how),
+Stop button and say that the bot restarted (:func:`bot.core.recovery.mend` decides how),
 and the stored turn keeps the text that was shown.
 """
 
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.core import texts
-from bot.core.replies.recovery import mend, unfinished
+from bot.core.recovery import mend, unfinished
 from bot.core.store import Turn
 from cogs.chat.surface import NO_MENTIONS
 

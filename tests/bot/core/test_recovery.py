@@ -1,11 +1,16 @@
-"""Several processes on one database: only a dead process's unfinished replies are taken over."""
+"""Crash recovery: only a dead process's unfinished replies are taken over, and what a restart
+makes of a reply a crash left half-shown."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.core.liveness import DEAD_AFTER, Workers
+from bot.core.discord_limits import MESSAGE_LIMIT
+from bot.core.recovery import DEAD_AFTER, Workers, mend, unfinished
 from bot.core.store import TurnStatus
+from bot.core.texts import EN as texts
+
+NOTE = texts.interrupted_by_restart
 
 
 @pytest.fixture
@@ -45,3 +50,33 @@ async def test_a_restarted_process_takes_over_its_own_unfinished_replies(store):
                                 status=TurnStatus.STREAMING, worker="main")  # fmt: skip
     after = Workers(store, name="main")  # the same process, restarted after a crash
     assert [t.seq for t in await after.adopt_orphans(starting=True)] == [left.seq]
+
+
+@pytest.mark.parametrize(
+    ("shown", "stored", "contents", "apart"),
+    [
+        (["Half of an answer ▌"], "Half of an answer", [f"Half of an answer\n\n{NOTE}"], False),
+        (
+            ["Part one. ", "Part two ▌"],
+            "Part one. Part two",
+            ["Part one. ", f"Part two\n\n{NOTE}"],
+            False,
+        ),
+        ([f"{texts.retrying} ▌"], "", [f"{texts.retrying}\n\n{NOTE}"], False),
+        ([f"{texts.thinking(12)} ▌"], "", [f"{texts.thinking(12)}\n\n{NOTE}"], False),
+        (["```py\nx = 1 ▌"], "```py\nx = 1", [f"```py\nx = 1\n```\n\n{NOTE}"], False),
+        (["y" * 1990 + " ▌"], "y" * 1990, ["y" * 1990], True),  # the note would not fit
+    ],
+)
+def test_mend(shown, stored, contents, apart):
+    plan = mend(shown)
+    assert (plan.stored, plan.contents, plan.note_apart) == (stored, contents, apart)
+    assert all(len(content) <= MESSAGE_LIMIT for content in plan.contents)
+
+
+@pytest.mark.parametrize(
+    ("content", "components", "expected"),
+    [("text ▌", False, True), ("done", True, True), ("done", False, False)],
+)
+def test_unfinished(content, components, expected):
+    assert unfinished(content, components) is expected

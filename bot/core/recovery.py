@@ -1,7 +1,14 @@
-"""Several processes on one database: each says it is alive, and replies that a dead one left
+"""Crash recovery, in one place: which processes are alive, whose replies are orphaned, and what
+a half-shown reply is mended to. (The chat cog, cogs/chat/recovery.py, carries it out in
+Discord.)
+
+Several processes on one database: each says it is alive, and replies that a dead one left
 half-shown are taken over, interrupted and mended, by a survivor, as after a crash. A process
 that starts takes over what dead processes left, and what it left itself before a restart (a
-process is named by its shards, so a restarted one knows its own): a live one's are its own."""
+process is named by its shards, so a restarted one knows its own): a live one's are its own.
+
+Mending is pure: given the reply's messages as the crash left them, :func:`mend` says what to
+store and what each message should show."""
 
 from __future__ import annotations
 
@@ -9,8 +16,13 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
+from bot.core import texts
+from bot.core.discord_limits import MESSAGE_LIMIT
+from bot.core.render import CURSOR, close_open_fence
 from bot.core.store import Store, Turn
+from bot.core.texts import EN
 
 log = logging.getLogger(__name__)
 
@@ -75,3 +87,28 @@ class Workers:
 
     async def retire(self) -> None:
         await self.store.retire(self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class Mend:
+    stored: str  # the assistant turn's text: what was shown of the answer
+    contents: list[str]  # each message's new content, in order
+    note_apart: bool  # the note did not fit under the last message: post it on its own
+
+
+def unfinished(content: str, has_components: bool) -> bool:
+    """A message still streaming when the process died: a cursor, or a live Stop button."""
+    return content.endswith(CURSOR) or has_components
+
+
+def mend(shown: list[str], note: str = EN.interrupted_by_restart) -> Mend:
+    """``shown``: the reply's messages as left behind, first to last; ``note``: what to say
+    under them, in the conversation's language."""
+    parts = [content.removesuffix(CURSOR) for content in shown]
+    answer = "".join(parts)
+    if texts.is_placeholder(answer):  # "retrying…", "thinking…": never part of the answer
+        answer, parts = "", [answer.strip()]
+    last = f"{close_open_fence(parts[-1])}\n\n{note}"
+    if len(last) <= MESSAGE_LIMIT:
+        return Mend(answer, [*parts[:-1], last], note_apart=False)
+    return Mend(answer, parts, note_apart=True)
