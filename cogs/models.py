@@ -10,6 +10,7 @@ from discord.ext import commands
 
 from bot.core.discord_limits import CHOICE_NAME_LIMIT, CHOICES_LIMIT
 from bot.core.policy import model_choice_refusal
+from bot.core.refusal import Refusal
 from cogs.scopes import (
     CLEAR_SCOPE,
     EVERY_INSTALL,
@@ -69,7 +70,7 @@ class ModelCommands(commands.Cog):
         matches = [name for name in names if typed in name.lower()][:CHOICES_LIMIT]
         return [app_commands.Choice(name=name[:CHOICE_NAME_LIMIT], value=name) for name in matches]
 
-    def _refusal(self, interaction: discord.Interaction, name: str) -> str | None:
+    def _refusal(self, interaction: discord.Interaction, name: str) -> Refusal | None:
         """Why this person may not choose ``name`` (bot.core.policy), or None."""
         models = self.bot.core.models
         return model_choice_refusal(

@@ -11,6 +11,7 @@ from discord import app_commands
 from bot.app.places import flags_of, place_of
 from bot.core import policy, texts
 from bot.core.conversations import where_to_start
+from bot.core.refusal import Refusal
 from bot.core.store import Conversation, Scope
 from cogs.chat.interaction import bot_absent
 from cogs.chat.surface import NO_MENTIONS
@@ -92,12 +93,12 @@ async def managed_conversation(
     return conversation
 
 
-def refusal_text(words: texts.Texts, refused: str, *, owner: bool = False) -> str:
+def refusal_text(words: texts.Texts, refused: Refusal | str, *, owner: bool = False) -> str:
     """What to tell someone a choice or command is refused for (:class:`policy.Target`)."""
     reasons = {
-        policy.SERVER_ONLY: words.server_only,
-        policy.NOT_IN_SERVER: words.not_in_server,
-        policy.NOT_A_CONVERSATION: words.not_a_conversation,
+        Refusal.SERVER_ONLY: words.server_only,
+        Refusal.NOT_IN_SERVER: words.not_in_server,
+        Refusal.NOT_A_CONVERSATION: words.not_a_conversation,
     }
     if refused in reasons:
         return reasons[refused]

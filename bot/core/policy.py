@@ -263,11 +263,6 @@ def chat_refusal(place: Place, flags: Flags) -> str | None:
 
 # -- Choices: /persona and /model set|clear ----------------------------------------------------
 
-# Why a choice can't be made where it was asked for (else the permission lacking).
-SERVER_ONLY = "server only"  # scope: server, outside a server
-NOT_IN_SERVER = "not in server"  # scope: server, in a server the bot is not in
-NOT_A_CONVERSATION = "not a conversation"  # scope: here, in a thread that isn't one
-
 # The permission needed to set a persona or model for new conversations, by scope.
 DEFAULT_PERMISSION = {Scope.CHANNEL: "manage_channels", Scope.GUILD: "manage_guild"}
 
@@ -275,12 +270,12 @@ DEFAULT_PERMISSION = {Scope.CHANNEL: "manage_channels", Scope.GUILD: "manage_gui
 @dataclass(frozen=True, slots=True)
 class Target:
     """Where a choice applies (a :class:`~bot.core.store.Scope`), and why this person may
-    not make it there (None: they may): :data:`SERVER_ONLY`, :data:`NOT_IN_SERVER`,
-    :data:`NOT_A_CONVERSATION`, or the permission they lack ("manage_threads" for a
+    not make it there (None: they may): :attr:`Refusal.SERVER_ONLY`,
+    :attr:`Refusal.NOT_IN_SERVER`, :attr:`Refusal.NOT_A_CONVERSATION`, or the permission they lack ("manage_threads" for a
     conversation: its starter may too)."""
 
     scope: Scope
-    refused: str | None = None
+    refused: Refusal | str | None = None  # a Refusal, or the permission lacking
 
 
 def choice_target(
@@ -292,26 +287,21 @@ def choice_target(
     new conversations; "server" is the server's default."""
     if option == "server":
         if place.guild_id is None:
-            return Target(Scope.GUILD, SERVER_ONLY)
+            return Target(Scope.GUILD, Refusal.SERVER_ONLY)
         if place.absent:
-            return Target(Scope.GUILD, NOT_IN_SERVER)
+            return Target(Scope.GUILD, Refusal.NOT_IN_SERVER)
         return Target(Scope.GUILD, _lacking(flags, DEFAULT_PERMISSION[Scope.GUILD]))
     if owner_id is not None or place.absent or place.kind is Kind.DM:
         owner = user_id if owner_id is None else owner_id
         may = may_manage_conversation(user_id, owner, manage_threads=flags.manage_threads)
         return Target(Scope.CONVERSATION, None if may else "manage_threads")
     if place.kind is Kind.THREAD:
-        return Target(Scope.CONVERSATION, NOT_A_CONVERSATION)
+        return Target(Scope.CONVERSATION, Refusal.NOT_A_CONVERSATION)
     return Target(Scope.CHANNEL, _lacking(flags, DEFAULT_PERMISSION[Scope.CHANNEL]))
 
 
 def _lacking(flags: Flags, permission: str) -> str | None:
     return None if flags.has(permission) else permission
-
-
-# Why a model may not be chosen: not one the operator listed; listed, but outside servers only
-# the models open to everyone may be chosen; listed, and choosing it needs Manage Server.
-UNLISTED, NOT_OPEN, NEEDS_MANAGE_SERVER = "unlisted", "not open", "needs manage_guild"
 
 
 def model_choice_refusal(
@@ -322,7 +312,7 @@ def model_choice_refusal(
     open_to_all: Collection[str],
     in_server: bool,
     manage_guild: bool,
-) -> str | None:
+) -> Refusal | None:
     """Whether a person may choose ``name`` (None) or why not. Only the default and the
     operator's ``MODELS`` can ever answer. The default and the models marked open to everyone
     (``MODELS=gpt-4o-mini*,gpt-4o``) may be chosen by whoever may make the choice at all (a
@@ -330,12 +320,12 @@ def model_choice_refusal(
     Manage Server, so outside servers (DMs, places reached only through the app) nobody may
     choose it."""
     if name != default and name not in listed:
-        return UNLISTED
+        return Refusal.MODEL_UNLISTED
     if name == default or name in open_to_all:
         return None
     if not in_server:
-        return NOT_OPEN
-    return None if manage_guild else NEEDS_MANAGE_SERVER
+        return Refusal.MODEL_NOT_OPEN
+    return None if manage_guild else Refusal.MODEL_NEEDS_MANAGE_SERVER
 
 
 # -- What the bot itself needs -----------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Why the bot refuses something, in one vocabulary: a person it may not serve here (the
-operator's access lists, :mod:`bot.core.policy`), or an image it will not read
-(:mod:`bot.core.images`). The values are stable identifiers, never shown as they are: the
+operator's access lists, :mod:`bot.core.policy`), a choice that can't be made where it was asked
+for or a model someone may not choose (also the policy's), or an image it will not read
+(:mod:`bot.core.images`). (A permission someone lacks is named by the permission itself.) The values are stable identifiers, never shown as they are: the
 people refused are told :meth:`bot.core.texts.Texts.refused`."""
 
 from __future__ import annotations
@@ -22,3 +23,11 @@ class Refusal(StrEnum):
     TOO_MANY_PIXELS = "too_many_pixels"  # past images.MAX_PIXELS, by its header
     BROKEN = "broken"  # a decoder error: truncated, corrupt, a bomb Pillow caught itself
     BUSY = "busy"  # too many images waiting to be decoded
+    # A persona or model choice, where it was asked for (bot.core.policy.choice_target).
+    SERVER_ONLY = "server only"  # scope: server, outside a server
+    NOT_IN_SERVER = "not in server"  # scope: server, in a server the bot is not in
+    NOT_A_CONVERSATION = "not a conversation"  # scope: here, in a thread that isn't one
+    # A model someone may not choose (bot.core.policy.model_choice_refusal).
+    MODEL_UNLISTED = "unlisted"  # not one the operator listed
+    MODEL_NOT_OPEN = "not open"  # outside servers, only the models open to everyone
+    MODEL_NEEDS_MANAGE_SERVER = "needs manage_guild"  # listed, and choosing it needs Manage Server

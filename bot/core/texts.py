@@ -407,11 +407,11 @@ class Texts:
             name=f"`{name}`", allowed=", ".join(f"`{a}`" for a in allowed)
         )
 
-    def model_refused(self, name: str, reason: str, allowed: tuple[str, ...]) -> str:
+    def model_refused(self, name: str, reason: Refusal, allowed: tuple[str, ...]) -> str:
         """``/model set`` refused; ``reason`` from :func:`bot.core.policy.model_choice_refusal`."""
-        if reason == "unlisted":
+        if reason is Refusal.MODEL_UNLISTED:
             return self.model_not_allowed(name, allowed)
-        if reason == "not open":
+        if reason is Refusal.MODEL_NOT_OPEN:
             return self._(
                 "Outside servers only the bot's default model, or one its operator opened to "
                 "everyone, can be chosen: {name} can't."

@@ -7,9 +7,10 @@ import pytest
 from bot.core.choices import Chosen
 from bot.core.models import Models, Price
 from bot.core.notices import NoticeThrottle
-from bot.core.policy import UNLISTED, model_choice_refusal
+from bot.core.policy import model_choice_refusal
 from bot.core.ratelimit import Limit
 from bot.core.ratelimit.spending import DAY, LocalSpending, day_of, until_midnight
+from bot.core.refusal import Refusal
 from bot.core.store import Scope, ScopedChoices
 from tests.fakes.clock import Clock
 
@@ -133,7 +134,7 @@ def test_with_models_unset_only_the_default_may_answer():
     assert model_choice_refusal(
         "gpt-4o", default="gpt-4o-mini", listed=(), open_to_all=(), in_server=True,
         manage_guild=True,
-    ) == UNLISTED  # fmt: skip
+    ) == Refusal.MODEL_UNLISTED  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -63,7 +63,11 @@ def used_texts() -> list[str]:
     said.model_set(Scope.GUILD, "m")
     said.model_cleared(Scope.GUILD)
     said.model_not_allowed("m", ("a", "b"))
-    for reason in ("unlisted", "not open", "needs manage_guild"):
+    for reason in (
+        Refusal.MODEL_UNLISTED,
+        Refusal.MODEL_NOT_OPEN,
+        Refusal.MODEL_NEEDS_MANAGE_SERVER,
+    ):
         said.model_refused("m", reason, ("a",))
     said.model_ignored("m")
     said.model_unpriced("m")
