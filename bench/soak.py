@@ -15,7 +15,7 @@ against replies after the warm-up (MB per 1,000 replies; the target is under 1) 
 ends. It stops by itself: after ``--replies`` replies or ``--max-seconds`` of traffic, whichever
 comes first (then it waits at most a minute for the replies in progress).
 
-    python bench/soak.py [--replies 3000] [--warmup 600] [--rate 14] [--stop-share 0.05]
+    python bench/soak.py [--replies 9000] [--warmup 600] [--rate 14] [--stop-share 0.05]
         [--set NAME=VALUE]  (the bot's environment: a setting, or e.g. MALLOC_ARENA_MAX=2)
         [--tracemalloc]   (snapshots in the bot at the warm-up and at the end, diffed here:
                            what grew, by line; slows the bot down)
@@ -421,6 +421,12 @@ def report(args, status, samples: list[Sample], warm: Sample | None, end: Sample
           f"({end.replies}): {end.rss_mb:.1f} MB; peak after the warm-up {peak:.1f} MB")  # fmt: skip
     print(f"slope after the warm-up: {per_thousand:+.2f} MB per 1,000 replies "
           f"(target < 1); open fds {warm.fds} then {end.fds}")  # fmt: skip
+    # Bounded memory shows as a slope that falls from third to third (the allocators' free
+    # lists filling, then reused); a leak keeps it steady.
+    thirds = [after[len(after) * i // 3 : len(after) * (i + 1) // 3 + 1] for i in range(3)]
+    print("slope by third of the run after the warm-up: " + ", ".join(
+        f"{part[0].replies}-{part[-1].replies}: {slope(part):+.2f}" for part in thirds
+    ) + " MB per 1,000 replies")  # fmt: skip
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, "
           f"load {os.getloadavg()[0]:.1f}")  # fmt: skip
 
@@ -432,13 +438,13 @@ if __name__ == "__main__":
         asyncio.run(serve_host(SoakHost()))
         sys.exit(0)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--replies", type=int, default=3000, help="messages the people send")
+    parser.add_argument("--replies", type=int, default=9000, help="messages the people send")
     parser.add_argument("--warmup", type=int, default=600, help="replies before measuring")
     parser.add_argument("--rate", type=float, default=14.0, help="messages a second")
     parser.add_argument("--concurrency", type=int, default=80, help="most awaiting a reply")
     parser.add_argument("--stop-share", type=float, default=0.05, help="replies stopped")
     parser.add_argument("--discord-rate", type=int, default=150, help="DISCORD_REST_RATE")
-    parser.add_argument("--max-seconds", type=float, default=360.0, help="of traffic, at most")
+    parser.add_argument("--max-seconds", type=float, default=900.0, help="of traffic, at most")
     parser.add_argument("--seed", type=int, default=20)
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="an environment variable of the bot's process")  # fmt: skip
