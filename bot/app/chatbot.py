@@ -1,7 +1,8 @@
-"""The Discord side of the process: a ``commands.Bot`` that owns the store and the model client.
+"""The Discord side of the process: a ``commands.Bot`` over the process's services.
 
-Resources are built in ``main()`` and handed in; ``setup_hook`` opens them and loads the cogs;
-``close()`` closes what was opened.
+The services are built in one place (:func:`bot.app.wiring.build_services`) and handed in;
+``setup_hook`` opens the store, takes over what a crash left, builds the core over the services
+and loads the cogs; ``close()`` drains the replies and closes what was opened.
 """
 
 from __future__ import annotations
