@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 EXTENSIONS = ("cogs.chat", "cogs.commands", "cogs.personas", "cogs.models")
 COMMANDS_DIGEST_KEY = "commands_digest"
+TOOLS_START_WAIT = 10.0  # seconds start-up waits for the MCP servers' first tool lists
 SHUTDOWN_GRACE = 5.0  # seconds for running replies to show and store their end on shutdown
 MEMBER_TTL = 600.0  # seconds a person's looked-up roles in a server are trusted
 MEMBER_CACHE_SIZE = 10_000  # (server, person) look-ups remembered at most
@@ -274,6 +275,7 @@ class ChatBot(commands.Bot):
                 len(self.interrupted_replies),
             )
         self.core = await build_core(self.services, post_slot=self.services.rest_gate.paid)
+        await self._start_tools()
         self._sweeping = asyncio.create_task(self.core.privacy.run(), name="retention")
         self.core.conversations.worker = self.workers.name
         self._beating = asyncio.create_task(self.workers.run(), name="heartbeat")
@@ -284,6 +286,16 @@ class ChatBot(commands.Bot):
             except commands.ExtensionError:
                 log.exception("Could not load extension %s", extension)
         await self.sync_commands()
+
+    async def _start_tools(self) -> None:
+        """With MCP_CONFIG: start its servers, waiting a little for their first tool lists (a
+        server that is slower joins when it is up). Replies do not offer tools yet (#22)."""
+        tools = self.services.tools
+        if tools is None:
+            return
+        await tools.start(wait=TOOLS_START_WAIT)
+        up = sum(link.connected for link in tools.links.values())
+        log.info("MCP servers: %d of %d up at start-up", up, len(tools.links))
 
     async def _serve_metrics(self) -> None:
         """With METRICS_PORT: serve /metrics, /healthz and /readyz, and watch the loop's lag."""

@@ -34,6 +34,7 @@ from bot.core.summaries import Summarizer
 from bot.core.tokens import TokenCounter
 from bot.services.identify_gate import IdentifyGate
 from bot.services.llm import LLMClient
+from bot.services.mcp import McpHost
 from bot.services.metrics import metrics_for
 from bot.services.ratelimit import limiter_for, spending_for
 from bot.services.redis_client import redis_client
@@ -63,11 +64,14 @@ class Services:
     rest_budget: RedisRestBudget | None  # that budget shared through Redis
     rest_gate: Gate  # where every Discord REST request waits for its slot
     identify_gate: IdentifyGate | None  # IDENTIFYs spaced across processes (shards, Redis)
+    tools: McpHost | None = None  # the MCP servers of MCP_CONFIG (not yet offered to the model)
 
     async def close(self) -> None:
         """The model client, then the Redis client that the limiter, the spending budgets,
         the REST budget and the IDENTIFY gate share. (The store is the bot's to close: it
-        knows whether it was opened.)"""
+        knows whether it was opened.) The MCP servers first: they may be mid-call."""
+        if self.tools is not None:
+            await self.tools.close()
         await self.llm.close()
         if self.redis is not None:
             await self.redis.aclose()
@@ -107,6 +111,7 @@ def build_services(settings: Settings) -> Services:
         rest_budget=rest_budget,
         rest_gate=Gate(rest_budget or LocalBudget(pacer)),
         identify_gate=identify_gate,
+        tools=McpHost(settings.mcp) if settings.mcp is not None and settings.mcp.enabled else None,
     )
 
 

@@ -23,6 +23,7 @@ from bot.core.discord_limits import GLOBAL_RATE, MIN_GLOBAL_RATE
 from bot.core.env_values import SettingsError
 from bot.core.policy import Access
 from bot.core.shards import parse_shard_ids
+from bot.core.tools import McpConfig, read_config
 
 DEFAULT_MODEL = "gpt-4o-mini"
 DEFAULT_DATABASE_URL = "sqlite:///bot.sqlite3"
@@ -91,6 +92,7 @@ class Settings:
     metrics_host: str = "127.0.0.1"  # METRICS_HOST: the address it listens on (0.0.0.0: all)
     discord_rest_rate: int = GLOBAL_RATE  # REST requests in any second; Discord allows 50
     mcp_config: str | None = None  # MCP_CONFIG: a JSON file of MCP servers (None: no tools)
+    mcp: McpConfig | None = None  # that file, read and checked with the settings
 
     @property
     def max_completion_tokens(self) -> int:
@@ -291,6 +293,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     ):
         raise SettingsError("CONTEXT_TOKENS", "must be larger than MAX_COMPLETION_TOKENS")
     database = load_database_settings(env)
+    mcp_config = read.text(env, "MCP_CONFIG")
     return Settings(
         discord_token=token,
         openai_api_key=api_key,
@@ -345,7 +348,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         ),
         metrics_port=_metrics_port(env),
         metrics_host=read.text(env, "METRICS_HOST") or "127.0.0.1",
-        mcp_config=read.text(env, "MCP_CONFIG"),
+        mcp_config=mcp_config,
+        mcp=read_config(mcp_config, env) if mcp_config else None,
     )
 
 

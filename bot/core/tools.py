@@ -22,6 +22,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, Protocol
 
 from bot.core.env_values import SettingsError
@@ -351,3 +352,23 @@ class ToolHost(Protocol):
         ``timeout``, whichever is shorter); never raises for the tool's own failures (an
         unknown name, a tool error, a timeout, a server down): those are error results."""
         ...
+
+
+MAX_CONFIG_BYTES = 1_000_000
+
+
+def read_config(path: str | Path, env: Mapping[str, str] | None = None) -> McpConfig:
+    """The file ``MCP_CONFIG`` names, parsed; :class:`SettingsError` when it can't be read or
+    is malformed. Read once, with the settings, so a bad file stops the bot at start-up."""
+    try:
+        with open(path, "rb") as file:
+            data = file.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise SettingsError(VARIABLE, f"names a file that can't be read ({exc.strerror})") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise SettingsError(VARIABLE, "names a file larger than 1 MB")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SettingsError(VARIABLE, "names a file that is not UTF-8 text") from None
+    return parse_config(text, env)

@@ -1,6 +1,6 @@
 """Tools from MCP servers (``MCP_CONFIG``), on the official ``mcp`` SDK: :class:`McpHost` is
-the core's :class:`~bot.core.tools.ToolHost`; :func:`read_config` reads the operator's file."""
+the core's :class:`~bot.core.tools.ToolHost`."""
 
-from bot.services.mcp.host import McpHost, read_config
+from bot.services.mcp.host import McpHost
 
-__all__ = ["McpHost", "read_config"]
+__all__ = ["McpHost"]

@@ -6,43 +6,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, TextIO
 
-from bot.core.env_values import SettingsError
 from bot.core.policy import Place
 from bot.core.tools import (
     RESULT_CHARS,
-    VARIABLE,
     McpConfig,
     Tool,
     ToolResult,
     acts,
     function_names,
-    parse_config,
 )
 from bot.services.mcp.link import ServerLink
 
 log = logging.getLogger(__name__)
-
-MAX_CONFIG_BYTES = 1_000_000
-
-
-def read_config(path: str | Path, env: Mapping[str, str] | None = None) -> McpConfig:
-    """The file ``MCP_CONFIG`` names, parsed; :class:`SettingsError` when it can't be read or
-    is malformed. Blocking: call it at start-up, before the event loop is busy."""
-    try:
-        with open(path, "rb") as file:
-            data = file.read(MAX_CONFIG_BYTES + 1)
-    except OSError as exc:
-        raise SettingsError(VARIABLE, f"names a file that can't be read ({exc.strerror})") from None
-    if len(data) > MAX_CONFIG_BYTES:
-        raise SettingsError(VARIABLE, "names a file larger than 1 MB")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise SettingsError(VARIABLE, "names a file that is not UTF-8 text") from None
-    return parse_config(text, env)
 
 
 class McpHost:

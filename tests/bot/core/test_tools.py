@@ -166,10 +166,18 @@ def test_a_tool_server_value_is_frozen():
         server.name = "z"  # type: ignore[misc]
 
 
-def test_mcp_config_is_one_optional_setting():
-    base = {"DISCORD_TOKEN": "t", "OPENAI_API_KEY": "k"}
-    assert load_settings(base).mcp_config is None
+def test_mcp_config_is_one_optional_setting_read_with_the_others(tmp_path):
+    base = {"DISCORD_TOKEN": "t", "OPENAI_API_KEY": "k", "TOKEN": "from-env"}
+    assert load_settings(base).mcp is None
     assert load_settings({**base, "MCP_CONFIG": "  "}).mcp_config is None
-    assert load_settings({**base, "MCP_CONFIG": " /etc/bot/mcp.json "}).mcp_config == (
-        "/etc/bot/mcp.json"
-    )
+    path = tmp_path / "mcp.json"
+    path.write_text(json.dumps({"mcpServers": {"t": {"command": "x", "env": {"K": "${TOKEN}"}}}}))
+    settings = load_settings({**base, "MCP_CONFIG": f" {path} "})
+    assert settings.mcp_config == str(path)
+    assert settings.mcp is not None and [s.name for s in settings.mcp.servers] == ["t"]
+    # A bad file stops the bot at start-up, like any other setting, naming the variable.
+    with pytest.raises(SettingsError, match="MCP_CONFIG"):
+        load_settings({**base, "MCP_CONFIG": str(tmp_path / "missing.json")})
+    path.write_text("{not json")
+    with pytest.raises(SettingsError, match="MCP_CONFIG"):
+        load_settings({**base, "MCP_CONFIG": str(path)})

@@ -18,8 +18,8 @@ import uvicorn
 
 from bot.core.env_values import SettingsError
 from bot.core.policy import Kind, Place
-from bot.core.tools import parse_config
-from bot.services.mcp import McpHost, read_config
+from bot.core.tools import parse_config, read_config
+from bot.services.mcp import McpHost
 from tests.fakes.mcp_server import streamable_http_app
 
 ROOT = Path(__file__).resolve().parents[3]
