@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -38,6 +38,48 @@ class Usage:
         return cls(prompt, completion, cached)
 
 
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A function the model asked to call: ``arguments`` is the JSON text it wrote (not parsed
+    here: the tool loop decides what a malformed one means)."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+class ToolCalls:
+    """Assembles a stream's tool calls. OpenAI streams each call in pieces tagged with its
+    ``index``: the first carries ``id`` and ``function.name``, later ones more of
+    ``function.arguments``; several calls may come in one response, one index each."""
+
+    def __init__(self) -> None:
+        self._parts: dict[int, dict[str, str]] = {}
+
+    def feed(self, pieces: Any) -> None:
+        """One delta's ``tool_calls`` list; pieces that are not objects are passed over."""
+        for piece in pieces if isinstance(pieces, list) else ():
+            if not isinstance(piece, dict):
+                continue
+            index = piece.get("index")
+            part = self._parts.setdefault(index if isinstance(index, int) else len(self._parts), {})
+            function = piece.get("function") if isinstance(piece.get("function"), dict) else {}
+            for key, value in (("id", piece.get("id")), ("name", function.get("name"))):
+                if isinstance(value, str) and value:
+                    part[key] = value  # sent once; a server that repeats it repeats the same
+            arguments = function.get("arguments")
+            if isinstance(arguments, str):
+                part["arguments"] = part.get("arguments", "") + arguments
+
+    def calls(self) -> list[ToolCall]:
+        """The complete calls, in index order; a call whose name never came is dropped."""
+        return [
+            ToolCall(part.get("id") or f"call_{index}", part["name"], part.get("arguments", ""))
+            for index, part in sorted(self._parts.items())
+            if part.get("name")
+        ]
+
+
 @dataclass(slots=True)
 class Reply:
     """What a finished stream produced. ``text`` is the answer alone; ``reasoning`` is kept apart
@@ -49,6 +91,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     reasoning: str = ""
     reasoning_tokens: int | None = None  # as reported; part of usage.completion_tokens
+    tool_calls: list[ToolCall] = field(default_factory=list)  # what the model asked to call
 
     def add(self, delta: Delta) -> None:
         self.text += delta.text
@@ -112,6 +155,8 @@ class ModelClient(Protocol):
         on_retry: RetryHook | None = None,
         cache_key: str | None = None,
         model: str | None = None,
+        tools: Sequence[dict[str, Any]] | None = None,
     ) -> AsyncIterator[Delta]:
-        """Yield answer and reasoning deltas, filling ``reply``; raise :class:`LLMError`."""
+        """Yield answer and reasoning deltas, filling ``reply`` (its tool calls too, when
+        ``tools`` were offered); raise :class:`LLMError`."""
         ...

@@ -44,6 +44,9 @@ class Script:
     pieces: list[str] | None = None  # the exact content chunks (tags and all), not chunk_size's
     reasoning_tokens: int | None = None  # reported in usage.completion_tokens_details
     error_event_after: int | None = None  # chunks sent before an error event ends the stream
+    # Calls the model makes, streamed as OpenAI does: (id, function name, arguments JSON), each
+    # call's id and name in its first piece, its arguments split by chunk_size, one after another.
+    tool_calls: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def content(self) -> str:
@@ -64,6 +67,14 @@ class Script:
             ]
         content = self.pieces if self.pieces is not None else _split(self.content, self.chunk_size)
         deltas += [{"content": piece} for piece in content]
+        for index, (call_id, name, arguments) in enumerate(self.tool_calls):
+            first = {"index": index, "id": call_id, "type": "function",
+                     "function": {"name": name, "arguments": ""}}  # fmt: skip
+            deltas.append({"content": None, "tool_calls": [first]})
+            deltas += [
+                {"tool_calls": [{"index": index, "function": {"arguments": piece}}]}
+                for piece in _split(arguments, self.chunk_size)
+            ]
         if deltas:
             deltas[0] = {"role": "assistant", **deltas[0]}
         return deltas
@@ -181,7 +192,8 @@ class FakeOpenAI:
             if number == 0 and script.gate is not None:
                 self.held.append(script)
                 await script.gate.wait()
-        await _event(response, _chunk(body, {}, finish_reason=script.finish_reason))
+        finish = "tool_calls" if script.tool_calls and script.finish_reason == "stop" else None
+        await _event(response, _chunk(body, {}, finish_reason=finish or script.finish_reason))
         if script.send_usage and (body.get("stream_options") or {}).get("include_usage"):
             usage_chunk = _chunk(body, None)
             usage_chunk["usage"] = _usage(script)

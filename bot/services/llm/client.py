@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import openai
@@ -22,7 +22,7 @@ from bot.core.catalog import (
     takes_reasoning_effort,
     with_reasoning_room,
 )
-from bot.core.llm import RETRYABLE, Delta, Failure, LLMError, Reply, RetryHook
+from bot.core.llm import RETRYABLE, Delta, Failure, LLMError, Reply, RetryHook, ToolCalls
 from bot.core.reasoning import ThinkSplitter, reasoning_field, split_reasoning
 from bot.services.llm.errors import classify, refuses_stream_options
 
@@ -142,14 +142,18 @@ class LLMClient:
         on_retry: RetryHook | None = None,
         cache_key: str | None = None,
         model: str | None = None,
+        tools: Sequence[dict[str, Any]] | None = None,
     ) -> AsyncIterator[Delta]:
-        """Yield answer and reasoning deltas; fill ``reply`` as it goes.
+        """Yield answer and reasoning deltas; fill ``reply`` as it goes, with the calls the
+        model asks for when ``tools`` (OpenAI function schemas) are offered.
 
         A failure before the first delta (refused, dropped, or an error event) is retried within
         the bounded policy: nobody has seen anything yet. After it, the reply is ``CUT_OFF``.
         """
         body = self._body(messages, max_tokens, cache_key=cache_key, model=model)
         body["stream"] = True
+        if tools:
+            body["tools"] = list(tools)
         attempt = 0
         while True:
             attempt += 1
@@ -167,7 +171,7 @@ class LLMClient:
                 if delay is None:
                     raise
                 log.warning("Model call failed (%s); retrying in %.1fs", error.detail, delay)
-                reply.usage, reply.finish_reason = None, None
+                reply.usage, reply.finish_reason, reply.tool_calls = None, None, []
                 if on_retry is not None:
                     await on_retry(error, delay)
                 await self._sleep(delay)
@@ -177,6 +181,7 @@ class LLMClient:
         stream = await self._open(body)
         reply.headers = {k.lower(): v for k, v in stream.response.headers.items()}
         splitter = ThinkSplitter()  # inline <think> blocks, whatever the chunking
+        calls = ToolCalls()
         chunks = 0
         try:
             async for chunk in stream:  # plain JSON: see _open
@@ -191,6 +196,8 @@ class LLMClient:
                     part = choice.get("delta")
                     if not isinstance(part, dict):
                         continue
+                    if part.get("tool_calls"):
+                        calls.feed(part["tool_calls"])
                     answer, inline = splitter.feed(part.get("content") or "")
                     delta = Delta(answer, reasoning_field(part) + inline)
                     if delta:
@@ -200,6 +207,7 @@ class LLMClient:
             if tail:
                 reply.add(tail)
                 yield tail
+            reply.tool_calls = calls.calls()
         except asyncio.CancelledError:
             raise
         except Exception as exc:

@@ -300,3 +300,46 @@ async def test_a_stream_closed_after_its_first_delta_hangs_up_its_http_response(
     gate.set()  # the server writes on, to a connection the client has closed
     await asyncio.wait_for(fake_openai.hang_up.wait(), 5)
     assert fake_openai.hung_up == 1 and fake_openai.done_at == {}
+
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "time__get_time",
+        "description": "The time in a zone",
+        "parameters": {"type": "object", "properties": {"zone": {"type": "string"}}},
+    },
+}
+
+
+async def test_tool_calls_streamed_in_pieces_are_assembled(fake_openai, llm):
+    """As OpenAI streams them: two calls in one response, each call's arguments split across
+    chunks; the request offered the tools, and nothing of the calls reaches the answer."""
+    calls = [
+        ("call_a", "time__get_time", '{"zone": "Europe/Paris"}'),
+        ("call_b", "fetch__fetch", '{"url": "http://127.0.0.1/page", "max_length": 500}'),
+    ]
+    fake_openai.respond(Script(text="", tool_calls=calls, chunk_size=5))
+    reply = Reply()
+    deltas = await llm_stream(llm, reply, tools=[WEATHER])
+    assert deltas == [] and reply.text == ""
+    assert [(c.id, c.name, c.arguments) for c in reply.tool_calls] == calls
+    assert reply.finish_reason == "tool_calls"
+    assert fake_openai.requests[0]["tools"] == [WEATHER]
+
+
+async def test_text_then_a_call_and_no_tools_offered_means_no_tools_field(fake_openai, llm):
+    fake_openai.respond(
+        Script(text="Let me look.", tool_calls=[("c1", "t", "{}")]), Script(text="Plain.")
+    )
+    reply = Reply()
+    await llm_stream(llm, reply, tools=[WEATHER])
+    assert reply.text == "Let me look." and [c.name for c in reply.tool_calls] == ["t"]
+    plain = Reply()
+    await llm_stream(llm, plain)
+    assert plain.tool_calls == [] and "tools" not in fake_openai.requests[1]
+
+
+async def llm_stream(llm, reply: Reply, **options) -> list[Delta]:
+    messages = [{"role": "user", "content": "hi"}]
+    return [d async for d in llm.stream(messages, max_tokens=64, reply=reply, **options)]
