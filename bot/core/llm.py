@@ -124,6 +124,7 @@ class Failure(StrEnum):
     CUT_OFF = "cut_off"  # the stream died after some text (or reasoning) arrived
     ROLE_ORDER = "role_order"  # the server's chat template wants user/assistant to alternate
     NO_VISION = "no_vision"  # the model (or server) takes no images
+    NO_TOOLS = "no_tools"  # the model (or server) takes no tools: answer without them
 
 
 RETRYABLE = frozenset({Failure.RATE_LIMITED, Failure.UNAVAILABLE})

@@ -191,6 +191,7 @@ class Texts:
             ),
             Failure.CUT_OFF: _("*(cut off: the model service stopped mid-reply)*"),
             Failure.NO_VISION: _("*(this model can't see images: I read only the text)*"),
+            Failure.NO_TOOLS: _("*(this model can't use tools: I answered without them)*"),
         }
         return texts[failure]
 

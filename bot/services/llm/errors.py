@@ -30,6 +30,8 @@ def _by_code(code: str, message: str) -> Failure | None:
     lowered = message.lower()
     if "roles must alternate" in lowered:  # Hugging Face chat templates (vLLM, llama.cpp)
         return Failure.ROLE_ORDER
+    if any(sign in lowered for sign in _NO_TOOLS_SIGNS):
+        return Failure.NO_TOOLS
     if any(sign in lowered for sign in _NO_VISION_SIGNS):
         return Failure.NO_VISION
     return None
@@ -37,6 +39,9 @@ def _by_code(code: str, message: str) -> Failure | None:
 
 # How servers refuse images: OpenAI ("image_url is only supported by certain models"), vLLM
 # ("not a multimodal model", "At most 0 image(s)"), llama.cpp ("image input is not supported").
+# How servers refuse tools: Ollama ("<model> does not support tools"), vLLM started without a
+# tool parser ('"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser').
+_NO_TOOLS_SIGNS = ("does not support tools", "tool choice requires --enable-auto-tool-choice")
 _NO_VISION_SIGNS = ("image_url is only supported", "multimodal", "image(s) may be provided",
                     "image input is not supported", "does not support image")  # fmt: skip
 

@@ -343,3 +343,17 @@ async def test_text_then_a_call_and_no_tools_offered_means_no_tools_field(fake_o
 async def llm_stream(llm, reply: Reply, **options) -> list[Delta]:
     messages = [{"role": "user", "content": "hi"}]
     return [d async for d in llm.stream(messages, max_tokens=64, reply=reply, **options)]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "registry.ollama.ai/library/gemma3:4b does not support tools",  # Ollama
+        '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set',
+    ],
+)
+async def test_a_server_that_takes_no_tools_says_so_as_its_own_failure(fake_openai, llm, message):
+    fake_openai.respond(Script(status=400, error_message=message))
+    with pytest.raises(LLMError) as caught:
+        await llm_stream(llm, Reply(), tools=[WEATHER])
+    assert caught.value.failure is Failure.NO_TOOLS
