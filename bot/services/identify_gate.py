@@ -46,12 +46,6 @@ class IdentifyGate:
         self.failing = False  # Redis failed: spaced locally, warned once
         self._last: dict[int, float] = {}  # bucket → when this process last identified in it
 
-    @classmethod
-    def from_url(cls, url: str, **options: object) -> IdentifyGate:
-        from redis.asyncio import Redis
-
-        return cls(Redis.from_url(url), **options)  # type: ignore[arg-type]
-
     async def wait(self, shard_id: int) -> None:
         bucket = shard_id % self.concurrency
         try:

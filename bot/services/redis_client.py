@@ -14,11 +14,11 @@ from redis.backoff import NoBackoff
 SOCKET_TIMEOUT = 0.2  # seconds: the longest any user of the client waits on one reply
 
 
-def redis_client(url: str) -> Redis:
+def redis_client(url: str, timeout: float = SOCKET_TIMEOUT) -> Redis:
     """A client for ``url``; nothing connects until the first command."""
     return Redis.from_url(
         url,
-        socket_timeout=SOCKET_TIMEOUT,
-        socket_connect_timeout=SOCKET_TIMEOUT,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
         retry=Retry(NoBackoff(), 1),  # one immediate retry: a stale pooled connection
     )

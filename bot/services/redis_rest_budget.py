@@ -78,11 +78,6 @@ class RedisRestBudget:
         self._done = client.register_script(DONE)
         self._down_until = 0.0
 
-    @classmethod
-    def from_url(cls, url: str, pacer: Pacer, *, prefix: str) -> RedisRestBudget:
-        client = Redis.from_url(url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT)
-        return cls(client, pacer, prefix=prefix)
-
     async def slots(self, *, priority: bool, count: int) -> tuple[list[Ticket], float]:
         """Like :meth:`LocalBudget.slots`, for every process at once."""
         pacer = self.pacer
@@ -123,6 +118,6 @@ class RedisRestBudget:
         self._down_until = time.monotonic() + RETRY_AFTER
 
     async def close(self) -> None:
-        """Close its client: for one of its own (:meth:`from_url`); the process's shared client
-        is closed once, by :class:`bot.app.wiring.Services`."""
+        """Close its client: for a client of its own (tests); the process's shared client is
+        closed once, by :class:`bot.app.wiring.Services`."""
         await self.client.aclose()

@@ -17,8 +17,6 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
@@ -34,6 +32,7 @@ from bot.core.ratelimit.local import LocalLimiter
 from bot.core.ratelimit.spending import Hold, LocalSpending, Seed, Verdict, day_of, until_midnight
 from bot.core.settings import DEFAULT_DM_RPM, DEFAULT_DM_TPM, DEFAULT_REDIS_PREFIX, redacted_url
 from bot.services.ratelimit import scripts
+from bot.services.redis_client import redis_client
 
 log = logging.getLogger(__name__)
 
@@ -172,14 +171,10 @@ class RedisLimiter(InRedis):
     def from_url(
         cls, url: str, *, guild_rpm: int, guild_tpm: int, user_rpm: int, **options: Any
     ) -> RedisLimiter:
-        """A limiter with a client of its own; nothing connects until the first decision."""
-        timeout = options.get("timeout", TIMEOUT)
-        client = Redis.from_url(
-            url,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 1),  # one immediate retry: a stale pooled connection
-        )
+        """A limiter with a client of its own (tests, benchmarks: the bot shares the process's,
+        :func:`~bot.services.redis_client.redis_client`); nothing connects until the first
+        decision."""
+        client = redis_client(url, timeout=options.get("timeout", TIMEOUT))
         options.setdefault("where", redacted_url(url))
         return cls(client, guild_rpm=guild_rpm, guild_tpm=guild_tpm, user_rpm=user_rpm, **options)
 
