@@ -79,6 +79,7 @@ async def run_round(
     *,
     place: Place,
     clock: Callable[[], float],
+    asker_id: int | None = None,
     consent: Consent | None = None,
     seconds: float = CALL_SECONDS,
 ) -> list[Ran]:
@@ -90,7 +91,7 @@ async def run_round(
     async def one(call: ToolCall) -> Ran:
         started = clock()
         tool = by_function.get(call.name)
-        result = await _result(host, call, tool, place, consent, seconds)
+        result = await _result(host, call, tool, place, asker_id, consent, seconds)
         return Ran(call, tool, result, clock() - started)
 
     return list(await asyncio.gather(*(one(call) for call in calls)))
@@ -101,6 +102,7 @@ async def _result(
     call: ToolCall,
     tool: Tool | None,
     place: Place,
+    asker_id: int | None,
     consent: Consent | None,
     seconds: float,
 ) -> ToolResult:
@@ -111,7 +113,7 @@ async def _result(
         return arguments
     if tool.acts and (consent is None or not await consent(tool, arguments)):
         return ToolResult.failure("the person who asked did not allow this call")
-    return await host.call(call.name, arguments, place=place, seconds=seconds)
+    return await host.call(call.name, arguments, place=place, asker_id=asker_id, seconds=seconds)
 
 
 def assistant_message(text: str, calls: Sequence[ToolCall]) -> dict[str, Any]:

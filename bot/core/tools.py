@@ -346,11 +346,13 @@ class ToolHost(Protocol):
         arguments: Mapping[str, Any],
         *,
         place: Place,
+        asker_id: int | None = None,
         seconds: float | None = None,
     ) -> ToolResult:
-        """Run one tool by its function name, within ``seconds`` (and the server's own
-        ``timeout``, whichever is shorter); never raises for the tool's own failures (an
-        unknown name, a tool error, a timeout, a server down): those are error results."""
+        """Run one tool by its function name for ``asker_id`` (built-in tools act with that
+        person's permissions), within ``seconds`` (and the server's own ``timeout``, whichever
+        is shorter); never raises for the tool's own failures (an unknown name, a tool error, a
+        timeout, a server down): those are error results."""
         ...
 
 

@@ -106,6 +106,7 @@ class McpHost:
         arguments: Mapping[str, Any],
         *,
         place: Place,
+        asker_id: int | None = None,
         seconds: float | None = None,
     ) -> ToolResult:
         tool = self._by_function.get(function)

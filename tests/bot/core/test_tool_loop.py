@@ -37,7 +37,7 @@ class Host:
     async def tools(self, place: Place) -> tuple[Tool, ...]:
         return (READ, WRITE)
 
-    async def call(self, function, arguments, *, place, seconds=None) -> ToolResult:
+    async def call(self, function, arguments, *, place, asker_id=None, seconds=None) -> ToolResult:
         self.calls.append((function, arguments, seconds))
         self.running += 1
         self.most_at_once = max(self.most_at_once, self.running)
