@@ -237,6 +237,15 @@ class Store(Protocol):
 
     async def get_reasoning(self, seq: int) -> str | None: ...
 
+    async def set_tools(self, seq: int, tools: str, tokens: int) -> None:
+        """A reply's tool calls and their results (JSON, :class:`bot.core.tool_loop.Exchange`)
+        and their prompt tokens; guarded like :meth:`set_reasoning`."""
+        ...
+
+    async def tools_of(self, seqs: list[int]) -> dict[int, tuple[str, int]]:
+        """The stored tool calls of these turns and their tokens, by turn (others left out)."""
+        ...
+
     async def add_images(self, seq: int, images: list[Image]) -> None:
         """The images of a user's turn, in order."""
         ...

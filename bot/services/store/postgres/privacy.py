@@ -35,9 +35,10 @@ class PostgresPrivacy(PostgresConnection):
                 await conn.execute(
                     f"WITH first AS (SELECT t.conversation_id, MIN(t.seq) AS seq FROM turns t "
                     f"WHERE {theirs} GROUP BY t.conversation_id) UPDATE turns SET reasoning = "
-                    "NULL WHERE seq IN (SELECT a.seq FROM first f JOIN turns a ON "
-                    "a.conversation_id = f.conversation_id AND a.seq > f.seq WHERE a.role = "
-                    "'assistant' AND a.reasoning IS NOT NULL)",
+                    "NULL, tools = NULL, tools_tokens = 0 WHERE seq IN (SELECT a.seq FROM first "
+                    "f JOIN turns a ON a.conversation_id = f.conversation_id AND a.seq > f.seq "
+                    "WHERE a.role = 'assistant' AND (a.reasoning IS NOT NULL OR a.tools IS NOT "
+                    "NULL))",
                     user_id, names,
                 )  # fmt: skip
                 await conn.execute(

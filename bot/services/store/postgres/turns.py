@@ -162,6 +162,25 @@ class PostgresTurns(PostgresConnection):
         row = await self.db.fetchrow("SELECT reasoning FROM turns WHERE seq = $1", seq)
         return row[0] if row else None
 
+    async def set_tools(self, seq: int, tools: str, tokens: int) -> None:
+        # Guarded like the reasoning: the calls' arguments and results may quote what a
+        # /forget or /reset deleted while the reply was being written.
+        await self.db.execute(
+            "UPDATE turns SET tools = $1, tools_tokens = $2 WHERE seq = $3 AND seq > (SELECT "
+            "summary_through FROM conversations WHERE id = turns.conversation_id)",
+            tools, tokens, seq,
+        )  # fmt: skip
+
+    async def tools_of(self, seqs: list[int]) -> dict[int, tuple[str, int]]:
+        if not seqs:
+            return {}
+        rows = await self.db.fetch(
+            "SELECT seq, tools, tools_tokens FROM turns WHERE seq = ANY($1::bigint[]) "
+            "AND tools IS NOT NULL",
+            seqs,
+        )
+        return {row[0]: (row[1], row[2]) for row in rows}
+
     async def add_images(self, seq: int, images: list[Image]) -> None:
         rows = image_rows(seq, images)
         await self.db.run(

@@ -28,13 +28,14 @@ class SQLitePrivacy(SQLiteConnection):
         # One statement at a time, no transaction held across awaits (the connection is
         # shared): each is atomic, the order keeps a retry after a failure complete, and
         # the turns go last, as the two statements before find the conversations by them.
-        # Every reasoning written after their first word in a conversation may quote them.
+        # Every reasoning and tool call written after their first word in a conversation may
+        # quote them.
         await self.db.execute(
             f"WITH first AS (SELECT t.conversation_id, MIN(t.seq) AS seq FROM turns t WHERE "
-            f"{theirs} GROUP BY t.conversation_id) UPDATE turns SET reasoning = NULL WHERE "
-            "seq IN (SELECT a.seq FROM first f JOIN turns a ON a.conversation_id = "
-            "f.conversation_id AND a.seq > f.seq WHERE a.role = 'assistant' AND a.reasoning "
-            "IS NOT NULL)",
+            f"{theirs} GROUP BY t.conversation_id) UPDATE turns SET reasoning = NULL, "
+            "tools = NULL, tools_tokens = 0 WHERE seq IN (SELECT a.seq FROM first f JOIN turns "
+            "a ON a.conversation_id = f.conversation_id AND a.seq > f.seq WHERE a.role = "
+            "'assistant' AND (a.reasoning IS NOT NULL OR a.tools IS NOT NULL))",
             who,
         )
         # Summaries that may quote them go; no summary begun before now can be saved (a

@@ -100,6 +100,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE conversations ADD COLUMN via_interaction INTEGER NOT NULL DEFAULT 0",
         "UPDATE conversations SET via_interaction = 1 WHERE guild_id IS NULL AND parent_id IS NULL",
     ),
+    (
+        # The tool calls a reply made and their results (JSON, bot.core.tool_loop.Exchange),
+        # re-sent with it while there is room, and their tokens.
+        "ALTER TABLE turns ADD COLUMN tools TEXT",
+        "ALTER TABLE turns ADD COLUMN tools_tokens INTEGER NOT NULL DEFAULT 0",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

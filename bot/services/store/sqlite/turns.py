@@ -180,6 +180,26 @@ class SQLiteTurns(SQLiteConnection):
         row = await self._one("SELECT reasoning FROM turns WHERE seq = ?", (seq,))
         return row[0] if row else None
 
+    async def set_tools(self, seq: int, tools: str, tokens: int) -> None:
+        # Guarded like the reasoning: the calls' arguments and results may quote what a
+        # /forget or /reset deleted while the reply was being written.
+        await self.db.execute(
+            "UPDATE turns SET tools = ?, tools_tokens = ? WHERE seq = ? AND seq > (SELECT "
+            "summary_through FROM conversations WHERE id = turns.conversation_id)",
+            (tools, tokens, seq),
+        )
+
+    async def tools_of(self, seqs: list[int]) -> dict[int, tuple[str, int]]:
+        if not seqs:
+            return {}
+        marks = ", ".join("?" * len(seqs))
+        rows = await self._all(
+            f"SELECT seq, tools, tools_tokens FROM turns WHERE seq IN ({marks}) "
+            "AND tools IS NOT NULL",
+            seqs,
+        )
+        return {row[0]: (row[1], row[2]) for row in rows}
+
     async def add_images(self, seq: int, images: list[Image]) -> None:
         await self.db.executemany(
             "INSERT INTO images (seq, position, mime, data, width, height) "

@@ -418,6 +418,26 @@ async def test_reasoning_is_kept_apart_from_the_reply(store):
     assert turn.content == "42"
 
 
+async def test_tool_calls_are_kept_apart_from_the_reply_with_their_tokens(store):
+    await _conversation(store)
+    plain = await store.add_turn(1, role="assistant", content="hi", tokens=1)
+    reply = await store.add_turn(1, role="assistant", content="It is noon.", tokens=4)
+    await store.set_tools(reply.seq, '{"rounds": []}', 57)
+    assert await store.tools_of([plain.seq, reply.seq]) == {reply.seq: ('{"rounds": []}', 57)}
+    assert await store.tools_of([]) == {}
+    (turn, _) = await store.newest_turns(1, limit=2)
+    assert turn.content == "It is noon." and turn.tokens == 4
+
+
+async def test_a_reply_overtaken_by_a_reset_keeps_no_tool_calls(store):
+    await _conversation(store)
+    writing = await store.add_turn(1, role="assistant", content="", tokens=1,
+                                   status=TurnStatus.STREAMING)  # fmt: skip
+    await store.reset_conversation(1)
+    await store.set_tools(writing.seq, '{"rounds": []}', 5)
+    assert await store.tools_of([writing.seq]) == {}
+
+
 async def test_images_of_turns_in_order_and_gone_with_their_turn(store):
     await _conversation(store)
     first = await store.add_turn(1, role="user", content="look", tokens=3, message_id=1)
@@ -485,6 +505,17 @@ async def test_forget_user_deletes_the_reasoning_that_may_quote_them(store):
     assert await store.get_reasoning(later.seq) is None
     assert await store.get_reasoning(early.seq) == "before alice came"
     assert await store.get_reasoning(other.seq) == "unrelated"
+
+
+async def test_forget_user_deletes_the_tool_calls_that_may_quote_them(store):
+    await _conversation(store)
+    early = await store.add_turn(1, role="assistant", content="hello", tokens=1)
+    await store.set_tools(early.seq, "before", 3)
+    await store.add_turn(1, role="user", content="alice", tokens=1, message_id=2, author_id=7)
+    answer = await store.add_turn(1, role="assistant", content="found it", tokens=1)
+    await store.set_tools(answer.seq, "searched for alice", 4)
+    assert await store.forget_user(7) == 1
+    assert await store.tools_of([early.seq, answer.seq]) == {early.seq: ("before", 3)}
 
 
 async def test_a_reply_overtaken_by_a_forget_keeps_no_reasoning(store):
