@@ -50,6 +50,7 @@ class ChatRequest:
     truncated: bool = False  # the newest turn was cut in the middle
     summarise_through: int | None = None  # turns up to this seq should go into the summary
     images: int = 0  # images sent with the turns
+    tool_turns: int = 0  # replies sent with their tool calls and results
     unseen_images: int = 0  # images of the turns answered that this model cannot see
 
     @property
@@ -169,15 +170,18 @@ def alternate(messages: list[dict[str, str]]) -> list[dict[str, str]]:
     """The same conversation with strictly alternating user/assistant turns after the system
     message, for servers whose chat templates demand it: consecutive turns of one role are
     merged (each user's words under their name when several people speak), and the history
-    starts with a user turn."""
+    starts with a user turn. Tool calls and their results are never merged: templates that
+    want alternation take them as the API orders them (user, the assistant asking, the
+    results, the assistant answering)."""
     head = [m for m in messages if m["role"] == "system"]
-    merged: list[list[dict[str, str]]] = []
+    merged: list[list[dict[str, Any]]] = []
     for message in messages[len(head) :]:
-        if merged and merged[-1][0]["role"] == message["role"]:
+        same = merged and merged[-1][-1]["role"] == message["role"]
+        if same and _is_turn(message) and _is_turn(merged[-1][-1]):
             merged[-1].append(message)
         else:
             merged.append([message])
-    while merged and merged[0][0]["role"] == "assistant":
+    while merged and merged[0][0]["role"] != "user":
         merged.pop(0)
     return head + [_merge(run) for run in merged]
 
@@ -212,8 +216,14 @@ def fit_exactly(request: ChatRequest, counter: TokenCounter, budget: Budget) -> 
     while start is not None and request.prompt_tokens > budget.prompt:
         if start >= len(request.messages) - 1:
             return
-        dropped = request.messages.pop(start)
-        request.prompt_tokens -= counter.message(dropped["role"], dropped["content"],
-                                                 dropped.get("name"))  # fmt: skip
-        request.turns -= 1
+        dropped = [request.messages.pop(start)]
+        while start < len(request.messages) - 1 and request.messages[start]["role"] == "tool":
+            dropped.append(request.messages.pop(start))  # results whose call was dropped
+        request.prompt_tokens -= sum(counter.chat_message(m) for m in dropped)
+        request.turns -= sum(1 for m in dropped if _is_turn(m))
         request.dropped = True
+
+
+def _is_turn(message: dict[str, Any]) -> bool:
+    """A history turn, not a tool call's request or result (bot.core.tool_loop)."""
+    return message["role"] != "tool" and not message.get("tool_calls")

@@ -10,7 +10,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from bot.core import images
+from bot.core import images, tool_loop
 from bot.core.context import Budget, ChatRequest, ContextPacker, alternate, api_name, fit_exactly
 from bot.core.conversation_index import ConversationIndex
 from bot.core.llm import Usage
@@ -18,6 +18,7 @@ from bot.core.models import Model
 from bot.core.policy import Kind, Place, may_adopt_thread
 from bot.core.store import Conversation, Image, Store, Turn, TurnStatus, UsageTotals
 from bot.core.tokens import TokenCounter
+from bot.core.tool_loop import Exchange
 
 log = logging.getLogger(__name__)
 
@@ -259,6 +260,7 @@ class Conversations:
         *,
         model: Model | None = None,
         before_seq: int | None = None,
+        reserve: int = 0,
     ) -> ChatRequest:
         """The request for the conversation's next reply, reading only the turns that fit.
 
@@ -268,9 +270,15 @@ class Conversations:
         (``summarise_through``), and they keep being sent until that summary exists, so the
         prompt prefix changes once a block; should the cap come first, the oldest turns beyond
         it are simply left out (the plain window) until the summary is there.
+
+        ``reserve`` tokens of the window are left free (for tools: their definitions and the
+        calls and results of the reply's own rounds). Replies are sent with their stored tool
+        calls while there is room, newest first, for a model that takes tools.
         """
         counter = model.counter if model is not None else self.counter
         budget = model.budget if model is not None else self.budget
+        if reserve:
+            budget = Budget(budget.window - reserve, budget.completion)
         cap = self.history_tokens
         packer = ContextPacker(counter, budget, persona, conversation.summary, history_cap=cap)
         newest = await self.store.newest_turns_within(
@@ -299,6 +307,8 @@ class Conversations:
                 images.attach(request, packer.kept, found, model.name, room)
             else:
                 request.unseen_images = sum(len(found.get(t.seq, [])) for t in batch)
+        if model is not None and model.tools:
+            await self._tool_calls(request, packer.kept, budget)
         if self.alternate_roles:
             request.messages = alternate(request.messages)
         if self.alternate_roles or counter.encoding is not self.counter.encoding:
@@ -318,6 +328,28 @@ class Conversations:
         candidates = newest if model.vision else batch
         seqs = [turn.seq for turn in candidates if turn.role == "user"]
         return (await self.store.images_of(seqs) if seqs else {}), batch
+
+    async def _tool_calls(self, request: ChatRequest, kept: list[Turn], budget: Budget) -> None:
+        """The replies' stored tool calls, while the window (and the history cap) has room."""
+        seqs = [turn.seq for turn in kept if turn.role == "assistant"]
+        stored = await self.store.tools_of(seqs) if seqs else {}
+        if not stored:
+            return
+        room = budget.prompt - request.prompt_tokens
+        if self.history_tokens is not None:
+            room = min(room, self.history_tokens - sum(turn.tokens for turn in kept))
+        tool_loop.attach(request, kept, stored, room)
+
+    async def set_tool_calls(self, turn: Turn, exchange: Exchange) -> None:
+        """Keep a reply's tool calls and results with it (counted with the default tokenizer,
+        like the turns), to be re-sent while there is room."""
+        tokens = sum(self.counter.chat_message(m) for m in exchange.messages())
+        await self.store.set_tools(turn.seq, exchange.to_json(), tokens)
+
+    async def tool_calls(self, seq: int) -> Exchange:
+        """A reply's tool calls, for the person who asks to see them."""
+        stored = await self.store.tools_of([seq])
+        return Exchange.from_json(stored[seq][0]) if seq in stored else Exchange()
 
     async def add_images(self, turn: Turn, pictures: tuple[Image, ...]) -> None:
         await self.store.add_images(turn.seq, list(pictures))

@@ -9,7 +9,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.core.bounded import LRU
 from bot.core.catalog import base_model, context_window, default_completion_tokens, family
@@ -42,6 +42,7 @@ class Model:
     counter: TokenCounter
     vision: bool
     price: Price | None = None
+    tools: bool = True  # takes tools; False once its server refused them (learnt, not listed)
 
 
 class Models:
@@ -147,10 +148,7 @@ class Models:
             "on (set CONTEXT_TOKENS to the model's real window)",
             name, rejected_prompt_tokens, window,
         )  # fmt: skip
-        self._models[name] = Model(
-            name, Budget(window, model.budget.completion), model.counter, model.vision,
-            model.price,
-        )  # fmt: skip
+        self._models[name] = replace(model, budget=Budget(window, model.budget.completion))
 
     def cannot_see(self, name: str) -> bool:
         """The server refused images for ``name``: send it none from now on. True the first
@@ -158,8 +156,18 @@ class Models:
         model = self._models.get(name)
         if model is None or not model.vision:
             return False
-        self._models[name] = Model(name, model.budget, model.counter, False, model.price)
+        self._models[name] = replace(model, vision=False)
         log.warning("%s refused images; sending it none from now on", name)
+        return True
+
+    def cannot_use_tools(self, name: str) -> bool:
+        """The server refused tools for ``name``: offer it none from now on. True the first
+        time."""
+        model = self._models.get(name)
+        if model is None or not model.tools:
+            return False
+        self._models[name] = replace(model, tools=False)
+        log.warning("%s refused tools; offering it none from now on", name)
         return True
 
     async def available(self) -> list[str]:

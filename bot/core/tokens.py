@@ -17,9 +17,11 @@ import hashlib
 import logging
 import os
 import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import tiktoken
 
@@ -30,6 +32,9 @@ log = logging.getLogger(__name__)
 TOKENS_PER_MESSAGE = 3
 TOKENS_PER_NAME = 1
 REPLY_PRIMING = 3
+# A tool call's framing in an assistant message, beyond its name and arguments: OpenAI does not
+# document it; this is an estimate, as is the count of the tools' definitions (bot.core.tool_loop).
+TOKENS_PER_TOOL_CALL = 4
 
 _VOCABULARY_URLS = {
     "cl100k_base": "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken",
@@ -107,11 +112,19 @@ class TokenCounter:
             tokens += TOKENS_PER_NAME + self.count(name)
         return tokens
 
-    def prompt(self, messages: list[dict[str, str]]) -> int:
+    def chat_message(self, message: Mapping[str, Any]) -> int:
+        """Tokens of one request message as sent: :meth:`message`, plus the tool calls of an
+        assistant message that made some (whose content may then be empty)."""
+        tokens = self.message(message["role"], message.get("content") or "", message.get("name"))
+        for call in message.get("tool_calls") or ():
+            function = call["function"]
+            tokens += TOKENS_PER_TOOL_CALL + self.count(function["name"])
+            tokens += self.count(function["arguments"])
+        return tokens
+
+    def prompt(self, messages: Sequence[Mapping[str, Any]]) -> int:
         """Tokens of a whole request's messages, reply priming included."""
-        return REPLY_PRIMING + sum(
-            self.message(m["role"], m["content"], m.get("name")) for m in messages
-        )
+        return REPLY_PRIMING + sum(self.chat_message(m) for m in messages)
 
     def truncate_middle(self, text: str, max_tokens: int, marker: str) -> str:
         """Keep the start and the end of ``text`` within ``max_tokens``, ``marker`` between."""
