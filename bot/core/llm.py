@@ -105,12 +105,14 @@ class Reply:
 
     def spent(self, prompt_tokens: int, count: Callable[[str], int]) -> Usage | None:
         """The usage as reported, or counted when the server sends none (llama.cpp, for one):
-        reasoning is generated, so it counts too. None when the model produced nothing."""
+        reasoning and tool calls are generated, so they count too. None when the model
+        produced nothing."""
         if self.usage is not None:
             return self.usage
-        if not (self.text or self.reasoning):
+        if not (self.text or self.reasoning or self.tool_calls):
             return None
-        return Usage(prompt_tokens, count(self.text) + count(self.reasoning))
+        calls = sum(count(call.name) + count(call.arguments) for call in self.tool_calls)
+        return Usage(prompt_tokens, count(self.text) + count(self.reasoning) + calls)
 
 
 class Failure(StrEnum):
@@ -157,7 +159,9 @@ class ModelClient(Protocol):
         cache_key: str | None = None,
         model: str | None = None,
         tools: Sequence[dict[str, Any]] | None = None,
+        tool_choice: str | None = None,
     ) -> AsyncIterator[Delta]:
         """Yield answer and reasoning deltas, filling ``reply`` (its tool calls too, when
-        ``tools`` were offered); raise :class:`LLMError`."""
+        ``tools`` were offered; ``tool_choice`` "none" asks for text only); raise
+        :class:`LLMError`."""
         ...

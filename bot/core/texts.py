@@ -93,6 +93,72 @@ class Texts:
     def cannot_see_images(self) -> str:
         return self._("*(this model can't see images: I read only the text)*")
 
+    # -- tools ---------------------------------------------------------------------------------
+
+    def tool_line(self, label: str, about: str, state: str, seconds: float) -> str:
+        """One tool call while a reply runs (``state``: bot.core.replies.activity.State)."""
+        head = f"🔧 **{label}**" + (f" — `{about}`" if about else "")
+        took = self._("{seconds} s").format(seconds=f"{seconds:.1f}")
+        ends = {
+            "running": "…",
+            "asking": self._("… waiting for your answer"),
+            "done": f"✓ {took}",
+            "failed": "✗ " + self._("failed after {took}").format(took=took),
+            "refused": "✗ " + self._("not allowed"),
+        }
+        return f"{head} {ends.get(state, '…')}"
+
+    def tool_lines_left_out(self, count: int) -> str:
+        return self._("🔧 … and {count} earlier calls").format(count=count)
+
+    def tools_footer(self, names: list[str]) -> str:
+        """The line a finished reply keeps of the tools it used."""
+        return "-# 🔧 " + self._("Used: {names}").format(names=", ".join(names))
+
+    @property
+    def tools_button(self) -> str:
+        return self._("Tools")
+
+    @property
+    def tools_heading(self) -> str:
+        return self._("The tools this reply used (their results are excerpts):")
+
+    @property
+    def no_tool_calls(self) -> str:
+        return self._("No tool calls were kept for this reply.")
+
+    def consent_question(self, user_id: int, label: str, server: str, arguments: str) -> str:
+        """Asks the person who asked before a tool that acts runs."""
+        return self._(
+            "<@{user}>, the model wants to use **{tool}** (from {server}) with:\n{arguments}\n"
+            "Allow it? Nothing runs until you answer; in a minute I take it as no."
+        ).format(user=user_id, tool=label, server=server, arguments=arguments)
+
+    @property
+    def allow_button(self) -> str:
+        return self._("Allow")
+
+    @property
+    def deny_button(self) -> str:
+        return self._("Deny")
+
+    @property
+    def consent_only_asker(self) -> str:
+        return self._("Only the person who asked can answer this.")
+
+    def consent_answered(self, label: str, answer: str) -> str:
+        """The question, once answered (``answer``: allowed, denied or timeout)."""
+        said = {
+            "allowed": self._("✅ **{tool}** allowed"),
+            "denied": self._("❌ **{tool}** denied"),
+            "timeout": self._("⌛ **{tool}**: no answer, so not run"),
+        }
+        return said.get(answer, said["timeout"]).format(tool=label)
+
+    @property
+    def tools_limited(self) -> str:
+        return self._("*(stopped: a limit was reached while I was using tools)*")
+
     @property
     def stopped(self) -> str:
         return self._("*(stopped)*")

@@ -31,7 +31,8 @@ ARGUMENT_CHARS = 20_000  # arguments longer than this are refused unread
 RESULT_TOKENS = 2_000  # the most one result takes of a request; less when the window is tight
 CUT_MARKER = "\n[… cut to fit …]\n"
 
-Consent = Callable[[Tool, Mapping[str, Any]], Awaitable[bool]]
+# Whether the asker allows call ``index`` of the round (of ``tool``, with these arguments).
+Consent = Callable[[int, Tool, Mapping[str, Any]], Awaitable[bool]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,7 @@ class Ran:
     tool: Tool | None  # None: the model named no tool offered here
     result: ToolResult
     seconds: float
+    reached: bool = True  # the tool ran (False: refused before it, for any reason)
 
 
 class Rounds:
@@ -89,38 +91,45 @@ async def run_round(
     asker_id: int | None = None,
     consent: Consent | None = None,
     seconds: float = CALL_SECONDS,
+    on_done: Callable[[int, Ran], object] | None = None,
 ) -> list[Ran]:
     """Run one round's calls side by side, in the model's order. A call of a tool not offered
     here, with unreadable arguments, or of a tool that acts without the asker's consent (none
-    given: refused) never reaches the host; every outcome is a result, never an exception."""
+    given: refused) never reaches the host; every outcome is a result, never an exception.
+    ``on_done`` hears of each call as it ends (to show it), by its index in ``calls``."""
     by_function = {tool.function: tool for tool in offered}
 
-    async def one(call: ToolCall) -> Ran:
+    async def one(index: int, call: ToolCall) -> Ran:
         started = clock()
         tool = by_function.get(call.name)
-        result = await _result(host, call, tool, place, asker_id, consent, seconds)
-        return Ran(call, tool, result, clock() - started)
+        result, reached = await _result(host, index, call, tool, place, asker_id, consent, seconds)
+        ran = Ran(call, tool, result, clock() - started, reached)
+        if on_done is not None:
+            on_done(index, ran)
+        return ran
 
-    return list(await asyncio.gather(*(one(call) for call in calls)))
+    return list(await asyncio.gather(*(one(i, call) for i, call in enumerate(calls))))
 
 
 async def _result(
     host: ToolHost,
+    index: int,
     call: ToolCall,
     tool: Tool | None,
     place: Place,
     asker_id: int | None,
     consent: Consent | None,
     seconds: float,
-) -> ToolResult:
+) -> tuple[ToolResult, bool]:
     if tool is None:
-        return ToolResult.failure(f"there is no tool named {call.name!r} here")
+        return ToolResult.failure(f"there is no tool named {call.name!r} here"), False
     arguments = arguments_of(call)
     if isinstance(arguments, ToolResult):
-        return arguments
-    if tool.acts and (consent is None or not await consent(tool, arguments)):
-        return ToolResult.failure("the person who asked did not allow this call")
-    return await host.call(call.name, arguments, place=place, asker_id=asker_id, seconds=seconds)
+        return arguments, False
+    if tool.acts and (consent is None or not await consent(index, tool, arguments)):
+        return ToolResult.failure("the person who asked did not allow this call"), False
+    result = await host.call(call.name, arguments, place=place, asker_id=asker_id, seconds=seconds)
+    return result, True
 
 
 def assistant_message(text: str, calls: Sequence[ToolCall]) -> dict[str, Any]:

@@ -6,10 +6,12 @@ from bot.core.replies.service import Replies, Said, Stop, Submitted
 from bot.core.replies.surface import (
     STOP,
     UNLIMITED,
+    Answer,
     Button,
     Failed,
     Gone,
     Limits,
+    Question,
     Refused,
     Surface,
     SurfaceError,
@@ -18,6 +20,7 @@ from bot.core.replies.surface import (
 __all__ = [
     "STOP",
     "UNLIMITED",
+    "Answer",
     "Button",
     "Deps",
     "Display",
@@ -26,6 +29,7 @@ __all__ = [
     "Job",
     "Limits",
     "Prompt",
+    "Question",
     "Refused",
     "Replies",
     "Said",

@@ -63,6 +63,7 @@ class Display:
         self.gone = False  # a reply message was deleted, or may not be posted: stop
         self.refused: str | None = None  # the permission that Discord says is missing
         self._placeholder = ""  # shown while there is no text yet (e.g. "retrying…")
+        self._activity = ""  # shown above the text while streaming (the tool calls' lines)
         self._shown: list[tuple[str, Button | None]] = []  # per message: content, button
         self._done = False
         self._full = False
@@ -89,6 +90,17 @@ class Display:
     @placeholder.setter
     def placeholder(self, value: str) -> None:
         self._placeholder = value
+        self._changed.set()
+
+    @property
+    def activity(self) -> str:
+        return self._activity
+
+    @activity.setter
+    def activity(self, value: str) -> None:
+        """Lines shown above the text while the reply streams (tool calls as they run), gone
+        from the final message."""
+        self._activity = value
         self._changed.set()
 
     @property
@@ -124,6 +136,8 @@ class Display:
             text = with_note(self.kept(self.note), self.note)
         else:
             text = self.text or self.placeholder
+            if self.activity:
+                text = f"{self.activity}\n\n{text}" if text else self.activity
         if not text:
             return []
         parts = display_parts(text, streaming=not self._done)
@@ -221,7 +235,7 @@ class Display:
             await asyncio.wait_for(self._finished.wait(), max(0.05, at_most))
 
     def _has_something(self) -> bool:
-        return bool(self.text or self.placeholder or self._done)
+        return bool(self.text or self.placeholder or self.activity or self._done)
 
     async def _wait_for_text(self) -> None:
         """Show the typing indicator from ``typing_after`` until the first text (or the end)

@@ -8,17 +8,20 @@ back.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Literal, Protocol
 
 
 @dataclass(frozen=True, slots=True)
 class Button:
-    """A button under a reply: Stop while it streams; Reasoning, once done, for a reasoning
-    model's thinking (``turn``: the reply's stored turn, where the reasoning is kept)."""
+    """A button under a reply: Stop while it streams; once done, Reasoning for a reasoning
+    model's thinking, Tools for the calls it made, or both (``turn``: the reply's stored turn,
+    where they are kept)."""
 
-    kind: Literal["stop", "reasoning"]
+    kind: Literal["stop", "reasoning", "tools", "reasoning_and_tools"]
     turn: int = 0
 
 
@@ -38,6 +41,25 @@ class Limits:
 
 
 UNLIMITED = Limits()
+
+
+class Answer(StrEnum):
+    ALLOWED = "allowed"
+    DENIED = "denied"
+    TIMEOUT = "timeout"  # no answer in time, or the prompt could not be shown
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """A yes-or-no prompt that only ``user_id`` may answer (before a tool that acts runs)."""
+
+    user_id: int
+    text: str
+    allow: str  # the buttons' labels
+    deny: str
+    others: str  # said privately to anyone else who presses
+    answered: Mapping[Answer, str]  # what the prompt says once answered
+    seconds: float
 
 
 class SurfaceError(Exception):
@@ -85,6 +107,12 @@ class Surface(Protocol):
 
     def typing(self) -> AbstractAsyncContextManager[None]:
         """The typing indicator while the body runs; its failure never stops a reply."""
+        ...
+
+    async def ask(self, question: Question) -> Answer:
+        """Post ``question`` with Allow and Deny buttons that only its person may press, wait
+        up to its ``seconds``, then show the answer on it. Never raises: a prompt that can't
+        be shown is answered :attr:`Answer.TIMEOUT` (nothing runs)."""
         ...
 
     async def tell(self, text: str) -> None:

@@ -143,9 +143,11 @@ class LLMClient:
         cache_key: str | None = None,
         model: str | None = None,
         tools: Sequence[dict[str, Any]] | None = None,
+        tool_choice: str | None = None,
     ) -> AsyncIterator[Delta]:
         """Yield answer and reasoning deltas; fill ``reply`` as it goes, with the calls the
-        model asks for when ``tools`` (OpenAI function schemas) are offered.
+        model asks for when ``tools`` (OpenAI function schemas) are offered (``tool_choice``
+        "none": offered for what came before, but the model must answer in text).
 
         A failure before the first delta (refused, dropped, or an error event) is retried within
         the bounded policy: nobody has seen anything yet. After it, the reply is ``CUT_OFF``.
@@ -154,6 +156,8 @@ class LLMClient:
         body["stream"] = True
         if tools:
             body["tools"] = list(tools)
+            if tool_choice is not None:
+                body["tool_choice"] = tool_choice
         attempt = 0
         while True:
             attempt += 1

@@ -44,6 +44,13 @@ def used_texts() -> list[str]:
     for failure in Failure:
         said.failure(failure)
     said.internal_error()
+    for state in ("running", "asking", "done", "failed", "refused"):
+        said.tool_line("fetch", "example.com", state, 1.25)
+    said.tool_lines_left_out(3)
+    said.tools_footer(["fetch", "now"])
+    said.consent_question(7, "delete", "files", "`{}`")
+    for answer in ("allowed", "denied", "timeout"):
+        said.consent_answered("delete", answer)
     for limit in (*Limit, None):  # every limit, and none named
         said.rate_limited(limit, 10)
         said.rate_limited(limit, 200)

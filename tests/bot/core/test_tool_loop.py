@@ -92,16 +92,20 @@ async def test_what_never_reaches_the_host_comes_back_as_an_error_result():
 async def test_a_tool_that_acts_runs_only_with_the_askers_consent():
     host, asked = Host(), []
 
-    async def consent(tool: Tool, arguments: Mapping[str, Any]) -> bool:
-        asked.append((tool.function, dict(arguments)))
+    async def consent(index: int, tool: Tool, arguments: Mapping[str, Any]) -> bool:
+        asked.append((index, tool.function, dict(arguments)))
         return arguments.get("path") == "/tmp/x"
 
     calls = [ToolCall("1", "files__delete", '{"path": "/tmp/x"}'),
              ToolCall("2", "files__delete", '{"path": "/"}'),
              ToolCall("3", "time__now", "")]  # fmt: skip
-    ran = await run_round(host, calls, [READ, WRITE], place=HERE, clock=Clock(), consent=consent)
-    assert asked == [("files__delete", {"path": "/tmp/x"}), ("files__delete", {"path": "/"})]
+    done: list[tuple[int, bool]] = []
+    ran = await run_round(host, calls, [READ, WRITE], place=HERE, clock=Clock(), consent=consent,
+                          on_done=lambda i, r: done.append((i, r.reached)))  # fmt: skip
+    assert asked == [(0, "files__delete", {"path": "/tmp/x"}), (1, "files__delete", {"path": "/"})]
     assert [r.result.error for r in ran] == [False, True, False]  # a read-only tool asks nobody
+    assert [r.reached for r in ran] == [True, False, True]
+    assert sorted(done) == [(0, True), (1, False), (2, True)]  # each heard of as it ended
     assert [c[0] for c in host.calls] == ["files__delete", "time__now"]
 
 
