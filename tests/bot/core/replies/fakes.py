@@ -12,7 +12,7 @@ from typing import Any
 from bot.core.choices import Choices
 from bot.core.context import Budget
 from bot.core.conversations import Conversations
-from bot.core.llm import Delta, LLMError, Reply
+from bot.core.llm import Delta, LLMError, Reply, ToolCall
 from bot.core.models import Models
 from bot.core.pacing import Pacer
 from bot.core.ratelimit import LocalLimiter
@@ -88,6 +88,7 @@ class Answer:
     error: LLMError | None = None
     finish_reason: str = "stop"
     slow: bool = False  # let the loop run after each word, as a stream from the network does
+    tool_calls: list[ToolCall] = field(default_factory=list)  # asked for after the text
 
 
 class FakeModel:
@@ -98,14 +99,17 @@ class FakeModel:
         self.answers: list[Answer] = []
         self.changed = asyncio.Event()
         self.closed_in: list[str] = []  # the task each finished or closed stream ended in
+        self.offered: list[tuple[list[str], str | None]] = []  # each request's tools, choice
 
     def respond(self, *answers: Answer) -> None:
         self.answers.extend(answers)
 
     async def stream(
-        self, messages, *, max_tokens, reply: Reply, on_retry=None, cache_key=None, model=None
-    ):
-        self.requests.append(messages)
+        self, messages, *, max_tokens, reply: Reply, on_retry=None, cache_key=None, model=None,
+        tools=None, tool_choice=None,
+    ):  # fmt: skip
+        self.requests.append(list(messages))  # as sent: the tool loop adds to the list
+        self.offered.append(([t["function"]["name"] for t in tools or ()], tool_choice))
         self.changed.set()
         answer = self.answers.pop(0) if self.answers else Answer()
         try:
@@ -126,7 +130,8 @@ class FakeModel:
                     await answer.pause.wait()
                 if answer.slow:
                     await asyncio.sleep(0)
-            reply.finish_reason = answer.finish_reason
+            reply.tool_calls = list(answer.tool_calls)
+            reply.finish_reason = "tool_calls" if answer.tool_calls else answer.finish_reason
         finally:
             self.closed_in.append(asyncio.current_task().get_name())  # type: ignore[union-attr]
 
