@@ -144,8 +144,10 @@ def test_a_result_is_cut_to_its_token_budget_keeping_its_start_and_end():
 
 
 def _exchange() -> Exchange:
-    first = (Step("a", "time__now", '{"zone": "UTC"}', "12:00", tool="time/now"),
-             Step("b", "files__delete", "{}", "refused", error=True, tool="files/delete"))
+    first = (
+        Step("a", "time__now", '{"zone": "UTC"}', "12:00", tool="time/now"),
+        Step("b", "files__delete", "{}", "refused", error=True, tool="files/delete"),
+    )
     second = (Step("c", "time__now", "{}", "12:01", seconds=0.5, tool="time/now"),)
     return Exchange().then(first).then(second)  # fmt: skip
 
@@ -210,8 +212,12 @@ def test_strict_templates_get_tool_calls_unmerged_and_turns_alternating():
 
 def test_fitting_a_request_drops_a_call_with_its_results():
     calls = _exchange().messages()[:3]
-    messages = [{"role": "system", "content": "s"}, *calls,
-                {"role": "assistant", "content": "noon"}, {"role": "user", "content": "q"}]
+    messages = [
+        {"role": "system", "content": "s"},
+        *calls,
+        {"role": "assistant", "content": "noon"},
+        {"role": "user", "content": "q"},
+    ]
     request = ChatRequest(messages, COUNTER.prompt(messages), turns=2)
     budget = Budget(window=request.prompt_tokens - 1 + 100, completion=100)
     fit_exactly(request, COUNTER, budget)

@@ -16,9 +16,21 @@ from bot.core.llm import Delta, LLMError, Reply, ToolCall
 from bot.core.models import Models
 from bot.core.pacing import Pacer
 from bot.core.ratelimit import LocalLimiter
-from bot.core.replies import UNLIMITED, Button, Deps, Failed, Gone, Limits, Refused, Replies
+from bot.core.replies import (
+    UNLIMITED,
+    Button,
+    Deps,
+    Failed,
+    Gone,
+    Limits,
+    Question,
+    Refused,
+    Replies,
+)
+from bot.core.replies import Answer as Consent
 from bot.core.store import Store
 from bot.core.tokens import TokenCounter
+from bot.core.tools import ToolHost
 from bot.services.store import SQLiteStore
 from tests.fakes.clock import Clock
 
@@ -44,6 +56,11 @@ class FakeSurface:
     edit_count: int = 0
     posted: asyncio.Event = field(default_factory=asyncio.Event)
     limits: Limits = UNLIMITED
+    questions: list[Question] = field(default_factory=list)
+    answers: list[Consent] = field(default_factory=list)  # the next questions' answers
+    answer_gate: asyncio.Event | None = None  # answers wait for it, when set
+    seen: list[str] = field(default_factory=list)  # every text posted or edited, in order
+    changed: asyncio.Event = field(default_factory=asyncio.Event)  # at each post or edit
 
     def _maybe_fail(self) -> None:
         if self.fail_with:
@@ -56,6 +73,8 @@ class FakeSurface:
         self._maybe_fail()
         shown = Shown(next(_ids), text, button, reply_to)
         self.messages.append(shown)
+        self.seen.append(text)
+        self.changed.set()
         self.posted.set()
         return shown.id
 
@@ -64,6 +83,8 @@ class FakeSurface:
         self.edit_count += 1
         shown = next(m for m in self.messages if m.id == message_id)
         shown.text, shown.button = text, button
+        self.seen.append(text)
+        self.changed.set()
 
     @contextlib.asynccontextmanager
     async def typing(self) -> AsyncIterator[None]:
@@ -72,6 +93,19 @@ class FakeSurface:
 
     async def tell(self, text: str) -> None:
         self.notices.append(text)
+
+    async def sees(self, text: str) -> None:
+        """Wait until a post or an edit has shown ``text``."""
+        async with asyncio.timeout(5):
+            while not any(text in shown for shown in self.seen):
+                self.changed.clear()
+                await self.changed.wait()
+
+    async def ask(self, question: Question) -> Consent:
+        self.questions.append(question)
+        if self.answer_gate is not None:
+            await self.answer_gate.wait()
+        return self.answers.pop(0) if self.answers else Consent.TIMEOUT
 
     @property
     def texts(self) -> list[str]:
@@ -177,13 +211,18 @@ class World:
 
 
 async def make_world(
-    *, guild_rpm: int = 0, clock: Clock | None = None, store: Store | None = None
+    *,
+    guild_rpm: int = 0,
+    clock: Clock | None = None,
+    store: Store | None = None,
+    tools: ToolHost | None = None,
+    window: int = 8192,
 ) -> World:
     store = store or SQLiteStore(":memory:")
     await store.open()
     await store.create_conversation(1, guild_id=5, parent_id=6, owner_id=7)
-    conversations = Conversations(store, COUNTER, budget=Budget(8192, 256))
-    models = Models(default="gpt-4o-mini", context_tokens=8192, completion_tokens=256)
+    conversations = Conversations(store, COUNTER, budget=Budget(window, 256))
+    models = Models(default="gpt-4o-mini", context_tokens=window, completion_tokens=256)
     models.add("gpt-4o-mini", COUNTER)
     choices = Choices(store, default_persona="Be brief.", models=models)
     model = FakeModel()
@@ -192,8 +231,9 @@ async def make_world(
     deps = Deps(
         conversations, choices, models, model, limiter,  # type: ignore[arg-type]
         Pacer(edit_interval=0.0, edit_window=0.0), None, cache_keys=False, clock=clock,
+        tools=tools,
     )  # fmt: skip
     return World(store, conversations, model, Replies(deps), FakeSurface(), limiter)
 
 
-__all__ = ["Answer", "Clock", "Failed", "Gone", "Refused", "World", "make_world"]
+__all__ = ["Answer", "Clock", "Consent", "Failed", "Gone", "Refused", "World", "make_world"]
