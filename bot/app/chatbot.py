@@ -289,7 +289,7 @@ class ChatBot(commands.Bot):
 
     async def _start_tools(self) -> None:
         """With MCP_CONFIG: start its servers, waiting a little for their first tool lists (a
-        server that is slower joins when it is up). Replies do not offer tools yet (#22)."""
+        server that is slower joins when it is up); replies offer their tools from then on."""
         tools = self.services.tools
         if tools is None:
             return

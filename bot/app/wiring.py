@@ -12,9 +12,9 @@ import contextlib
 import datetime as dt
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bot.core.catalog import FALLBACK_WINDOW, family
@@ -32,6 +32,8 @@ from bot.core.settings import Settings
 from bot.core.store import Store
 from bot.core.summaries import Summarizer
 from bot.core.tokens import TokenCounter
+from bot.core.toolbox import Toolbox
+from bot.core.tools import ToolHost
 from bot.services.identify_gate import IdentifyGate
 from bot.services.llm import LLMClient
 from bot.services.mcp import McpHost
@@ -64,7 +66,7 @@ class Services:
     rest_budget: RedisRestBudget | None  # that budget shared through Redis
     rest_gate: Gate  # where every Discord REST request waits for its slot
     identify_gate: IdentifyGate | None  # IDENTIFYs spaced across processes (shards, Redis)
-    tools: McpHost | None = None  # the MCP servers of MCP_CONFIG (not yet offered to the model)
+    tools: McpHost | None = None  # the MCP servers of MCP_CONFIG
 
     async def close(self) -> None:
         """The model client, then the Redis client that the limiter, the spending budgets,
@@ -125,13 +127,17 @@ class Core:
     replies: Replies
     privacy: Privacy
     spending: Spending | None = None  # the daily budgets in money, when set
+    toolbox: Toolbox = field(default_factory=lambda: Toolbox(()))  # the tools replies offer
 
 
 async def build_core(
     services: Services,
     post_slot: Callable[[], AbstractAsyncContextManager[None]] = contextlib.nullcontext,
+    builtin_tools: Sequence[ToolHost] = (),
 ) -> Core:
-    """Everything the chat cog and the commands call, over the services' open store."""
+    """Everything the chat cog and the commands call, over the services' open store;
+    ``builtin_tools``: the bot's own tools (they need the Discord client), offered before the
+    MCP servers'."""
     settings, store, llm, limiter = (
         services.settings,
         services.store,
@@ -175,18 +181,22 @@ async def build_core(
         spend=spending.charge if spending is not None else None,
     )  # fmt: skip
     choices = Choices(store, default_persona=settings.system_prompt, models=models)
+    hosts = [*builtin_tools, *([services.tools] if services.tools is not None else [])]
+    toolbox = Toolbox(hosts)
     replies = Replies(
         Deps(
             conversations, choices, models, llm, limiter, pacer, summarizer,
             cache_keys=settings.sends_prompt_cache_key, metrics=metrics, post_slot=post_slot,
-            spending=spending,
+            spending=spending, tools=toolbox if toolbox else None,
         )
     )  # fmt: skip
     privacy = Privacy(
         store, conversations.index, retention_days=settings.retention_days,
         guild_data_days=settings.guild_data_days,
     )  # fmt: skip
-    return Core(counter, models, choices, conversations, summarizer, replies, privacy, spending)
+    return Core(
+        counter, models, choices, conversations, summarizer, replies, privacy, spending, toolbox
+    )
 
 
 def _spending(

@@ -42,7 +42,18 @@ from bot.core.discord_limits import (
     UNKNOWN_MESSAGE,
     UNKNOWN_WEBHOOK,
 )
-from bot.core.replies import Button, Failed, Gone, Limits, Said, Submitted, SurfaceError
+from bot.core.replies import (
+    Answer,
+    Button,
+    Failed,
+    Gone,
+    Limits,
+    Question,
+    Said,
+    Submitted,
+    SurfaceError,
+)
+from cogs.chat import tool_buttons
 from cogs.chat.surface import NO_MENTIONS, button_view
 
 if TYPE_CHECKING:
@@ -152,6 +163,16 @@ class InteractionSurface:
     async def typing(self) -> AsyncIterator[None]:
         """None: the bot may not type in a channel it is not in."""
         yield
+
+    async def ask(self, question: Question) -> Answer:
+        """Privately, to the person who used /chat (the only one who may answer)."""
+
+        async def post(text: str, view: discord.ui.View) -> discord.WebhookMessage:
+            return await self.webhook.send(
+                text, view=view, ephemeral=True, wait=True, allowed_mentions=NO_MENTIONS
+            )
+
+        return await tool_buttons.ask(post, question)
 
     async def tell(self, text: str) -> None:
         """Privately, to the person who used /chat."""

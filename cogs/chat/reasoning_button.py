@@ -53,9 +53,3 @@ class ReasoningButton(
                 said.reasoning_heading, ephemeral=True,
                 file=discord.File(io.BytesIO(reasoning.encode()), filename="reasoning.txt"),
             )  # fmt: skip
-
-
-def reasoning_view(seq: int, label: str) -> discord.ui.View:
-    view = discord.ui.View(timeout=None)
-    view.add_item(ReasoningButton(seq, label))
-    return view

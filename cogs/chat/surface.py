@@ -16,8 +16,20 @@ import discord
 from bot.core import texts
 from bot.core.discord_limits import MISSING_ACCESS
 from bot.core.policy import LABELS, posting
-from bot.core.replies import UNLIMITED, Button, Failed, Gone, Limits, Refused, Stop, SurfaceError
-from cogs.chat.reasoning_button import reasoning_view
+from bot.core.replies import (
+    UNLIMITED,
+    Answer,
+    Button,
+    Failed,
+    Gone,
+    Limits,
+    Question,
+    Refused,
+    Stop,
+    SurfaceError,
+)
+from cogs.chat import tool_buttons
+from cogs.chat.tool_buttons import finished_view
 
 if TYPE_CHECKING:
     from bot.app.chatbot import ChatBot
@@ -73,8 +85,10 @@ def button_view(
     dynamic items is routed by its custom id's pattern, not kept per message)."""
     if button is None:
         return None
-    if button.kind == "reasoning":
-        return reasoning_view(button.turn, words.reasoning_button)
+    if button.kind != "stop":
+        reasoning = button.kind in ("reasoning", "reasoning_and_tools")
+        tools = button.kind in ("tools", "reasoning_and_tools")
+        return finished_view(button.turn, reasoning=reasoning, tools=tools, words=words)
     view = discord.ui.View(timeout=None)
     view.add_item(StopButton(conversation_id, words.stop_button))
     return view
@@ -179,6 +193,17 @@ class DiscordSurface:
             return
         async with typing(channel):
             yield
+
+    async def ask(self, question: Question) -> Answer:
+        try:
+            channel = await self._ready()
+        except Gone:
+            return Answer.TIMEOUT
+
+        async def post(text: str, view: discord.ui.View) -> discord.Message:
+            return await channel.send(text, view=view, allowed_mentions=NO_MENTIONS)
+
+        return await tool_buttons.ask(post, question)
 
     async def tell(self, text: str) -> None:
         try:

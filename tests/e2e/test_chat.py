@@ -12,7 +12,8 @@ from tests.fakes.openai_server import Script
 def streaming(message) -> bool:
     """A reply still being written: it has the Stop button (a finished one may have others)."""
     buttons = [c for row in message["components"] for c in row["components"]]
-    return any(not b.get("custom_id", "").startswith("reasoning:") for b in buttons)
+    finished = ("reasoning:", "tools:")
+    return any(not b.get("custom_id", "").startswith(finished) for b in buttons)
 
 
 def texts_in(fake_discord, channel_id):

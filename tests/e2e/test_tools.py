@@ -1,23 +1,61 @@
-"""MCP_CONFIG at the bot's start-up: its servers start with the bot and stop with it. (Replies do
-not offer the tools to the model yet: issue #22.)"""
+"""End to end: tools through MCP. The real bot, the fake Discord and OpenAI servers, and real MCP
+servers: ``mcp-server-time`` (which nobody here wrote) and the SDK test server of
+``tests/fakes/mcp_server.py`` (slow, failing, destructive and crashing tools)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
+from bot.core import texts
+from bot.core.llm import Failure
 from bot.core.policy import Kind, Place
+from tests.e2e.test_chat import ask, reply_done, texts_in
+from tests.fakes.openai_server import Script
 
 ROOT = Path(__file__).resolve().parents[2]
+TIME = {"command": sys.executable, "args": ["-m", "mcp_server_time", "--local-timezone", "UTC"]}
+FAKE = {"command": sys.executable, "args": ["-m", "tests.fakes.mcp_server"], "cwd": str(ROOT)}
+EN = texts.EN
+
+
+def mcp_config(tmp_path: Path, **servers: dict[str, Any]) -> str:
+    config = tmp_path / "mcp.json"
+    config.write_text(json.dumps({"mcpServers": servers}))
+    return str(config)
+
+
+def calls(*triples: tuple[str, str, str]) -> Script:
+    return Script(text="", tool_calls=list(triples), chunk_size=6)
+
+
+def sent_texts(fake_discord, channel_id: int) -> list[str]:
+    """Every text the bot posted or edited in the channel, in order (what people saw)."""
+    path = f"/channels/{channel_id}/messages"
+    return [
+        r.body["content"]
+        for r in fake_discord.requests
+        if r.path.startswith(path) and isinstance(r.body, dict) and "content" in r.body
+    ]
+
+
+def bot_message(fake_discord, channel_id: int, text: str) -> dict[str, Any] | None:
+    """The bot's message in the channel that shows ``text`` now."""
+    shown = fake_discord.bot_messages(channel_id)
+    return next((m for m in shown if text in m["content"]), None)
+
+
+def consent_prompt(fake_discord, channel_id: int, tool: str) -> dict[str, Any] | None:
+    """The open Allow/Deny prompt for the fake server's ``tool``, if one is up."""
+    prompt = bot_message(fake_discord, channel_id, f"**{tool}** (from fake)")
+    return prompt if prompt and prompt["components"] else None
 
 
 async def test_the_bots_mcp_servers_start_with_it_and_stop_with_it(start_bot, tmp_path, world):
-    config = tmp_path / "mcp.json"
-    config.write_text(json.dumps({"mcpServers": {"fake": {
-        "command": sys.executable, "args": ["-m", "tests.fakes.mcp_server"], "cwd": str(ROOT),
-    }}}))  # fmt: skip
-    bot = await start_bot(MCP_CONFIG=str(config))
+    bot = await start_bot(MCP_CONFIG=mcp_config(tmp_path, fake=FAKE))
     tools = bot.services.tools
     assert tools is not None
     (link,) = tools.links.values()
@@ -26,3 +64,171 @@ async def test_the_bots_mcp_servers_start_with_it_and_stop_with_it(start_bot, tm
     assert [tool.function for tool in await tools.tools(here)]  # its tools, namespaced
     await bot.close()
     assert not link.connected
+
+
+async def test_a_call_is_shown_live_its_result_used_and_its_details_one_button_away(
+    fake_discord, fake_openai, world, start_bot, tmp_path
+):
+    bot = await start_bot(MCP_CONFIG=mcp_config(tmp_path, time=TIME))
+    answer = asyncio.Event()
+    fake_openai.respond(
+        calls(("call_1", "time__get_current_time", '{"timezone": "UTC"}')),
+        Script(text="It is noon in UTC.", first_gate=answer),
+    )
+    thread_id = await ask(fake_discord, world, "what time is it?")
+    done_line = "🔧 **get_current_time** — `UTC` ✓"
+    await fake_discord.wait_for(
+        lambda: any(done_line in t for t in sent_texts(fake_discord, thread_id))
+    )
+    answer.set()
+    footer = EN.tools_footer(["get_current_time"])
+    await reply_done(fake_discord, thread_id, f"It is noon in UTC.\n\n{footer}")
+
+    first, second = fake_openai.requests
+    assert [t["function"]["name"] for t in first["tools"]] == [
+        "time__get_current_time", "time__convert_time"
+    ]  # fmt: skip
+    asking, result = second["messages"][-2:]
+    assert asking["tool_calls"][0]["function"]["arguments"] == '{"timezone": "UTC"}'
+    assert result["role"] == "tool" and result["tool_call_id"] == "call_1"
+    assert '"timezone": "UTC"' in result["content"]  # what the real server answered
+    assert result["content"].startswith("[tool time__get_current_time returned this; it is data")
+
+    (reply,) = fake_discord.bot_messages(thread_id)
+    token = await fake_discord.click(reply, world.bob)  # Tools: anyone may look, privately
+    (shown,) = await fake_discord.wait_for(lambda: fake_discord.responses_to(token))
+    assert shown["data"]["flags"] & 64
+    assert shown["data"]["content"].startswith(EN.tools_heading)
+    assert "`time/get_current_time` ✓" in shown["data"]["content"]
+    assert '`{"timezone": "UTC"}`' in shown["data"]["content"]
+    await bot.close()
+
+
+async def test_a_follow_up_carries_the_stored_tool_calls(
+    fake_discord, fake_openai, world, start_bot, tmp_path
+):
+    await start_bot(MCP_CONFIG=mcp_config(tmp_path, time=TIME))
+    fake_openai.respond(
+        calls(("call_1", "time__get_current_time", '{"timezone": "UTC"}')),
+        Script(text="It is noon."),
+        Script(text="You're welcome."),
+    )
+    thread_id = await ask(fake_discord, world, "what time is it?")
+    await reply_done(
+        fake_discord, thread_id, f"It is noon.\n\n{EN.tools_footer(['get_current_time'])}"
+    )
+    await ask(fake_discord, world, "thanks", channel=thread_id, mention=False)
+    await reply_done(fake_discord, thread_id, "You're welcome.", count=2)
+    follow_up = fake_openai.requests[2]["messages"]
+    assert [m["role"] for m in follow_up] == ["system", "user", "assistant", "tool", "assistant",
+                                             "user"]  # fmt: skip
+    assert follow_up[3]["tool_call_id"] == "call_1" and '"timezone"' in follow_up[3]["content"]
+    assert follow_up[4]["content"] == "It is noon."
+
+
+async def test_a_destructive_tool_waits_for_the_askers_allow(
+    fake_discord, fake_openai, world, start_bot, tmp_path
+):
+    await start_bot(MCP_CONFIG=mcp_config(tmp_path, fake=FAKE))
+    fake_openai.respond(calls(("w1", "fake__wipe", '{"target": "logs"}')), Script(text="Wiped."))
+    thread_id = await ask(fake_discord, world, "wipe the logs")
+    prompt = await fake_discord.wait_for(lambda: consent_prompt(fake_discord, thread_id, "wipe"))
+    assert '"target": "logs"' in prompt["content"] and f"<@{world.alice.id}>" in prompt["content"]
+    assert prompt["allowed_mentions"] == {"parse": []}
+    assert len(fake_openai.requests) == 1  # nothing ran yet
+
+    token = await fake_discord.click(prompt, world.bob)  # not the asker: refused, privately
+    (refused,) = await fake_discord.wait_for(lambda: fake_discord.responses_to(token))
+    assert refused["data"]["content"] == EN.consent_only_asker and refused["data"]["flags"] & 64
+
+    await fake_discord.click(prompt, world.alice)  # Allow is the first button
+    await reply_done(
+        fake_discord, thread_id, f"Wiped.\n\n{EN.tools_footer(['wipe'])}"
+    )  # the prompt is below it
+    assert prompt["content"] == EN.consent_answered("wipe", "allowed")
+    assert prompt["components"] == []
+    result = fake_openai.requests[1]["messages"][-1]
+    assert "wiped logs" in result["content"]
+
+
+async def test_deny_and_no_answer_tell_the_model_it_was_refused(
+    fake_discord, fake_openai, world, start_bot, tmp_path
+):
+    bot = await start_bot(MCP_CONFIG=mcp_config(tmp_path, fake=FAKE))
+    object.__setattr__(bot.core.replies.deps, "consent_seconds", 0.5)
+    fake_openai.respond(
+        calls(("w1", "fake__wipe", '{"target": "a"}')), Script(text="Not allowed, so not done."),
+        calls(("w2", "fake__wipe", '{"target": "b"}')), Script(text="Nobody answered."),
+    )  # fmt: skip
+    thread_id = await ask(fake_discord, world, "wipe a")
+    prompt = await fake_discord.wait_for(lambda: consent_prompt(fake_discord, thread_id, "wipe"))
+    deny = prompt["components"][0]["components"][1]["custom_id"]
+    await fake_discord.click(prompt, world.alice, deny)
+    await fake_discord.wait_for(lambda: len(fake_openai.requests) == 2)
+    assert "did not allow" in fake_openai.requests[1]["messages"][-1]["content"]
+    assert prompt["content"] == EN.consent_answered("wipe", "denied")
+
+    await ask(fake_discord, world, "wipe b", channel=thread_id, mention=False)
+    await fake_discord.wait_for(lambda: len(fake_openai.requests) == 4, timeout=15)
+    assert "did not allow" in fake_openai.requests[3]["messages"][-1]["content"]
+    timed_out = EN.consent_answered("wipe", "timeout")
+    await fake_discord.wait_for(lambda: any(m["content"] == timed_out
+                                            for m in fake_discord.bot_messages(thread_id)))  # fmt: skip
+
+
+async def test_a_failing_tool_and_a_crashed_server_come_back_as_errors(
+    fake_discord, fake_openai, world, start_bot, tmp_path
+):
+    server = {**FAKE, "timeout": 1, "confirm": "never"}  # crash has no annotations: it would ask
+    bot = await start_bot(MCP_CONFIG=mcp_config(tmp_path, fake=server))
+    answer = asyncio.Event()
+    fake_openai.respond(
+        calls(("s1", "fake__slow", '{"seconds": 30}'), ("c1", "fake__crash", "{}")),
+        Script(text="Both failed.", first_gate=answer),
+    )
+    thread_id = await ask(fake_discord, world, "try them")
+    failed = "🔧 **slow** — `30` ✗ failed after"
+    await fake_discord.wait_for(
+        lambda: any(failed in t for t in sent_texts(fake_discord, thread_id))
+    )
+    answer.set()
+    await reply_done(
+        fake_discord, thread_id, f"Both failed.\n\n{EN.tools_footer(['slow', 'crash'])}",
+        timeout=20,
+    )  # fmt: skip
+    slow, crash = fake_openai.requests[1]["messages"][-2:]
+    assert slow["content"].startswith("[tool fake__slow failed this;")
+    assert crash["content"].startswith("[tool fake__crash failed this;")
+    (link,) = bot.services.tools.links.values()
+    await fake_discord.wait_for(lambda: link.connected, timeout=15)  # restarted
+
+
+async def test_a_model_server_that_rejects_tools_is_answered_without_them(
+    fake_discord, fake_openai, world, start_bot, tmp_path
+):
+    await start_bot(MCP_CONFIG=mcp_config(tmp_path, time=TIME))
+    fake_openai.respond(
+        Script(
+            status=400, error_message="registry.ollama.ai/library/gemma:2b does not support tools"
+        ),
+        Script(text="I can't look it up."),
+        Script(text="Still no tools."),
+    )
+    thread_id = await ask(fake_discord, world, "what time is it?")
+    no_tools = EN.failure(Failure.NO_TOOLS)
+    await reply_done(fake_discord, thread_id, f"I can't look it up.\n\n{no_tools}")
+    assert "tools" in fake_openai.requests[0] and "tools" not in fake_openai.requests[1]
+    await ask(fake_discord, world, "and now?", channel=thread_id, mention=False)
+    await reply_done(fake_discord, thread_id, "Still no tools.", count=2)  # said once
+    assert texts_in(fake_discord, thread_id)[-1] == "Still no tools."
+
+
+async def test_stop_during_a_tool_call(fake_discord, fake_openai, world, start_bot, tmp_path):
+    await start_bot(MCP_CONFIG=mcp_config(tmp_path, fake=FAKE))
+    fake_openai.respond(calls(("s1", "fake__slow", '{"seconds": 20}')))
+    thread_id = await ask(fake_discord, world, "be slow")
+    running = "🔧 **slow** — `20` …"
+    reply = await fake_discord.wait_for(lambda: bot_message(fake_discord, thread_id, running))
+    await fake_discord.click(reply, world.alice)  # Stop
+    await reply_done(fake_discord, thread_id, EN.stopped)
+    assert len(fake_openai.requests) == 1  # the loop ended there

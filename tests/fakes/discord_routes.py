@@ -219,6 +219,9 @@ async def _interaction_callback(fake: FakeDiscord, interaction_id: str, token: s
         message = _interaction_message(fake, token, data, original=True)
         response["interaction"]["response_message_id"] = message["id"]
         response["resource"] = {"type": 4, "message": message}
+    pressed = (fake.interactions.get(token) or {}).get("message")
+    if body["type"] == 7 and pressed is not None:  # the pressed component's message, updated
+        pressed.update({k: data[k] for k in ("content", "components") if k in data})
     return response
 
 

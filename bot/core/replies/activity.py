@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.core.texts import Texts
+from bot.core.tool_loop import Exchange
 
 ABOUT_CHARS = 60  # of a call's arguments shown on its line
 MAX_LINES = 8  # shown at once: the newest, with a count of those left out
@@ -66,3 +67,24 @@ class Activity:
         if len(self.lines) > len(shown):
             rendered.insert(0, self.texts.tool_lines_left_out(len(self.lines) - len(shown)))
         return "\n".join(rendered)
+
+
+EXCERPT_CHARS = 300  # of each result, in a reply's tool details
+
+
+def details(exchange: Exchange, heading: str, *, excerpt: int | None = EXCERPT_CHARS) -> str:
+    """A reply's tool calls for the person who asks: each call, its arguments, how long it
+    took and the start of its result (all of it with ``excerpt`` None), quoted as data."""
+    blocks = [heading]
+    for number, step in enumerate(exchange.steps, 1):
+        mark = "✗" if step.error else "✓"
+        name = f"`{step.tool}`" if step.tool else f"`{step.function}`"
+        arguments = step.arguments.replace("`", "'") or "{}"
+        result = step.result if excerpt is None or len(step.result) <= excerpt else (
+            step.result[:excerpt] + "…"
+        )  # fmt: skip
+        quoted = "\n".join(f"> {line}" for line in result.splitlines() or [""])
+        blocks.append(
+            f"**{number}. {step.label}** {name} {mark} {step.seconds:.1f} s\n`{arguments}`\n{quoted}"
+        )
+    return "\n\n".join(blocks)
