@@ -113,7 +113,7 @@ def build_services(settings: Settings) -> Services:
         rest_budget=rest_budget,
         rest_gate=Gate(rest_budget or LocalBudget(pacer)),
         identify_gate=identify_gate,
-        tools=McpHost(settings.mcp) if settings.mcp is not None and settings.mcp.enabled else None,
+        tools=McpHost(settings.mcp) if settings.mcp is not None and settings.mcp.running else None,
     )
 
 
@@ -182,7 +182,7 @@ async def build_core(
     )  # fmt: skip
     choices = Choices(store, default_persona=settings.system_prompt, models=models)
     hosts = [*builtin_tools, *([services.tools] if services.tools is not None else [])]
-    toolbox = Toolbox(hosts)
+    toolbox = Toolbox(hosts, switches=choices.tool_switches)
     replies = Replies(
         Deps(
             conversations, choices, models, llm, limiter, pacer, summarizer,

@@ -1,13 +1,16 @@
-"""What is chosen per conversation, channel or server: the persona and the model. The most
-specific choice wins: conversation, then the channel the thread is in, then the server, then
-the operator's default. Discord-free; ids in, plain values out."""
+"""What is chosen per conversation, channel or server: the persona, the model, and which tool
+servers are on. The most specific choice wins: conversation, then the channel the thread is in,
+then the server, then the operator's default. Discord-free; ids in, plain values out."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bot.core.store import Conversation, Scope, ScopedChoices, Store
+from bot.core.policy import Kind, Place
+from bot.core.store import Conversation, Scope, ScopedChoices, Store, ToolSwitches
+from bot.core.toolbox import Switch
 
 if TYPE_CHECKING:
     from bot.core.models import Models
@@ -64,3 +67,41 @@ class Choices:
 
     async def set_model(self, scope: Scope, scope_id: int, name: str | None) -> None:
         await self.store.set_model(scope, scope_id, name)
+
+    async def tool_switches(self, place: Place, defaults: Mapping[str, bool]) -> dict[str, Switch]:
+        """Whether each tool server (name: on by the operator's default) is on here: the
+        :data:`bot.core.toolbox.Switches` of the toolbox. One query, none outside servers."""
+        channel_id, guild_id = switch_scopes(place)
+        if channel_id is None and guild_id is None:
+            return switched(defaults, ToolSwitches())
+        stored = await self.store.tool_switches(channel_id=channel_id, guild_id=guild_id)
+        return switched(defaults, stored)
+
+    async def set_tool_switch(
+        self, scope: Scope, scope_id: int, server: str, on: bool | None
+    ) -> None:
+        """Turn a server on or off for a channel or a server (None: back to the scope above)."""
+        await self.store.set_tool_switch(scope, scope_id, server, on)
+
+
+def switch_scopes(place: Place) -> tuple[int | None, int | None]:
+    """The channel and the server whose tool switches apply in ``place``: a thread follows its
+    channel's; outside servers the bot is in (DMs, places reached only by /chat), none."""
+    if place.guild_id is None or place.absent:
+        return None, None
+    thread = place.kind is Kind.THREAD and place.parent_id is not None
+    return (place.parent_id if thread else place.channel_id), place.guild_id
+
+
+def switched(defaults: Mapping[str, bool], stored: ToolSwitches) -> dict[str, Switch]:
+    """Each server's state: the channel's switch, else the server's, else the operator's
+    default (``enabled`` in MCP_CONFIG); in the order of ``defaults``."""
+    states = {}
+    for server, default in defaults.items():
+        if server in stored.channel:
+            states[server] = Switch(stored.channel[server], Scope.CHANNEL)
+        elif server in stored.guild:
+            states[server] = Switch(stored.guild[server], Scope.GUILD)
+        else:
+            states[server] = Switch(default)
+    return states

@@ -300,6 +300,18 @@ def choice_target(
     return Target(Scope.CHANNEL, _lacking(flags, DEFAULT_PERMISSION[Scope.CHANNEL]))
 
 
+def tool_switch_target(option: str, place: Place, *, flags: Flags) -> Target:
+    """``/tools on|off|clear``: where a switch for ``option`` ("channel" or "server") applies
+    (the channel of a thread, for a thread), and why this person may not set it. Tools reach
+    a whole server's members and may cost money: Manage Server for either scope."""
+    scope = Scope.GUILD if option == "server" else Scope.CHANNEL
+    if place.guild_id is None:
+        return Target(scope, Refusal.SERVER_ONLY)
+    if place.absent:
+        return Target(scope, Refusal.NOT_IN_SERVER)
+    return Target(scope, _lacking(flags, "manage_guild"))
+
+
 def _lacking(flags: Flags, permission: str) -> str | None:
     return None if flags.has(permission) else permission
 

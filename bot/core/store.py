@@ -7,8 +7,8 @@ live in :mod:`bot.services.store` and pass one contract suite (``tests/bot/servi
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal, Protocol
 
@@ -81,6 +81,15 @@ class ScopedChoices:
     conversation_model: str | None = None
     channel_model: str | None = None
     guild_model: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSwitches:
+    """The tool servers (by name) switched on (True) or off (False) for a channel and for a
+    server, with ``/tools``; a server not named follows the scope above it."""
+
+    channel: Mapping[str, bool] = field(default_factory=dict)
+    guild: Mapping[str, bool] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +274,16 @@ class Store(Protocol):
         each reply asks before its model request."""
         ...
 
+    async def set_tool_switch(
+        self, scope: Scope, scope_id: int, server: str, on: bool | None
+    ) -> None:
+        """Switch a tool server on or off for a channel or a server (None: clear the switch)."""
+        ...
+
+    async def tool_switches(self, *, channel_id: int | None, guild_id: int | None) -> ToolSwitches:
+        """The switches of a channel and a server (None: not asked), in one query."""
+        ...
+
     async def forget_user(self, user_id: int, *, names: Collection[str] = ()) -> int:
         """Delete everything stored from a person: their turns (with their images) in every
         conversation, and their usage rows. Turns stored before the author column existed
@@ -280,11 +299,13 @@ class Store(Protocol):
     async def delete_place(self, place_id: int) -> list[int]:
         """A deleted channel or thread: the conversation keyed by it, those whose parent it is
         (threads opened from a channel; messages answered on their own in a thread), and those
-        whose parent is one of these; with the place's channel-wide choices. Their ids."""
+        whose parent is one of these; with the place's channel-wide choices and tool switches.
+        Their ids."""
         ...
 
     async def delete_guild(self, guild_id: int) -> list[int]:
-        """A server's conversations, usage and server-wide choices; the conversation ids."""
+        """A server's conversations, usage, server-wide choices and tool switches; the
+        conversation ids."""
         ...
 
     async def delete_idle(self, before: dt.datetime) -> list[int]:

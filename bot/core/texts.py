@@ -9,7 +9,7 @@ them for translators. Placeholders are ``str.format`` fields, the same in every 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cache
 
 from bot.core import i18n
@@ -18,8 +18,11 @@ from bot.core.llm import Failure
 from bot.core.ratelimit.base import Limit
 from bot.core.refusal import Refusal
 from bot.core.store import Scope, UsageTotals
+from bot.core.toolbox import Offered
 
 THINKING_EN = "*Thinking…*"
+
+
 # Characters of a persona that /persona show quotes: with its heading, one message of MESSAGE_LIMIT.
 PERSONA_QUOTED = MESSAGE_LIMIT - 200
 
@@ -154,6 +157,59 @@ class Texts:
             "timeout": self._("⌛ **{tool}**: no answer, so not run"),
         }
         return said.get(answer, said["timeout"]).format(tool=label)
+
+    # -- /tools ---------------------------------------------------------------------------------
+
+    @property
+    def tools_none(self) -> str:
+        return self._("No tools are available here.")
+
+    def tools_shown(self, offered: Sequence[Offered]) -> str:
+        """``/tools show``: each server here, on or off and by whose switch, with its tools."""
+        _ = self._
+        sources = {
+            Scope.CHANNEL: _("switched in this channel"),
+            Scope.GUILD: _("switched for this server"),
+            None: _("the bot's default"),
+        }
+        lines = [
+            _("Tools here (Manage Server turns a server on or off with /tools on and /tools off):")
+        ]
+        for server in offered:
+            state = _("on") if server.switch.on else _("off")
+            names = ", ".join(
+                _("{tool} (asks first)").format(tool=tool.name) if tool.acts else tool.name
+                for tool in server.tools
+            )
+            source = sources[server.switch.source]
+            line = _("**{server}**: {state} ({source}): {tools}")
+            lines.append(line.format(server=server.server, state=state, source=source, tools=names))
+        return "\n".join(lines)
+
+    def tools_switched(self, server: str, on: bool, scope: Scope) -> str:
+        _ = self._
+        said = {
+            (Scope.CHANNEL, True): _("**{server}** is now on in this channel and its threads."),
+            (Scope.CHANNEL, False): _("**{server}** is now off in this channel and its threads."),
+            (Scope.GUILD, True): _(
+                "**{server}** is now on in this server, except in channels switched otherwise."
+            ),
+            (Scope.GUILD, False): _(
+                "**{server}** is now off in this server, except in channels switched otherwise."
+            ),
+        }
+        return said[(scope, on)].format(server=server)
+
+    def tools_cleared(self, server: str, scope: Scope, on: bool) -> str:
+        """A switch removed: ``on`` is the server's state here now."""
+        where = self._("this channel") if scope is Scope.CHANNEL else self._("this server")
+        state = self._("on") if on else self._("off")
+        return self._(
+            "The switch for **{server}** in {where} is cleared; here it is {state} now."
+        ).format(server=server, where=where, state=state)
+
+    def tools_unknown(self, server: str) -> str:
+        return self._("There is no tool server called {server} here.").format(server=f"`{server}`")
 
     @property
     def tools_limited(self) -> str:

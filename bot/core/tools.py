@@ -4,10 +4,12 @@ parsed here from its text), one tool as offered to a model, one result, and the
 
 The file is the ``mcpServers`` form other MCP clients read: ``command``/``args``/``env`` for a
 server run as a process (stdio), ``url``/``headers`` for one reached over Streamable HTTP. Each
-server may add keys of the bot's own: ``enabled`` (default true), ``confirm`` (``always``,
+server may add keys of the bot's own: ``enabled`` (default true; false: started, but off until
+``/tools`` switches it on somewhere), ``confirm`` (``always``,
 ``never`` or ``annotations``, the default: ask before a tool that is not read-only or is
 destructive), ``guilds`` (the server ids that may use it; absent: everywhere the bot answers)
-and ``timeout`` (seconds one call may take). ``${NAME}`` in ``args``, ``env``, ``url`` or
+and ``timeout`` (seconds one call may take). Other clients' ``disabled: true`` is honoured as
+they mean it: the server is not started at all. ``${NAME}`` in ``args``, ``env``, ``url`` or
 ``headers`` is replaced by that environment variable, so secrets can stay out of the file.
 
 Values of ``env`` and ``headers`` (and ``args`` and ``url``, which may hold a token too) are
@@ -36,6 +38,7 @@ FUNCTION_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")  # what OpenAI accepts as a f
 _SERVER_NAME = re.compile(r"[a-zA-Z0-9_-]{1,32}")
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SEPARATOR = "__"
+BUILTIN_SERVER = "discord"  # the bot's own tools' server name, which the file may not use
 
 
 class Confirm(StrEnum):
@@ -58,7 +61,8 @@ class McpServer:
     cwd: str | None = None
     url: str | None = field(default=None, repr=False)
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
-    enabled: bool = True
+    enabled: bool = True  # on by default where it serves (False: until /tools turns it on)
+    disabled: bool = False  # not started at all (other clients' "disabled")
     confirm: Confirm = Confirm.ANNOTATIONS
     guilds: frozenset[int] | None = None  # None: wherever the bot answers, DMs included
     timeout: float = DEFAULT_TIMEOUT
@@ -68,8 +72,9 @@ class McpServer:
         return "stdio" if self.command is not None else "http"
 
     def serves(self, place: Place) -> bool:
-        """Whether the operator lets this server's tools be used here."""
-        if not self.enabled:
+        """Whether the operator lets this server's tools be used here at all (``/tools`` may
+        still switch it off, or on where it is off by default)."""
+        if self.disabled:
             return False
         return self.guilds is None or place.guild_id in self.guilds
 
@@ -88,8 +93,9 @@ class McpConfig:
         return next((s for s in self.servers if s.name == name), None)
 
     @property
-    def enabled(self) -> tuple[McpServer, ...]:
-        return tuple(s for s in self.servers if s.enabled)
+    def running(self) -> tuple[McpServer, ...]:
+        """The servers to start: all but those marked ``disabled``."""
+        return tuple(s for s in self.servers if not s.disabled)
 
 
 def _without_secrets(url: str) -> str:
@@ -150,6 +156,8 @@ def _server(name: str, entry: Any, env: Mapping[str, str]) -> McpServer:
     where = f"server {name!r}"
     if not _SERVER_NAME.fullmatch(name):
         raise _problem(f"{where}: a name must be 1-32 letters, digits, _ or -")
+    if name == BUILTIN_SERVER:
+        raise _problem(f"{where}: the name is the bot's own tools'; choose another")
     if not isinstance(entry, dict):
         raise _problem(f"{where} must be an object")
     unknown = sorted(set(entry) - _KNOWN_KEYS)
@@ -197,7 +205,8 @@ def _server(name: str, entry: Any, env: Mapping[str, str]) -> McpServer:
         url=None if url is None else _expand(url, env, f"{where}: url"),
         headers={k: _expand(v, env, f"{where}: headers {k}") for k, v in headers.items()},
         cwd=cwd,
-        enabled=enabled and not disabled,
+        enabled=enabled,
+        disabled=disabled,
         confirm=confirm,
         guilds=_guilds(entry.get("guilds"), f"{where}: guilds"),
         timeout=float(timeout),
@@ -269,6 +278,7 @@ class Tool:
     description: str
     schema: Mapping[str, Any]  # the JSON schema of its arguments
     acts: bool  # needs the asker's consent before it runs
+    default_on: bool = True  # on where /tools has not switched its server (the operator's say)
 
     def as_openai(self) -> dict[str, Any]:
         """The entry of a Chat Completions request's ``tools`` list."""

@@ -25,7 +25,7 @@ async def test_commands_are_synced_once_and_not_again_when_unchanged(fake_discor
     puts = [r for r in fake_discord.requests if r.method == "PUT"]
     assert len(puts) == 1 and puts[0].path.endswith("/commands")
     assert {c["name"] for c in puts[0].body} == {
-        "chat", "reset", "persona", "model", "forget", "leave", "usage",
+        "chat", "reset", "persona", "model", "tools", "forget", "leave", "usage",
     }  # fmt: skip
     assert all(c["description"] for c in puts[0].body)
     await bot.close()

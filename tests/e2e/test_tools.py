@@ -13,7 +13,9 @@ from typing import Any
 from bot.core import texts
 from bot.core.llm import Failure
 from bot.core.policy import Kind, Place
+from bot.core.store import Scope
 from tests.e2e.test_chat import ask, reply_done, texts_in
+from tests.e2e.test_commands import MANAGE_GUILD, private_answer
 from tests.fakes.openai_server import Script
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -232,3 +234,40 @@ async def test_stop_during_a_tool_call(fake_discord, fake_openai, world, start_b
     await fake_discord.click(reply, world.alice)  # Stop
     await reply_done(fake_discord, thread_id, EN.stopped)
     assert len(fake_openai.requests) == 1  # the loop ended there
+
+
+async def test_tools_show_and_switches_per_channel_and_server(
+    fake_discord, fake_openai, world, start_bot, tmp_path
+):
+    admin = fake_discord.add_member(world.guild, "admin", permissions=MANAGE_GUILD)
+    off_by_default = {**FAKE, "enabled": False}
+    await start_bot(MCP_CONFIG=mcp_config(tmp_path, time=TIME, fake=off_by_default))
+
+    token = await fake_discord.invoke(world.channel, world.bob, "tools", "show")
+    shown = await private_answer(fake_discord, token)
+    assert "**time**: on (the bot's default): get_current_time, convert_time" in shown
+    assert "**fake**: off (the bot's default): echo," in shown and "wipe (asks first)" in shown
+    choices = await fake_discord.autocomplete(world.channel, admin, "tools", "on", "server", "FA")
+    assert [c["value"] for c in choices] == ["fake"]
+
+    token = await fake_discord.invoke(world.channel, world.bob, "tools", "off", server="time")
+    assert "**Manage Server**" in await private_answer(fake_discord, token)
+    token = await fake_discord.invoke(world.channel, admin, "tools", "off", server="nope")
+    assert await private_answer(fake_discord, token) == EN.tools_unknown("nope")
+    token = await fake_discord.invoke(world.channel, admin, "tools", "off", server="time")
+    assert await private_answer(fake_discord, token) == EN.tools_switched("time", False,
+                                                                           Scope.CHANNEL)  # fmt: skip
+    thread_id = await ask(fake_discord, world, "what time is it?")
+    await reply_done(fake_discord, thread_id, fake_openai.default.text)
+    assert "tools" not in fake_openai.requests[-1]  # time off here, fake off by default
+
+    token = await fake_discord.invoke(thread_id, admin, "tools", "on", server="fake",
+                                      where="server")  # fmt: skip
+    assert "on in this server" in await private_answer(fake_discord, token)
+    token = await fake_discord.invoke(thread_id, admin, "tools", "clear", server="time")
+    assert await private_answer(fake_discord, token) == EN.tools_cleared("time", Scope.CHANNEL,
+                                                                          True)  # fmt: skip
+    await ask(fake_discord, world, "and now?", channel=thread_id, mention=False)
+    await reply_done(fake_discord, thread_id, fake_openai.default.text, count=2)
+    offered = {t["function"]["name"].split("__")[0] for t in fake_openai.requests[-1]["tools"]}
+    assert offered == {"time", "fake"}

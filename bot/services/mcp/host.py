@@ -1,5 +1,6 @@
 """The :class:`~bot.core.tools.ToolHost` on MCP servers: one :class:`ServerLink` a configured
-server that is enabled somewhere, their tools under namespaced function names."""
+server that is not ``disabled`` (those off by default too: ``/tools`` may switch them on),
+their tools under namespaced function names."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 class McpHost:
-    """Starts every enabled server once, keeps it, and answers for all of them."""
+    """Starts every server once, keeps it, and answers for all of them."""
 
     def __init__(
         self,
@@ -43,7 +44,7 @@ class McpHost:
                 result_chars=result_chars,
                 errlog=errlog,
             )
-            for server in config.enabled
+            for server in config.running
         }
         self._tools: tuple[Tool, ...] = ()
         self._by_function: dict[str, Tool] = {}
@@ -88,6 +89,7 @@ class McpHost:
                         None if hints is None else hints.read_only_hint,
                         None if hints is None else hints.destructive_hint,
                     ),
+                    default_on=link.server.enabled,
                 )
             )
         self._tools = tuple(tools)

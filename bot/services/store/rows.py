@@ -12,7 +12,16 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from bot.core.store import Conversation, Image, ScopedChoices, Turn, TurnStatus, UsageTotals
+from bot.core.store import (
+    Conversation,
+    Image,
+    Scope,
+    ScopedChoices,
+    ToolSwitches,
+    Turn,
+    TurnStatus,
+    UsageTotals,
+)
 
 TURN_COLUMNS = "seq, conversation_id, message_id, role, content, author_name, tokens, status"
 CONVERSATION_COLUMNS = (
@@ -59,6 +68,15 @@ def to_images(rows: Iterable[Any]) -> dict[int, list[Image]]:
 def to_choices(row: Iterable[Any]) -> ScopedChoices:
     """The channel and server personas, then the conversation, channel and server models."""
     return ScopedChoices(*row)
+
+
+def to_switches(rows: Iterable[Iterable[Any]]) -> ToolSwitches:
+    """Rows of (scope, server, enabled): the channel's switches and the server's."""
+    channel: dict[str, bool] = {}
+    guild: dict[str, bool] = {}
+    for scope, server, enabled in rows:
+        (channel if scope == Scope.CHANNEL else guild)[server] = bool(enabled)
+    return ToolSwitches(channel=channel, guild=guild)
 
 
 def to_usage(row: Iterable[Any] | None) -> UsageTotals:

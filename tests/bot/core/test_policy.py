@@ -73,6 +73,10 @@ def ask(what: str, user_id: int, flags: Flags, place: Place, owner: int | None) 
         scope = "server" if argument.endswith("scope:server") else "here"
         target = policy.choice_target(scope, place, user_id=user_id, owner_id=owner, flags=flags)
         return no(target.refused) if target.refused else f"yes: {KINDS[target.scope]}"
+    if command == "/tools" and argument.startswith(("on", "off", "clear")):
+        where = "server" if argument.endswith("where:server") else "channel"
+        target = policy.tool_switch_target(where, place, flags=flags)
+        return no(target.refused) if target.refused else f"yes: {KINDS[target.scope]}"
     if command == "/model" and argument.startswith("choose "):
         refused = policy.model_choice_refusal(
             argument.removeprefix("choose "), default=DEFAULT, listed=LISTED, open_to_all=OPEN,
@@ -140,6 +144,13 @@ ROWS = [
     ("/model choose gpt-4o", "Manage Server",                  "a server without the bot",  no("not open")),
     ("/model choose gpt-5",  "Manage Server",                  "a channel",                 no("unlisted")),
     ("/model choose gpt-5",  "someone else",                   "the bot's DM",              no("unlisted")),
+    ("/tools on",            "Manage Channels",                "a channel",                 no("manage_guild")),
+    ("/tools on",            "Manage Server",                  "a channel",                 "yes: the channel"),
+    ("/tools off",           "Manage Server",                  "a conversation",            "yes: the channel"),
+    ("/tools clear where:server", "Manage Server",             "a conversation",            "yes: the server"),
+    ("/tools off where:server", "the owner",                   "a conversation",            no("manage_guild")),
+    ("/tools on",            "Manage Server",                  "the bot's DM",              no("server only")),
+    ("/tools on",            "Manage Server",                  "a server without the bot",  no("not in server")),
     ("the persona form",     "the owner",                      "a conversation",            "yes"),
     ("the persona form",     "Manage Server",                  "a conversation",            no("not your form")),
     ("Stop",                 "the owner",                      "a conversation",            "yes"),

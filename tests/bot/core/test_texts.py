@@ -16,9 +16,12 @@ from bot.core.llm import Failure
 from bot.core.ratelimit import Limit
 from bot.core.refusal import Refusal
 from bot.core.store import Scope, UsageTotals
+from bot.core.toolbox import Offered, Switch
+from bot.core.tools import Tool
 from cogs.commands import ChatCommands
 from cogs.models import ModelCommands
 from cogs.personas import PersonaCommands
+from cogs.tools import ToolCommands
 
 SAMPLE_ROWS = [("You, today", UsageTotals(1, 2, 3, 1, 0.5)), ("You, this month", UsageTotals(2, 1, 0)),
                ("Server, today", UsageTotals()), ("Server, this month", UsageTotals())]  # fmt: skip
@@ -83,11 +86,21 @@ def used_texts() -> list[str]:
     said.spend_today(0.5, 1.0, 2.0, None)
     said.spend_today(0.5, None, None, None)
     said.forgotten(3)
+    tool = Tool("s", "t", "s__t", "", {}, acts=False)
+    asks = Tool("s", "u", "s__u", "", {}, acts=True)
+    said.tools_shown([Offered("s", (tool, asks), Switch(on, source))
+                      for source in (Scope.CHANNEL, Scope.GUILD, None)
+                      for on in (True, False)])  # fmt: skip
+    for scope in (Scope.CHANNEL, Scope.GUILD):
+        for on in (True, False):
+            said.tools_switched("s", on, scope)
+            said.tools_cleared("s", scope, on)
+    said.tools_unknown("s")
     for reason in (Refusal.BLOCKED, Refusal.DMS, Refusal.GUILD, Refusal.CHANNEL, Refusal.ROLE,
                    Refusal.MEMBERS, Refusal.UNCHECKED):  # fmt: skip
         said.refused(reason)  # (an image's refusal is never said)
     seen += policy.LABELS.values()
-    cogs = (ChatCommands, PersonaCommands, ModelCommands)
+    cogs = (ChatCommands, PersonaCommands, ModelCommands, ToolCommands)
     for command in (c for cog in cogs for c in cog.__cog_app_commands__):
         seen.append(command.description)
         children = command.commands if isinstance(command, app_commands.Group) else [command]

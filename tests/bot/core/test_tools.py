@@ -40,7 +40,7 @@ def test_a_file_other_clients_read_works_unchanged_with_our_defaults():
     for server in parsed.servers:
         assert server.enabled and server.confirm is Confirm.ANNOTATIONS
         assert server.guilds is None and server.timeout == DEFAULT_TIMEOUT
-    assert parsed.enabled == parsed.servers and parsed.server("docs") is docs
+    assert parsed.running == parsed.servers and parsed.server("docs") is docs
 
 
 def test_the_bots_own_keys():
@@ -51,7 +51,7 @@ def test_the_bots_own_keys():
         d={"url": "http://h/mcp", "confirm": "never", "autoApprove": ["t"]},
     )
     a, b, c, d = parsed.servers
-    assert not a.enabled and not b.enabled and parsed.enabled == (c, d)
+    assert not a.enabled and not a.disabled and b.disabled and parsed.running == (a, c, d)
     assert c.confirm is Confirm.ALWAYS and c.guilds == frozenset({123, 456}) and c.timeout == 5.0
     assert d.confirm is Confirm.NEVER
     inside = Place(channel_id=1, kind=Kind.THREAD, guild_id=123)
@@ -59,7 +59,12 @@ def test_the_bots_own_keys():
     dm = Place(channel_id=1, kind=Kind.DM)
     assert c.serves(inside) and not c.serves(outside) and not c.serves(dm)
     assert d.serves(dm) and d.serves(outside)
-    assert not a.serves(inside)
+    assert a.serves(inside) and not b.serves(inside)  # a: off by default, still switchable
+
+
+def test_the_builtin_tools_name_is_taken():
+    with pytest.raises(SettingsError, match="the bot's own tools'"):
+        config(discord={"command": "x"})
 
 
 @pytest.mark.parametrize(

@@ -225,15 +225,19 @@ async def test_long_results_are_cut_to_the_budget():
 async def test_servers_are_offered_only_where_the_operator_allows():
     servers = {
         "here": stdio_entry(guilds=["10"]),
-        "off": stdio_entry(enabled=False),
+        "off": stdio_entry(enabled=False),  # started: /tools may switch it on
+        "gone": stdio_entry(disabled=True),
         "time": {"command": sys.executable, "args": ["-m", "mcp_server_time"], "confirm": "always"},
     }
     async with host_of(servers) as host:
-        assert set(host.links) == {"here", "time"}  # a server off everywhere is never started
+        assert set(host.links) == {"here", "off", "time"}  # a disabled server is never started
         here = {tool.server for tool in await host.tools(HERE)}
         elsewhere = {tool.server for tool in await host.tools(ELSEWHERE)}
-        assert here == {"here", "time"} and elsewhere == {"time"}
-        assert all(tool.acts for tool in await host.tools(ELSEWHERE))  # confirm: always
+        assert here == {"here", "off", "time"} and elsewhere == {"off", "time"}
+        defaults = {tool.server: tool.default_on for tool in await host.tools(HERE)}
+        assert defaults == {"here": True, "off": False, "time": True}
+        timed = [tool for tool in await host.tools(ELSEWHERE) if tool.server == "time"]
+        assert timed and all(tool.acts for tool in timed)  # confirm: always
         refused = await host.call("here__echo", {"text": "x"}, place=ELSEWHERE)
         assert refused.error
 

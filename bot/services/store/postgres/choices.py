@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.core.store import Scope, ScopedChoices
+from bot.core.store import Scope, ScopedChoices, ToolSwitches
 from bot.services.store.postgres.pool import PostgresConnection
-from bot.services.store.rows import to_choices
+from bot.services.store.rows import to_choices, to_switches
 
 
 class PostgresChoices(PostgresConnection):
@@ -50,3 +50,27 @@ class PostgresChoices(PostgresConnection):
         )  # fmt: skip
         assert row is not None
         return to_choices(row)
+
+    async def set_tool_switch(
+        self, scope: Scope, scope_id: int, server: str, on: bool | None
+    ) -> None:
+        if on is None:
+            await self.db.execute(
+                "DELETE FROM tool_switches WHERE scope = $1 AND scope_id = $2 AND server = $3",
+                str(scope), scope_id, server,
+            )  # fmt: skip
+        else:
+            await self.db.execute(
+                "INSERT INTO tool_switches (scope, scope_id, server, enabled) "
+                "VALUES ($1, $2, $3, $4) "
+                "ON CONFLICT (scope, scope_id, server) DO UPDATE SET enabled = excluded.enabled",
+                str(scope), scope_id, server, on,
+            )  # fmt: skip
+
+    async def tool_switches(self, *, channel_id: int | None, guild_id: int | None) -> ToolSwitches:
+        rows = await self.db.fetch(
+            "SELECT scope, server, enabled FROM tool_switches "
+            "WHERE (scope = 'channel' AND scope_id = $1) OR (scope = 'guild' AND scope_id = $2)",
+            channel_id, guild_id,
+        )  # fmt: skip
+        return to_switches(rows)

@@ -79,9 +79,10 @@ class PostgresPrivacy(PostgresConnection):
                     "(scope = 'conversation' AND scope_id = ANY($2::bigint[]))",
                     place_id, ids,
                 )  # fmt: skip
-                await conn.execute(
-                    "DELETE FROM personas WHERE scope = 'channel' AND scope_id = $1", place_id
-                )
+                for table in ("personas", "tool_switches"):
+                    await conn.execute(
+                        f"DELETE FROM {table} WHERE scope = 'channel' AND scope_id = $1", place_id
+                    )
                 return ids
 
         return await self.db.run(work, retry=True)
@@ -93,7 +94,7 @@ class PostgresPrivacy(PostgresConnection):
             )
         )
         await self.db.execute("DELETE FROM usage WHERE guild_id = $1", guild_id)
-        for table in ("personas", "models"):
+        for table in ("personas", "models", "tool_switches"):
             await self.db.execute(
                 f"DELETE FROM {table} WHERE scope = 'guild' AND scope_id = $1", guild_id
             )

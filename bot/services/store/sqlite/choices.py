@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.core.store import Scope, ScopedChoices
-from bot.services.store.rows import to_choices
+from bot.core.store import Scope, ScopedChoices, ToolSwitches
+from bot.services.store.rows import to_choices, to_switches
 from bot.services.store.sqlite.connection import SQLiteConnection
 
 
@@ -49,3 +49,26 @@ class SQLiteChoices(SQLiteConnection):
             (channel_id, guild_id, conversation_id, channel_id, guild_id),
         )
         return to_choices(row)
+
+    async def set_tool_switch(
+        self, scope: Scope, scope_id: int, server: str, on: bool | None
+    ) -> None:
+        if on is None:
+            await self.db.execute(
+                "DELETE FROM tool_switches WHERE scope = ? AND scope_id = ? AND server = ?",
+                (str(scope), scope_id, server),
+            )
+        else:
+            await self.db.execute(
+                "INSERT INTO tool_switches (scope, scope_id, server, enabled) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (scope, scope_id, server) DO UPDATE SET enabled = excluded.enabled",
+                (str(scope), scope_id, server, on),
+            )
+
+    async def tool_switches(self, *, channel_id: int | None, guild_id: int | None) -> ToolSwitches:
+        rows = await self._all(
+            "SELECT scope, server, enabled FROM tool_switches "
+            "WHERE (scope = 'channel' AND scope_id = ?) OR (scope = 'guild' AND scope_id = ?)",
+            (channel_id, guild_id),
+        )
+        return to_switches(rows)

@@ -71,9 +71,10 @@ class SQLitePrivacy(SQLiteConnection):
             f"(scope = 'conversation' AND scope_id IN ({marks}))",
             (place_id, *ids),
         )
-        await self.db.execute(
-            "DELETE FROM personas WHERE scope = 'channel' AND scope_id = ?", (place_id,)
-        )
+        for table in ("personas", "tool_switches"):
+            await self.db.execute(
+                f"DELETE FROM {table} WHERE scope = 'channel' AND scope_id = ?", (place_id,)
+            )
         return sorted(ids)
 
     async def delete_guild(self, guild_id: int) -> list[int]:
@@ -83,7 +84,7 @@ class SQLitePrivacy(SQLiteConnection):
             )
         )
         await self.db.execute("DELETE FROM usage WHERE guild_id = ?", (guild_id,))
-        for table in ("personas", "models"):
+        for table in ("personas", "models", "tool_switches"):
             await self.db.execute(
                 f"DELETE FROM {table} WHERE scope = 'guild' AND scope_id = ?", (guild_id,)
             )

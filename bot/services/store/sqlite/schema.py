@@ -106,6 +106,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE turns ADD COLUMN tools TEXT",
         "ALTER TABLE turns ADD COLUMN tools_tokens INTEGER NOT NULL DEFAULT 0",
     ),
+    (
+        # A tool server switched on or off for a channel or a server (/tools).
+        """CREATE TABLE tool_switches (
+            scope TEXT NOT NULL,
+            scope_id INTEGER NOT NULL,
+            server TEXT NOT NULL,
+            enabled INTEGER NOT NULL,
+            PRIMARY KEY (scope, scope_id, server)
+        )""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

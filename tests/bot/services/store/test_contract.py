@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from bot.core.store import Image, Scope, ScopedChoices, Store, TurnStatus
+from bot.core.store import Image, Scope, ScopedChoices, Store, ToolSwitches, TurnStatus
 from bot.services.store import SQLiteStore
 
 
@@ -466,6 +466,23 @@ async def test_model_choices_by_scope(store):
     assert await choices(store, conversation_id=10, guild_id=10) == ScopedChoices()
 
 
+async def test_tool_switches_by_scope(store):
+    await store.set_tool_switch(Scope.GUILD, 10, "fetch", False)
+    await store.set_tool_switch(Scope.GUILD, 10, "fetch", True)  # replaced
+    await store.set_tool_switch(Scope.GUILD, 10, "time", False)
+    await store.set_tool_switch(Scope.CHANNEL, 10, "fetch", False)  # same id, another scope
+    await store.set_tool_switch(Scope.CHANNEL, 11, "time", True)  # another channel
+    assert await store.tool_switches(channel_id=10, guild_id=10) == ToolSwitches(
+        channel={"fetch": False}, guild={"fetch": True, "time": False}
+    )
+    await store.set_tool_switch(Scope.GUILD, 10, "fetch", None)
+    await store.set_tool_switch(Scope.GUILD, 10, "gone", None)  # nothing to clear: fine
+    assert await store.tool_switches(channel_id=None, guild_id=10) == ToolSwitches(
+        guild={"time": False}
+    )
+    assert await store.tool_switches(channel_id=None, guild_id=None) == ToolSwitches()
+
+
 async def test_forget_user_deletes_their_turns_usage_and_the_summaries_that_may_quote_them(store):
     await _conversation(store)
     await store.add_turn(
@@ -584,7 +601,9 @@ async def test_a_deleted_place_takes_every_conversation_kept_under_it(store):
     await store.set_model(Scope.CHANNEL, 20, "m")
     await store.set_model(Scope.CONVERSATION, 1, "m")
     await store.set_default_persona(Scope.CHANNEL, 20, "pirate")
+    await store.set_tool_switch(Scope.CHANNEL, 20, "fetch", False)
     assert await store.delete_place(20) == [1, 2, 3, 20]
+    assert await store.tool_switches(channel_id=20, guild_id=None) == ToolSwitches()
     assert await store.conversation_ids(10) == [5, 4]
     assert await choices(store, conversation_id=1, channel_id=20) == ScopedChoices()
     assert await store.delete_place(40) == [5]  # a thread: the messages answered in it
@@ -597,8 +616,10 @@ async def test_deleting_a_conversation_and_a_server(store):
         await store.add_turn(conversation_id, role="user", content="x", tokens=1,
                              message_id=100 + conversation_id)  # fmt: skip
     await store.set_default_persona(Scope.GUILD, 10, "pirate")
+    await store.set_tool_switch(Scope.GUILD, 10, "fetch", False)
     assert await store.delete_conversation(1) and not await store.delete_conversation(1)
     assert await store.delete_guild(10) == [2]
+    assert await store.tool_switches(channel_id=None, guild_id=10) == ToolSwitches()
     assert (await choices(store, guild_id=10)).guild_persona is None
     assert await store.conversation_ids(10) == [3]
 
