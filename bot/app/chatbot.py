@@ -21,6 +21,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.app.channel_history import ChannelHistory
 from bot.app.places import place_of, role_ids_of
 from bot.app.rest_gate import trace_config
 from bot.app.wiring import Core, Services, build_core
@@ -274,7 +275,10 @@ class ChatBot(commands.Bot):
                 "Marked %d replies cut off by the last shutdown as interrupted",
                 len(self.interrupted_replies),
             )
-        self.core = await build_core(self.services, post_slot=self.services.rest_gate.paid)
+        builtin = [ChannelHistory(self)] if self.settings.channel_history_tool else []
+        self.core = await build_core(
+            self.services, post_slot=self.services.rest_gate.paid, builtin_tools=builtin
+        )
         await self._start_tools()
         self._sweeping = asyncio.create_task(self.core.privacy.run(), name="retention")
         self.core.conversations.worker = self.workers.name

@@ -344,6 +344,8 @@ def model_choice_refusal(
 
 # In a channel, to open a conversation thread there and answer in it.
 TO_OPEN_THREAD = ("view_channel", "create_public_threads", "send_messages_in_threads")
+# To read a channel's messages, for the built-in tool: the person who asked, and the bot.
+TO_READ_HISTORY = ("view_channel", "read_message_history")
 
 
 def missing(flags: Flags, needed: Iterable[str]) -> list[str]:

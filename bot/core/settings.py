@@ -65,6 +65,7 @@ class Settings:
     dev_guild_id: int | None = None
     history_tokens: int = 12_000
     summaries: bool = True
+    channel_history_tool: bool = True  # CHANNEL_HISTORY_TOOL: the built-in discord__read_channel
     summary_tokens: int = 400
     summary_model: str | None = None
     prompt_cache_key: bool | None = None  # None: send it only to OpenAI itself
@@ -315,6 +316,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         dev_guild_id=read.optional_int(env, "DEV_GUILD_ID", minimum=1),
         history_tokens=read.whole(env, "HISTORY_TOKENS", 12_000, minimum=256),
         summaries=read.optional_bool(env, "SUMMARIES") is not False,
+        channel_history_tool=read.optional_bool(env, "CHANNEL_HISTORY_TOOL") is not False,
         summary_tokens=read.whole(env, "SUMMARY_TOKENS", 400, minimum=50),
         summary_model=read.text(env, "SUMMARY_MODEL"),
         prompt_cache_key=read.optional_bool(env, "PROMPT_CACHE_KEY"),

@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TIME = {"command": sys.executable, "args": ["-m", "mcp_server_time", "--local-timezone", "UTC"]}
 FAKE = {"command": sys.executable, "args": ["-m", "tests.fakes.mcp_server"], "cwd": str(ROOT)}
 EN = texts.EN
+VIEW_CHANNEL = 1 << 10
 
 
 def mcp_config(tmp_path: Path, **servers: dict[str, Any]) -> str:
@@ -88,8 +89,10 @@ async def test_a_call_is_shown_live_its_result_used_and_its_details_one_button_a
 
     first, second = fake_openai.requests
     assert [t["function"]["name"] for t in first["tools"]] == [
-        "time__get_current_time", "time__convert_time"
-    ]  # fmt: skip
+        "discord__read_channel",
+        "time__get_current_time",
+        "time__convert_time",
+    ]  # fmt: skip (the built-in tool first)
     asking, result = second["messages"][-2:]
     assert asking["tool_calls"][0]["function"]["arguments"] == '{"timezone": "UTC"}'
     assert result["role"] == "tool" and result["tool_call_id"] == "call_1"
@@ -245,6 +248,7 @@ async def test_tools_show_and_switches_per_channel_and_server(
 
     token = await fake_discord.invoke(world.channel, world.bob, "tools", "show")
     shown = await private_answer(fake_discord, token)
+    assert "**discord**: on (the bot's default): read_channel" in shown
     assert "**time**: on (the bot's default): get_current_time, convert_time" in shown
     assert "**fake**: off (the bot's default): echo," in shown and "wipe (asks first)" in shown
     choices = await fake_discord.autocomplete(world.channel, admin, "tools", "on", "server", "FA")
@@ -259,7 +263,8 @@ async def test_tools_show_and_switches_per_channel_and_server(
                                                                            Scope.CHANNEL)  # fmt: skip
     thread_id = await ask(fake_discord, world, "what time is it?")
     await reply_done(fake_discord, thread_id, fake_openai.default.text)
-    assert "tools" not in fake_openai.requests[-1]  # time off here, fake off by default
+    offered = {t["function"]["name"] for t in fake_openai.requests[-1]["tools"]}
+    assert offered == {"discord__read_channel"}  # time off here, fake off by default
 
     token = await fake_discord.invoke(thread_id, admin, "tools", "on", server="fake",
                                       where="server")  # fmt: skip
@@ -270,4 +275,58 @@ async def test_tools_show_and_switches_per_channel_and_server(
     await ask(fake_discord, world, "and now?", channel=thread_id, mention=False)
     await reply_done(fake_discord, thread_id, fake_openai.default.text, count=2)
     offered = {t["function"]["name"].split("__")[0] for t in fake_openai.requests[-1]["tools"]}
-    assert offered == {"time", "fake"}
+    assert offered == {"discord", "time", "fake"}
+
+
+async def test_the_built_in_tool_reads_the_channel_a_conversation_started_from(
+    fake_discord, fake_openai, world, start_bot
+):
+    await start_bot()  # no MCP_CONFIG: the built-in tool alone
+    await fake_discord.user_says(world.channel, world.bob, "shall we ship on friday?")
+    await fake_discord.user_says(world.channel, world.alice, "only if the tests pass")
+    fake_openai.respond(
+        calls(("h1", "discord__read_channel", '{"limit": 10}')),
+        Script(text="Bob asked about Friday; Alice wants green tests."),
+    )
+    thread_id = await ask(fake_discord, world, "summarise what was said above")
+    footer = EN.tools_footer(["read_channel"])
+    await reply_done(
+        fake_discord, thread_id, f"Bob asked about Friday; Alice wants green tests.\n\n{footer}"
+    )
+    result = fake_openai.requests[1]["messages"][-1]
+    assert result["role"] == "tool" and "failed" not in result["content"][:40]
+    lines = result["content"].splitlines()
+    said = [line.split("] ", 1)[1] for line in lines if line.startswith("[20")]
+    assert said[:2] == ["bob: shall we ship on friday?", "alice: only if the tests pass"]
+    assert said[-1] == "alice: @threadbot summarise what was said above"  # oldest first
+
+
+async def test_the_built_in_tool_refuses_what_the_asker_cannot_read(
+    fake_discord, fake_openai, world, start_bot
+):
+    secret = fake_discord.add_channel(world.guild, "staff")
+    world.guild.channels[secret]["permission_overwrites"] = [
+        {"id": str(world.alice.id), "type": 1, "allow": "0", "deny": str(VIEW_CHANNEL)}
+    ]
+    elsewhere = fake_discord.add_channel(fake_discord.add_guild("Other"), "general")
+    await start_bot()
+    await fake_discord.user_says(secret, world.bob, "the password is hunter2")
+    await fake_discord.user_says(elsewhere, world.bob, "another server's secret")
+    answer = asyncio.Event()
+    fake_openai.respond(
+        calls(("h1", "discord__read_channel", json.dumps({"channel": f"<#{secret}>"})),
+              ("h2", "discord__read_channel", json.dumps({"channel": str(elsewhere)}))),
+        Script(text="I can't read those.", first_gate=answer),
+    )  # fmt: skip
+    thread_id = await ask(fake_discord, world, "what did staff say?")
+    await fake_discord.wait_for(  # the person sees a short note on each line
+        lambda: any(t.count("✗ failed") == 2 for t in sent_texts(fake_discord, thread_id))
+    )
+    answer.set()
+    footer = EN.tools_footer(["read_channel"])
+    await reply_done(fake_discord, thread_id, f"I can't read those.\n\n{footer}")
+    staff, other = fake_openai.requests[1]["messages"][-2:]
+    assert "may not read #staff (View Channels" in staff["content"]
+    assert "no text channel with that id in this server" in other["content"]
+    sent = json.dumps(fake_openai.requests[1])
+    assert "hunter2" not in sent and "another server's secret" not in sent

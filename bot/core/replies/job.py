@@ -53,14 +53,15 @@ from bot.core.tool_loop import (
     step_of,
     tool_message,
 )
-from bot.core.tools import Tool, ToolHost
+from bot.core.tools import BUILTIN_SERVER, Tool, ToolHost
 
 log = logging.getLogger(__name__)
 
 SHORT_WAIT = 5.0  # seconds: a rate-limit wait up to this is waited out with the typing indicator
 LIMIT_NOTICE_EVERY = 60.0  # seconds: a person refused by a rate limit is told once in this long
 CONSENT_SECONDS = 60.0  # to press Allow before a tool that acts; no answer is a no
-LOOP_ROOM = 8_000  # prompt tokens kept free for a reply's own tool rounds (at most a quarter)
+LOOP_ROOM = 8_000  # prompt tokens kept free for a reply's own tool rounds (at most an eighth)
+LOOP_SHARE = 8  # of the window at most: a small model's history should not pay for rounds unused
 MIN_ROUND_ROOM = 256  # with less room left than this, the next round must answer in text
 ARGUMENTS_SHOWN = 800  # characters of a call's arguments quoted when asking for consent
 FENCE = "`" * 3
@@ -263,16 +264,21 @@ class Job:
             log.exception("Could not list the tools for %s; answering without", self._place)
             return
         if available and not self.model.tools:
-            self.without_tools = self.deps.told_no_tools.should_tell(self.conversation_id)
+            # Said where the operator set up tools; the built-in one alone, on by default,
+            # would make every conversation on a model without tools say it.
+            if any(tool.server != BUILTIN_SERVER for tool in available):
+                self.without_tools = self.deps.told_no_tools.should_tell(self.conversation_id)
             return
         self.tools = available
 
     async def _build(self, conversation: Conversation) -> ChatRequest:
         """The request, leaving room for the tools offered: their definitions, and the calls
-        and results of this reply's rounds (:data:`LOOP_ROOM`, at most a quarter)."""
+        and results of this reply's rounds (:data:`LOOP_ROOM`, at most 1/:data:`LOOP_SHARE` of
+        the window; a round that finds too little room left must answer in text)."""
         assert self.model is not None
         defined = definition_tokens(self.tools, self.model.counter)
-        reserve = defined + min(LOOP_ROOM, self.model.budget.window // 4) if self.tools else 0
+        room = min(LOOP_ROOM, self.model.budget.window // LOOP_SHARE)
+        reserve = defined + room if self.tools else 0
         request = await self.deps.conversations.build(
             conversation, self.persona, model=self.model, before_seq=self.turn.seq,
             reserve=reserve,

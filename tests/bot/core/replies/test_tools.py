@@ -116,7 +116,7 @@ async def test_stored_calls_are_the_first_thing_a_tight_history_leaves_out(clock
         world.model.respond(ask_time(), Answer("It is noon."), Answer("Sure."))
         await world.say(101, "what time is it?")
         await world.idle()
-        await world.say(102, "thanks " * 1000)
+        await world.say(102, "thanks " * 1500)
         await world.idle()
         follow_up = world.model.requests[2]
         assert [m["role"] for m in follow_up] == ["system", "user", "assistant", "user"]
