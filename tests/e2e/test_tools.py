@@ -1,6 +1,7 @@
 """End to end: tools through MCP. The real bot, the fake Discord and OpenAI servers, and real MCP
-servers: ``mcp-server-time`` (which nobody here wrote) and the SDK test server of
-``tests/fakes/mcp_server.py`` (slow, failing, destructive and crashing tools)."""
+servers: ``mcp-server-time`` and ``mcp-server-fetch`` (which nobody here wrote; fetch reads a page
+served on 127.0.0.1) and the SDK test server of ``tests/fakes/mcp_server.py`` (slow, failing,
+destructive and crashing tools); and the bot's built-in channel reader."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import json
 import sys
 from pathlib import Path
 from typing import Any
+
+from aiohttp import web
 
 from bot.core import texts
 from bot.core.llm import Failure
@@ -20,6 +23,7 @@ from tests.fakes.openai_server import Script
 
 ROOT = Path(__file__).resolve().parents[2]
 TIME = {"command": sys.executable, "args": ["-m", "mcp_server_time", "--local-timezone", "UTC"]}
+FETCH = {"command": sys.executable, "args": ["-m", "mcp_server_fetch", "--allow-private-ips"]}
 FAKE = {"command": sys.executable, "args": ["-m", "tests.fakes.mcp_server"], "cwd": str(ROOT)}
 EN = texts.EN
 VIEW_CHANNEL = 1 << 10
@@ -330,3 +334,38 @@ async def test_the_built_in_tool_refuses_what_the_asker_cannot_read(
     assert "no text channel with that id in this server" in other["content"]
     sent = json.dumps(fake_openai.requests[1])
     assert "hunter2" not in sent and "another server's secret" not in sent
+
+
+PAGE = """<html><head><title>Launch notes</title></head><body><article>
+<h1>Launch notes</h1><p>The launch moved to <b>Friday</b>, after the last review.</p>
+<p>Bring snacks.</p></article></body></html>"""
+
+
+async def test_mcp_server_fetch_reads_a_page_for_the_model(
+    fake_discord, fake_openai, world, start_bot, tmp_path
+):
+    async def notes(_: web.Request) -> web.Response:
+        return web.Response(text=PAGE, content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/notes", notes)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        port = runner.addresses[0][1]
+        await start_bot(MCP_CONFIG=mcp_config(tmp_path, fetch=FETCH))
+        url = f"http://127.0.0.1:{port}/notes"
+        fake_openai.respond(
+            calls(("f1", "fetch__fetch", json.dumps({"url": url}))),
+            Script(text="It moved to Friday."),
+        )
+        thread_id = await ask(fake_discord, world, "when is the launch? see the notes")
+        footer = EN.tools_footer(["fetch"])
+        await reply_done(fake_discord, thread_id, f"It moved to Friday.\n\n{footer}", timeout=20)
+        result = fake_openai.requests[1]["messages"][-1]
+        assert result["content"].startswith("[tool fetch__fetch returned this;")
+        assert "The launch moved to **Friday**" in result["content"]  # as Markdown
+    finally:
+        await runner.cleanup()
