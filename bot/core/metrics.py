@@ -1,5 +1,5 @@
 """What the bot measures, for Prometheus: replies by outcome, model tokens, latency, queues,
-limiter refusals, Discord 429s, event-loop lag and the gateway's state.
+limiter refusals, tool calls, Discord 429s, event-loop lag and the gateway's state.
 
 :class:`Metrics` records nothing: it is the default when METRICS_PORT is empty, so the reply
 lifecycle calls it unconditionally and its tests need no registry.
@@ -65,6 +65,11 @@ class Metrics:
 
     def model_tokens(self, prompt: int, completion: int) -> None:
         """A reply's model usage (as reported, or counted when the server reports none)."""
+
+    def tool_call(self, server: str, outcome: str, seconds: float) -> None:
+        """A tool call ended (``outcome``: done, failed or refused, as
+        :class:`bot.core.replies.activity.State` says) after ``seconds``. ``server`` is a name
+        from MCP_CONFIG or the built-in one: a set the operator fixed."""
 
     def refused(self, limit: Limit | None) -> None:
         """A limit refused a reply (a wait too long to wait out, a daily budget spent)."""

@@ -60,6 +60,14 @@ class PrometheusMetrics(Metrics):
             "From a reply's model request to its complete text (complete replies only).",
             buckets=LATENCY_BUCKETS, registry=registry,
         )  # fmt: skip
+        self._tool_calls = Counter(
+            "threadbot_tool_calls", "Tool calls that ended, by server and outcome.",
+            ["server", "outcome"], registry=registry,
+        )  # fmt: skip
+        self._tool_seconds = Histogram(
+            "threadbot_tool_call_seconds", "How long tool calls took, consent waits included.",
+            ["server"], buckets=LATENCY_BUCKETS, registry=registry,
+        )  # fmt: skip
         self._refusals = Counter(
             "threadbot_limiter_refusals", "Replies refused by the rate limiter, by limit.",
             ["limit"], registry=registry,
@@ -100,6 +108,10 @@ class PrometheusMetrics(Metrics):
     def model_tokens(self, prompt: int, completion: int) -> None:
         self._tokens.labels(kind="prompt").inc(prompt)
         self._tokens.labels(kind="completion").inc(completion)
+
+    def tool_call(self, server: str, outcome: str, seconds: float) -> None:
+        self._tool_calls.labels(server=server, outcome=outcome).inc()
+        self._tool_seconds.labels(server=server).observe(max(0.0, seconds))
 
     def refused(self, limit: Limit | None) -> None:  # a fixed set: Limit's values
         self._refusals.labels(limit=str(limit or "")).inc()

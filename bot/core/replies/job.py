@@ -452,6 +452,8 @@ class Job:
                 state = State.FAILED
             self.activity.set(lines[index], state, ran.seconds)
             self._show_activity()
+            tool = offered.get(calls[index].name)
+            self.deps.metrics.tool_call(tool.server if tool else "", state, ran.seconds)
 
         async def consent(index: int, tool: Tool, arguments: Mapping[str, Any]) -> bool:
             return await self._consent(lines[index], tool, arguments)

@@ -114,7 +114,7 @@ def test_replies_tokens_and_latency_are_scraped():
     assert value(metrics, "threadbot_time_to_final_text_seconds_sum") == 2.5
 
 
-def test_refusals_429s_lag_and_scrape_time_gauges():
+def test_refusals_tool_calls_429s_lag_and_scrape_time_gauges():
     metrics = PrometheusMetrics()
     state = {"queued": 0, "up": False}
     metrics.watch(queued=lambda: state["queued"], gateway_up=lambda: state["up"])
@@ -125,6 +125,11 @@ def test_refusals_429s_lag_and_scrape_time_gauges():
     assert value(metrics, "threadbot_discord_gateway_up") == 0
     state.update(queued=3, up=True)
 
+    metrics.tool_call("fetch", "done", 1.2)
+    metrics.tool_call("fetch", "failed", 30.0)
+    assert value(metrics, "threadbot_tool_calls_total", server="fetch", outcome="done") == 1
+    assert value(metrics, "threadbot_tool_calls_total", server="fetch", outcome="failed") == 1
+    assert value(metrics, "threadbot_tool_call_seconds_count", server="fetch") == 2
     assert value(metrics, "threadbot_limiter_refusals_total", limit="user_requests") == 1
     assert value(metrics, "threadbot_limiter_refusals_total", limit="server_tokens") == 1
     assert value(metrics, "threadbot_discord_http_429_total", scope="user") == 1
