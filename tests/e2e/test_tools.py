@@ -369,3 +369,33 @@ async def test_mcp_server_fetch_reads_a_page_for_the_model(
         assert "The launch moved to **Friday**" in result["content"]  # as Markdown
     finally:
         await runner.cleanup()
+
+
+async def test_a_reasoning_model_on_a_strict_template_keeps_its_reasoning_hidden_between_calls(
+    fake_discord, fake_openai, world, start_bot, tmp_path
+):
+    await start_bot(MCP_CONFIG=mcp_config(tmp_path, time=TIME), ALTERNATE_ROLES="true")
+    fake_openai.respond(
+        Script(text="", reasoning="SECRET-1: ask the clock", reasoning_as="think", chunk_size=5,
+               tool_calls=[("call_1", "time__get_current_time", '{"timezone": "UTC"}')]),
+        Script(text="It is noon.", reasoning="SECRET-2: it said noon", chunk_size=5),
+        Script(text="You're welcome."),
+    )  # fmt: skip
+    thread_id = await ask(fake_discord, world, "what time is it?")
+    await reply_done(
+        fake_discord, thread_id, f"It is noon.\n\n{EN.tools_footer(['get_current_time'])}"
+    )
+    await ask(fake_discord, world, "thanks", channel=thread_id, mention=False)
+    await reply_done(fake_discord, thread_id, "You're welcome.", count=2)
+
+    sent_to_discord = [json.dumps(r.body) for r in fake_discord.requests if r.body]
+    assert not any("SECRET" in body for body in sent_to_discord)
+    second, follow_up = fake_openai.requests[1]["messages"], fake_openai.requests[2]["messages"]
+    assert not any("SECRET" in json.dumps(m) or "think>" in json.dumps(m) for m in second)
+    assert second[-2]["content"] is None and second[-2]["tool_calls"][0]["id"] == "call_1"
+    roles = [m["role"] for m in follow_up]
+    assert roles == ["system", "user", "assistant", "tool", "assistant", "user"]
+    assert not any("SECRET" in json.dumps(m) for m in follow_up)
+    reply = fake_discord.bot_messages(thread_id)[0]
+    buttons = [c["custom_id"] for row in reply["components"] for c in row["components"]]
+    assert [b.split(":")[0] for b in buttons] == ["reasoning", "tools"]  # both one press away
