@@ -19,6 +19,9 @@ Control API, all ``POST`` with a JSON body (``{}`` if none) and a JSON answer:
                text channels and members (before the bot connects); answers their ids.
 ``/channel``   ``{"guild": id, "name": ...}``: one more text channel; answers its id.
 ``/script``    ``{"text", "chunk_size", "delay"}``: what the fake model answers every request.
+``/respond``   ``{"scripts": [{"text", "chunk_size", "delay", "tool_calls": [[id, name,
+               arguments], ...]}, ...]}``: answers for the next requests, in order, before the
+               ``/script`` one (bench/tool_loop.py).
 ``/say``       ``{"mentions": [[channel, member, content], ...], "over": seconds}``: members post
                those messages, mentioning the bot, spread evenly over ``over`` seconds (0: one
                after another at once); answers when all are sent, with each message's id (the id
@@ -31,7 +34,8 @@ Control API, all ``POST`` with a JSON body (``{}`` if none) and a JSON answer:
                still streaming, when posted, when last changed); every Discord request since the
                reset (method, route with ids as ``#``, time, status, counted against the global
                limit, path); the 429 counts; the most requests in any one second (``peak_requests``);
-               the model requests (last message's content, arrival, first chunk, [DONE]); the
+               the model requests (last message's content, the contents of the tool results
+               that end its messages, arrival, first chunk, last delta, [DONE]); the
                p99 lag of this process's event loop, and its CPU time since the reset.
 """
 
@@ -101,7 +105,17 @@ class LagMonitor:
 def streaming(message: dict[str, Any]) -> bool:
     """A reply still being written: it has the Stop button (a finished one may have others)."""
     buttons = [c for row in message.get("components") or [] for c in row["components"]]
-    return any(not b.get("custom_id", "").startswith("reasoning:") for b in buttons)
+    return any(not b.get("custom_id", "").startswith(("reasoning:", "tools:")) for b in buttons)
+
+
+def _tool_results(body: dict[str, Any]) -> list[str]:
+    """The contents of the tool messages that end a request (a round's results)."""
+    results: list[str] = []
+    for message in reversed(body.get("messages") or []):
+        if message.get("role") != "tool":
+            break
+        results.insert(0, message.get("content") or "")
+    return results
 
 
 def _last_content(body: dict[str, Any]) -> str:
@@ -112,7 +126,8 @@ def _last_content(body: dict[str, Any]) -> str:
 
 
 class Host:
-    ENDPOINTS = ("world", "channel", "script", "say", "reset", "progress", "results", "connected")
+    ENDPOINTS = ("world", "channel", "script", "respond", "say", "reset", "progress", "results",
+                 "connected")  # fmt: skip
 
     def __init__(self) -> None:
         self.discord = FakeDiscord()
@@ -177,6 +192,12 @@ class Host:
     async def script(self, text: str, chunk_size: int, delay: float) -> None:
         self.openai.default = Script(text=text, chunk_size=chunk_size, delay=delay)
 
+    async def respond(self, scripts: list[dict[str, Any]]) -> None:
+        self.openai.respond(*(
+            Script(**{**s, "tool_calls": [tuple(c) for c in s.get("tool_calls", [])]})
+            for s in scripts
+        ))  # fmt: skip
+
     async def say(self, mentions: list[list[Any]], over: float = 0.0) -> list[dict[str, Any]]:
         loop = asyncio.get_running_loop()
         start, step = loop.time(), over / max(1, len(mentions))
@@ -199,7 +220,12 @@ class Host:
         discord.global_429s = discord.edit_429s = discord.all_429s = 0
         openai.requests.clear()
         openai.request_headers.clear()
-        for times in (openai.arrived_at, openai.first_chunk_at, openai.done_at):
+        for times in (
+            openai.arrived_at,
+            openai.first_chunk_at,
+            openai.last_delta_at,
+            openai.done_at,
+        ):
             times.clear()
         self.lag.lags.clear()
         self.lag.woke.clear()
@@ -234,9 +260,11 @@ class Host:
         model = [
             {
                 "content": _last_content(body),
+                "tool_results": _tool_results(body),
                 "stream": bool(body.get("stream")),
                 "arrived": openai.arrived_at.get(i),
                 "first_chunk": openai.first_chunk_at.get(i),
+                "last_delta": openai.last_delta_at.get(i),
                 "done": openai.done_at.get(i),
             }
             for i, body in enumerate(openai.requests)

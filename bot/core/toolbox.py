@@ -71,13 +71,10 @@ class Toolbox:
             for server in servers
         )
 
-    async def _listed(self, place: Place) -> list[tuple[ToolHost, Tool]]:
-        listed, states = await self._switched(place)
-        return [(host, tool) for host, tool in listed if states[tool.server].on]
-
     async def tools(self, place: Place) -> tuple[Tool, ...]:
-        """The tools usable here now: each host's, then the switches'."""
-        return tuple(tool for _, tool in await self._listed(place))
+        """The tools usable here now: each host's, less the servers switched off."""
+        listed, states = await self._switched(place)
+        return tuple(tool for _, tool in listed if states[tool.server].on)
 
     async def call(
         self,
@@ -88,8 +85,12 @@ class Toolbox:
         asker_id: int | None = None,
         seconds: float | None = None,
     ) -> ToolResult:
-        for host, tool in await self._listed(place):
-            if tool.function == function:
+        """Send the call to the host whose tool it is. The switches are not read again: a
+        reply calls only what :meth:`tools` offered it (``run_round`` refuses other names), and
+        a switch changed meanwhile applies from the next reply; the hosts still check that
+        the operator lets their tool be used here."""
+        for host in self.hosts:
+            if any(tool.function == function for tool in await host.tools(place)):
                 return await host.call(
                     function, arguments, place=place, asker_id=asker_id, seconds=seconds
                 )

@@ -3,14 +3,19 @@
 Run over stdio (``python -m tests.fakes.mcp_server``) or serve it over Streamable HTTP in
 process (:func:`streamable_http_app`). Its tools: ``echo`` (read-only), ``slow`` (sleeps),
 ``fail`` (a tool error), ``wipe`` (destructive), ``big`` (a long text), ``picture`` (an image),
-``learn`` (adds a tool and announces the changed list), ``crash`` (the process dies) and
-``secret`` (tells whether the environment and headers carried what the config gave).
+``learn`` (adds a tool and announces the changed list), ``crash`` (the process dies),
+``secret`` (tells whether the environment and headers carried what the config gave) and
+``stamp`` (its process's ``time.monotonic()``, for ``bench/tool_loop.py``).
+
+``python -m tests.fakes.mcp_server --http PORT`` serves it over Streamable HTTP instead, at
+``http://127.0.0.1:PORT/mcp``.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import time
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
@@ -81,6 +86,11 @@ def build() -> MCPServer:
         inherited = "DISCORD_TOKEN" in os.environ  # the bot's own secrets must not reach it
         return f"env={in_env} header={in_header} bot_token={inherited}"
 
+    @server.tool(annotations=READ_ONLY)
+    def stamp() -> str:
+        """The server's clock when the call ran (CLOCK_MONOTONIC: the same for every process)."""
+        return f"stamp={time.monotonic():.6f}"
+
     return server
 
 
@@ -89,5 +99,12 @@ def streamable_http_app():
 
 
 if __name__ == "__main__":
-    build().run("stdio")
+    if sys.argv[1:2] == ["--http"]:
+        import uvicorn
+
+        uvicorn.run(
+            streamable_http_app(), host="127.0.0.1", port=int(sys.argv[2]), log_level="error"
+        )
+    else:
+        build().run("stdio")
     sys.exit(0)

@@ -87,9 +87,10 @@ class FakeOpenAI:
     requests: list[dict[str, Any]] = field(default_factory=list)
     request_headers: list[dict[str, str]] = field(default_factory=list)
     # For benchmarks, by request index, in time.monotonic(): when the request arrived, when its
-    # first chunk and its [DONE] were sent.
+    # first chunk, its last delta (a tool call's last argument piece) and its [DONE] were sent.
     arrived_at: dict[int, float] = field(default_factory=dict)
     first_chunk_at: dict[int, float] = field(default_factory=dict)
+    last_delta_at: dict[int, float] = field(default_factory=dict)
     done_at: dict[int, float] = field(default_factory=dict)
     models: list[str] | None = None  # what GET /models lists (None: no such route)
     hung_up: int = 0  # streams whose client closed the connection before their end
@@ -192,6 +193,7 @@ class FakeOpenAI:
             if number == 0 and script.gate is not None:
                 self.held.append(script)
                 await script.gate.wait()
+            self.last_delta_at[index] = time.monotonic()
         finish = "tool_calls" if script.tool_calls and script.finish_reason == "stop" else None
         await _event(response, _chunk(body, {}, finish_reason=finish or script.finish_reason))
         if script.send_usage and (body.get("stream_options") or {}).get("include_usage"):

@@ -60,7 +60,7 @@ async def test_without_switches_the_operators_defaults_decide():
     ]  # fmt: skip
     assert (await box.call("fetch__fetch", {}, place=IN_THREAD)).text == "ran fetch__fetch"
     assert second.calls == ["fetch__fetch"] and first.calls == []
-    refused = await box.call("files__wipe", {}, place=IN_THREAD)  # off here: not callable
+    refused = await box.call("nothing__here", {}, place=IN_THREAD)
     assert refused.error and second.calls == ["fetch__fetch"]
     assert not Toolbox([]) and box
 
