@@ -47,7 +47,9 @@ class ConsentView(discord.ui.View):
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         if interaction.user.id == self.question.user_id:
             return True
-        await interaction.response.send_message(self.question.others, ephemeral=True)
+        await interaction.response.send_message(
+            self.question.others, ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
         return False
 
     def _answering(self, answer: Answer) -> Callable[[discord.Interaction], Awaitable[None]]:
@@ -127,7 +129,9 @@ class ToolsButton(
         said = texts.for_locale(str(interaction.locale))
         exchange = await bot.core.conversations.tool_calls(self.seq)
         if not exchange:
-            await interaction.response.send_message(said.no_tool_calls, ephemeral=True)
+            await interaction.response.send_message(
+                said.no_tool_calls, ephemeral=True, allowed_mentions=NO_MENTIONS
+            )
             return
         shown = details(exchange, said.tools_heading)
         if len(shown) <= MESSAGE_LIMIT:
@@ -137,7 +141,7 @@ class ToolsButton(
             return
         full = details(exchange, said.tools_heading, excerpt=None)
         await interaction.response.send_message(
-            said.tools_heading, ephemeral=True,
+            said.tools_heading, ephemeral=True, allowed_mentions=NO_MENTIONS,
             file=discord.File(io.BytesIO(full.encode()), filename="tools.md"),
         )  # fmt: skip
 
