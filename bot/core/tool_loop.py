@@ -144,6 +144,20 @@ def assistant_message(text: str, calls: Sequence[ToolCall]) -> dict[str, Any]:
     }
 
 
+def for_server(messages: list[dict[str, Any]], *, is_openai: bool) -> list[dict[str, Any]]:
+    """The messages as the model server takes them. An assistant turn that only called tools
+    has ``content: null`` for OpenAI, as its API documents, and ``""`` for other servers:
+    llama-cpp-python 0.3.36 refuses null (a validation error, as HTTP 500) and ends its stream
+    empty when the field is left out, and llama.cpp's own server refused null too
+    (ggml-org/llama.cpp#13471); ``""`` is what both take."""
+    if is_openai:
+        return messages
+    return [
+        {**m, "content": ""} if m.get("tool_calls") and m.get("content") is None else m
+        for m in messages
+    ]
+
+
 def tool_message(step: Step) -> dict[str, Any]:
     """A call's result for the model, labelled as data from a tool."""
     label = "failed" if step.error else "returned"

@@ -392,7 +392,7 @@ async def test_a_reasoning_model_on_a_strict_template_keeps_its_reasoning_hidden
     assert not any("SECRET" in body for body in sent_to_discord)
     second, follow_up = fake_openai.requests[1]["messages"], fake_openai.requests[2]["messages"]
     assert not any("SECRET" in json.dumps(m) or "think>" in json.dumps(m) for m in second)
-    assert second[-2]["content"] is None and second[-2]["tool_calls"][0]["id"] == "call_1"
+    assert second[-2]["content"] == "" and second[-2]["tool_calls"][0]["id"] == "call_1"
     roles = [m["role"] for m in follow_up]
     assert roles == ["system", "user", "assistant", "tool", "assistant", "user"]
     assert not any("SECRET" in json.dumps(m) for m in follow_up)

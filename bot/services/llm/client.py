@@ -24,6 +24,7 @@ from bot.core.catalog import (
 )
 from bot.core.llm import RETRYABLE, Delta, Failure, LLMError, Reply, RetryHook, ToolCalls
 from bot.core.reasoning import ThinkSplitter, reasoning_field, split_reasoning
+from bot.core.tool_loop import for_server
 from bot.services.llm.errors import classify, refuses_stream_options
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,10 @@ class LLMClient:
         cache_key: str | None = None,
     ) -> dict[str, Any]:
         model = model or self.model
-        body: dict[str, Any] = {"model": model, "messages": messages}
+        body: dict[str, Any] = {
+            "model": model,
+            "messages": for_server(messages, is_openai=self.is_openai),
+        }
         body |= model_fields(
             model,
             max_tokens=max_tokens,

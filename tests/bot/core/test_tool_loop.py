@@ -23,6 +23,7 @@ from bot.core.tool_loop import (
     Step,
     assistant_message,
     attach,
+    for_server,
     run_round,
     step_of,
     tool_message,
@@ -233,3 +234,15 @@ def test_rounds_are_bounded_in_number_and_in_time():
     assert late.begin()
     clock.advance(60)
     assert not late.begin() and late.started == 1
+
+
+def test_a_turn_that_only_called_tools_has_the_content_each_server_takes():
+    calls = [ToolCall("a", "time__now", "{}")]
+    messages = [{"role": "user", "content": "hi"}, assistant_message("", calls)]
+    assert messages[1]["content"] is None
+    assert for_server(messages, is_openai=True) is messages  # OpenAI's documented null
+    sent = for_server(messages, is_openai=False)  # llama.cpp and llama-cpp-python want ""
+    assert sent[1] == {**messages[1], "content": ""} and sent[0] is messages[0]
+    assert messages[1]["content"] is None  # the request's own list is left as it was
+    with_text = assistant_message("Let me check.", calls)
+    assert for_server([with_text], is_openai=False) == [with_text]
