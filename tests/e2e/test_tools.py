@@ -399,3 +399,20 @@ async def test_a_reasoning_model_on_a_strict_template_keeps_its_reasoning_hidden
     reply = fake_discord.bot_messages(thread_id)[0]
     buttons = [c["custom_id"] for row in reply["components"] for c in row["components"]]
     assert [b.split(":")[0] for b in buttons] == ["reasoning", "tools"]  # both one press away
+
+
+async def test_the_rounds_are_bounded_and_the_last_must_answer_in_text(
+    fake_discord, fake_openai, world, start_bot, tmp_path
+):
+    await start_bot(MCP_CONFIG=mcp_config(tmp_path, fake=FAKE))
+    rounds = [calls((f"e{n}", "fake__echo", json.dumps({"text": f"again {n}"}))) for n in range(5)]
+    fake_openai.respond(*rounds, Script(text="Enough echoes."))
+    thread_id = await ask(fake_discord, world, "echo forever")
+    await reply_done(
+        fake_discord, thread_id, f"Enough echoes.\n\n{EN.tools_footer(['echo'])}", timeout=20
+    )
+    sent = fake_openai.requests
+    assert len(sent) == 6  # five rounds that called tools, then one that had to answer
+    assert [r.get("tool_choice") for r in sent] == [None] * 5 + ["none"]
+    assert all(r["tools"] for r in sent)  # still offered, so the calls before make sense
+    assert sum(m["role"] == "tool" for m in sent[-1]["messages"]) == 5
