@@ -41,6 +41,7 @@ from bot.services.metrics import metrics_for
 from bot.services.ratelimit import limiter_for, spending_for
 from bot.services.redis_client import redis_client
 from bot.services.redis_rest_budget import RedisRestBudget
+from bot.services.speech import Speech
 from bot.services.store import store_from_url
 
 if TYPE_CHECKING:
@@ -67,6 +68,7 @@ class Services:
     rest_gate: Gate  # where every Discord REST request waits for its slot
     identify_gate: IdentifyGate | None  # IDENTIFYs spaced across processes (shards, Redis)
     tools: McpHost | None = None  # the MCP servers of MCP_CONFIG
+    speech: Speech | None = None  # transcription, with TRANSCRIBE_MODEL
 
     async def close(self) -> None:
         """The model client, then the Redis client that the limiter, the spending budgets,
@@ -114,7 +116,19 @@ def build_services(settings: Settings) -> Services:
         rest_gate=Gate(rest_budget or LocalBudget(pacer)),
         identify_gate=identify_gate,
         tools=McpHost(settings.mcp) if settings.mcp is not None and settings.mcp.running else None,
+        speech=_speech(settings, llm),
     )
+
+
+def _speech(settings: Settings, llm: LLMClient) -> Speech | None:
+    """Transcription, when TRANSCRIBE_MODEL is set: on the chat API's client, or on
+    AUDIO_BASE_URL's."""
+    if settings.transcribe_model is None:
+        return None
+    return Speech.on(
+        llm.client, model=settings.transcribe_model, base_url=settings.audio_base_url,
+        api_key=settings.audio_api_key,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +202,7 @@ async def build_core(
             conversations, choices, models, llm, limiter, pacer, summarizer,
             cache_keys=settings.sends_prompt_cache_key, metrics=metrics, post_slot=post_slot,
             spending=spending, tools=toolbox if toolbox else None,
+            audio_max_seconds=settings.audio_max_seconds,
         )
     )  # fmt: skip
     privacy = Privacy(

@@ -12,6 +12,9 @@ from __future__ import annotations
 import bisect
 from collections.abc import Sequence
 from pathlib import PurePath
+from typing import Literal
+
+from bot.core import audio
 
 MAX_BYTES = 200_000  # larger files are mentioned, not read (the builder would cut them anyway)
 TEXT_TYPES = ("text/", "application/json", "application/xml", "application/x-yaml")
@@ -68,24 +71,37 @@ def image(filename: str, *, readable: bool) -> str:
     )
 
 
+# What an attachment was read as: a file (its text, or its name), an image, a recording.
+Kind = Literal["file", "image", "audio"]
+
+
+def placeholder(name: str, kind: Kind) -> str:
+    """An attachment's part when it can't be placed in a stored turn: named, not read."""
+    if kind == "image":
+        return image(name, readable=True)
+    if kind == "audio":
+        return audio.render(audio.Heard(name))
+    return render(name, None)
+
+
 def edited(
     stored: str,
     text: str,
-    files: Sequence[tuple[str, bool]],
+    files: Sequence[tuple[str, Kind]],
     *,
     forwards: int = 0,
     replying: bool = False,
 ) -> str:
     """A stored turn with its message's own text replaced by ``text``, the rest kept as it was
     stored: the message it replies to (quoted when it opened a conversation), its ``forwards``
-    forwarded messages and its ``files`` (each a name, and whether it is an image). An edit can
+    forwarded messages and its ``files`` (each a name, and what it was read as). An edit can
     change only the text, and attachments are read once, when the turn is stored: a file read
-    then keeps its content, an image its "not readable". If the turn does not end with those
-    parts (stored by a version that wrote them differently), they are named, not read."""
+    then keeps its content, an image its "not readable", a recording its transcript. If the turn
+    does not end with those parts (stored by a version that wrote them differently), they are
+    named, not read."""
     start = _parts_start(stored, files, forwards)
     if start is None:
-        names = [image(name, readable=True) if pic else render(name, None) for name, pic in files]
-        return with_attachments(text, names)
+        return with_attachments(text, [placeholder(name, kind) for name, kind in files])
     head, kept = stored[:start], stored[start:]
     quote = head.split("\n\n", 1)[0] if replying and head.startswith("[replying to ") else ""
     return "\n\n".join(part for part in (quote, text, kept) if part)
@@ -98,27 +114,34 @@ class _Unplaced(Exception):
     """The parts could not be placed within :data:`PLACES_TRIED` tries."""
 
 
-def _parts_start(stored: str, files: Sequence[tuple[str, bool]], forwards: int) -> int | None:
+def _parts_start(stored: str, files: Sequence[tuple[str, Kind]], forwards: int) -> int | None:
     """Where the parts after the text begin in ``stored``; None if it doesn't end with them.
     Each part is the exact text :func:`image` or :func:`render` gives it, a file's fenced
-    block, or a forwarded message's quote (which holds no blank line); parts are joined by a
+    block, or a forwarded message's or a transcript's quote (which holds no blank line); parts
+    are joined by a
     blank line. A read file's content may hold anything, our own markers included, so each part
     is placed where it starts earliest while the parts before it still fit (the longest reading
     of what was read). Each marker is looked for once and :data:`PLACES_TRIED` places at most
     are tried: a hostile file can't make an edit cost more than a few scans of the turn."""
-    expected = [*((None, False),) * forwards, *files]  # in the turn's order
+    expected: list[tuple[str | None, Kind]] = [*((None, "file"),) * forwards, *files]
     if not expected:
         return len(stored)
     tries = iter(range(PLACES_TRIED))
     tried: dict[tuple[int, int], int | None] = {}
     found: dict[str, list[int]] = {}  # each header: where it starts a part, in order
 
-    def starts(end: int, name: str | None, picture: bool) -> list[int]:
+    def starts(end: int, name: str | None, kind: Kind) -> list[int]:
         """Where a part ending at ``end`` may start, earliest first."""
-        if picture:
+        if kind == "image":
             assert name is not None
             return _exact(stored, end, image(name, readable=True), image(name, readable=False))
-        if name is None:
+        if kind == "audio":
+            assert name is not None
+            untranscribed = _exact(stored, end, placeholder(name, kind))
+            if untranscribed:
+                return untranscribed
+            header = audio.heading(name) + "\n"
+        elif name is None:
             header = "[forwarded message]\n"
         elif _exact(stored, end, render(name, None)):
             return _exact(stored, end, render(name, None))

@@ -1,8 +1,9 @@
 """Why the bot refuses something, in one vocabulary: a person it may not serve here (the
 operator's access lists, :mod:`bot.core.policy`), a choice that can't be made where it was asked
-for or a model someone may not choose (also the policy's), or an image it will not read
-(:mod:`bot.core.images`). (A permission someone lacks is named by the permission itself.) The values are stable identifiers, never shown as they are: the
-people refused are told :meth:`bot.core.texts.Texts.refused`."""
+for or a model someone may not choose (also the policy's), an image it will not read
+(:mod:`bot.core.images`), or a recording it does not transcribe (:mod:`bot.core.audio`). (A
+permission someone lacks is named by the permission itself.) The values are stable identifiers,
+never shown as they are: the people refused are told :meth:`bot.core.texts.Texts.refused`."""
 
 from __future__ import annotations
 
@@ -23,6 +24,13 @@ class Refusal(StrEnum):
     TOO_MANY_PIXELS = "too_many_pixels"  # past images.MAX_PIXELS, by its header
     BROKEN = "broken"  # a decoder error: truncated, corrupt, a bomb Pillow caught itself
     BUSY = "busy"  # too many images waiting to be decoded
+    # A recording, not transcribed (it shows as ``[attached audio: name (not transcribed)]``,
+    # and the person is told why; bot.core.audio). BROKEN and BUSY above apply to it too.
+    NO_SPEECH = "no_speech"  # no TRANSCRIBE_MODEL
+    TOO_LONG = "too_long"  # past AUDIO_MAX_SECONDS, or larger than the speech server takes
+    SPEECH_REFUSED = "speech_refused"  # the speech server answered 4xx
+    SPEECH_FAILED = "speech_failed"  # it failed otherwise (down, 5xx, timed out)
+    SILENT = "silent"  # transcribed, and nothing was said
     # A persona or model choice, where it was asked for (bot.core.policy.choice_target).
     SERVER_ONLY = "server only"  # scope: server, outside a server
     NOT_IN_SERVER = "not in server"  # scope: server, in a server the bot is not in

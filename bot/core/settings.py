@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from dotenv import dotenv_values
 
 from bot.core import env_values as read
+from bot.core.audio import DEFAULT_MAX_SECONDS as DEFAULT_AUDIO_SECONDS
 from bot.core.catalog import REASONING_EFFORTS, TokenParameter, default_completion_tokens
 from bot.core.discord_limits import GLOBAL_RATE, MIN_GLOBAL_RATE
 from bot.core.env_values import SettingsError
@@ -81,6 +82,12 @@ class Settings:
     # MODEL_PRICES: US dollars per million prompt and completion tokens, by model
     model_prices: tuple[tuple[str, float, float], ...] = ()
     image_max_side: int = 1024  # IMAGE_MAX_SIDE: images are downscaled to fit this
+    # Speech: TRANSCRIBE_MODEL (None: recordings are not transcribed, and people are told so),
+    # on AUDIO_BASE_URL (None: the chat API's) with AUDIO_API_KEY (None: OPENAI_API_KEY's).
+    transcribe_model: str | None = None
+    audio_base_url: str | None = None
+    audio_api_key: str | None = field(repr=False, default=None)
+    audio_max_seconds: int = DEFAULT_AUDIO_SECONDS  # AUDIO_MAX_SECONDS: longer ones refused
     retention_days: int = 0  # RETENTION_DAYS: delete conversations idle this long (0: keep)
     access: Access = field(default_factory=Access)  # ALLOWED_* / BLOCKED_* / ALLOW_DMS
     shard_count: int | None = None  # SHARD_COUNT: gateway shards in all (None: not sharded)
@@ -198,15 +205,13 @@ def _metrics_port(env: Mapping[str, str]) -> int | None:
     return port
 
 
-def _base_url(env: Mapping[str, str]) -> str | None:
-    url = read.text(env, "OPENAI_BASE_URL")
+def _base_url(env: Mapping[str, str], name: str = "OPENAI_BASE_URL") -> str | None:
+    url = read.text(env, name)
     if url is None:
         return None
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise SettingsError(
-            "OPENAI_BASE_URL", "must be an http(s) URL such as http://localhost:11434/v1"
-        )
+        raise SettingsError(name, "must be an http(s) URL such as http://localhost:11434/v1")
     return url.rstrip("/")
 
 
@@ -330,6 +335,10 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         vision_models=read.names(env, "VISION_MODELS"),
         model_prices=_prices(env),
         image_max_side=read.whole(env, "IMAGE_MAX_SIDE", 1024, minimum=64),
+        transcribe_model=read.text(env, "TRANSCRIBE_MODEL"),
+        audio_base_url=_base_url(env, "AUDIO_BASE_URL"),
+        audio_api_key=read.secret(env, "AUDIO_API_KEY"),
+        audio_max_seconds=read.whole(env, "AUDIO_MAX_SECONDS", DEFAULT_AUDIO_SECONDS, minimum=1),
         retention_days=read.whole(env, "RETENTION_DAYS", 0, minimum=0),
         shard_count=(shards := read.optional_int(env, "SHARD_COUNT", minimum=1)),
         shard_ids=_shard_ids(env, shards),

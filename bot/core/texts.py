@@ -9,6 +9,7 @@ them for translators. Placeholders are ``str.format`` fields, the same in every 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from functools import cache
 
@@ -157,6 +158,33 @@ class Texts:
             "timeout": self._("⌛ **{tool}**: no answer, so not run"),
         }
         return said.get(answer, said["timeout"]).format(tool=label)
+
+    # -- voice messages -------------------------------------------------------------------------
+
+    def heard(self, words: str) -> str:
+        """The line above a reply to a recording: the start of what was heard, so a person sees
+        when the transcript went wrong. Markdown in it is shown as typed."""
+        return "🎙️ *" + re.sub(r"([\\*_`~|>#\[\]()<@])", r"\\\1", words) + "*"
+
+    def audio_refused(self, reason: Refusal, max_seconds: float) -> str:
+        """Why a recording was not transcribed (:func:`bot.core.audio.hear`)."""
+        _ = self._
+        said = {
+            Refusal.NO_SPEECH: _(
+                "I can't listen to recordings here: no speech model is set up. Please type it."
+            ),
+            Refusal.TOO_LONG: _("That recording is too long for me: {limit} at most.").format(
+                limit=self.duration(max_seconds)
+            ),
+            Refusal.BROKEN: _("I couldn't read that recording."),
+            Refusal.BUSY: _("I'm busy with other recordings; please send it again in a minute."),
+            Refusal.SPEECH_REFUSED: _("The speech service refused that recording."),
+            Refusal.SPEECH_FAILED: _(
+                "The speech service isn't answering right now; please try again shortly."
+            ),
+            Refusal.SILENT: _("I couldn't hear anything in that recording."),
+        }
+        return "🎙️ " + said.get(reason, said[Refusal.BROKEN])
 
     # -- /tools ---------------------------------------------------------------------------------
 

@@ -103,9 +103,14 @@ class ChatEvents(commands.Cog):
                 await notice(message, words.rate_limited(limited.limit, limited.wait))
             return
         said = await self.reader.said(message, new=True)
-        if not said.text:  # a bare mention
-            if mentioned:
-                await notice(message, self.texts_for(message).empty_mention)
+        if not said.text:  # a bare mention, or recordings none of which was heard
+            words = self.texts_for(message)
+            reasons = dict.fromkeys(h.refused for h in said.heard if h.refused is not None)
+            limit = self.bot.settings.audio_max_seconds
+            if reasons:
+                await notice(message, "\n".join(words.audio_refused(r, limit) for r in reasons))
+            elif mentioned:
+                await notice(message, words.empty_mention)
             return
         await self.take_turn(message, said, message.author, known=False)
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import aiohttp
 import discord
 
-from bot.core import attachments, images
+from bot.core import attachments, audio, images
 from bot.core.replies import Said
 from bot.core.store import Image
 
@@ -27,6 +27,7 @@ class Reader:
     def __init__(self, bot: ChatBot) -> None:
         self.bot = bot
         self.decoder = images.Decoder(bot.settings.image_max_side)  # the process's only one
+        self.listener = audio.Listener()  # likewise, for recordings
 
     async def said(self, message: discord.Message, *, new: bool = False) -> Said:
         """The message as a turn. ``new``: it opens a conversation, so the message it replies
@@ -40,16 +41,21 @@ class Reader:
         for snapshot in message.message_snapshots:
             parts.append(attachments.forwarded(snapshot.content))
             files += snapshot.attachments
-        rendered, pictures = [], []
+        rendered, pictures, heard = [], [], []
         for file in files:
             if images.is_image(file.filename, file.content_type):
                 picture = await self._image(file)
                 rendered.append(attachments.image(file.filename, readable=picture is not None))
                 pictures += [picture] if picture is not None else []
+            elif self._is_audio(message, file):
+                heard.append(await self._audio(file))
+                rendered.append(audio.render(heard[-1]))
             else:
                 rendered.append(await self._text(file))
         text = "\n\n".join(part for part in parts if part)
-        return Said(attachments.with_attachments(text, rendered), tuple(pictures))
+        if not text and len(heard) == len(rendered) and not any(h.transcript for h in heard):
+            return Said("", heard=tuple(heard))  # only recordings, none heard: no model call
+        return Said(attachments.with_attachments(text, rendered), tuple(pictures), tuple(heard))
 
     def edited(self, message: discord.Message, stored: str) -> str:
         """The stored turn of an edited ``message`` with its new text; what was read from its
@@ -58,10 +64,20 @@ class Reader:
         snapshots = message.message_snapshots
         files = [*message.attachments, *(a for s in snapshots for a in s.attachments)]
         return attachments.edited(
-            stored, self.prompt_text(message),
-            [(file.filename, images.is_image(file.filename, file.content_type)) for file in files],
+            stored, self.prompt_text(message), [(f.filename, self._kind(message, f)) for f in files],
             forwards=len(snapshots), replying=message.type is REPLY,
         )  # fmt: skip
+
+    def _kind(self, message: discord.Message, file: discord.Attachment) -> attachments.Kind:
+        if images.is_image(file.filename, file.content_type):
+            return "image"
+        return "audio" if self._is_audio(message, file) else "file"
+
+    @staticmethod
+    def _is_audio(message: discord.Message, file: discord.Attachment) -> bool:
+        """A recording: a voice message's attachment, or an audio file."""
+        voice = bool(message.flags.value & audio.VOICE_FLAG) and file in message.attachments
+        return voice or audio.is_audio(file.filename, file.content_type)
 
     def prompt_text(self, message: discord.Message) -> str:
         """The message without the bot's mention; other mentions become readable names."""
@@ -87,6 +103,24 @@ class Reader:
             except DOWNLOAD_ERRORS:
                 log.warning("Could not download attachment %s", attachment.filename)
         return attachments.render(attachment.filename, data)
+
+    async def _audio(self, attachment: discord.Attachment) -> audio.Heard:
+        """Transcribed, after the checks that cost nothing (:func:`bot.core.audio.hear`)."""
+        speech = self.bot.services.speech
+
+        async def download() -> bytes | None:
+            try:
+                return await attachment.read()
+            except DOWNLOAD_ERRORS:
+                log.warning("Could not download recording %s", attachment.filename)
+                return None
+
+        return await audio.hear(
+            attachment.filename, attachment.content_type, size=attachment.size,
+            stated_seconds=attachment.duration, download=download, listener=self.listener,
+            transcribe=speech.transcribe if speech is not None else None,
+            max_seconds=self.bot.settings.audio_max_seconds,
+        )  # fmt: skip
 
     async def _image(self, attachment: discord.Attachment) -> Image | None:
         """Downloaded, and downscaled off the event loop; None if it can't be read."""

@@ -13,6 +13,7 @@ carry a ``Via`` header, as Cloudflare's do; discord.py treats a 429 without one 
 from __future__ import annotations
 
 import asyncio
+import base64
 import collections
 import contextlib
 import json
@@ -60,6 +61,9 @@ class Fault:
     status: int
     times: int
     retry_after: float = 1.0
+
+
+VOICE_MESSAGE = 1 << 13  # a message's flag: it is a voice message
 
 
 @dataclass
@@ -243,9 +247,13 @@ class FakeDiscord:
         files: list[tuple[str, bytes, str | None]] = (),
         reply_to: dict[str, Any] | None = None,
         forward: dict[str, Any] | None = None,
+        voice: tuple[bytes, float] | None = None,
     ) -> dict[str, Any]:
         """Post as a user; ``files`` are (filename, bytes, content type) attachments;
-        ``reply_to`` a message this one replies to, ``forward`` a message it forwards."""
+        ``reply_to`` a message this one replies to, ``forward`` a message it forwards;
+        ``voice`` (OGG/Opus bytes, the length Discord states) makes it a voice message, as the
+        mobile apps send one: flag 8192, no text, one ``voice-message.ogg`` attachment with
+        ``duration_secs`` and ``waveform``."""
         if mention_bot:
             content = f"{self.bot_user.mention()} {content}".rstrip()
         guild = self.guild_of(channel_id)
@@ -268,6 +276,18 @@ class FakeDiscord:
             message["attachments"].append({
                 "id": str(attachment_id), "filename": filename, "size": len(data), "url": url,
                 "proxy_url": url, "content_type": content_type,
+            })  # fmt: skip
+        if voice is not None:
+            data, seconds = voice
+            attachment_id = snowflake()
+            self.files[f"{attachment_id}-voice-message.ogg"] = data
+            url = f"http://127.0.0.1:{self.port}/attachments/{attachment_id}-voice-message.ogg"
+            message["flags"] = message.get("flags", 0) | VOICE_MESSAGE
+            message["attachments"].append({
+                "id": str(attachment_id), "filename": "voice-message.ogg", "size": len(data),
+                "url": url, "proxy_url": url, "content_type": "audio/ogg",
+                "duration_secs": seconds, "waveform": base64.b64encode(bytes(64)).decode(),
+                "flags": 0,
             })  # fmt: skip
         if reply_to is not None:
             message.update(type=19, referenced_message=reply_to, message_reference={

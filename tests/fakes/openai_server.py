@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import io
 import json
 import time
 from dataclasses import dataclass, field
@@ -93,6 +94,11 @@ class FakeOpenAI:
     last_delta_at: dict[int, float] = field(default_factory=dict)
     done_at: dict[int, float] = field(default_factory=dict)
     models: list[str] | None = None  # what GET /models lists (None: no such route)
+    # POST /audio/transcriptions: what each upload held (model, filename, content type, bytes,
+    # and its length in seconds, decoded here with PyAV: None if it did not decode), and the
+    # answers, in order (a str is the transcript; an int, an error status).
+    transcriptions: list[dict[str, Any]] = field(default_factory=list)
+    transcripts: collections.deque[str | int] = field(default_factory=collections.deque)
     hung_up: int = 0  # streams whose client closed the connection before their end
 
     def __post_init__(self) -> None:
@@ -115,6 +121,7 @@ class FakeOpenAI:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._completions)
         app.router.add_get("/v1/models", self._models)
+        app.router.add_post("/v1/audio/transcriptions", self._transcribe)
         self._runner, self.port = await serve(app)
 
     async def stop(self) -> None:
@@ -137,6 +144,24 @@ class FakeOpenAI:
         data = [{"id": name, "object": "model", "created": 0, "owned_by": "fake"}
                 for name in self.models]  # fmt: skip
         return web.json_response({"object": "list", "data": data})
+
+    async def _transcribe(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        upload = form["file"]
+        assert isinstance(upload, web.FileField)
+        data = upload.file.read()
+        self.transcriptions.append({
+            "model": form.get("model"), "filename": upload.filename,
+            "content_type": upload.content_type, "bytes": len(data), "seconds": _decoded(data),
+            "response_format": form.get("response_format"),
+        })  # fmt: skip
+        answer = self.transcripts.popleft() if self.transcripts else "Hello from a recording."
+        if isinstance(answer, int):
+            return web.json_response(
+                {"error": {"message": "speech refused", "type": "invalid_request_error"}},
+                status=answer,
+            )
+        return web.json_response({"text": answer})
 
     async def _completions(self, request: web.Request) -> web.StreamResponse:
         arrived = time.monotonic()
@@ -279,3 +304,14 @@ def _error_body(script: Script) -> dict[str, Any]:
 def _error(script: Script) -> web.Response:
     body = script.error_body if script.error_body is not None else _error_body(script)
     return web.json_response(body, status=script.status or 500, headers=script.headers)
+
+
+def _decoded(data: bytes) -> float | None:
+    """The recording's length, by decoding all of it (a real check that it is audio)."""
+    import av
+
+    try:
+        with av.open(io.BytesIO(data)) as container:
+            return sum(f.samples / f.sample_rate for f in container.decode(audio=0)) or None
+    except av.FFmpegError:
+        return None

@@ -59,6 +59,7 @@ class Display:
         )
         self.text = ""
         self.note = ""
+        self.heading = ""  # a line above the text, kept in the final message (what was heard)
         self.messages: list[int] = []
         self.gone = False  # a reply message was deleted, or may not be posted: stop
         self.refused: str | None = None  # the permission that Discord says is missing
@@ -114,10 +115,11 @@ class Display:
 
     def kept(self, note: str) -> str:
         """The text shown once finished with ``note``: all of it, unless the surface takes too
-        few messages, when it is cut short to leave room for the note."""
+        few messages, when it is cut short to leave room for the note (and the heading)."""
         if self.max_messages is None:
             return self.text
-        return fit(self.text, note, self.max_messages)
+        room = f"{self.heading}\n{note}" if self.heading else note
+        return fit(self.text, room, self.max_messages)
 
     async def finish(self, note: str = "") -> None:
         """Show the full text (plus an optional note), remove the button, wait until shown.
@@ -138,6 +140,8 @@ class Display:
             text = self.text or self.placeholder
             if self.activity:
                 text = f"{self.activity}\n\n{text}" if text else self.activity
+        if self.heading and text:
+            text = f"{self.heading}\n{text}"
         if not text:
             return []
         parts = display_parts(text, streaming=not self._done)

@@ -24,6 +24,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.core.audio import DEFAULT_MAX_SECONDS, Heard, first_words
 from bot.core.choices import Choices
 from bot.core.context import ChatRequest
 from bot.core.conversations import Conversations
@@ -69,11 +70,13 @@ FENCE = "`" * 3
 
 @dataclass(frozen=True, slots=True)
 class Prompt:
-    """A stored user message waiting for (or getting) its answer."""
+    """A stored user message waiting for (or getting) its answer; ``heard``: its recordings
+    (the reply shows the start of what was heard, and says why any was not)."""
 
     message_id: int
     author_id: int
     seq: int
+    heard: tuple[Heard, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +103,7 @@ class Deps:
     limit_notices: NoticeThrottle = field(init=False, repr=False, compare=False)
     tools: ToolHost | None = None  # the tools to offer (bot.core.toolbox.Toolbox), if any
     consent_seconds: float = CONSENT_SECONDS
+    audio_max_seconds: float = DEFAULT_MAX_SECONDS  # AUDIO_MAX_SECONDS, for what people are told
     # Conversations told that their model can't use tools: once each.
     told_no_tools: NoticeThrottle = field(init=False, repr=False, compare=False)
 
@@ -235,6 +239,7 @@ class Job:
             on_full=lambda: self.stop(self.texts.cut_at_message_limit),
             post_slot=self.deps.post_slot,
         )  # fmt: skip
+        self.display.heading = self._heard()
         self.display.start()
         self._asked_at = self.deps.clock()
         self._producer = asyncio.create_task(
@@ -558,10 +563,19 @@ class Job:
             logged_once=self.deps.logged_once,
         )  # fmt: skip
 
+    def _heard(self) -> str:
+        """The line a reply to recordings starts with: the start of what was heard."""
+        transcripts = [h.transcript for p in self.batch for h in p.heard if h.transcript]
+        return self.texts.heard(first_words(transcripts)) if transcripts else ""
+
     def _note(self, note: str) -> str:
-        """The outcome's note, under the line of the tools used and the word that this model
-        could not use the tools here, when either applies."""
+        """The outcome's note, under the line of the tools used, the word that this model could
+        not use the tools here, and why a recording was not heard, when any applies."""
         lines = []
+        refused = dict.fromkeys(h.refused for p in self.batch for h in p.heard if h.refused)
+        for reason in refused:
+            assert reason is not None
+            lines.append(self.texts.audio_refused(reason, self.deps.audio_max_seconds))
         if self.exchange:
             lines.append(self.texts.tools_footer(self.exchange.used()))
         if self.without_tools and note != self.texts.failure(Failure.NO_TOOLS):

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TypeVar
 
+from bot.core.audio import Heard
 from bot.core.policy import may_stop_reply
 from bot.core.replies.job import Deps, Job, Prompt
 from bot.core.replies.surface import Surface
@@ -31,10 +32,12 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class Said:
-    """What a user's message says: its text, and its images for vision models."""
+    """What a user's message says: its text, its images for vision models, and what was heard
+    of its recordings (transcribed into the text, or why not)."""
 
     text: str
     images: tuple[Image, ...] = ()
+    heard: tuple[Heard, ...] = ()
 
 
 ReadText = Callable[[], Awaitable[Said | str]]
@@ -148,6 +151,8 @@ class Replies:
             async with line.intake:
                 said = _said(await read_text())
                 if not said.text:
+                    if said.heard:  # only recordings, none heard: say why (no model call)
+                        await self._unheard(said.heard, surface, texts)
                     return Submitted.EMPTY
                 stored = await self._store(
                     conversation_id, message_id, author_id, author_name, said, surface, texts
@@ -155,7 +160,7 @@ class Replies:
                 if not isinstance(stored, Turn):
                     return stored
                 turn = stored
-                line.waiting.append(Prompt(message_id, author_id, turn.seq))
+                line.waiting.append(Prompt(message_id, author_id, turn.seq, said.heard))
                 line.surface, line.texts = surface, texts
             if self.closing:
                 return Submitted.STORED
@@ -164,6 +169,14 @@ class Replies:
                     self._work(line), name=f"replies-{conversation_id}"
                 )
             return Submitted.QUEUED
+
+    async def _unheard(self, heard: tuple[Heard, ...], surface: Surface, texts: Texts) -> None:
+        reasons = dict.fromkeys(h.refused for h in heard if h.refused is not None)
+        said = "\n".join(texts.audio_refused(r, self.deps.audio_max_seconds) for r in reasons)
+        try:
+            await surface.tell(said)
+        except Exception:  # the person could not be told: logged, nothing else to do
+            log.warning("Could not say why a recording was not heard", exc_info=True)
 
     async def _store(
         self,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.core import audio
 from bot.core.attachments import (
     MAX_BYTES,
     edited,
@@ -47,40 +48,46 @@ def test_rendering():
 CODE = render("main.py", b"print('hi')\n\n[attached image: a.png]\n")  # a blank line inside
 TRICKY = render("x.md", b"```\n\n[attached file: x.md]\n````markdown\n")  # our marker inside
 QUOTE = replying_to("bob", "what?\n\nwhy?")
+HEARD = audio.render(audio.Heard("a.ogg", "what time is it?\n\n[attached audio: a.ogg]"))
 
 
 @pytest.mark.parametrize(
     ("stored", "text", "files", "forwards", "replying", "expected"),
     [
         ("old", "new", [], 0, False, "new"),
-        ("old\n\n" + CODE, "new", [("main.py", False)], 0, False, "new\n\n" + CODE),
-        (CODE, "now some text", [("main.py", False)], 0, False, "now some text\n\n" + CODE),
-        ("old\n\n" + CODE, "", [("main.py", False)], 0, False, CODE),  # text removed
+        ("old\n\n" + CODE, "new", [("main.py", "file")], 0, False, "new\n\n" + CODE),
+        (CODE, "now some text", [("main.py", "file")], 0, False, "now some text\n\n" + CODE),
+        ("old\n\n" + CODE, "", [("main.py", "file")], 0, False, CODE),  # text removed
         (  # images keep what they were read as; files their content, read once
             "old\n\n[attached image: a.png]\n\n[attached image: b.png (not readable)]\n\n" + CODE,
-            "new", [("a.png", True), ("b.png", True), ("main.py", False)], 0, False,
+            "new", [("a.png", "image"), ("b.png", "image"), ("main.py", "file")], 0, False,
             "new\n\n[attached image: a.png]\n\n[attached image: b.png (not readable)]\n\n" + CODE,
         ),
         (
-            "old\n\n[attached file: big.txt (not read)]", "new", [("big.txt", False)], 0, False,
+            "old\n\n[attached file: big.txt (not read)]", "new", [("big.txt", "file")], 0, False,
             "new\n\n[attached file: big.txt (not read)]",
         ),
-        ("old\n\n" + TRICKY, "new", [("x.md", False)], 0, False, "new\n\n" + TRICKY),
+        ("old\n\n" + TRICKY, "new", [("x.md", "file")], 0, False, "new\n\n" + TRICKY),
         (  # a text that quotes the parts' layout is still the text
-            "[attached image: a.png]\n\n[attached image: a.png]", "new", [("a.png", True)], 0,
+            "[attached image: a.png]\n\n[attached image: a.png]", "new", [("a.png", "image")], 0,
             False, "new\n\n[attached image: a.png]",
         ),
         (  # the quoted message a conversation opened with stays
-            f"{QUOTE}\n\nold\n\n[attached image: a.png]", "new", [("a.png", True)], 0, True,
+            f"{QUOTE}\n\nold\n\n[attached image: a.png]", "new", [("a.png", "image")], 0, True,
             f"{QUOTE}\n\nnew\n\n[attached image: a.png]",
         ),
         (QUOTE, "new", [], 0, True, f"{QUOTE}\n\nnew"),
         (
-            f"old\n\n{forwarded('fwd')}\n\n[attached image: a.png]", "new", [("a.png", True)], 1,
+            f"old\n\n{forwarded('fwd')}\n\n[attached image: a.png]", "new", [("a.png", "image")], 1,
             False, f"new\n\n{forwarded('fwd')}\n\n[attached image: a.png]",
         ),
+        (  # a recording keeps its transcript, or its "not transcribed"
+            f"old\n\n{HEARD}\n\n[attached audio: b.mp3 (not transcribed)]", "new",
+            [("a.ogg", "audio"), ("b.mp3", "audio")], 0, False,
+            f"new\n\n{HEARD}\n\n[attached audio: b.mp3 (not transcribed)]",
+        ),
         (  # stored differently (an older version): the files are named, not read again
-            "old text only", "new", [("a.png", True), ("main.py", False)], 0, False,
+            "old text only", "new", [("a.png", "image"), ("main.py", "file")], 0, False,
             "new\n\n[attached image: a.png]\n\n[attached file: main.py (not read)]",
         ),
     ],

@@ -1,0 +1,196 @@
+"""Voice messages and audio files in a conversation: transcribed, and answered like text.
+
+A Discord voice message is an OGG/Opus attachment on a message flagged 8192, with its length in
+``duration_secs``; people also attach recordings (mp3, m4a, wav, ogg, webm, flac). Each is
+checked before anything is spent on it: by its size and (for a voice message) its stated length
+before it is downloaded, then by its real length, read from the file in a worker thread
+(:class:`Listener`, a few at a time, as images are) before it is sent to the speech server. The
+transcript is what the turn holds and what is re-sent; the audio itself is never kept.
+
+PyAV (FFmpeg's libraries, in its wheels) reads the files: Python has no well-kept pure reader of
+Opus, AAC and MP3 alike, and its wheels carry the Opus encoder the bot needs to speak too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import PurePath
+
+from bot.core.refusal import Refusal
+
+log = logging.getLogger(__name__)
+
+VOICE_FLAG = 1 << 13  # a message's flag: it is a voice message (Discord's IS_VOICE_MESSAGE)
+MAX_BYTES = 25_000_000  # OpenAI's limit for one transcription upload; larger files are refused
+DEFAULT_MAX_SECONDS = 300  # AUDIO_MAX_SECONDS: longer recordings are refused, not transcribed
+TYPES = ("audio/", "video/webm", "video/mp4", "application/ogg")
+EXTENSIONS = (".ogg", ".oga", ".opus", ".mp3", ".m4a", ".mp4", ".wav", ".webm", ".flac", ".aac")
+# FFmpeg's demuxers a file may be read with, whatever its name says (each name as FFmpeg gives it).
+CONTAINERS = ("ogg", "mp3", "mov,mp4,m4a,3gp,3g2,mj2", "wav", "matroska,webm", "flac", "aac")
+READS_AT_ONCE = 2  # files read in worker threads, this many at a time per process
+READS_WAITING = 16  # past this many waiting, a file is refused rather than queued
+READ_WAIT = 60.0  # seconds a file may wait for its turn to be read
+QUOTED_CHARS = 80  # of a transcript, in the line a reply shows of what was heard
+
+
+def is_audio(filename: str, content_type: str | None) -> bool:
+    if content_type and content_type.split(";")[0].strip().startswith(TYPES):
+        return True
+    return PurePath(filename).suffix.lower() in EXTENSIONS
+
+
+@dataclass(frozen=True, slots=True)
+class Heard:
+    """One recording of a message: its transcript, or why there is none."""
+
+    filename: str
+    transcript: str | None = None
+    refused: Refusal | None = None  # why it was not transcribed (None: it was)
+    seconds: float | None = None  # its length, where known
+
+
+def heading(filename: str) -> str:
+    """The line a transcript's quote follows in the turn."""
+    return f"[audio {filename}, transcribed]"
+
+
+def render(heard: Heard) -> str:
+    """How a recording appears in the turn: what was heard, quoted (no blank line in it), or
+    just its name."""
+    if heard.transcript is None:
+        return f"[attached audio: {heard.filename} (not transcribed)]"
+    lines = heard.transcript.strip().splitlines() or [""]
+    quoted = "\n".join(f"> {line}" for line in lines)
+    return f"{heading(heard.filename)}\n{quoted}"
+
+
+def first_words(transcripts: Sequence[str], limit: int = QUOTED_CHARS) -> str:
+    """The start of what was heard, on one line, cut at a word with "…" when longer."""
+    text = " ".join(" ".join(t.split()) for t in transcripts if t.strip())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0] or text[:limit]
+    return cut.rstrip(",.;:") + "…"
+
+
+class Unreadable(Exception):
+    """The file is not audio the bot reads (a format not listed, no audio stream, broken)."""
+
+
+def seconds_of(data: bytes, limit: float) -> float:
+    """The recording's length, from its header when the container states it, else by decoding
+    it (stopping just past ``limit``: a longer one is refused anyway). Raises
+    :class:`Unreadable`. Runs in a worker thread."""
+    import av  # FFmpeg's libraries: loaded only when a recording is read
+
+    try:
+        with av.open(io.BytesIO(data), mode="r") as container:
+            if container.format.name not in CONTAINERS:
+                raise Unreadable(f"container {container.format.name}")
+            if not container.streams.audio:
+                raise Unreadable("no audio stream")
+            stream = container.streams.audio[0]
+            if stream.duration is not None and stream.time_base is not None:
+                return float(stream.duration * stream.time_base)
+            if container.duration is not None and container.duration > 0:
+                return container.duration / av.time_base
+            heard = 0.0
+            for frame in container.decode(stream):
+                heard += frame.samples / (frame.sample_rate or 48_000)
+                if heard > limit + 1:
+                    break
+            return heard
+    except av.FFmpegError as exc:
+        raise Unreadable(str(exc)) from None
+
+
+class Listener:
+    """Reads recordings' lengths off the event loop, :data:`READS_AT_ONCE` at a time, for the
+    whole process; past :data:`READS_WAITING` waiting, or after ``wait`` seconds, a recording
+    is refused as busy rather than held without end."""
+
+    def __init__(
+        self,
+        *,
+        at_once: int = READS_AT_ONCE,
+        waiting: int = READS_WAITING,
+        wait: float = READ_WAIT,
+        read: Callable[[bytes, float], float] = seconds_of,
+    ) -> None:
+        self.max_waiting, self.wait, self._read = waiting, wait, read
+        self._slots = asyncio.Semaphore(at_once)
+        self._waiting = 0
+
+    async def seconds(self, data: bytes, limit: float) -> float | Refusal:
+        if self._waiting >= self.max_waiting:
+            log.warning("Refused a recording: %d are waiting to be read", self._waiting)
+            return Refusal.BUSY
+        self._waiting += 1
+        try:
+            async with asyncio.timeout(self.wait), self._slots:
+                return await asyncio.to_thread(self._read, data, limit)
+        except TimeoutError:
+            return Refusal.BUSY
+        except Unreadable as exc:
+            log.info("A recording could not be read: %s", exc)
+            return Refusal.BROKEN
+        finally:
+            self._waiting -= 1
+
+
+# Sends a recording to the speech server: its transcript, or raises SpeechError.
+Transcribe = Callable[[bytes, str, str | None], Awaitable[str]]
+
+
+class SpeechError(Exception):
+    """The speech server did not transcribe: ``refused`` (a 4xx: it will not) or not."""
+
+    def __init__(self, message: str, *, refused: bool) -> None:
+        super().__init__(message)
+        self.refused = refused
+
+
+async def hear(
+    filename: str,
+    content_type: str | None,
+    *,
+    size: int,
+    stated_seconds: float | None,
+    download: Callable[[], Awaitable[bytes | None]],
+    listener: Listener,
+    transcribe: Transcribe | None,
+    max_seconds: float,
+) -> Heard:
+    """One recording, checked at each step before the next costs anything: a speech model is
+    set, its size and stated length are within bounds (before it is downloaded), its real
+    length is (before it is sent), then transcribed."""
+
+    def refused(why: Refusal, seconds: float | None = None) -> Heard:
+        return Heard(filename, refused=why, seconds=seconds)
+
+    if transcribe is None:
+        return refused(Refusal.NO_SPEECH)
+    if size > MAX_BYTES:
+        return refused(Refusal.TOO_LONG)
+    if stated_seconds is not None and stated_seconds > max_seconds:
+        return refused(Refusal.TOO_LONG, stated_seconds)
+    data = await download()
+    if data is None:
+        return refused(Refusal.BROKEN)
+    seconds = await listener.seconds(data, max_seconds)
+    if isinstance(seconds, Refusal):
+        return refused(seconds)
+    if seconds > max_seconds:
+        return refused(Refusal.TOO_LONG, seconds)
+    try:
+        text = await transcribe(data, filename, content_type)
+    except SpeechError as exc:
+        log.warning("Could not transcribe %s: %s", filename, exc)
+        return refused(Refusal.SPEECH_REFUSED if exc.refused else Refusal.SPEECH_FAILED, seconds)
+    if not text.strip():
+        return refused(Refusal.SILENT, seconds)
+    return Heard(filename, transcript=text.strip(), seconds=seconds)

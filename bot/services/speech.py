@@ -1,0 +1,53 @@
+"""Speech through the OpenAI-compatible audio API: ``POST /audio/transcriptions`` on the chat
+API's client (or on ``AUDIO_BASE_URL``, for a speech server of its own: faster-whisper, whisper.cpp's
+server, vLLM), with the errors the core knows (:class:`bot.core.audio.SpeechError`)."""
+
+from __future__ import annotations
+
+import logging
+
+import openai
+from openai import AsyncOpenAI
+
+from bot.core.audio import SpeechError
+
+log = logging.getLogger(__name__)
+
+TRANSCRIBE_SECONDS = 120.0  # one transcription, upload included
+REFUSED = range(400, 500)  # the server will not; but these may pass: asked again later
+PASSING = (408, 409, 429)
+
+
+class Speech:
+    """Transcribes recordings with one model, through one client."""
+
+    def __init__(self, client: AsyncOpenAI, *, model: str) -> None:
+        self.client = client
+        self.model = model
+
+    @classmethod
+    def on(
+        cls, client: AsyncOpenAI, *, model: str, base_url: str | None, api_key: str | None
+    ) -> Speech:
+        """On the chat API's client, or a copy of it for ``base_url`` (sharing its connection
+        pool, so the process still has one HTTP client)."""
+        if base_url is not None:
+            client = client.with_options(base_url=base_url, api_key=api_key or client.api_key)
+        return cls(client, model=model)
+
+    async def transcribe(self, data: bytes, filename: str, content_type: str | None) -> str:
+        try:
+            result = await self.client.audio.transcriptions.create(
+                model=self.model,
+                file=(filename, data, content_type or "application/octet-stream"),
+                response_format="json",
+                timeout=TRANSCRIBE_SECONDS,
+            )
+        except openai.APIStatusError as exc:
+            status = exc.status_code
+            raise SpeechError(
+                f"HTTP {status}", refused=status in REFUSED and status not in PASSING
+            ) from None
+        except openai.APIError as exc:  # no answer: the connection failed, or timed out
+            raise SpeechError(type(exc).__name__, refused=False) from None
+        return result.text

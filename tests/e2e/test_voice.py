@@ -1,0 +1,131 @@
+"""End to end: voice messages and audio files in, transcribed and answered like text. The audio
+is real speech (espeak-ng, encoded with PyAV: ``tests/fakes/audio``), and the fake OpenAI server
+decodes every upload to check what it got."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.core import texts
+from bot.core.refusal import Refusal
+from tests.e2e.test_chat import ask, reply_done, texts_in
+from tests.fakes.openai_server import Script
+
+AUDIO = Path(__file__).resolve().parents[1] / "fakes" / "audio"
+WHAT_TIME = (AUDIO / "what-time.ogg").read_bytes()  # "What time is it in Tokyo?", 2.0 s
+NOTES = (AUDIO / "notes.mp3").read_bytes()  # "Please summarise the notes from yesterday.", 2.8 s
+EN = texts.EN
+SPEECH = {"TRANSCRIBE_MODEL": "whisper-1"}
+
+
+async def conversation(fake_discord, fake_openai, world) -> int:
+    thread_id = await ask(fake_discord, world, "hi")
+    await reply_done(fake_discord, thread_id, fake_openai.default.text)
+    return thread_id
+
+
+def downloads(fake_discord) -> list[str]:
+    return [r.path for r in fake_discord.requests if r.path.startswith("/attachments/")]
+
+
+async def test_a_voice_message_is_transcribed_and_answered(
+    fake_discord, fake_openai, world, start_bot
+):
+    bot = await start_bot(**SPEECH)
+    thread_id = await conversation(fake_discord, fake_openai, world)
+    fake_openai.transcripts.append("What time is it in Tokyo?")
+    fake_openai.respond(Script(text="It is 21:00 in Tokyo."))
+    message = await fake_discord.user_says(thread_id, world.alice, "", voice=(WHAT_TIME, 2.0))
+    heard = EN.heard("What time is it in Tokyo?")
+    await reply_done(fake_discord, thread_id, f"{heard}\nIt is 21:00 in Tokyo.", count=2)
+
+    (upload,) = fake_openai.transcriptions
+    assert upload["model"] == "whisper-1" and upload["filename"] == "voice-message.ogg"
+    assert upload["seconds"] == pytest.approx(2.0, rel=0.1)  # the real recording went up
+    asked = fake_openai.requests[-1]["messages"][-1]
+    assert asked["content"] == (
+        "[audio voice-message.ogg, transcribed]\n> What time is it in Tokyo?"
+    )
+    stored = await bot.core.conversations.user_turn(int(message["id"]))
+    assert stored is not None and stored.content == asked["content"]  # the words, not the audio
+
+
+async def test_an_audio_file_with_a_mention_opens_a_conversation(
+    fake_discord, fake_openai, world, start_bot
+):
+    await start_bot(**SPEECH)
+    fake_openai.transcripts.append("Please summarise the notes from yesterday.")
+    fake_openai.respond(Script(text="Here they are."))
+    message = await fake_discord.user_says(
+        world.channel, world.alice, "this one", mention_bot=True,
+        files=[("notes.mp3", NOTES, "audio/mpeg")],
+    )  # fmt: skip
+    thread_id = int(message["id"])
+    heard = EN.heard("Please summarise the notes from yesterday.")
+    await reply_done(fake_discord, thread_id, f"{heard}\nHere they are.")
+    (upload,) = fake_openai.transcriptions
+    assert upload["filename"] == "notes.mp3" and upload["seconds"] == pytest.approx(2.8, rel=0.1)
+    assert fake_openai.requests[-1]["messages"][-1]["content"] == (
+        "this one\n\n[audio notes.mp3, transcribed]\n> Please summarise the notes from yesterday."
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "stated", "answers", "reason", "downloaded"),
+    [
+        (SPEECH, 600.0, [], Refusal.TOO_LONG, False),  # Discord's stated length: not fetched
+        ({}, 2.0, [], Refusal.NO_SPEECH, False),  # no speech model set up
+        (SPEECH, 2.0, [400], Refusal.SPEECH_REFUSED, True),
+        (SPEECH, 2.0, [503], Refusal.SPEECH_FAILED, True),
+        (SPEECH, 2.0, ["  "], Refusal.SILENT, True),
+        ({**SPEECH, "AUDIO_MAX_SECONDS": "1"}, 0.5, [], Refusal.TOO_LONG, True),  # it lied
+    ],
+    ids=["too long", "no speech model", "refused", "failed", "silent", "longer than stated"],
+)
+async def test_a_voice_message_not_heard_gets_its_note_and_no_model_call(
+    fake_discord, fake_openai, world, start_bot, env, stated, answers, reason, downloaded
+):
+    await start_bot(**env)
+    thread_id = await conversation(fake_discord, fake_openai, world)
+    fake_openai.transcripts.extend(answers)
+    await fake_discord.user_says(thread_id, world.alice, "", voice=(WHAT_TIME, stated))
+    limit = float(env.get("AUDIO_MAX_SECONDS", 300))
+    note = EN.audio_refused(reason, limit)
+    await fake_discord.wait_for(lambda: note in texts_in(fake_discord, thread_id))
+    assert len(fake_openai.requests) == 1  # the first reply's only
+    assert bool(downloads(fake_discord)) is downloaded
+    assert len(fake_openai.transcriptions) == (1 if answers else 0)
+
+
+async def test_a_recording_not_heard_beside_text_is_answered_with_a_note(
+    fake_discord, fake_openai, world, start_bot
+):
+    await start_bot()  # no speech model
+    thread_id = await conversation(fake_discord, fake_openai, world)
+    fake_openai.respond(Script(text="I read your text."))
+    await fake_discord.user_says(
+        thread_id, world.alice, "and this", files=[("notes.mp3", NOTES, "audio/mpeg")]
+    )
+    note = EN.audio_refused(Refusal.NO_SPEECH, 300)
+    await reply_done(fake_discord, thread_id, f"I read your text.\n\n{note}", count=2)
+    assert fake_openai.requests[-1]["messages"][-1]["content"] == (
+        "and this\n\n[attached audio: notes.mp3 (not transcribed)]"
+    )
+
+
+async def test_a_person_without_access_is_not_listened_to(
+    fake_discord, fake_openai, world, start_bot
+):
+    await start_bot(**SPEECH, BLOCKED_USERS=str(world.bob.id))
+    thread_id = await conversation(fake_discord, fake_openai, world)
+    await fake_discord.user_says(thread_id, world.bob, "", voice=(WHAT_TIME, 2.0))
+    await fake_discord.user_says(thread_id, world.alice, "still there?")
+    await fake_discord.wait_for(lambda: len(fake_openai.requests) == 2)
+    await fake_discord.wait_for(lambda: texts_in(fake_discord, thread_id)[-1:] == [
+        fake_openai.default.text
+    ] and len(texts_in(fake_discord, thread_id)) >= 2)  # fmt: skip
+    assert downloads(fake_discord) == [] and fake_openai.transcriptions == []
+    assert "still there?" in fake_openai.requests[-1]["messages"][-1]["content"]
+    assert not any("voice" in m["content"] for m in fake_openai.requests[-1]["messages"])
