@@ -105,7 +105,7 @@ class LagMonitor:
 def streaming(message: dict[str, Any]) -> bool:
     """A reply still being written: it has the Stop button (a finished one may have others)."""
     buttons = [c for row in message.get("components") or [] for c in row["components"]]
-    return any(not b.get("custom_id", "").startswith(("reasoning:", "tools:")) for b in buttons)
+    return any(b.get("custom_id", "").startswith("stop:") for b in buttons)
 
 
 def _tool_results(body: dict[str, Any]) -> list[str]:

@@ -17,6 +17,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from bot.core.audio import Listener
 from bot.core.catalog import FALLBACK_WINDOW, family
 from bot.core.choices import Choices
 from bot.core.conversations import Conversations
@@ -68,7 +69,7 @@ class Services:
     rest_gate: Gate  # where every Discord REST request waits for its slot
     identify_gate: IdentifyGate | None  # IDENTIFYs spaced across processes (shards, Redis)
     tools: McpHost | None = None  # the MCP servers of MCP_CONFIG
-    speech: Speech | None = None  # transcription, with TRANSCRIBE_MODEL
+    speech: Speech | None = None  # transcription and speech (TRANSCRIBE_MODEL, TTS_MODEL)
 
     async def close(self) -> None:
         """The model client, then the Redis client that the limiter, the spending budgets,
@@ -121,13 +122,13 @@ def build_services(settings: Settings) -> Services:
 
 
 def _speech(settings: Settings, llm: LLMClient) -> Speech | None:
-    """Transcription, when TRANSCRIBE_MODEL is set: on the chat API's client, or on
-    AUDIO_BASE_URL's."""
-    if settings.transcribe_model is None:
+    """Transcription and speech, when TRANSCRIBE_MODEL or TTS_MODEL is set: on the chat API's
+    client, or on AUDIO_BASE_URL's."""
+    if settings.transcribe_model is None and settings.tts_model is None:
         return None
     return Speech.on(
         llm.client, model=settings.transcribe_model, base_url=settings.audio_base_url,
-        api_key=settings.audio_api_key,
+        api_key=settings.audio_api_key, tts_model=settings.tts_model, voice=settings.tts_voice,
     )  # fmt: skip
 
 
@@ -142,6 +143,7 @@ class Core:
     privacy: Privacy
     spending: Spending | None = None  # the daily budgets in money, when set
     toolbox: Toolbox = field(default_factory=lambda: Toolbox(()))  # the tools replies offer
+    listener: Listener = field(default_factory=Listener)  # reads and makes recordings, bounded
 
 
 async def build_core(
@@ -202,7 +204,7 @@ async def build_core(
             conversations, choices, models, llm, limiter, pacer, summarizer,
             cache_keys=settings.sends_prompt_cache_key, metrics=metrics, post_slot=post_slot,
             spending=spending, tools=toolbox if toolbox else None,
-            audio_max_seconds=settings.audio_max_seconds,
+            audio_max_seconds=settings.audio_max_seconds, speaks=settings.tts_model is not None,
         )
     )  # fmt: skip
     privacy = Privacy(

@@ -13,14 +13,18 @@ Opus, AAC and MP3 alike, and its wheels carry the Opus encoder the bot needs to 
 
 from __future__ import annotations
 
+import array
 import asyncio
 import io
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
+from typing import TypeVar
 
 from bot.core.refusal import Refusal
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -109,9 +113,10 @@ def seconds_of(data: bytes, limit: float) -> float:
 
 
 class Listener:
-    """Reads recordings' lengths off the event loop, :data:`READS_AT_ONCE` at a time, for the
-    whole process; past :data:`READS_WAITING` waiting, or after ``wait`` seconds, a recording
-    is refused as busy rather than held without end."""
+    """Reads recordings (their length) and makes voice messages off the event loop,
+    :data:`READS_AT_ONCE` at a time, for the whole process; past :data:`READS_WAITING`
+    waiting, or after ``wait`` seconds, the work is refused as busy rather than held without
+    end."""
 
     def __init__(
         self,
@@ -120,19 +125,30 @@ class Listener:
         waiting: int = READS_WAITING,
         wait: float = READ_WAIT,
         read: Callable[[bytes, float], float] = seconds_of,
+        encode: Callable[[bytes, float], Clip] | None = None,
     ) -> None:
-        self.max_waiting, self.wait, self._read = waiting, wait, read
+        self.max_waiting, self.wait = waiting, wait
+        self._read, self._encode = read, encode or voice_clip
         self._slots = asyncio.Semaphore(at_once)
         self._waiting = 0
 
     async def seconds(self, data: bytes, limit: float) -> float | Refusal:
+        return await self._in_turn(self._read, data, limit)
+
+    async def clip(self, data: bytes, limit: float) -> Clip | Refusal:
+        """Speech as a Discord voice message, at most ``limit`` seconds of it."""
+        return await self._in_turn(self._encode, data, limit)
+
+    async def _in_turn(
+        self, work: Callable[[bytes, float], T], data: bytes, limit: float
+    ) -> T | Refusal:
         if self._waiting >= self.max_waiting:
             log.warning("Refused a recording: %d are waiting to be read", self._waiting)
             return Refusal.BUSY
         self._waiting += 1
         try:
             async with asyncio.timeout(self.wait), self._slots:
-                return await asyncio.to_thread(self._read, data, limit)
+                return await asyncio.to_thread(work, data, limit)
         except TimeoutError:
             return Refusal.BUSY
         except Unreadable as exc:
@@ -194,3 +210,95 @@ async def hear(
     if not text.strip():
         return refused(Refusal.SILENT, seconds)
     return Heard(filename, transcript=text.strip(), seconds=seconds)
+
+
+# -- Speaking: a reply as a Discord voice message ----------------------------------------------
+
+VOICE_RATE = 48_000  # Hz: Opus's, and what Discord's clients record
+VOICE_BITRATE = 32_000  # bits per second: clear speech, about 240 kB a minute
+WAVEFORM_MAX = 256  # samples: the most Discord shows; one per 100 ms below that
+DEFAULT_SPEAK_CHARS = 1_500  # SPEAK_MAX_CHARS: of a reply, spoken at most (about 90 s of speech)
+
+
+@dataclass(frozen=True, slots=True)
+class Clip:
+    """A voice message as Discord takes one: OGG/Opus, its length, and its waveform (one byte
+    of loudness, 0-255, per step of the recording)."""
+
+    data: bytes
+    seconds: float
+    waveform: bytes
+
+
+def speakable(text: str, limit: int) -> tuple[str, bool]:
+    """What of a reply is read out: code blocks left out (said as such), Markdown marks
+    dropped, at most ``limit`` characters cut at a sentence or a word; and whether it was cut."""
+    import re
+
+    text = re.sub(r"```.*?(```|$)", " (code) ", text, flags=re.DOTALL)
+    text = re.sub(r"<(?:@[!&]?|#|a?:\w+:)\d+>", "", text)  # mentions, channels, emoji
+    text = re.sub(r"[*_`~>#|]+", "", text)
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text, False
+    cut = text[:limit]
+    end = max(cut.rfind(". "), cut.rfind("! "), cut.rfind("? "), cut.rfind("。"))
+    if end >= limit // 2:
+        return cut[: end + 1], True
+    return (cut.rsplit(" ", 1)[0] or cut), True
+
+
+def voice_clip(data: bytes, max_seconds: float) -> Clip:
+    """Any speech the server sent (Opus, MP3, WAV…) as a Discord voice message: mono OGG/Opus
+    at 48 kHz, its length counted from the samples, its waveform from their peaks. Stops at
+    ``max_seconds``. Raises :class:`Unreadable`. Runs in a worker thread."""
+    import av
+
+    out = io.BytesIO()
+    peaks: list[int] = []  # the loudest sample of every 100 ms
+    samples = 0
+    step = VOICE_RATE // 10
+    try:
+        with av.open(io.BytesIO(data), mode="r") as source:
+            if source.format.name not in CONTAINERS or not source.streams.audio:
+                raise Unreadable(f"container {source.format.name}")
+            with av.open(out, mode="w", format="ogg") as sink:
+                stream = sink.add_stream("libopus", rate=VOICE_RATE, layout="mono")
+                stream.bit_rate = VOICE_BITRATE
+                resampler = av.AudioResampler(format="s16", layout="mono", rate=VOICE_RATE)
+                frames = [
+                    *(f for frame in source.decode(source.streams.audio[0])
+                      for f in resampler.resample(frame)),
+                    *resampler.resample(None),
+                ]  # fmt: skip
+                for frame in frames:
+                    if samples >= max_seconds * VOICE_RATE:
+                        break
+                    pcm = array.array("h", bytes(frame.planes[0])[: frame.samples * 2])
+                    for start in range(0, len(pcm), step):
+                        chunk = pcm[start : start + step]
+                        peaks.append(max(max(chunk), -min(chunk)) if chunk else 0)
+                    samples += frame.samples
+                    for packet in stream.encode(frame):
+                        sink.mux(packet)
+                for packet in stream.encode(None):
+                    sink.mux(packet)
+    except av.FFmpegError as exc:
+        raise Unreadable(str(exc)) from None
+    if not samples:
+        raise Unreadable("no speech")
+    return Clip(out.getvalue(), samples / VOICE_RATE, waveform(peaks))
+
+
+def waveform(peaks: Sequence[int]) -> bytes:
+    """At most :data:`WAVEFORM_MAX` bytes of loudness, each the loudest of its share of the
+    peaks, scaled so the loudest is 255."""
+    if not peaks:
+        return b"\x00"
+    count = min(WAVEFORM_MAX, len(peaks))
+    shares = [
+        max(peaks[i * len(peaks) // count : max((i + 1) * len(peaks) // count, i * len(peaks) // count + 1)])
+        for i in range(count)
+    ]  # fmt: skip
+    loudest = max(shares) or 1
+    return bytes(min(255, round(255 * s / loudest)) for s in shares)

@@ -196,6 +196,14 @@ class Conversations:
         assert turn is not None  # no message id, so never a duplicate
         return turn
 
+    async def stored_reply(self, seq: int) -> Turn | None:
+        """A reply with its text, to read out (None: deleted, or not a reply)."""
+        found = await self.store.turns_after(seq - 1, 1)
+        turn = found[0] if found else None
+        if turn is None or turn.seq != seq or turn.role != "assistant" or not turn.content:
+            return None
+        return turn
+
     async def reasoning(self, seq: int) -> str | None:
         """A reply's reasoning, for the person who asks to see it."""
         return await self.store.get_reasoning(seq)

@@ -19,6 +19,7 @@ from dotenv import dotenv_values
 
 from bot.core import env_values as read
 from bot.core.audio import DEFAULT_MAX_SECONDS as DEFAULT_AUDIO_SECONDS
+from bot.core.audio import DEFAULT_SPEAK_CHARS
 from bot.core.catalog import REASONING_EFFORTS, TokenParameter, default_completion_tokens
 from bot.core.discord_limits import GLOBAL_RATE, MIN_GLOBAL_RATE
 from bot.core.env_values import SettingsError
@@ -88,6 +89,11 @@ class Settings:
     audio_base_url: str | None = None
     audio_api_key: str | None = field(repr=False, default=None)
     audio_max_seconds: int = DEFAULT_AUDIO_SECONDS  # AUDIO_MAX_SECONDS: longer ones refused
+    # Speaking replies (the Speak button): TTS_MODEL (None: no button) with TTS_VOICE, at most
+    # SPEAK_MAX_CHARS of a reply.
+    tts_model: str | None = None
+    tts_voice: str = "alloy"
+    speak_max_chars: int = DEFAULT_SPEAK_CHARS
     retention_days: int = 0  # RETENTION_DAYS: delete conversations idle this long (0: keep)
     access: Access = field(default_factory=Access)  # ALLOWED_* / BLOCKED_* / ALLOW_DMS
     shard_count: int | None = None  # SHARD_COUNT: gateway shards in all (None: not sharded)
@@ -339,6 +345,9 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         audio_base_url=_base_url(env, "AUDIO_BASE_URL"),
         audio_api_key=read.secret(env, "AUDIO_API_KEY"),
         audio_max_seconds=read.whole(env, "AUDIO_MAX_SECONDS", DEFAULT_AUDIO_SECONDS, minimum=1),
+        tts_model=read.text(env, "TTS_MODEL"),
+        tts_voice=read.text(env, "TTS_VOICE") or "alloy",
+        speak_max_chars=read.whole(env, "SPEAK_MAX_CHARS", DEFAULT_SPEAK_CHARS, minimum=50),
         retention_days=read.whole(env, "RETENTION_DAYS", 0, minimum=0),
         shard_count=(shards := read.optional_int(env, "SHARD_COUNT", minimum=1)),
         shard_ids=_shard_ids(env, shards),

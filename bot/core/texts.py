@@ -166,6 +166,34 @@ class Texts:
         when the transcript went wrong. Markdown in it is shown as typed."""
         return "🎙️ *" + re.sub(r"([\\*_`~|>#\[\]()<@])", r"\\\1", words) + "*"
 
+    @property
+    def speak_button(self) -> str:
+        return self._("Speak")
+
+    @property
+    def speak_unavailable(self) -> str:
+        return self._("This bot can't speak: no speech model is set up.")
+
+    @property
+    def speak_busy(self) -> str:
+        return self._("I'm already reading replies out; please try again in a moment.")
+
+    @property
+    def speak_gone(self) -> str:
+        return self._("That reply is no longer stored, so I can't read it out.")
+
+    @property
+    def speak_cut(self) -> str:
+        """Said at the end of a reply read out only in part."""
+        return self._("The rest is in the text.")
+
+    def speak_failed(self, reason: Refusal) -> str:
+        if reason is Refusal.BUSY:
+            return "🔊 " + self.speak_busy
+        if reason is Refusal.SPEECH_REFUSED:
+            return "🔊 " + self._("The speech service refused to read that reply out.")
+        return "🔊 " + self._("I couldn't read that reply out; please try again shortly.")
+
     def audio_refused(self, reason: Refusal, max_seconds: float) -> str:
         """Why a recording was not transcribed (:func:`bot.core.audio.hear`)."""
         _ = self._

@@ -19,23 +19,58 @@ PASSING = (408, 409, 429)
 
 
 class Speech:
-    """Transcribes recordings with one model, through one client."""
+    """Transcribes recordings with one model, and speaks text with another (either may be
+    None: not offered), through one client."""
 
-    def __init__(self, client: AsyncOpenAI, *, model: str) -> None:
+    def __init__(
+        self,
+        client: AsyncOpenAI,
+        *,
+        model: str | None,
+        tts_model: str | None = None,
+        voice: str = "alloy",
+    ) -> None:
         self.client = client
         self.model = model
+        self.tts_model = tts_model
+        self.voice = voice
 
     @classmethod
     def on(
-        cls, client: AsyncOpenAI, *, model: str, base_url: str | None, api_key: str | None
+        cls,
+        client: AsyncOpenAI,
+        *,
+        model: str | None,
+        base_url: str | None,
+        api_key: str | None,
+        tts_model: str | None = None,
+        voice: str = "alloy",
     ) -> Speech:
         """On the chat API's client, or a copy of it for ``base_url`` (sharing its connection
         pool, so the process still has one HTTP client)."""
         if base_url is not None:
             client = client.with_options(base_url=base_url, api_key=api_key or client.api_key)
-        return cls(client, model=model)
+        return cls(client, model=model, tts_model=tts_model, voice=voice)
+
+    async def speak(self, text: str) -> bytes:
+        """``POST /audio/speech``: the text spoken, as the server encodes it (Opus asked for)."""
+        assert self.tts_model is not None
+        try:
+            response = await self.client.audio.speech.create(
+                model=self.tts_model, voice=self.voice, input=text, response_format="opus",
+                timeout=TRANSCRIBE_SECONDS,
+            )  # fmt: skip
+        except openai.APIStatusError as exc:
+            status = exc.status_code
+            raise SpeechError(
+                f"HTTP {status}", refused=status in REFUSED and status not in PASSING
+            ) from None
+        except openai.APIError as exc:
+            raise SpeechError(type(exc).__name__, refused=False) from None
+        return response.content
 
     async def transcribe(self, data: bytes, filename: str, content_type: str | None) -> str:
+        assert self.model is not None
         try:
             result = await self.client.audio.transcriptions.create(
                 model=self.model,

@@ -23,6 +23,7 @@ from bot.core.replies.service import GaveUp
 from cogs.chat.reading import Reader
 from cogs.chat.reasoning_button import ReasoningButton
 from cogs.chat.recovery import mend_interrupted_replies
+from cogs.chat.speak_button import SpeakButton
 from cogs.chat.surface import Channel, DiscordSurface, StopButton, notice, typing
 from cogs.chat.tool_buttons import ToolsButton
 
@@ -267,7 +268,7 @@ class ChatEvents(commands.Cog):
         return True
 
     async def cog_load(self) -> None:
-        self.bot.add_dynamic_items(ReasoningButton, StopButton, ToolsButton)
+        self.bot.add_dynamic_items(ReasoningButton, StopButton, ToolsButton, SpeakButton)
         if self.bot.workers is not None:  # a dead process's replies, found later: mend them
             self.bot.workers.on_orphans = lambda turns: mend_interrupted_replies(self.bot, turns)
         if self.bot.interrupted_replies:

@@ -24,6 +24,7 @@ newest /chat, whose token is the freshest.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -136,6 +137,8 @@ class InteractionSurface:
         return None  # the interaction's webhook is there already
 
     def _view(self, button: Button | None) -> dict[str, Any]:
+        if button is not None and button.speak:  # a voice message can't go through a webhook
+            button = dataclasses.replace(button, speak=False)
         view = button_view(button, self.conversation_id, self.words)
         return {"view": view} if view is not None else {}
 

@@ -27,7 +27,6 @@ class Reader:
     def __init__(self, bot: ChatBot) -> None:
         self.bot = bot
         self.decoder = images.Decoder(bot.settings.image_max_side)  # the process's only one
-        self.listener = audio.Listener()  # likewise, for recordings
 
     async def said(self, message: discord.Message, *, new: bool = False) -> Said:
         """The message as a turn. ``new``: it opens a conversation, so the message it replies
@@ -117,8 +116,8 @@ class Reader:
 
         return await audio.hear(
             attachment.filename, attachment.content_type, size=attachment.size,
-            stated_seconds=attachment.duration, download=download, listener=self.listener,
-            transcribe=speech.transcribe if speech is not None else None,
+            stated_seconds=attachment.duration, download=download, listener=self.bot.core.listener,
+            transcribe=speech.transcribe if speech is not None and speech.model else None,
             max_seconds=self.bot.settings.audio_max_seconds,
         )  # fmt: skip
 

@@ -85,10 +85,8 @@ def button_view(
     dynamic items is routed by its custom id's pattern, not kept per message)."""
     if button is None:
         return None
-    if button.kind != "stop":
-        reasoning = button.kind in ("reasoning", "reasoning_and_tools")
-        tools = button.kind in ("tools", "reasoning_and_tools")
-        return finished_view(button.turn, reasoning=reasoning, tools=tools, words=words)
+    if button.kind == "finished":
+        return finished_view(button, words)
     view = discord.ui.View(timeout=None)
     view.add_item(StopButton(conversation_id, words.stop_button))
     return view

@@ -16,9 +16,10 @@ import discord
 
 from bot.core import texts
 from bot.core.discord_limits import MESSAGE_LIMIT
-from bot.core.replies import Answer, Question
+from bot.core.replies import Answer, Button, Question
 from bot.core.replies.activity import details
 from cogs.chat.reasoning_button import ReasoningButton
+from cogs.chat.speak_button import SpeakButton
 
 if TYPE_CHECKING:
     from bot.app.chatbot import ChatBot
@@ -146,11 +147,13 @@ class ToolsButton(
         )  # fmt: skip
 
 
-def finished_view(seq: int, *, reasoning: bool, tools: bool, words: texts.Texts) -> discord.ui.View:
-    """The buttons under a finished reply: its reasoning, its tools, or both."""
+def finished_view(button: Button, words: texts.Texts) -> discord.ui.View:
+    """The buttons under a finished reply: its reasoning, its tools, reading it out."""
     view = discord.ui.View(timeout=None)
-    if reasoning:
-        view.add_item(ReasoningButton(seq, words.reasoning_button))
-    if tools:
-        view.add_item(ToolsButton(seq, words.tools_button))
+    if button.reasoning:
+        view.add_item(ReasoningButton(button.turn, words.reasoning_button))
+    if button.tools:
+        view.add_item(ToolsButton(button.turn, words.tools_button))
+    if button.speak:
+        view.add_item(SpeakButton(button.turn, words.speak_button))
     return view

@@ -12,8 +12,7 @@ from tests.fakes.openai_server import Script
 def streaming(message) -> bool:
     """A reply still being written: it has the Stop button (a finished one may have others)."""
     buttons = [c for row in message["components"] for c in row["components"]]
-    finished = ("reasoning:", "tools:")
-    return any(not b.get("custom_id", "").startswith(finished) for b in buttons)
+    return any(b.get("custom_id", "").startswith("stop:") for b in buttons)
 
 
 def texts_in(fake_discord, channel_id):

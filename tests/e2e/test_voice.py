@@ -4,13 +4,18 @@ decodes every upload to check what it got."""
 
 from __future__ import annotations
 
+import base64
+import io
+import json
 from pathlib import Path
 
+import av
 import pytest
 
 from bot.core import texts
 from bot.core.refusal import Refusal
 from tests.e2e.test_chat import ask, reply_done, texts_in
+from tests.fakes.discord_server import VOICE_MESSAGE
 from tests.fakes.openai_server import Script
 
 AUDIO = Path(__file__).resolve().parents[1] / "fakes" / "audio"
@@ -129,3 +134,60 @@ async def test_a_person_without_access_is_not_listened_to(
     assert downloads(fake_discord) == [] and fake_openai.transcriptions == []
     assert "still there?" in fake_openai.requests[-1]["messages"][-1]["content"]
     assert not any("voice" in m["content"] for m in fake_openai.requests[-1]["messages"])
+
+
+def voice_messages(fake_discord, channel_id: int) -> list[dict]:
+    return [m for m in fake_discord.bot_messages(channel_id) if m["flags"] & VOICE_MESSAGE]
+
+
+async def test_speak_posts_the_reply_as_a_real_voice_message(
+    fake_discord, fake_openai, world, start_bot
+):
+    await start_bot(TTS_MODEL="tts-1", TTS_VOICE="nova")
+    fake_openai.respond(Script(text="Tokyo is **nine hours** ahead.\n```py\nprint(9)\n```"))
+    thread_id = await ask(fake_discord, world, "how far ahead is Tokyo?")
+    await reply_done(
+        fake_discord, thread_id, "Tokyo is **nine hours** ahead.\n```py\nprint(9)\n```"
+    )
+    (answer,) = fake_discord.bot_messages(thread_id)
+    (button,) = [c for row in answer["components"] for c in row["components"]]
+    assert button["custom_id"].startswith("speak:") and button["label"] == EN.speak_button
+
+    await fake_discord.click(answer, world.bob)  # anyone who may use the bot here
+    (voice,) = await fake_discord.wait_for(lambda: voice_messages(fake_discord, thread_id))
+    assert voice["content"] == "" and str(voice["message_reference"]["message_id"]) == answer["id"]
+    (sent,) = fake_openai.spoken
+    assert sent == {"model": "tts-1", "voice": "nova", "response_format": "opus",
+                    "input": "Tokyo is nine hours ahead. (code)"}  # fmt: skip
+    (attachment,) = voice["attachments"]
+    assert attachment["filename"] == "voice-message.ogg"
+    data = fake_discord.files[attachment["url"].rsplit("/", 1)[1]]
+    with av.open(io.BytesIO(data)) as container:  # Opus in OGG, as Discord's clients record
+        assert container.format.name == "ogg"
+        assert container.streams.audio[0].codec_context.name == "opus"
+        decoded = sum(f.samples / f.sample_rate for f in container.decode(audio=0))
+    assert attachment["duration_secs"] == pytest.approx(decoded, rel=0.1)
+    assert decoded == pytest.approx(2.0, rel=0.1)  # the fake spoke real speech, 2 s
+    waveform = base64.b64decode(attachment["waveform"])
+    assert 1 <= len(waveform) <= 256 and max(waveform) == 255  # loudness, scaled
+
+
+async def test_speak_refused_or_failing_says_so_privately(
+    fake_discord, fake_openai, world, start_bot
+):
+    await start_bot(TTS_MODEL="tts-1", BLOCKED_USERS=str(world.bob.id))
+    thread_id = await ask(fake_discord, world, "hi")
+    await reply_done(fake_discord, thread_id, fake_openai.default.text)
+    (answer,) = fake_discord.bot_messages(thread_id)
+    token = await fake_discord.click(answer, world.bob)  # the operator's lists: refused
+    (refused,) = await fake_discord.wait_for(lambda: fake_discord.responses_to(token))
+    assert refused["data"]["flags"] & 64 and fake_openai.spoken == []
+
+    fake_openai.speech.append(500)
+    await fake_discord.click(answer, world.alice)
+    failed = EN.speak_failed(Refusal.SPEECH_FAILED)
+    await fake_discord.wait_for(lambda: any(
+        failed in json.dumps(r.body, ensure_ascii=False) for r in fake_discord.requests
+        if r.path.startswith("/webhooks/")
+    ))  # fmt: skip
+    assert voice_messages(fake_discord, thread_id) == []

@@ -122,6 +122,18 @@ async def _send(fake: FakeDiscord, channel_id: int, body: dict[str, Any], author
         components=body.get("components"),
     )
     message["allowed_mentions"] = body.get("allowed_mentions")
+    message["flags"] = body.get("flags") or 0
+    uploads = body.pop("_uploads", {})
+    for attachment in body.get("attachments") or []:  # as Discord keeps an upload
+        data = uploads.get(f"files[{attachment['id']}]", b"")
+        stored_id = snowflake()
+        name = f"{stored_id}-{attachment['filename']}"
+        fake.files[name] = data
+        url = f"http://127.0.0.1:{fake.port}/attachments/{name}"
+        message["attachments"].append({
+            **{k: v for k, v in attachment.items() if k != "id"}, "id": str(stored_id),
+            "size": len(data), "url": url, "proxy_url": url,
+        })  # fmt: skip
     message["created_at"] = time.monotonic()  # for benchmarks: when Discord got it
     fake.changed_at[int(message["id"])].append(message["created_at"])
     if body.get("message_reference"):

@@ -532,7 +532,19 @@ class FakeDiscord:
 
     async def _rest(self, request: web.Request) -> web.Response:
         path = "/" + request.match_info["tail"]
-        body = await request.json() if request.can_read_body else None
+        uploads: dict[str, bytes] = {}
+        if request.content_type.startswith("multipart/"):  # files: a payload_json part beside
+            body = None
+            form = await request.post()
+            for name, value in form.items():
+                if name == "payload_json":
+                    body = json.loads(str(value))
+                elif isinstance(value, web.FileField):
+                    uploads[name] = value.file.read()
+            if isinstance(body, dict):
+                body["_uploads"] = uploads  # files[n] -> bytes, for the route to attach
+        else:
+            body = await request.json() if request.can_read_body else None
         counted = not path.startswith(GLOBAL_EXEMPT)
         record = Recorded(request.method, path, body, self.clock(), counted=counted)
         self.requests.append(record)

@@ -13,6 +13,7 @@ import io
 import json
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from aiohttp import web
@@ -81,6 +82,10 @@ class Script:
         return deltas
 
 
+# What the fake speaks: real speech (espeak-ng, as OGG/Opus), 2.0 s.
+SPEECH = Path(__file__).resolve().parent / "audio" / "what-time.ogg"
+
+
 @dataclass
 class FakeOpenAI:
     default: Script = field(default_factory=Script)
@@ -99,6 +104,10 @@ class FakeOpenAI:
     # answers, in order (a str is the transcript; an int, an error status).
     transcriptions: list[dict[str, Any]] = field(default_factory=list)
     transcripts: collections.deque[str | int] = field(default_factory=collections.deque)
+    # POST /audio/speech: each request's body, and what it answers (real speech unless set;
+    # an int is an error status).
+    spoken: list[dict[str, Any]] = field(default_factory=list)
+    speech: collections.deque[bytes | int] = field(default_factory=collections.deque)
     hung_up: int = 0  # streams whose client closed the connection before their end
 
     def __post_init__(self) -> None:
@@ -122,6 +131,7 @@ class FakeOpenAI:
         app.router.add_post("/v1/chat/completions", self._completions)
         app.router.add_get("/v1/models", self._models)
         app.router.add_post("/v1/audio/transcriptions", self._transcribe)
+        app.router.add_post("/v1/audio/speech", self._speak)
         self._runner, self.port = await serve(app)
 
     async def stop(self) -> None:
@@ -162,6 +172,13 @@ class FakeOpenAI:
                 status=answer,
             )
         return web.json_response({"text": answer})
+
+    async def _speak(self, request: web.Request) -> web.Response:
+        self.spoken.append(await request.json())
+        answer = self.speech.popleft() if self.speech else SPEECH.read_bytes()
+        if isinstance(answer, int):
+            return web.json_response({"error": {"message": "no"}}, status=answer)
+        return web.Response(body=answer, content_type="audio/ogg")
 
     async def _completions(self, request: web.Request) -> web.StreamResponse:
         arrived = time.monotonic()

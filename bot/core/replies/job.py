@@ -104,6 +104,7 @@ class Deps:
     tools: ToolHost | None = None  # the tools to offer (bot.core.toolbox.Toolbox), if any
     consent_seconds: float = CONSENT_SECONDS
     audio_max_seconds: float = DEFAULT_MAX_SECONDS  # AUDIO_MAX_SECONDS, for what people are told
+    speaks: bool = False  # TTS_MODEL is set: finished replies get a Speak button
     # Conversations told that their model can't use tools: once each.
     told_no_tools: NoticeThrottle = field(init=False, repr=False, compare=False)
 
@@ -611,13 +612,14 @@ class Job:
             await self.surface.tell(self.texts.cannot_post(display.refused))
 
     def _final_button(self) -> Button | None:
-        """Reasoning (shown on request, never re-sent) and the tools' details, privately."""
+        """Reasoning (shown on request, never re-sent) and the tools' details, privately, and
+        Speak, where the bot can speak and the reply has text to read out."""
         reasoning = bool(self.reply.reasoning.strip())
-        if reasoning and self.exchange:
-            return Button("reasoning_and_tools", self.turn.seq)
-        if reasoning:
-            return Button("reasoning", self.turn.seq)
-        return Button("tools", self.turn.seq) if self.exchange else None
+        tools = bool(self.exchange)
+        speak = self.deps.speaks and bool(self.reply.text.strip())
+        if not (reasoning or tools or speak):
+            return None
+        return Button("finished", self.turn.seq, reasoning=reasoning, tools=tools, speak=speak)
 
     async def _charge(self, conversation: Conversation) -> None:
         """Settle the model call just made: the limiter's tokens, the money spent against the

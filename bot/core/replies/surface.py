@@ -17,12 +17,15 @@ from typing import Literal, Protocol
 
 @dataclass(frozen=True, slots=True)
 class Button:
-    """A button under a reply: Stop while it streams; once done, Reasoning for a reasoning
-    model's thinking, Tools for the calls it made, or both (``turn``: the reply's stored turn,
-    where they are kept)."""
+    """The buttons under a reply: Stop while it streams; once done, any of Reasoning (a
+    reasoning model's thinking), Tools (the calls it made) and Speak (the reply read out as a
+    voice message), each about ``turn``, the reply's stored turn."""
 
-    kind: Literal["stop", "reasoning", "tools", "reasoning_and_tools"]
+    kind: Literal["stop", "finished"]
     turn: int = 0
+    reasoning: bool = False
+    tools: bool = False
+    speak: bool = False
 
 
 STOP = Button("stop")

@@ -99,6 +99,8 @@ def used_texts() -> list[str]:
     for reason in (Refusal.NO_SPEECH, Refusal.TOO_LONG, Refusal.BROKEN, Refusal.BUSY,
                    Refusal.SPEECH_REFUSED, Refusal.SPEECH_FAILED, Refusal.SILENT):  # fmt: skip
         said.audio_refused(reason, 300)
+    for reason in (Refusal.BUSY, Refusal.SPEECH_REFUSED, Refusal.SPEECH_FAILED):
+        said.speak_failed(reason)
     for reason in (Refusal.BLOCKED, Refusal.DMS, Refusal.GUILD, Refusal.CHANNEL, Refusal.ROLE,
                    Refusal.MEMBERS, Refusal.UNCHECKED):  # fmt: skip
         said.refused(reason)  # (an image's refusal is never said)

@@ -85,7 +85,7 @@ async def test_a_call_is_shown_live_and_its_result_used(tool_world):
     assert second[:-2] == first  # the request goes on from where it was
     [final] = surface.messages
     assert final.text == f"It is noon.\n\n{texts.EN.tools_footer(['now'])}"
-    assert final.button is not None and final.button.kind == "tools"
+    assert final.button is not None and final.button.tools and not final.button.reasoning
     assert await tool_world.history() == [
         ("user", "what time is it?"),
         ("assistant", "It is noon."),
