@@ -22,13 +22,14 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app.places import flags_of, place_of
-from bot.core import policy, texts
+from bot.core import attachments, policy, texts
 from bot.core.discord_limits import MESSAGE_LIMIT, USER_MESSAGE_LIMIT
 from bot.core.replies import Said
 from cogs.chat.cog import ChatEvents
 from cogs.chat.interaction import Presence, bot_absent, chat_by_interaction, presence
 from cogs.chat.surface import NO_MENTIONS
-from cogs.scopes import everywhere, managed_conversation, private, said
+from cogs.personas import FORM_TIMEOUT
+from cogs.scopes import EVERY_INSTALL, EVERYWHERE, everywhere, managed_conversation, private, said
 
 if TYPE_CHECKING:
     from bot.app.chatbot import ChatBot
@@ -62,9 +63,43 @@ class ForgetView(discord.ui.View):
         self.stop()
 
 
+class AskModal(discord.ui.Modal):
+    """The question about a message (Ask about this). Only who opened it can submit it: the
+    form is theirs alone (Discord shows it to them only)."""
+
+    def __init__(self, cog: ChatCommands, message: discord.Message, words: texts.Texts) -> None:
+        super().__init__(title=words.ask_title, timeout=FORM_TIMEOUT)
+        self.cog, self.message = cog, message
+        self.question = discord.ui.TextInput(
+            label=words.ask_label, style=discord.TextStyle.paragraph,
+            max_length=USER_MESSAGE_LIMIT // 2, custom_id="question",
+        )  # fmt: skip
+        self.add_item(self.question)
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        chat = self.cog.bot.get_cog("ChatEvents")
+        assert isinstance(chat, ChatEvents)
+        target, question = self.message, self.question.value.strip()
+        quoted = await chat.reader.said(target)  # its text, images, recordings heard
+        text = attachments.asking_about(target.author.display_name, quoted.text, question)
+        user, words = interaction.user, said(interaction)
+        echo = words.asked_about(user.display_name, target.jump_url, question)
+        await self.cog.start_chat(interaction, echo, Said(text, quoted.images, quoted.heard))
+
+
 class ChatCommands(commands.Cog):
     def __init__(self, bot: ChatBot) -> None:
         self.bot = bot
+        self.ask_menu = app_commands.ContextMenu(
+            name="Ask about this", callback=self.ask_about,
+            allowed_installs=EVERY_INSTALL, allowed_contexts=EVERYWHERE,
+        )  # fmt: skip
+
+    async def cog_load(self) -> None:
+        self.bot.tree.add_command(self.ask_menu)
+
+    async def cog_unload(self) -> None:
+        self.bot.tree.remove_command(self.ask_menu.name, type=self.ask_menu.type)
 
     # -- /chat --------------------------------------------------------------------------------
 
@@ -77,6 +112,12 @@ class ChatCommands(commands.Cog):
         prompt: app_commands.Range[str, 1, USER_MESSAGE_LIMIT],
     ) -> None:
         """Start a new conversation thread with a first prompt."""
+        user = interaction.user
+        await self.start_chat(interaction, f"**{user.display_name}:** {prompt}", Said(prompt))
+
+    async def start_chat(self, interaction: discord.Interaction, echo: str, asked: Said) -> None:
+        """A conversation begun by an interaction (/chat, Ask about this): ``echo`` shown as
+        the interaction's response, ``asked`` the first turn, as a mention would begin one."""
         chat = self.bot.get_cog("ChatEvents")
         assert isinstance(chat, ChatEvents)
         words = said(interaction)
@@ -101,17 +142,22 @@ class ChatCommands(commands.Cog):
                 await private(interaction, words.rate_limited(limited.limit, limited.wait))
                 return
         if absent:  # only the interaction reaches this place
-            await chat_by_interaction(self.bot, interaction, prompt)
+            await chat_by_interaction(self.bot, interaction, asked.text, echo=echo)
             return
-        await interaction.response.send_message(
-            f"**{user.display_name}:** {prompt}"[:MESSAGE_LIMIT], allowed_mentions=NO_MENTIONS
-        )
+        await interaction.response.send_message(echo[:MESSAGE_LIMIT], allowed_mentions=NO_MENTIONS)
         message = await interaction.original_response()
         # The caller asks, with their own permissions (the echo is the bot's message).
         await chat.take_turn(
-            message, Said(prompt), user, known=known,
+            message, asked, user, known=known,
             manage_threads=interaction.permissions.manage_threads,
         )  # fmt: skip
+
+    # -- Ask about this (a message's context menu) ---------------------------------------------
+
+    async def ask_about(self, interaction: discord.Interaction, message: discord.Message) -> None:
+        """A message's context menu: a form for the question, then a conversation that
+        begins with that message quoted (its text, images, forwards, recordings heard)."""
+        await interaction.response.send_modal(AskModal(self, message, said(interaction)))
 
     # -- /leave -------------------------------------------------------------------------------
 

@@ -58,6 +58,12 @@ def replying_to(author: str, text: str) -> str:
     return f"[replying to {author}]\n{_quote(text)}"
 
 
+def asking_about(author: str, text: str, question: str) -> str:
+    """A conversation begun from a message's context menu: the message quoted, then the
+    question about it."""
+    return f"[asking about a message by {author}]\n{_quote(text)}\n\n{question}"
+
+
 def forwarded(text: str) -> str:
     return f"[forwarded message]\n{_quote(text)}"
 

@@ -159,6 +159,21 @@ class Texts:
         }
         return said.get(answer, said["timeout"]).format(tool=label)
 
+    # -- Ask about this (a message's context menu) ----------------------------------------------
+
+    @property
+    def ask_title(self) -> str:
+        return self._("Ask about this message")
+
+    @property
+    def ask_label(self) -> str:
+        return self._("Your question")
+
+    def asked_about(self, user: str, link: str, question: str) -> str:
+        return self._("**{user}** asked about {link}: {question}").format(
+            user=user, link=link, question=question
+        )
+
     # -- voice messages -------------------------------------------------------------------------
 
     def heard(self, words: str) -> str:

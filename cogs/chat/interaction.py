@@ -195,13 +195,16 @@ def _error(exc: Exception) -> SurfaceError:
     return Failed(str(exc))
 
 
-async def chat_by_interaction(bot: ChatBot, interaction: discord.Interaction, prompt: str) -> None:
-    """/chat where the bot is absent: quote the prompt as the response, store it as a turn of
-    the place's conversation, and answer it in follow-ups."""
+async def chat_by_interaction(
+    bot: ChatBot, interaction: discord.Interaction, prompt: str, *, echo: str | None = None
+) -> None:
+    """/chat where the bot is absent: quote the prompt (or show ``echo``) as the response,
+    store it as a turn of the place's conversation, and answer it in follow-ups."""
     user = interaction.user
     words = texts.for_locale(str(interaction.locale))
+    shown = echo if echo is not None else f"**{user.display_name}:** {prompt}"
     callback = await interaction.response.send_message(
-        f"**{user.display_name}:** {prompt}"[:MESSAGE_LIMIT], allowed_mentions=NO_MENTIONS
+        shown[:MESSAGE_LIMIT], allowed_mentions=NO_MENTIONS
     )
     message_id = callback.message_id or (await interaction.original_response()).id
     assert interaction.channel_id is not None  # /chat always comes from a channel

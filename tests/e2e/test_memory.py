@@ -36,7 +36,9 @@ async def test_streaming_edits_keep_nothing_in_the_view_store(
     assert edits >= 8  # several edits each, every one but the last with the Stop button
     assert all(texts_in(fake_discord, t) == [text] for t in threads)
     assert most == before and kept_views(bot) == before
-    assert len(bot._connection._view_store._dynamic_items) == 4  # Stop, Reasoning, Tools, Speak: once each
+    assert (
+        len(bot._connection._view_store._dynamic_items) == 4
+    )  # Stop, Reasoning, Tools, Speak: once each
 
 
 async def test_the_stop_button_names_its_conversation(fake_discord, fake_openai, world, start_bot):

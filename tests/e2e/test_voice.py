@@ -15,6 +15,7 @@ import pytest
 from bot.core import texts
 from bot.core.refusal import Refusal
 from tests.e2e.test_chat import ask, reply_done, texts_in
+from tests.e2e.test_images import png
 from tests.fakes.discord_server import VOICE_MESSAGE
 from tests.fakes.openai_server import Script
 
@@ -22,6 +23,7 @@ AUDIO = Path(__file__).resolve().parents[1] / "fakes" / "audio"
 WHAT_TIME = (AUDIO / "what-time.ogg").read_bytes()  # "What time is it in Tokyo?", 2.0 s
 NOTES = (AUDIO / "notes.mp3").read_bytes()  # "Please summarise the notes from yesterday.", 2.8 s
 EN = texts.EN
+PNG = png()
 SPEECH = {"TRANSCRIBE_MODEL": "whisper-1"}
 
 
@@ -191,3 +193,33 @@ async def test_speak_refused_or_failing_says_so_privately(
         if r.path.startswith("/webhooks/")
     ))  # fmt: skip
     assert voice_messages(fake_discord, thread_id) == []
+
+
+async def test_ask_about_a_message_quotes_it_with_its_image_and_recording(
+    fake_discord, fake_openai, world, start_bot
+):
+    await start_bot(**SPEECH, VISION_MODELS="gpt-4o-mini")
+    target = await fake_discord.user_says(
+        world.channel, world.bob, "here is the plan",
+        files=[("plan.png", PNG, "image/png"), ("notes.mp3", NOTES, "audio/mpeg")],
+    )  # fmt: skip
+    fake_openai.transcripts.append("Please summarise the notes from yesterday.")
+    fake_openai.respond(Script(text="Bob's plan: ship on Friday."))
+    token = await fake_discord.use_on_message(target, world.alice, "Ask about this")
+    (form,) = await fake_discord.wait_for(lambda: fake_discord.responses_to(token))
+    assert form["type"] == 9 and form["data"]["title"] == EN.ask_title  # a modal
+    await fake_discord.submit_modal(token, world.alice, {"question": "what is the plan?"})
+    echo = await fake_discord.wait_for(lambda: next(
+        (m for m in fake_discord.bot_messages(world.channel) if "asked about" in m["content"]),
+        None,
+    ))  # fmt: skip
+    thread_id = int(echo["id"])
+    heard = EN.heard("Please summarise the notes from yesterday.")
+    await reply_done(fake_discord, thread_id, f"{heard}\nBob's plan: ship on Friday.")
+    asked = fake_openai.requests[-1]["messages"][-1]
+    parts = asked["content"]
+    assert isinstance(parts, list)  # text and the image, for a vision model
+    text = next(p["text"] for p in parts if p["type"] == "text")
+    assert text.startswith("[asking about a message by bob]\n> here is the plan")
+    assert "> [audio notes.mp3, transcribed]" in text and text.endswith("what is the plan?")
+    assert any(p["type"] == "image_url" for p in parts)

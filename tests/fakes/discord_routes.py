@@ -58,7 +58,13 @@ async def handle(
         key = "/".join(parts[2:-1]) or "global"
         if method == "PUT":
             fake.commands[key] = [
-                {**c, "id": str(snowflake()), "application_id": str(fake.app_id), "version": "1"}
+                {
+                    "description": "",
+                    **c,
+                    "id": str(snowflake()),  # "" for a context menu
+                    "application_id": str(fake.app_id),
+                    "version": "1",
+                }
                 for c in body
             ]
         return fake.commands.get(key, [])

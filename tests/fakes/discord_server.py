@@ -356,6 +356,15 @@ class FakeDiscord:
             2, channel_id, user, data, locale=locale, id=str(snowflake(seconds_ago))
         )
 
+    async def use_on_message(self, message: dict[str, Any], user: FakeUser, name: str) -> str:
+        """Use a message's context-menu command (Apps → ``name``); returns the token."""
+        synced = [c for cs in self.commands.values() for c in cs if c["name"] == name]
+        data = {
+            "id": synced[0]["id"] if synced else str(snowflake()), "name": name, "type": 3,
+            "target_id": message["id"], "resolved": {"messages": {message["id"]: message}},
+        }  # fmt: skip
+        return await self._interaction(2, int(message["channel_id"]), user, data)
+
     async def autocomplete(
         self,
         channel_id: int,

@@ -96,6 +96,7 @@ def used_texts() -> list[str]:
             said.tools_switched("s", on, scope)
             said.tools_cleared("s", scope, on)
     said.tools_unknown("s")
+    said.asked_about("u", "https://discord.com/channels/1/2/3", "why?")
     for reason in (Refusal.NO_SPEECH, Refusal.TOO_LONG, Refusal.BROKEN, Refusal.BUSY,
                    Refusal.SPEECH_REFUSED, Refusal.SPEECH_FAILED, Refusal.SILENT):  # fmt: skip
         said.audio_refused(reason, 300)
