@@ -17,10 +17,11 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bot.core.audio import Listener
+from bot.core.audio import Listener, Meter
 from bot.core.catalog import FALLBACK_WINDOW, family
 from bot.core.choices import Choices
 from bot.core.conversations import Conversations
+from bot.core.llm import Usage
 from bot.core.metrics import Metrics
 from bot.core.models import Models, Price
 from bot.core.pacing import Pacer
@@ -144,6 +145,7 @@ class Core:
     spending: Spending | None = None  # the daily budgets in money, when set
     toolbox: Toolbox = field(default_factory=lambda: Toolbox(()))  # the tools replies offer
     listener: Listener = field(default_factory=Listener)  # reads and makes recordings, bounded
+    meter: Meter | None = None  # speech through the limits and budgets
 
 
 async def build_core(
@@ -211,9 +213,18 @@ async def build_core(
         store, conversations.index, retention_days=settings.retention_days,
         guild_data_days=settings.guild_data_days,
     )  # fmt: skip
+
+    async def record(guild_id: int | None, user_id: int, cost: float) -> None:
+        await conversations.record_usage(
+            guild_id=guild_id, user_id=user_id, day=dt.datetime.now(dt.UTC).date(),
+            usage=Usage(0, 0), cost=cost,
+        )  # fmt: skip
+
+    meter = Meter(limiter, spending, settings.speech_prices, record)
     return Core(
-        counter, models, choices, conversations, summarizer, replies, privacy, spending, toolbox
-    )
+        counter, models, choices, conversations, summarizer, replies, privacy, spending, toolbox,
+        meter=meter,
+    )  # fmt: skip
 
 
 def _spending(

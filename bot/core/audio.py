@@ -17,12 +17,16 @@ import array
 import asyncio
 import io
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from bot.core.refusal import Refusal
+
+if TYPE_CHECKING:  # (the settings read this module's defaults; the limiter reads the settings)
+    from bot.core.ratelimit.base import Limiter
+    from bot.core.ratelimit.spending import Hold, Spending
 
 T = TypeVar("T")
 
@@ -162,6 +166,15 @@ class Listener:
 Transcribe = Callable[[bytes, str, str | None], Awaitable[str]]
 
 
+class Toll(Protocol):
+    """Lets one piece of speech work through the limits and budgets (:class:`Meter`, for one
+    person and model), and settles it: ``amount`` in the model's unit (minutes, Mchars)."""
+
+    async def enter(self, amount: float) -> Paid | Refusal: ...
+
+    async def leave(self, paid: Paid, amount: float) -> None: ...
+
+
 class SpeechError(Exception):
     """The speech server did not transcribe: ``refused`` (a 4xx: it will not) or not."""
 
@@ -180,10 +193,12 @@ async def hear(
     listener: Listener,
     transcribe: Transcribe | None,
     max_seconds: float,
+    toll: Toll | None = None,
 ) -> Heard:
     """One recording, checked at each step before the next costs anything: a speech model is
-    set, its size and stated length are within bounds (before it is downloaded), its real
-    length is (before it is sent), then transcribed."""
+    set, its size and stated length are within bounds, and the person's limits and budgets
+    let it through (``toll``; all before it is downloaded), its real length is (before it is
+    sent), then transcribed and paid for by the minute."""
 
     def refused(why: Refusal, seconds: float | None = None) -> Heard:
         return Heard(filename, refused=why, seconds=seconds)
@@ -194,6 +209,32 @@ async def hear(
         return refused(Refusal.TOO_LONG)
     if stated_seconds is not None and stated_seconds > max_seconds:
         return refused(Refusal.TOO_LONG, stated_seconds)
+    paid = await toll.enter((stated_seconds or max_seconds) / 60) if toll is not None else None
+    if isinstance(paid, Refusal):
+        return refused(paid, stated_seconds)
+    result = refused(Refusal.BROKEN)
+    try:
+        result = await _transcribed(
+            filename, content_type, download, listener, transcribe, max_seconds
+        )
+        return result
+    finally:  # paid by the minute heard: what the speech server transcribed, silence included
+        if toll is not None and paid is not None:
+            done = result.transcript is not None or result.refused is Refusal.SILENT
+            await toll.leave(paid, (result.seconds or 0.0) / 60 if done else 0.0)
+
+
+async def _transcribed(
+    filename: str,
+    content_type: str | None,
+    download: Callable[[], Awaitable[bytes | None]],
+    listener: Listener,
+    transcribe: Transcribe,
+    max_seconds: float,
+) -> Heard:
+    def refused(why: Refusal, seconds: float | None = None) -> Heard:
+        return Heard(filename, refused=why, seconds=seconds)
+
     data = await download()
     if data is None:
         return refused(Refusal.BROKEN)
@@ -302,3 +343,78 @@ def waveform(peaks: Sequence[int]) -> bytes:
     ]  # fmt: skip
     loudest = max(shares) or 1
     return bytes(min(255, round(255 * s / loudest)) for s in shares)
+
+
+# -- What speech costs --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Paid:
+    """A transcription or a reading-out let through: its limiter ticket and money held."""
+
+    guild_id: int | None
+    user_id: int
+    hold: Hold | None = None
+
+
+class Meter:
+    """Speech checked and paid like a model request: each transcription or reading-out is one
+    request against the person's per-minute limits (before anything is downloaded or sent);
+    where ``MODEL_PRICES`` prices its model (``/min`` heard, ``/Mchars`` spoken), its worst
+    case is held against the daily budgets first and settled with the real figure after, and
+    the cost shows in ``/usage``. While a budget is set, a speech model with no price is
+    refused, as chat models are."""
+
+    def __init__(
+        self,
+        limiter: Limiter,
+        spending: Spending | None,
+        prices: Mapping[str, float],
+        record: Callable[[int | None, int, float], Awaitable[None]],
+    ) -> None:
+        self.limiter, self.spending, self.prices, self.record = limiter, spending, prices, record
+
+    def toll(self, guild_id: int | None, user_id: int, model: str) -> Toll:
+        """The :class:`Toll` of one person's work with ``model``."""
+        return _Toll(self, guild_id, user_id, model)
+
+    async def enter(
+        self, guild_id: int | None, user_id: int, model: str, amount: float
+    ) -> Paid | Refusal:
+        """Let one through, whose price is at most ``amount`` units (minutes, Mchars)."""
+        price = self.prices.get(model)
+        if self.spending is not None and price is None:
+            return Refusal.UNPRICED
+        from bot.core.ratelimit.base import scope_of
+
+        decision = await self.limiter.acquire(scope_of(guild_id, user_id), user_id, 0)
+        if decision.wait > 0:
+            return Refusal.LIMITED
+        if self.spending is None or price is None:
+            return Paid(guild_id, user_id)
+        verdict = await self.spending.reserve(user_id, guild_id, price * amount)
+        if verdict.hold is None:
+            return Refusal.OVER_BUDGET
+        return Paid(guild_id, user_id, verdict.hold)
+
+    async def leave(self, paid: Paid, model: str, amount: float) -> None:
+        """Settle what it really cost: ``amount`` units (0: nothing was done)."""
+        cost = self.prices.get(model, 0.0) * amount
+        if paid.hold is not None and self.spending is not None:
+            await self.spending.settle(paid.hold, cost)
+        if cost:
+            await self.record(paid.guild_id, paid.user_id, cost)
+
+
+@dataclass(frozen=True, slots=True)
+class _Toll:
+    meter: Meter
+    guild_id: int | None
+    user_id: int
+    model: str
+
+    async def enter(self, amount: float) -> Paid | Refusal:
+        return await self.meter.enter(self.guild_id, self.user_id, self.model, amount)
+
+    async def leave(self, paid: Paid, amount: float) -> None:
+        await self.meter.leave(paid, self.model, amount)

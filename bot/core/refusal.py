@@ -31,6 +31,10 @@ class Refusal(StrEnum):
     SPEECH_REFUSED = "speech_refused"  # the speech server answered 4xx
     SPEECH_FAILED = "speech_failed"  # it failed otherwise (down, 5xx, timed out)
     SILENT = "silent"  # transcribed, and nothing was said
+    # Speech (a recording heard, a reply read out) that the limits or budgets refused.
+    LIMITED = "limited"  # the person's or the server's per-minute limits
+    OVER_BUDGET = "over_budget"  # a daily spending budget is spent
+    UNPRICED = "unpriced"  # a budget is set, and the speech model has no price
     # A persona or model choice, where it was asked for (bot.core.policy.choice_target).
     SERVER_ONLY = "server only"  # scope: server, outside a server
     NOT_IN_SERVER = "not in server"  # scope: server, in a server the bot is not in

@@ -82,6 +82,7 @@ class Settings:
     vision_models: tuple[str, ...] = ()  # VISION_MODELS: more models that take images
     # MODEL_PRICES: US dollars per million prompt and completion tokens, by model
     model_prices: tuple[tuple[str, float, float], ...] = ()
+    speech_prices: Mapping[str, float] = field(default_factory=dict)  # per minute / Mchars
     image_max_side: int = 1024  # IMAGE_MAX_SIDE: images are downscaled to fit this
     # Speech: TRANSCRIBE_MODEL (None: recordings are not transcribed, and people are told so),
     # on AUDIO_BASE_URL (None: the chat API's) with AUDIO_API_KEY (None: OPENAI_API_KEY's).
@@ -182,10 +183,13 @@ def _dollars(env: Mapping[str, str], name: str) -> float | None:
 
 def _prices(env: Mapping[str, str]) -> tuple[tuple[str, float, float], ...]:
     """``MODEL_PRICES=gpt-4o-mini=0.15/0.60, gpt-4o=2.50/10``: dollars per million prompt /
-    completion tokens."""
+    completion tokens (speech models' entries, ``/min`` and ``/Mchars``, are
+    :func:`_speech_prices`')."""
     prices = []
     for entry in read.names(env, "MODEL_PRICES"):
         model, _, pair = entry.rpartition("=")
+        if pair.strip().lower().endswith(SPEECH_UNITS):
+            continue
         prompt, _, completion = pair.partition("/")
         try:
             prices.append((model.strip(), float(prompt), float(completion)))
@@ -196,6 +200,27 @@ def _prices(env: Mapping[str, str]) -> tuple[tuple[str, float, float], ...]:
         if not model.strip():
             raise SettingsError("MODEL_PRICES", "names no model in one of its entries")
     return tuple(prices)
+
+
+SPEECH_UNITS = ("/min", "/mchars")  # a minute heard; a million characters spoken
+
+
+def _speech_prices(env: Mapping[str, str]) -> dict[str, float]:
+    """``MODEL_PRICES=whisper-1=0.006/min, tts-1=15/Mchars``: dollars per minute transcribed,
+    per million characters spoken."""
+    prices = {}
+    for entry in read.names(env, "MODEL_PRICES"):
+        model, _, value = entry.rpartition("=")
+        amount, _, unit = value.strip().partition("/")
+        if "/" + unit.lower() not in SPEECH_UNITS:
+            continue
+        try:
+            prices[model.strip()] = float(amount)
+        except ValueError:
+            raise SettingsError(
+                "MODEL_PRICES", "must look like whisper-1=0.006/min, tts-1=15/Mchars"
+            ) from None
+    return prices
 
 
 def _metrics_port(env: Mapping[str, str]) -> int | None:
@@ -340,6 +365,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         guild_daily_budget=_dollars(env, "GUILD_DAILY_BUDGET"),
         vision_models=read.names(env, "VISION_MODELS"),
         model_prices=_prices(env),
+        speech_prices=_speech_prices(env),
         image_max_side=read.whole(env, "IMAGE_MAX_SIDE", 1024, minimum=64),
         transcribe_model=read.text(env, "TRANSCRIBE_MODEL"),
         audio_base_url=_base_url(env, "AUDIO_BASE_URL"),

@@ -202,7 +202,20 @@ class Texts:
         """Said at the end of a reply read out only in part."""
         return self._("The rest is in the text.")
 
+    def _speech_limits(self) -> dict[Refusal, str]:
+        _ = self._
+        return {
+            Refusal.LIMITED: _("That's more speech than the limits allow right now; please "
+                               "wait a minute."),
+            Refusal.OVER_BUDGET: _("Today's spending budget is spent, so I can't do speech "
+                                   "until it resets (midnight UTC)."),
+            Refusal.UNPRICED: _("Speech is off: spending is capped, and the bot's operator "
+                                "set no price for the speech model."),
+        }  # fmt: skip
+
     def speak_failed(self, reason: Refusal) -> str:
+        if reason in (Refusal.LIMITED, Refusal.OVER_BUDGET, Refusal.UNPRICED):
+            return "🔊 " + self._speech_limits()[reason]
         if reason is Refusal.BUSY:
             return "🔊 " + self.speak_busy
         if reason is Refusal.SPEECH_REFUSED:
@@ -226,6 +239,7 @@ class Texts:
                 "The speech service isn't answering right now; please try again shortly."
             ),
             Refusal.SILENT: _("I couldn't hear anything in that recording."),
+            **self._speech_limits(),
         }
         return "🎙️ " + said.get(reason, said[Refusal.BROKEN])
 

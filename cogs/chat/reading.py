@@ -47,7 +47,7 @@ class Reader:
                 rendered.append(attachments.image(file.filename, readable=picture is not None))
                 pictures += [picture] if picture is not None else []
             elif self._is_audio(message, file):
-                heard.append(await self._audio(file))
+                heard.append(await self._audio(message, file))
                 rendered.append(audio.render(heard[-1]))
             else:
                 rendered.append(await self._text(file))
@@ -103,9 +103,12 @@ class Reader:
                 log.warning("Could not download attachment %s", attachment.filename)
         return attachments.render(attachment.filename, data)
 
-    async def _audio(self, attachment: discord.Attachment) -> audio.Heard:
-        """Transcribed, after the checks that cost nothing (:func:`bot.core.audio.hear`)."""
-        speech = self.bot.services.speech
+    async def _audio(self, message: discord.Message, attachment: discord.Attachment) -> audio.Heard:
+        """Transcribed, after the checks that cost nothing and the person's limits and budgets
+        (:func:`bot.core.audio.hear`)."""
+        speech, meter = self.bot.services.speech, self.bot.core.meter
+        model = speech.model if speech is not None else None
+        guild_id = message.guild.id if message.guild is not None else None
 
         async def download() -> bytes | None:
             try:
@@ -117,8 +120,9 @@ class Reader:
         return await audio.hear(
             attachment.filename, attachment.content_type, size=attachment.size,
             stated_seconds=attachment.duration, download=download, listener=self.bot.core.listener,
-            transcribe=speech.transcribe if speech is not None and speech.model else None,
+            transcribe=speech.transcribe if speech is not None and model else None,
             max_seconds=self.bot.settings.audio_max_seconds,
+            toll=meter.toll(guild_id, message.author.id, model) if meter and model else None,
         )  # fmt: skip
 
     async def _image(self, attachment: discord.Attachment) -> Image | None:

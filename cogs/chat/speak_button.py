@@ -21,8 +21,7 @@ from discord.utils import MISSING
 
 from bot.app.places import place_of
 from bot.core import texts
-from bot.core.audio import Clip, SpeechError, speakable
-from bot.core.ratelimit import scope_of
+from bot.core.audio import Clip, Paid, SpeechError, Toll, speakable
 from bot.core.refusal import Refusal
 
 if TYPE_CHECKING:
@@ -84,6 +83,10 @@ class SpeakButton(
             )
         )  # fmt: skip
         self.seq = seq
+        self.text = ""
+        self.toll: Toll | None = None
+        self.paid: Paid | None = None
+        self.sent = False  # the text went to the speech server (and is paid for)
 
     @classmethod
     async def from_custom_id(
@@ -102,13 +105,15 @@ class SpeakButton(
             return
         await interaction.response.defer()  # nothing shown until the voice message is
         _speaking.add(self.seq)
+        failed: str | None = words.speak_failed(Refusal.SPEECH_FAILED)
         try:
             failed = await self._speak(bot, interaction, words)
         except Exception:  # a bug: the person still hears why nothing came
             log.exception("Reading reply %s out failed", self.seq)
-            failed = words.speak_failed(Refusal.SPEECH_FAILED)
         finally:
             _speaking.discard(self.seq)
+            if self.paid is not None:  # spoken or not, the characters sent are paid for
+                await self.toll.leave(self.paid, len(self.text) / 1e6 if self.sent else 0.0)
         if failed is not None:
             await interaction.followup.send(failed, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
@@ -132,12 +137,13 @@ class SpeakButton(
         self.text, cut = speakable(turn.content, bot.settings.speak_max_chars)
         if cut:
             self.text += " " + words.speak_cut
-        decision = await bot.services.limiter.acquire(
-            scope_of(interaction.guild_id, interaction.user.id), interaction.user.id,
-            len(self.text) // 4,
-        )  # fmt: skip
-        if decision.wait > 0:
-            return words.rate_limited(decision.limit, decision.wait)
+        meter = bot.core.meter
+        if meter is not None:
+            self.toll = meter.toll(interaction.guild_id, interaction.user.id, speech.tts_model)
+            paid = await self.toll.enter(len(self.text) / 1e6)  # priced per million characters
+            if isinstance(paid, Refusal):
+                return words.speak_failed(paid)
+            self.paid = paid
         return None
 
     async def _speak(
@@ -146,9 +152,11 @@ class SpeakButton(
         """Read out and posted (None), or what to tell the person."""
         speech = bot.services.speech
         assert speech is not None
+        self.sent = True
         try:
             spoken = await speech.speak(self.text)
         except SpeechError as exc:
+            self.sent = not exc.refused
             log.warning("Could not speak reply %s: %s", self.seq, exc)
             return words.speak_failed(
                 Refusal.SPEECH_REFUSED if exc.refused else Refusal.SPEECH_FAILED

@@ -5,6 +5,7 @@ decodes every upload to check what it got."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import io
 import json
 from pathlib import Path
@@ -88,8 +89,25 @@ async def test_an_audio_file_with_a_mention_opens_a_conversation(
         (SPEECH, 2.0, [503], Refusal.SPEECH_FAILED, True),
         (SPEECH, 2.0, ["  "], Refusal.SILENT, True),
         ({**SPEECH, "AUDIO_MAX_SECONDS": "1"}, 0.5, [], Refusal.TOO_LONG, True),  # it lied
+        ({**SPEECH, "USER_RPM": "1"}, 2.0, [], Refusal.LIMITED, False),  # the reply took it
+        (
+            {**SPEECH, "USER_DAILY_BUDGET": "1", "MODEL_PRICES": "gpt-4o-mini=0.15/0.60"},
+            2.0,
+            [],
+            Refusal.UNPRICED,
+            False,
+        ),  # a budget, and no price for whisper-1
     ],
-    ids=["too long", "no speech model", "refused", "failed", "silent", "longer than stated"],
+    ids=[
+        "too long",
+        "no speech model",
+        "refused",
+        "failed",
+        "silent",
+        "longer than stated",
+        "rate limited",
+        "unpriced",
+    ],
 )
 async def test_a_voice_message_not_heard_gets_its_note_and_no_model_call(
     fake_discord, fake_openai, world, start_bot, env, stated, answers, reason, downloaded
@@ -223,3 +241,28 @@ async def test_ask_about_a_message_quotes_it_with_its_image_and_recording(
     assert text.startswith("[asking about a message by bob]\n> here is the plan")
     assert "> [audio notes.mp3, transcribed]" in text and text.endswith("what is the plan?")
     assert any(p["type"] == "image_url" for p in parts)
+
+
+async def test_minutes_heard_are_paid_for_against_the_budget(
+    fake_discord, fake_openai, world, start_bot
+):
+    prices = "gpt-4o-mini=0.15/0.60, whisper-1=6/min"  # dear, so the figure shows
+    bot = await start_bot(**SPEECH, MODEL_PRICES=prices, USER_DAILY_BUDGET="5")
+    thread_id = await conversation(fake_discord, fake_openai, world)
+    store, day = bot.services.store, dt.datetime.now(dt.UTC).date()
+    before = await store.spent_by(user_id=world.alice.id, day=day)
+    await fake_discord.user_says(thread_id, world.alice, "", voice=(WHAT_TIME, 2.0))
+    await fake_discord.wait_for(lambda: len(texts_in(fake_discord, thread_id)) == 2)
+    await reply_done(fake_discord, thread_id, f"{EN.heard('Hello from a recording.')}\n"
+                     f"{fake_openai.default.text}", count=2)  # fmt: skip
+    spent = await store.spent_by(user_id=world.alice.id, day=day) - before
+    heard = 6 * 2.0 / 60  # two seconds at $6 a minute
+    assert spent == pytest.approx(heard, rel=0.1) or spent > heard  # and the reply's tokens
+    assert spent < heard * 1.2
+
+    # Past the budget's worst case (300 s at $6 a minute = $30 > $5): refused before download.
+    before_downloads = len(downloads(fake_discord))
+    await fake_discord.user_says(thread_id, world.alice, "", voice=(WHAT_TIME, None))
+    note = EN.audio_refused(Refusal.OVER_BUDGET, 300)
+    await fake_discord.wait_for(lambda: note in texts_in(fake_discord, thread_id))
+    assert len(downloads(fake_discord)) == before_downloads

@@ -247,7 +247,7 @@ class FakeDiscord:
         files: list[tuple[str, bytes, str | None]] = (),
         reply_to: dict[str, Any] | None = None,
         forward: dict[str, Any] | None = None,
-        voice: tuple[bytes, float] | None = None,
+        voice: tuple[bytes, float | None] | None = None,
     ) -> dict[str, Any]:
         """Post as a user; ``files`` are (filename, bytes, content type) attachments;
         ``reply_to`` a message this one replies to, ``forward`` a message it forwards;
@@ -286,8 +286,8 @@ class FakeDiscord:
             message["attachments"].append({
                 "id": str(attachment_id), "filename": "voice-message.ogg", "size": len(data),
                 "url": url, "proxy_url": url, "content_type": "audio/ogg",
-                "duration_secs": seconds, "waveform": base64.b64encode(bytes(64)).decode(),
-                "flags": 0,
+                "waveform": base64.b64encode(bytes(64)).decode(), "flags": 0,
+                **({"duration_secs": seconds} if seconds is not None else {}),
             })  # fmt: skip
         if reply_to is not None:
             message.update(type=19, referenced_message=reply_to, message_reference={

@@ -98,8 +98,10 @@ def used_texts() -> list[str]:
     said.tools_unknown("s")
     said.asked_about("u", "https://discord.com/channels/1/2/3", "why?")
     for reason in (Refusal.NO_SPEECH, Refusal.TOO_LONG, Refusal.BROKEN, Refusal.BUSY,
-                   Refusal.SPEECH_REFUSED, Refusal.SPEECH_FAILED, Refusal.SILENT):  # fmt: skip
+                   Refusal.SPEECH_REFUSED, Refusal.SPEECH_FAILED, Refusal.SILENT,
+                   Refusal.LIMITED, Refusal.OVER_BUDGET, Refusal.UNPRICED):  # fmt: skip
         said.audio_refused(reason, 300)
+        said.speak_failed(reason)
     for reason in (Refusal.BUSY, Refusal.SPEECH_REFUSED, Refusal.SPEECH_FAILED):
         said.speak_failed(reason)
     for reason in (Refusal.BLOCKED, Refusal.DMS, Refusal.GUILD, Refusal.CHANNEL, Refusal.ROLE,
