@@ -43,7 +43,8 @@ class Ran:
     tool: Tool | None  # None: the model named no tool offered here
     result: ToolResult
     seconds: float
-    reached: bool = True  # the tool ran (False: refused before it, for any reason)
+    reached: bool = True  # the tool ran (False: stopped before it, for any reason)
+    refused: bool = False  # not allowed: a tool not offered here, or the asker's consent withheld
 
 
 class Rounds:
@@ -102,8 +103,10 @@ async def run_round(
     async def one(index: int, call: ToolCall) -> Ran:
         started = clock()
         tool = by_function.get(call.name)
-        result, reached = await _result(host, index, call, tool, place, asker_id, consent, seconds)
-        ran = Ran(call, tool, result, clock() - started, reached)
+        result, reached, refused = await _result(
+            host, index, call, tool, place, asker_id, consent, seconds
+        )
+        ran = Ran(call, tool, result, clock() - started, reached, refused)
         if on_done is not None:
             on_done(index, ran)
         return ran
@@ -120,16 +123,17 @@ async def _result(
     asker_id: int | None,
     consent: Consent | None,
     seconds: float,
-) -> tuple[ToolResult, bool]:
+) -> tuple[ToolResult, bool, bool]:
+    """The call's result, whether it reached the tool, and whether it was refused."""
     if tool is None:
-        return ToolResult.failure(f"there is no tool named {call.name!r} here"), False
+        return ToolResult.failure(f"there is no tool named {call.name!r} here"), False, True
     arguments = arguments_of(call)
-    if isinstance(arguments, ToolResult):
-        return arguments, False
+    if isinstance(arguments, ToolResult):  # the model's mistake: failed, not refused
+        return arguments, False, False
     if tool.acts and (consent is None or not await consent(index, tool, arguments)):
-        return ToolResult.failure("the person who asked did not allow this call"), False
+        return ToolResult.failure("the person who asked did not allow this call"), False, True
     result = await host.call(call.name, arguments, place=place, asker_id=asker_id, seconds=seconds)
-    return result, True
+    return result, True, False
 
 
 def assistant_message(text: str, calls: Sequence[ToolCall]) -> dict[str, Any]:

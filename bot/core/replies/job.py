@@ -452,9 +452,9 @@ class Job:
 
         def done(index: int, ran: Ran) -> None:
             state = State.DONE
-            if not ran.reached:
+            if ran.refused:
                 state = State.REFUSED
-            elif ran.result.error:
+            elif ran.result.error:  # unreadable arguments too: the model's call failed
                 state = State.FAILED
             self.activity.set(lines[index], state, ran.seconds)
             self._show_activity()

@@ -88,6 +88,8 @@ async def test_what_never_reaches_the_host_comes_back_as_an_error_result():
     assert all(r.result.error for r in ran)
     assert ran[0].tool is None and "no tool named 'nope__missing'" in ran[0].result.text
     assert "did not allow" in ran[4].result.text
+    # refused: not offered, or not allowed; unreadable arguments are the model's failure
+    assert [r.refused for r in ran] == [True, False, False, False, True]
 
 
 async def test_a_tool_that_acts_runs_only_with_the_askers_consent():

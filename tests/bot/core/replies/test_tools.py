@@ -94,6 +94,20 @@ async def test_a_call_is_shown_live_and_its_result_used(tool_world):
     assert [s.result for s in exchange.steps] == ["12:00 UTC"] and exchange.used() == ["now"]
 
 
+async def test_a_call_with_unreadable_arguments_shows_as_failed_not_refused(tool_world):
+    # A 135M model on llama-cpp-python streamed arguments that were not JSON; its line said
+    # "not allowed", as if the asker had refused (docs/compatibility.md).
+    host, model, surface = tool_world.host, tool_world.model, tool_world.surface
+    broken = ToolCall("call_1", "time__now", '{"zone": "Asia/Tokyo }')
+    model.respond(Answer("", tool_calls=[broken]), Answer("I could not tell."))
+    await tool_world.say(101, "what time is it?")
+    await tool_world.idle()
+    assert host.calls == []
+    assert "not valid JSON" in model.requests[1][-1]["content"]
+    assert any("🔧 **now** ✗ failed after" in text for text in surface.seen)
+    assert not any("not allowed" in text for text in surface.seen)
+
+
 async def test_a_follow_up_carries_the_stored_calls_and_results(tool_world):
     model = tool_world.model
     model.respond(ask_time(), Answer("It is noon."), Answer("You're welcome."))
