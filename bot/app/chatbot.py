@@ -39,7 +39,8 @@ from bot.services.metrics_server import MetricsServer
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.chat", "cogs.commands", "cogs.personas", "cogs.models", "cogs.tools")
+EXTENSIONS = ("cogs.chat", "cogs.commands", "cogs.personas", "cogs.models", "cogs.tools",
+              "cogs.voice")  # fmt: skip
 COMMANDS_DIGEST_KEY = "commands_digest"
 TOOLS_START_WAIT = 10.0  # seconds start-up waits for the MCP servers' first tool lists
 SHUTDOWN_GRACE = 5.0  # seconds for running replies to show and store their end on shutdown

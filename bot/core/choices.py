@@ -34,6 +34,20 @@ class Choices:
         scoped = await self._scoped(conversation.id, conversation.parent_id, conversation.guild_id)
         return self._persona(conversation.persona, scoped), self.models.effective(scoped)
 
+    async def for_reply(self, conversation: Conversation) -> tuple[Chosen, Chosen, bool]:
+        """The persona, the model, and whether the reply is read out (/voice), in one query."""
+        scoped = await self._scoped(conversation.id, conversation.parent_id, conversation.guild_id)
+        persona, model = self._persona(conversation.persona, scoped), self.models.effective(scoped)
+        return persona, model, voiced(scoped)[0]
+
+    async def voice_for(self, conversation: Conversation) -> tuple[bool, Scope | None]:
+        """Whether replies here are read out, and where that was chosen (None: nowhere)."""
+        scoped = await self._scoped(conversation.id, conversation.parent_id, conversation.guild_id)
+        return voiced(scoped)
+
+    async def set_voice(self, scope: Scope, scope_id: int, on: bool | None) -> None:
+        await self.store.set_voice(scope, scope_id, on)
+
     async def for_place(
         self, *, channel_id: int | None, guild_id: int | None
     ) -> tuple[Chosen, Chosen]:
@@ -105,3 +119,16 @@ def switched(defaults: Mapping[str, bool], stored: ToolSwitches) -> dict[str, Sw
         else:
             states[server] = Switch(default)
     return states
+
+
+def voiced(scoped: ScopedChoices) -> tuple[bool, Scope | None]:
+    """Whether replies are read out: the conversation's choice, else its channel's, else the
+    server's; off unless chosen somewhere."""
+    for on, source in (
+        (scoped.conversation_voice, Scope.CONVERSATION),
+        (scoped.channel_voice, Scope.CHANNEL),
+        (scoped.guild_voice, Scope.GUILD),
+    ):
+        if on is not None:
+            return on, source
+    return False, None

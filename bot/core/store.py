@@ -81,6 +81,9 @@ class ScopedChoices:
     conversation_model: str | None = None
     channel_model: str | None = None
     guild_model: str | None = None
+    conversation_voice: bool | None = None  # replies read out (/voice)
+    channel_voice: bool | None = None
+    guild_voice: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +268,10 @@ class Store(Protocol):
 
     async def set_model(self, scope: Scope, scope_id: int, model: str | None) -> None:
         """Choose a model for a scope (None: clear the choice)."""
+        ...
+
+    async def set_voice(self, scope: Scope, scope_id: int, on: bool | None) -> None:
+        """Read replies out in a scope, or not (None: clear the choice)."""
         ...
 
     async def get_choices(

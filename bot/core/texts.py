@@ -213,6 +213,24 @@ class Texts:
                                 "set no price for the speech model."),
         }  # fmt: skip
 
+    def voice_set(self, scope: Scope, on: bool) -> str:
+        if on:
+            return self._("Replies are now read out as voice messages in {scope}.").format(
+                scope=self._scope(scope)
+            )
+        return self._("Replies are no longer read out in {scope}.").format(scope=self._scope(scope))
+
+    def voice_shown(self, on: bool, source: Scope | None) -> str:
+        _ = self._
+        sources = {
+            Scope.CONVERSATION: _("chosen for this conversation"),
+            Scope.CHANNEL: _("this channel's choice"),
+            Scope.GUILD: _("this server's choice"),
+            None: _("the bot's default"),
+        }
+        state = _("Replies are read out here") if on else _("Replies are not read out here")
+        return f"{state} ({sources[source]})."
+
     def speak_failed(self, reason: Refusal) -> str:
         if reason in (Refusal.LIMITED, Refusal.OVER_BUDGET, Refusal.UNPRICED):
             return "🔊 " + self._speech_limits()[reason]

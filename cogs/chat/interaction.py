@@ -177,6 +177,9 @@ class InteractionSurface:
 
         return await tool_buttons.ask(post, question)
 
+    async def speak(self, text: str, reply_to: int | None, asker_id: int) -> None:
+        """Voice messages can't go through an interaction's webhook: replies stay text here."""
+
     async def tell(self, text: str) -> None:
         """Privately, to the person who used /chat."""
         try:

@@ -21,8 +21,9 @@ from discord.utils import MISSING
 
 from bot.app.places import place_of
 from bot.core import texts
-from bot.core.audio import Clip, Paid, SpeechError, Toll, speakable
+from bot.core.audio import Clip, SpeechError, speakable
 from bot.core.refusal import Refusal
+from bot.core.store import Turn
 
 if TYPE_CHECKING:
     from bot.app.chatbot import ChatBot
@@ -68,6 +69,54 @@ async def send_voice(
         await bot.http.send_message(channel_id, params=params)
 
 
+async def read_out(
+    bot: ChatBot,
+    text: str,
+    *,
+    channel_id: int,
+    guild_id: int | None,
+    asker_id: int,
+    reply_to: int | None,
+    words: texts.Texts,
+) -> str | None:
+    """A reply read out and posted as a voice message under ``reply_to``, paid by
+    ``asker_id`` (limits, budgets); None when done, else what to tell the person."""
+    speech, meter = bot.services.speech, bot.core.meter
+    if speech is None or speech.tts_model is None:
+        return words.speak_unavailable
+    spoken, cut = speakable(text, bot.settings.speak_max_chars)
+    if cut:
+        spoken += " " + words.speak_cut
+    if not spoken.strip():
+        return None
+    toll = meter.toll(guild_id, asker_id, speech.tts_model) if meter is not None else None
+    paid = await toll.enter(len(spoken) / 1e6) if toll is not None else None  # per Mchars
+    if isinstance(paid, Refusal):
+        return words.speak_failed(paid)
+    sent = True  # the characters went to the speech server (and are paid for)
+    try:
+        try:
+            audio = await speech.speak(spoken)
+        except SpeechError as exc:
+            sent = not exc.refused
+            log.warning("Could not read a reply out: %s", exc)
+            return words.speak_failed(
+                Refusal.SPEECH_REFUSED if exc.refused else Refusal.SPEECH_FAILED
+            )
+        clip = await bot.core.listener.clip(audio, MAX_SPOKEN_SECONDS)
+        if isinstance(clip, Refusal):
+            return words.speak_failed(clip)
+        try:
+            await send_voice(bot, channel_id, clip, reply_to=reply_to)
+        except discord.HTTPException as exc:
+            log.warning("Could not post a voice message: %s", exc)
+            return words.speak_failed(Refusal.SPEECH_FAILED)
+        return None
+    finally:
+        if toll is not None and paid is not None:
+            await toll.leave(paid, len(spoken) / 1e6 if sent else 0.0)
+
+
 class SpeakButton(
     discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=r"speak:(?P<seq>\d+)"
 ):
@@ -83,10 +132,6 @@ class SpeakButton(
             )
         )  # fmt: skip
         self.seq = seq
-        self.text = ""
-        self.toll: Toll | None = None
-        self.paid: Paid | None = None
-        self.sent = False  # the text went to the speech server (and is paid for)
 
     @classmethod
     async def from_custom_id(
@@ -97,30 +142,32 @@ class SpeakButton(
     async def callback(self, interaction: discord.Interaction) -> None:
         bot: ChatBot = interaction.client  # type: ignore[assignment]
         words = texts.for_locale(str(interaction.locale))
-        refused = await self._refused(bot, interaction, words)
-        if refused is not None:
+        turn = await self._turn(bot, interaction)
+        if isinstance(turn, str):
             await interaction.response.send_message(
-                refused, ephemeral=True, allowed_mentions=NO_MENTIONS
+                turn, ephemeral=True, allowed_mentions=NO_MENTIONS
             )
             return
         await interaction.response.defer()  # nothing shown until the voice message is
         _speaking.add(self.seq)
         failed: str | None = words.speak_failed(Refusal.SPEECH_FAILED)
         try:
-            failed = await self._speak(bot, interaction, words)
+            failed = await read_out(
+                bot, turn.content, channel_id=interaction.channel_id or 0,
+                guild_id=interaction.guild_id, asker_id=interaction.user.id,
+                reply_to=interaction.message.id if interaction.message is not None else None,
+                words=words,
+            )  # fmt: skip
         except Exception:  # a bug: the person still hears why nothing came
             log.exception("Reading reply %s out failed", self.seq)
         finally:
             _speaking.discard(self.seq)
-            if self.paid is not None:  # spoken or not, the characters sent are paid for
-                await self.toll.leave(self.paid, len(self.text) / 1e6 if self.sent else 0.0)
         if failed is not None:
             await interaction.followup.send(failed, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
-    async def _refused(
-        self, bot: ChatBot, interaction: discord.Interaction, words: texts.Texts
-    ) -> str | None:
-        """Why this press is not read out (None: it will be), before anything is spent."""
+    async def _turn(self, bot: ChatBot, interaction: discord.Interaction) -> Turn | str:
+        """The reply to read out, or why this press is refused (before anything is spent)."""
+        words = texts.for_locale(str(interaction.locale))
         speech = bot.services.speech
         if speech is None or speech.tts_model is None:
             return words.speak_unavailable
@@ -134,40 +181,4 @@ class SpeakButton(
         turn = await bot.core.conversations.stored_reply(self.seq)
         if turn is None or turn.conversation_id != channel_id:
             return words.speak_gone
-        self.text, cut = speakable(turn.content, bot.settings.speak_max_chars)
-        if cut:
-            self.text += " " + words.speak_cut
-        meter = bot.core.meter
-        if meter is not None:
-            self.toll = meter.toll(interaction.guild_id, interaction.user.id, speech.tts_model)
-            paid = await self.toll.enter(len(self.text) / 1e6)  # priced per million characters
-            if isinstance(paid, Refusal):
-                return words.speak_failed(paid)
-            self.paid = paid
-        return None
-
-    async def _speak(
-        self, bot: ChatBot, interaction: discord.Interaction, words: texts.Texts
-    ) -> str | None:
-        """Read out and posted (None), or what to tell the person."""
-        speech = bot.services.speech
-        assert speech is not None
-        self.sent = True
-        try:
-            spoken = await speech.speak(self.text)
-        except SpeechError as exc:
-            self.sent = not exc.refused
-            log.warning("Could not speak reply %s: %s", self.seq, exc)
-            return words.speak_failed(
-                Refusal.SPEECH_REFUSED if exc.refused else Refusal.SPEECH_FAILED
-            )
-        clip = await bot.core.listener.clip(spoken, MAX_SPOKEN_SECONDS)
-        if isinstance(clip, Refusal):
-            return words.speak_failed(clip)
-        reply_to = interaction.message.id if interaction.message is not None else None
-        try:
-            await send_voice(bot, interaction.channel_id or 0, clip, reply_to=reply_to)
-        except discord.HTTPException as exc:
-            log.warning("Could not post a voice message: %s", exc)
-            return words.speak_failed(Refusal.SPEECH_FAILED)
-        return None
+        return turn

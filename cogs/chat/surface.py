@@ -29,6 +29,7 @@ from bot.core.replies import (
     SurfaceError,
 )
 from cogs.chat import tool_buttons
+from cogs.chat.speak_button import read_out
 from cogs.chat.tool_buttons import finished_view
 
 if TYPE_CHECKING:
@@ -202,6 +203,20 @@ class DiscordSurface:
             return await channel.send(text, view=view, allowed_mentions=NO_MENTIONS)
 
         return await tool_buttons.ask(post, question)
+
+    async def speak(self, text: str, reply_to: int | None, asker_id: int) -> None:
+        try:
+            channel = await self._ready()
+            guild = getattr(channel, "guild", None)
+            failed = await read_out(
+                self.bot, text, channel_id=channel.id, guild_id=guild.id if guild else None,
+                asker_id=asker_id, reply_to=reply_to, words=self.words,
+            )  # fmt: skip
+        except Exception:  # a bug, or Discord gone: the reply stands, unread
+            log.exception("Could not read a reply out in %s", self._channel_id)
+            return
+        if failed is not None:
+            await self.tell(failed)
 
     async def tell(self, text: str) -> None:
         try:

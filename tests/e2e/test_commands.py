@@ -25,7 +25,8 @@ async def test_commands_are_synced_once_and_not_again_when_unchanged(fake_discor
     puts = [r for r in fake_discord.requests if r.method == "PUT"]
     assert len(puts) == 1 and puts[0].path.endswith("/commands")
     assert {c["name"] for c in puts[0].body} == {
-        "chat", "reset", "persona", "model", "tools", "forget", "leave", "usage", "Ask about this",
+        "chat", "reset", "persona", "model", "tools", "voice", "forget", "leave", "usage",
+        "Ask about this",
     }  # fmt: skip
     slash = [c for c in puts[0].body if c.get("type", 1) == 1]
     assert all(c["description"] for c in slash)  # (a message's menu command has none)

@@ -51,7 +51,7 @@ async def test_synced_commands_declare_their_installs_and_contexts(fake_discord,
     assert declared == {
         "chat": EVERYWHERE, "reset": EVERYWHERE, "forget": EVERYWHERE, "usage": EVERYWHERE,
         "persona": EVERYWHERE, "model": EVERYWHERE, "tools": EVERYWHERE,
-        "Ask about this": EVERYWHERE,
+        "voice": EVERYWHERE, "Ask about this": EVERYWHERE,
         "leave": ([0], [0, 1]),  # it stops the bot listening: nothing to stop where it can't
     }  # fmt: skip
 

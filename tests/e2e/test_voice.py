@@ -15,7 +15,9 @@ import pytest
 
 from bot.core import texts
 from bot.core.refusal import Refusal
+from bot.core.store import Scope
 from tests.e2e.test_chat import ask, reply_done, texts_in
+from tests.e2e.test_commands import private_answer
 from tests.e2e.test_images import png
 from tests.fakes.discord_server import VOICE_MESSAGE
 from tests.fakes.openai_server import Script
@@ -266,3 +268,31 @@ async def test_minutes_heard_are_paid_for_against_the_budget(
     note = EN.audio_refused(Refusal.OVER_BUDGET, 300)
     await fake_discord.wait_for(lambda: note in texts_in(fake_discord, thread_id))
     assert len(downloads(fake_discord)) == before_downloads
+
+
+async def test_voice_on_reads_each_reply_out_and_its_starter_chooses(
+    fake_discord, fake_openai, world, start_bot
+):
+    await start_bot(TTS_MODEL="tts-1")
+    thread_id = await conversation(fake_discord, fake_openai, world)
+    token = await fake_discord.invoke(thread_id, world.bob, "voice", "on")
+    assert "**Manage Threads**" in await private_answer(fake_discord, token)  # not his
+    token = await fake_discord.invoke(thread_id, world.alice, "voice", "on")
+    assert await private_answer(fake_discord, token) == EN.voice_set(Scope.CONVERSATION, True)
+
+    fake_openai.respond(Script(text="Spoken as well as written."))
+    await ask(fake_discord, world, "and now?", channel=thread_id, mention=False)
+    (voice,) = await fake_discord.wait_for(lambda: voice_messages(fake_discord, thread_id))
+    reply = fake_discord.bot_messages(thread_id)[1]
+    assert reply["content"] == "Spoken as well as written."
+    assert str(voice["message_reference"]["message_id"]) == reply["id"]  # under its reply
+    assert fake_openai.spoken[-1]["input"] == "Spoken as well as written."
+    token = await fake_discord.invoke(thread_id, world.bob, "voice", "show")
+    shown = await private_answer(fake_discord, token)
+    assert shown == EN.voice_shown(True, Scope.CONVERSATION)
+
+    token = await fake_discord.invoke(thread_id, world.alice, "voice", "off")
+    await private_answer(fake_discord, token)
+    await ask(fake_discord, world, "quietly", channel=thread_id, mention=False)
+    await reply_done(fake_discord, thread_id, fake_openai.default.text, count=4)  # (the voice: 3)
+    assert len(voice_messages(fake_discord, thread_id)) == 1 and len(fake_openai.spoken) == 1

@@ -145,6 +145,7 @@ class Job:
         self.request: ChatRequest | None = None
         self.model: Model | None = None  # the model this reply is asked of
         self.persona = ""
+        self.read_out = False  # /voice: the reply is read out once finished
         self.display: Display | None = None
         self.finished = asyncio.Event()
         self.stop_note: str | None = None
@@ -217,7 +218,8 @@ class Job:
         conversations = self.deps.conversations
         conversation = await conversations.get(self.conversation_id)
         if conversation is not None and not self._stopped.is_set():
-            persona, model = await self.deps.choices.for_conversation(conversation)
+            persona, model, voice = await self.deps.choices.for_reply(conversation)
+            self.read_out = voice and self.deps.speaks
             self.persona = persona.value
             self.model = await self._model(model.value)
             self._place = place_of(conversation)
@@ -610,6 +612,9 @@ class Job:
         await self._charge(conversation)
         if display.refused is not None:
             await self.surface.tell(self.texts.cannot_post(display.refused))
+        elif self.read_out and status is TurnStatus.COMPLETE and text.strip():
+            first = display.messages[0] if display.messages else None
+            await self.surface.speak(text, first, self.asker)  # in order: before the next reply
 
     def _final_button(self) -> Button | None:
         """Reasoning (shown on request, never re-sent) and the tools' details, privately, and

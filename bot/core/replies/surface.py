@@ -122,3 +122,9 @@ class Surface(Protocol):
         """A short notice where the asker can see it (the conversation, else next to their
         message). Never raises: a notice that can't be shown is logged."""
         ...
+
+    async def speak(self, text: str, reply_to: int | None, asker_id: int) -> None:
+        """Read ``text`` out as a voice message under ``reply_to`` (/voice on), paid by the
+        asker; where voice messages can't be posted, nothing. Never raises: what fails is
+        told (:meth:`tell`) or logged."""
+        ...

@@ -66,8 +66,11 @@ def to_images(rows: Iterable[Any]) -> dict[int, list[Image]]:
 
 
 def to_choices(row: Iterable[Any]) -> ScopedChoices:
-    """The channel and server personas, then the conversation, channel and server models."""
-    return ScopedChoices(*row)
+    """The channel and server personas, the conversation, channel and server models, then
+    the conversation, channel and server voice switches."""
+    values = list(row)
+    voices = [None if v is None else bool(v) for v in values[5:8]]
+    return ScopedChoices(*values[:5], *voices)
 
 
 def to_switches(rows: Iterable[Iterable[Any]]) -> ToolSwitches:

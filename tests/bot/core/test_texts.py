@@ -22,6 +22,7 @@ from cogs.commands import ChatCommands
 from cogs.models import ModelCommands
 from cogs.personas import PersonaCommands
 from cogs.tools import ToolCommands
+from cogs.voice import VoiceCommands
 
 SAMPLE_ROWS = [("You, today", UsageTotals(1, 2, 3, 1, 0.5)), ("You, this month", UsageTotals(2, 1, 0)),
                ("Server, today", UsageTotals()), ("Server, this month", UsageTotals())]  # fmt: skip
@@ -97,6 +98,12 @@ def used_texts() -> list[str]:
             said.tools_cleared("s", scope, on)
     said.tools_unknown("s")
     said.asked_about("u", "https://discord.com/channels/1/2/3", "why?")
+    for scope in Scope:
+        for on in (True, False):
+            said.voice_set(scope, on)
+    for source in (*Scope, None):
+        said.voice_shown(True, source)
+    said.voice_shown(False, None)
     for reason in (Refusal.NO_SPEECH, Refusal.TOO_LONG, Refusal.BROKEN, Refusal.BUSY,
                    Refusal.SPEECH_REFUSED, Refusal.SPEECH_FAILED, Refusal.SILENT,
                    Refusal.LIMITED, Refusal.OVER_BUDGET, Refusal.UNPRICED):  # fmt: skip
@@ -108,7 +115,7 @@ def used_texts() -> list[str]:
                    Refusal.MEMBERS, Refusal.UNCHECKED):  # fmt: skip
         said.refused(reason)  # (an image's refusal is never said)
     seen += policy.LABELS.values()
-    cogs = (ChatCommands, PersonaCommands, ModelCommands, ToolCommands)
+    cogs = (ChatCommands, PersonaCommands, ModelCommands, ToolCommands, VoiceCommands)
     for command in (c for cog in cogs for c in cog.__cog_app_commands__):
         seen.append(command.description)
         children = command.commands if isinstance(command, app_commands.Group) else [command]

@@ -45,7 +45,10 @@ class PostgresChoices(PostgresConnection):
             "(SELECT persona FROM personas WHERE scope = 'guild' AND scope_id = $2), "
             "(SELECT model FROM models WHERE scope = 'conversation' AND scope_id = $3), "
             "(SELECT model FROM models WHERE scope = 'channel' AND scope_id = $1), "
-            "(SELECT model FROM models WHERE scope = 'guild' AND scope_id = $2)",
+            "(SELECT model FROM models WHERE scope = 'guild' AND scope_id = $2), "
+            "(SELECT enabled FROM voices WHERE scope = 'conversation' AND scope_id = $3), "
+            "(SELECT enabled FROM voices WHERE scope = 'channel' AND scope_id = $1), "
+            "(SELECT enabled FROM voices WHERE scope = 'guild' AND scope_id = $2)",
             channel_id, guild_id, conversation_id,
         )  # fmt: skip
         assert row is not None
@@ -74,3 +77,15 @@ class PostgresChoices(PostgresConnection):
             channel_id, guild_id,
         )  # fmt: skip
         return to_switches(rows)
+
+    async def set_voice(self, scope: Scope, scope_id: int, on: bool | None) -> None:
+        if on is None:
+            await self.db.execute(
+                "DELETE FROM voices WHERE scope = $1 AND scope_id = $2", str(scope), scope_id
+            )
+        else:
+            await self.db.execute(
+                "INSERT INTO voices (scope, scope_id, enabled) VALUES ($1, $2, $3) "
+                "ON CONFLICT (scope, scope_id) DO UPDATE SET enabled = excluded.enabled",
+                str(scope), scope_id, on,
+            )  # fmt: skip

@@ -60,9 +60,11 @@ class PostgresPrivacy(PostgresConnection):
         deleted = await self.db.fetch(
             "DELETE FROM conversations WHERE id = $1 RETURNING id", conversation_id
         )
-        await self.db.execute(
-            "DELETE FROM models WHERE scope = 'conversation' AND scope_id = $1", conversation_id
-        )
+        for table in ("models", "voices"):
+            await self.db.execute(
+                f"DELETE FROM {table} WHERE scope = 'conversation' AND scope_id = $1",
+                conversation_id,
+            )
         return bool(deleted)
 
     async def delete_place(self, place_id: int) -> list[int]:
@@ -74,11 +76,12 @@ class PostgresPrivacy(PostgresConnection):
                     place_id,
                 )
                 ids = sorted(first_column(rows))
-                await conn.execute(
-                    "DELETE FROM models WHERE (scope = 'channel' AND scope_id = $1) OR "
-                    "(scope = 'conversation' AND scope_id = ANY($2::bigint[]))",
-                    place_id, ids,
-                )  # fmt: skip
+                for table in ("models", "voices"):
+                    await conn.execute(
+                        f"DELETE FROM {table} WHERE (scope = 'channel' AND scope_id = $1) OR "
+                        "(scope = 'conversation' AND scope_id = ANY($2::bigint[]))",
+                        place_id, ids,
+                    )  # fmt: skip
                 for table in ("personas", "tool_switches"):
                     await conn.execute(
                         f"DELETE FROM {table} WHERE scope = 'channel' AND scope_id = $1", place_id
@@ -94,7 +97,7 @@ class PostgresPrivacy(PostgresConnection):
             )
         )
         await self.db.execute("DELETE FROM usage WHERE guild_id = $1", guild_id)
-        for table in ("personas", "models", "tool_switches"):
+        for table in ("personas", "models", "tool_switches", "voices"):
             await self.db.execute(
                 f"DELETE FROM {table} WHERE scope = 'guild' AND scope_id = $1", guild_id
             )

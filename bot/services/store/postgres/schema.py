@@ -123,6 +123,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (scope, scope_id, server)
         )""",
     ),
+    (
+        # Replies read out as voice messages, on or off for a conversation, a channel's new
+        # conversations, or a server (/voice).
+        """CREATE TABLE voices (
+            scope TEXT NOT NULL,
+            scope_id BIGINT NOT NULL,
+            enabled BOOLEAN NOT NULL,
+            PRIMARY KEY (scope, scope_id)
+        )""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -41,12 +41,15 @@ class SQLiteChoices(SQLiteConnection):
         self, *, conversation_id: int | None, channel_id: int | None, guild_id: int | None
     ) -> ScopedChoices:
         row = await self._one(
-            "SELECT (SELECT persona FROM personas WHERE scope = 'channel' AND scope_id = ?), "
-            "(SELECT persona FROM personas WHERE scope = 'guild' AND scope_id = ?), "
-            "(SELECT model FROM models WHERE scope = 'conversation' AND scope_id = ?), "
-            "(SELECT model FROM models WHERE scope = 'channel' AND scope_id = ?), "
-            "(SELECT model FROM models WHERE scope = 'guild' AND scope_id = ?)",
-            (channel_id, guild_id, conversation_id, channel_id, guild_id),
+            "SELECT (SELECT persona FROM personas WHERE scope = 'channel' AND scope_id = ?2), "
+            "(SELECT persona FROM personas WHERE scope = 'guild' AND scope_id = ?3), "
+            "(SELECT model FROM models WHERE scope = 'conversation' AND scope_id = ?1), "
+            "(SELECT model FROM models WHERE scope = 'channel' AND scope_id = ?2), "
+            "(SELECT model FROM models WHERE scope = 'guild' AND scope_id = ?3), "
+            "(SELECT enabled FROM voices WHERE scope = 'conversation' AND scope_id = ?1), "
+            "(SELECT enabled FROM voices WHERE scope = 'channel' AND scope_id = ?2), "
+            "(SELECT enabled FROM voices WHERE scope = 'guild' AND scope_id = ?3)",
+            (conversation_id, channel_id, guild_id),
         )
         return to_choices(row)
 
@@ -72,3 +75,15 @@ class SQLiteChoices(SQLiteConnection):
             (channel_id, guild_id),
         )
         return to_switches(rows)
+
+    async def set_voice(self, scope: Scope, scope_id: int, on: bool | None) -> None:
+        if on is None:
+            await self.db.execute(
+                "DELETE FROM voices WHERE scope = ? AND scope_id = ?", (str(scope), scope_id)
+            )
+        else:
+            await self.db.execute(
+                "INSERT INTO voices (scope, scope_id, enabled) VALUES (?, ?, ?) "
+                "ON CONFLICT (scope, scope_id) DO UPDATE SET enabled = excluded.enabled",
+                (str(scope), scope_id, on),
+            )

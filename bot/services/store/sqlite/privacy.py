@@ -53,8 +53,11 @@ class SQLitePrivacy(SQLiteConnection):
 
     async def delete_conversation(self, conversation_id: int) -> bool:
         cursor = await self.db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
-        await self.db.execute("DELETE FROM models WHERE scope = 'conversation' AND scope_id = ?",
-                              (conversation_id,))  # fmt: skip
+        for table in ("models", "voices"):
+            await self.db.execute(
+                f"DELETE FROM {table} WHERE scope = 'conversation' AND scope_id = ?",
+                (conversation_id,),
+            )
         return cursor.rowcount > 0
 
     async def delete_place(self, place_id: int) -> list[int]:
@@ -66,11 +69,12 @@ class SQLitePrivacy(SQLiteConnection):
             )
         )
         marks = ", ".join("?" * len(ids)) or "NULL"
-        await self.db.execute(
-            "DELETE FROM models WHERE (scope = 'channel' AND scope_id = ?) OR "
-            f"(scope = 'conversation' AND scope_id IN ({marks}))",
-            (place_id, *ids),
-        )
+        for table in ("models", "voices"):
+            await self.db.execute(
+                f"DELETE FROM {table} WHERE (scope = 'channel' AND scope_id = ?) OR "
+                f"(scope = 'conversation' AND scope_id IN ({marks}))",
+                (place_id, *ids),
+            )
         for table in ("personas", "tool_switches"):
             await self.db.execute(
                 f"DELETE FROM {table} WHERE scope = 'channel' AND scope_id = ?", (place_id,)
@@ -84,7 +88,7 @@ class SQLitePrivacy(SQLiteConnection):
             )
         )
         await self.db.execute("DELETE FROM usage WHERE guild_id = ?", (guild_id,))
-        for table in ("personas", "models", "tool_switches"):
+        for table in ("personas", "models", "tool_switches", "voices"):
             await self.db.execute(
                 f"DELETE FROM {table} WHERE scope = 'guild' AND scope_id = ?", (guild_id,)
             )

@@ -61,6 +61,7 @@ class FakeSurface:
     answer_gate: asyncio.Event | None = None  # answers wait for it, when set
     seen: list[str] = field(default_factory=list)  # every text posted or edited, in order
     changed: asyncio.Event = field(default_factory=asyncio.Event)  # at each post or edit
+    spoken: list[tuple[str, int | None, int]] = field(default_factory=list)  # read out
 
     def _maybe_fail(self) -> None:
         if self.fail_with:
@@ -93,6 +94,9 @@ class FakeSurface:
 
     async def tell(self, text: str) -> None:
         self.notices.append(text)
+
+    async def speak(self, text: str, reply_to: int | None, asker_id: int) -> None:
+        self.spoken.append((text, reply_to, asker_id))
 
     async def sees(self, text: str) -> None:
         """Wait until a post or an edit has shown ``text``."""

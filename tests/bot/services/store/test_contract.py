@@ -466,6 +466,21 @@ async def test_model_choices_by_scope(store):
     assert await choices(store, conversation_id=10, guild_id=10) == ScopedChoices()
 
 
+async def test_voice_choices_by_scope(store):
+    await _conversation(store, 5)
+    await store.set_voice(Scope.GUILD, 10, True)
+    await store.set_voice(Scope.CHANNEL, 10, False)  # same id, another scope
+    await store.set_voice(Scope.CONVERSATION, 5, True)
+    await store.set_voice(Scope.CONVERSATION, 5, False)  # replaced
+    assert await choices(store, conversation_id=5, channel_id=10, guild_id=10) == ScopedChoices(
+        conversation_voice=False, channel_voice=False, guild_voice=True
+    )
+    await store.set_voice(Scope.GUILD, 10, None)
+    assert (await choices(store, guild_id=10)).guild_voice is None
+    assert await store.delete_conversation(5)
+    assert (await choices(store, conversation_id=5)).conversation_voice is None
+
+
 async def test_tool_switches_by_scope(store):
     await store.set_tool_switch(Scope.GUILD, 10, "fetch", False)
     await store.set_tool_switch(Scope.GUILD, 10, "fetch", True)  # replaced

@@ -18,7 +18,7 @@ from bot.services.store.postgres.turns import _WITHIN_QUERY
 from tests.databases import terminate_backends_now
 
 TABLES = {"conversations", "turns", "personas", "usage", "meta", "images", "models",
-          "tool_switches", "threadbot_migrations"}  # fmt: skip
+          "tool_switches", "voices", "threadbot_migrations"}  # fmt: skip
 
 
 async def _tables(database) -> set[str]:
