@@ -14,7 +14,9 @@ WAV), then measures, each a median of 5 runs of the bot's own code (``bot.core.a
   length is in its header) and an MP3 (decoded to be counted when its header says nothing);
 * **press → voice message posted**: the real bot against the fake Discord and OpenAI servers
   in this process (the fake speech server answers at once with the same speech), from the
-  Speak button's press reaching the bot to the voice message reaching the fake Discord.
+  Speak button's press reaching the bot to the voice message reaching the fake Discord;
+* **final text → voice message posted**, with ``/voice on``: from a reply's final text
+  reaching the fake Discord to its voice message reaching it.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 from bot.app.runner import build_bot  # noqa: E402
 from bot.core.audio import seconds_of, voice_clip  # noqa: E402
 from bot.core.settings import load_settings  # noqa: E402
+from cogs.chat import speak_button  # noqa: E402
 from tests.fakes.discord_server import VOICE_MESSAGE, FakeDiscord  # noqa: E402
 from tests.fakes.openai_server import FakeOpenAI, Script  # noqa: E402
 
@@ -82,8 +85,9 @@ def cpu_per_minute(work, data: bytes, minutes: float) -> float:
     return statistics.median(runs)
 
 
-async def press_to_posted(spoken: bytes, presses: int) -> list[float]:
-    """Seconds from each Speak press reaching the bot to its voice message reaching Discord."""
+async def press_to_posted(spoken: bytes, presses: int) -> tuple[list[float], list[float]]:
+    """Seconds from each Speak press reaching the bot to its voice message reaching Discord;
+    then, with /voice on, from each reply's final text reaching Discord to its voice message."""
     fake_discord, fake_openai = FakeDiscord(), FakeOpenAI()
     await fake_discord.start()
     await fake_openai.start()
@@ -101,7 +105,8 @@ async def press_to_posted(spoken: bytes, presses: int) -> list[float]:
     })  # fmt: skip
     bot = build_bot(settings, guild_ready_timeout=0.05)
     running = asyncio.create_task(bot.start(settings.discord_token))
-    took = []
+    took: list[float] = []
+    after: list[float] = []
     try:
         await asyncio.wait_for(bot.wait_until_ready(), 30)
         fake_openai.respond(Script(text="A reply to read out. " * 20))
@@ -123,6 +128,25 @@ async def press_to_posted(spoken: bytes, presses: int) -> list[float]:
                 [m for m in fake_discord.bot_messages(thread) if m["flags"] & VOICE_MESSAGE]
             ) > b, timeout=60)  # fmt: skip
             took.append(time.monotonic() - started)
+            # The press is done once its voice message is posted and it has settled its cost:
+            # a press on the same reply before that is told the reply is being read out.
+            await fake_discord.wait_for(lambda: not speak_button._speaking, timeout=10)
+        token = await fake_discord.invoke(thread, member, "voice", "on")
+        await fake_discord.wait_for(lambda: fake_discord.responses_to(token))
+        for number in range(presses):
+            fake_openai.speech.append(spoken)
+            fake_openai.respond(Script(text=f"Reply {number} to read out. " * 10))
+            before = len(
+                [m for m in fake_discord.bot_messages(thread) if m["flags"] & VOICE_MESSAGE]
+            )
+            await fake_discord.user_says(thread, member, f"again {number}")
+            await fake_discord.wait_for(lambda b=before: len(
+                [m for m in fake_discord.bot_messages(thread) if m["flags"] & VOICE_MESSAGE]
+            ) > b, timeout=60)  # fmt: skip
+            voice = [m for m in fake_discord.bot_messages(thread) if m["flags"] & VOICE_MESSAGE][-1]
+            answer = int(voice["message_reference"]["message_id"])
+            final = fake_discord.changed_at[answer][-1]  # its last edit: the final text
+            after.append(voice["created_at"] - final)
     finally:
         await bot.close()
         with contextlib.suppress(Exception):
@@ -130,7 +154,7 @@ async def press_to_posted(spoken: bytes, presses: int) -> list[float]:
         await fake_openai.stop()
         await fake_discord.stop()
         shutil.rmtree(folder, ignore_errors=True)
-    return took
+    return took, after
 
 
 def main() -> None:
@@ -160,9 +184,11 @@ def main() -> None:
         print(
             f"| length of an MP3 ({len(mp3) // 1000} kB) | {cpu_per_minute(seconds_of, mp3, minutes):.4f} |"
         )
-        took = asyncio.run(press_to_posted(opus, 10))
+        took, after = asyncio.run(press_to_posted(opus, 10))
         print(f"press → voice message posted ({minutes * 60:.0f} s of speech): median "
               f"{statistics.median(took) * 1000:.0f} ms, max {max(took) * 1000:.0f} ms")  # fmt: skip
+        print(f"/voice on: final text → voice message posted: median "
+              f"{statistics.median(after) * 1000:.0f} ms, max {max(after) * 1000:.0f} ms")  # fmt: skip
 
 
 if __name__ == "__main__":
