@@ -222,14 +222,18 @@ class Texts:
 
     def voice_shown(self, on: bool, source: Scope | None) -> str:
         _ = self._
-        sources = {
+        state = _("Replies are read out here") if on else _("Replies are not read out here")
+        return f"{state} ({self._chosen(source)})."
+
+    def _chosen(self, source: Scope | None) -> str:
+        """Where a model or voice choice in effect was made (None: nowhere, the default)."""
+        _ = self._
+        return {
             Scope.CONVERSATION: _("chosen for this conversation"),
             Scope.CHANNEL: _("this channel's choice"),
             Scope.GUILD: _("this server's choice"),
             None: _("the bot's default"),
-        }
-        state = _("Replies are read out here") if on else _("Replies are not read out here")
-        return f"{state} ({sources[source]})."
+        }[source]
 
     def speak_failed(self, reason: Refusal) -> str:
         if reason in (Refusal.LIMITED, Refusal.OVER_BUDGET, Refusal.UNPRICED):
@@ -673,16 +677,10 @@ class Texts:
     def model_shown(self, name: str, source: Scope | None, window: int, vision: bool) -> str:
         """``source``: where the model was chosen (None: the bot's default)."""
         _ = self._
-        sources = {
-            Scope.CONVERSATION: _("chosen for this conversation"),
-            Scope.CHANNEL: _("this channel's choice"),
-            Scope.GUILD: _("this server's choice"),
-            None: _("the bot's default"),
-        }
         sees = _("it can see images") if vision else _("it can't see images")
         return _(
             "Model in effect here: {name} ({source}); a {window}-token context window; {sees}."
-        ).format(name=f"`{name}`", source=sources[source], window=f"{window:,}", sees=sees)
+        ).format(name=f"`{name}`", source=self._chosen(source), window=f"{window:,}", sees=sees)
 
     def usage_table(self, rows: list[tuple[str, UsageTotals]]) -> str:
         _ = self._
