@@ -233,7 +233,9 @@ async def test_a_model_server_that_rejects_tools_is_answered_without_them(
 
 
 async def test_stop_during_a_tool_call(fake_discord, fake_openai, world, start_bot, tmp_path):
-    await start_bot(MCP_CONFIG=mcp_config(tmp_path, fake=FAKE))
+    bot = await start_bot(MCP_CONFIG=mcp_config(tmp_path, fake=FAKE))
+    (link,) = bot.services.tools.links.values()  # a loaded machine may start it late
+    await fake_discord.wait_for(lambda: link.connected and link.tools, timeout=30)
     fake_openai.respond(calls(("s1", "fake__slow", '{"seconds": 20}')))
     thread_id = await ask(fake_discord, world, "be slow")
     running = "🔧 **slow** — `20` …"
