@@ -9,8 +9,21 @@ from pathlib import Path
 import pytest
 
 from bot.core import audio
-from bot.core.audio import Heard, Listener, SpeechError, first_words, hear, render, seconds_of
+from bot.core.audio import (
+    Heard,
+    Listener,
+    Meter,
+    Paid,
+    SpeechError,
+    first_words,
+    hear,
+    render,
+    seconds_of,
+)
+from bot.core.ratelimit.local import LocalLimiter
+from bot.core.ratelimit.spending import LocalSpending
 from bot.core.refusal import Refusal
+from tests.fakes.clock import Clock
 
 AUDIO = Path(__file__).resolve().parents[2] / "fakes" / "audio"
 WHAT_TIME = (AUDIO / "what-time.ogg").read_bytes()
@@ -123,3 +136,40 @@ def test_the_turn_and_the_reply_show_what_was_heard():
     assert first_words([long], limit=20) == "word word word word…"
     assert audio.is_audio("x.OGG", None) and audio.is_audio("x", "audio/mpeg; codecs=mp3")
     assert not audio.is_audio("x.png", "image/png")
+
+
+class Ledger:
+    def __init__(self) -> None:
+        self.rows: list[tuple[int | None, int, float]] = []
+
+    async def record(self, guild_id: int | None, user_id: int, cost: float) -> None:
+        self.rows.append((guild_id, user_id, cost))
+
+
+async def test_the_meter_holds_the_worst_case_and_settles_what_was_heard():
+    clock = Clock()
+    limiter = LocalLimiter(guild_rpm=0, guild_tpm=0, user_rpm=2, clock=clock)
+    spending, ledger = LocalSpending(0.10, None, clock=lambda: 1_800_000_000.0), Ledger()
+    meter = Meter(limiter, spending, {"whisper-1": 0.006}, ledger.record)
+    toll = meter.toll(10, 7, "whisper-1")
+    paid = await toll.enter(5.0)  # five minutes at most: $0.03 held
+    assert isinstance(paid, Paid) and paid.hold is not None and paid.hold.amount == 0.03
+    await toll.leave(paid, 0.5)  # half a minute heard
+    assert ledger.rows == [(10, 7, pytest.approx(0.003))]
+    assert (await spending.spent(7, 10))[0] == pytest.approx(0.003)
+    assert await toll.enter(20.0) is Refusal.OVER_BUDGET  # $0.12 > what is left of $0.10
+    assert await toll.enter(1.0) is Refusal.LIMITED  # the third request this minute (RPM 2)
+    unpriced = meter.toll(10, 8, "some-local-whisper")
+    assert await unpriced.enter(1.0) is Refusal.UNPRICED  # a budget is set, and no price
+
+
+async def test_without_budgets_speech_is_only_counted_against_the_limits():
+    ledger = Ledger()
+    limiter = LocalLimiter(guild_rpm=0, guild_tpm=0, user_rpm=1, clock=Clock())
+    meter = Meter(limiter, None, {}, ledger.record)
+    toll = meter.toll(None, 7, "local")
+    paid = await toll.enter(1.0)
+    assert isinstance(paid, Paid) and paid.hold is None
+    await toll.leave(paid, 1.0)
+    assert ledger.rows == []  # no price: nothing to record
+    assert await toll.enter(1.0) is Refusal.LIMITED
