@@ -59,6 +59,7 @@ class Heard:
     transcript: str | None = None
     refused: Refusal | None = None  # why it was not transcribed (None: it was)
     seconds: float | None = None  # its length, where known
+    language: str | None = None  # as the speech server named it ("english", "chinese")
 
 
 def heading(filename: str) -> str:
@@ -72,6 +73,8 @@ def render(heard: Heard) -> str:
     if heard.transcript is None:
         return f"[attached audio: {heard.filename} (not transcribed)]"
     lines = heard.transcript.strip().splitlines() or [""]
+    if heard.language:  # so that the reply follows the language spoken
+        lines.insert(0, f"(spoken in {heard.language.strip().capitalize()[:40]})")
     quoted = "\n".join(f"> {line}" for line in lines)
     return f"{heading(heard.filename)}\n{quoted}"
 
@@ -162,8 +165,16 @@ class Listener:
             self._waiting -= 1
 
 
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    """What the speech server heard, and the language it heard it in, when it says."""
+
+    text: str
+    language: str | None = None
+
+
 # Sends a recording to the speech server: its transcript, or raises SpeechError.
-Transcribe = Callable[[bytes, str, str | None], Awaitable[str]]
+Transcribe = Callable[[bytes, str, str | None], Awaitable[Transcript]]
 
 
 class Toll(Protocol):
@@ -178,9 +189,10 @@ class Toll(Protocol):
 class SpeechError(Exception):
     """The speech server did not transcribe: ``refused`` (a 4xx: it will not) or not."""
 
-    def __init__(self, message: str, *, refused: bool) -> None:
+    def __init__(self, message: str, *, refused: bool, bad_request: bool = False) -> None:
         super().__init__(message)
         self.refused = refused
+        self.bad_request = bad_request  # a 400: maybe only the request's form was refused
 
 
 async def hear(
@@ -244,13 +256,13 @@ async def _transcribed(
     if seconds > max_seconds:
         return refused(Refusal.TOO_LONG, seconds)
     try:
-        text = await transcribe(data, filename, content_type)
+        heard = await transcribe(data, filename, content_type)
     except SpeechError as exc:
         log.warning("Could not transcribe %s: %s", filename, exc)
         return refused(Refusal.SPEECH_REFUSED if exc.refused else Refusal.SPEECH_FAILED, seconds)
-    if not text.strip():
+    if not heard.text.strip():
         return refused(Refusal.SILENT, seconds)
-    return Heard(filename, transcript=text.strip(), seconds=seconds)
+    return Heard(filename, heard.text.strip(), seconds=seconds, language=heard.language)
 
 
 # -- Speaking: a reply as a Discord voice message ----------------------------------------------

@@ -9,7 +9,7 @@ import logging
 import openai
 from openai import AsyncOpenAI
 
-from bot.core.audio import SpeechError
+from bot.core.audio import SpeechError, Transcript
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,9 @@ class Speech:
         self.model = model
         self.tts_model = tts_model
         self.voice = voice
+        # verbose_json names the language heard (whisper-1, faster-whisper, whisper.cpp);
+        # servers and models that refuse it (gpt-4o-transcribe) get plain json from then on.
+        self.verbose = True
 
     @classmethod
     def on(
@@ -69,20 +72,40 @@ class Speech:
             raise SpeechError(type(exc).__name__, refused=False) from None
         return response.content
 
-    async def transcribe(self, data: bytes, filename: str, content_type: str | None) -> str:
+    async def transcribe(self, data: bytes, filename: str, content_type: str | None) -> Transcript:
+        """The recording's words (and language, where the server names it). A server that
+        refuses ``verbose_json`` is asked again for ``json``, and only that from then on."""
+        if not self.verbose:
+            return await self._transcribe(data, filename, content_type, verbose=False)
+        try:
+            return await self._transcribe(data, filename, content_type, verbose=True)
+        except SpeechError as error:
+            if not error.bad_request:
+                raise
+        transcript = await self._transcribe(data, filename, content_type, verbose=False)
+        log.info("%s refused verbose_json and took json: json from now on", self.model)
+        self.verbose = False
+        return transcript
+
+    async def _transcribe(
+        self, data: bytes, filename: str, content_type: str | None, *, verbose: bool
+    ) -> Transcript:
         assert self.model is not None
         try:
             result = await self.client.audio.transcriptions.create(
                 model=self.model,
                 file=(filename, data, content_type or "application/octet-stream"),
-                response_format="json",
+                response_format="verbose_json" if verbose else "json",
                 timeout=TRANSCRIBE_SECONDS,
             )
         except openai.APIStatusError as exc:
             status = exc.status_code
             raise SpeechError(
-                f"HTTP {status}", refused=status in REFUSED and status not in PASSING
+                f"HTTP {status}",
+                refused=status in REFUSED and status not in PASSING,
+                bad_request=status == 400,
             ) from None
         except openai.APIError as exc:  # no answer: the connection failed, or timed out
             raise SpeechError(type(exc).__name__, refused=False) from None
-        return result.text
+        language = getattr(result, "language", None)
+        return Transcript(result.text, language if isinstance(language, str) else None)

@@ -55,9 +55,10 @@ async def test_a_voice_message_is_transcribed_and_answered(
     assert upload["model"] == "whisper-1" and upload["filename"] == "voice-message.ogg"
     assert upload["seconds"] == pytest.approx(2.0, rel=0.1)  # the real recording went up
     asked = fake_openai.requests[-1]["messages"][-1]
-    assert asked["content"] == (
-        "[audio voice-message.ogg, transcribed]\n> What time is it in Tokyo?"
+    assert asked["content"] == (  # the language heard, so that the reply follows it
+        "[audio voice-message.ogg, transcribed]\n> (spoken in English)\n> What time is it in Tokyo?"
     )
+    assert upload["response_format"] == "verbose_json"
     stored = await bot.core.conversations.user_turn(int(message["id"]))
     assert stored is not None and stored.content == asked["content"]  # the words, not the audio
 
@@ -78,7 +79,8 @@ async def test_an_audio_file_with_a_mention_opens_a_conversation(
     (upload,) = fake_openai.transcriptions
     assert upload["filename"] == "notes.mp3" and upload["seconds"] == pytest.approx(2.8, rel=0.1)
     assert fake_openai.requests[-1]["messages"][-1]["content"] == (
-        "this one\n\n[audio notes.mp3, transcribed]\n> Please summarise the notes from yesterday."
+        "this one\n\n[audio notes.mp3, transcribed]\n> (spoken in English)\n"
+        "> Please summarise the notes from yesterday."
     )
 
 
@@ -87,7 +89,7 @@ async def test_an_audio_file_with_a_mention_opens_a_conversation(
     [
         (SPEECH, 600.0, [], Refusal.TOO_LONG, False),  # Discord's stated length: not fetched
         ({}, 2.0, [], Refusal.NO_SPEECH, False),  # no speech model set up
-        (SPEECH, 2.0, [400], Refusal.SPEECH_REFUSED, True),
+        (SPEECH, 2.0, [400, 400], Refusal.SPEECH_REFUSED, True),  # verbose_json, then json
         (SPEECH, 2.0, [503], Refusal.SPEECH_FAILED, True),
         (SPEECH, 2.0, ["  "], Refusal.SILENT, True),
         ({**SPEECH, "AUDIO_MAX_SECONDS": "1"}, 0.5, [], Refusal.TOO_LONG, True),  # it lied
@@ -123,7 +125,7 @@ async def test_a_voice_message_not_heard_gets_its_note_and_no_model_call(
     await fake_discord.wait_for(lambda: note in texts_in(fake_discord, thread_id))
     assert len(fake_openai.requests) == 1  # the first reply's only
     assert bool(downloads(fake_discord)) is downloaded
-    assert len(fake_openai.transcriptions) == (1 if answers else 0)
+    assert len(fake_openai.transcriptions) == len(answers)
 
 
 async def test_a_recording_not_heard_beside_text_is_answered_with_a_note(
@@ -296,3 +298,20 @@ async def test_voice_on_reads_each_reply_out_and_its_starter_chooses(
     await ask(fake_discord, world, "quietly", channel=thread_id, mention=False)
     await reply_done(fake_discord, thread_id, fake_openai.default.text, count=4)  # (the voice: 3)
     assert len(voice_messages(fake_discord, thread_id)) == 1 and len(fake_openai.spoken) == 1
+
+
+async def test_a_speech_model_without_verbose_json_gets_plain_json(
+    fake_discord, fake_openai, world, start_bot
+):
+    fake_openai.verbose_json = False  # as gpt-4o-transcribe answers
+    await start_bot(TRANSCRIBE_MODEL="gpt-4o-transcribe")
+    thread_id = await conversation(fake_discord, fake_openai, world)
+    for number in (2, 3):
+        fake_openai.transcripts.append("Hello there.")
+        await fake_discord.user_says(thread_id, world.alice, "", voice=(WHAT_TIME, 2.0))
+        await fake_discord.wait_for(lambda n=number: len(fake_openai.requests) == n)
+    formats = [t["response_format"] for t in fake_openai.transcriptions]
+    assert formats == ["verbose_json", "json", "json"]  # asked once, then remembered
+    assert fake_openai.requests[-1]["messages"][-1]["content"] == (
+        "[audio voice-message.ogg, transcribed]\n> Hello there."
+    )

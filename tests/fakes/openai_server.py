@@ -104,6 +104,8 @@ class FakeOpenAI:
     # answers, in order (a str is the transcript; an int, an error status).
     transcriptions: list[dict[str, Any]] = field(default_factory=list)
     transcripts: collections.deque[str | int] = field(default_factory=collections.deque)
+    heard_language: str = "english"  # what verbose_json names (as whisper-1 does)
+    verbose_json: bool = True  # False: refuse it with a 400, as gpt-4o-transcribe does
     # POST /audio/speech: each request's body, and what it answers (real speech unless set;
     # an int is an error status).
     spoken: list[dict[str, Any]] = field(default_factory=list)
@@ -165,12 +167,24 @@ class FakeOpenAI:
             "content_type": upload.content_type, "bytes": len(data), "seconds": _decoded(data),
             "response_format": form.get("response_format"),
         })  # fmt: skip
+        verbose = form.get("response_format") == "verbose_json"
+        if verbose and not self.verbose_json:
+            message = "response_format 'verbose_json' is not compatible with this model"
+            return web.json_response(
+                {"error": {"message": message, "type": "invalid_request_error"}}, status=400
+            )
         answer = self.transcripts.popleft() if self.transcripts else "Hello from a recording."
         if isinstance(answer, int):
             return web.json_response(
                 {"error": {"message": "speech refused", "type": "invalid_request_error"}},
                 status=answer,
             )
+        if verbose:
+            seconds = self.transcriptions[-1]["seconds"] or 0.0
+            return web.json_response(
+                {"task": "transcribe", "language": self.heard_language, "duration": seconds,
+                 "text": answer, "segments": []}
+            )  # fmt: skip
         return web.json_response({"text": answer})
 
     async def _speak(self, request: web.Request) -> web.Response:

@@ -15,6 +15,7 @@ from bot.core.audio import (
     Meter,
     Paid,
     SpeechError,
+    Transcript,
     first_words,
     hear,
     render,
@@ -41,11 +42,11 @@ class Steps:
         self.ran.append("download")
         return self.data
 
-    async def transcribe(self, data: bytes, filename: str, content_type: str | None) -> str:
+    async def transcribe(self, data: bytes, filename: str, content_type: str | None):
         self.ran.append("transcribe")
         if self.error is not None:
             raise self.error
-        return self.text
+        return Transcript(self.text, "english")
 
 
 async def heard(steps: Steps, *, size=6_000, stated=2.0, transcribe=True, limit=300.0) -> Heard:
@@ -60,6 +61,7 @@ async def test_a_recording_is_heard():
     steps = Steps(text="  what time is it?\n")
     result = await heard(steps)
     assert result.transcript == "what time is it?" and result.refused is None
+    assert result.language == "english"
     assert result.seconds == pytest.approx(2.0, rel=0.05)  # read from the file itself
     assert steps.ran == ["download", "transcribe"]
 
@@ -127,6 +129,9 @@ async def _set(event: asyncio.Event) -> None:
 def test_the_turn_and_the_reply_show_what_was_heard():
     assert render(Heard("a.ogg", "hello\n\nthere")) == (
         "[audio a.ogg, transcribed]\n> hello\n> \n> there"  # no blank line: one part
+    )
+    assert render(Heard("a.ogg", "你好", language="chinese")) == (
+        "[audio a.ogg, transcribed]\n> (spoken in Chinese)\n> 你好"
     )
     assert render(Heard("a.ogg", refused=Refusal.TOO_LONG)) == (
         "[attached audio: a.ogg (not transcribed)]"
