@@ -315,3 +315,21 @@ async def test_a_speech_model_without_verbose_json_gets_plain_json(
     assert fake_openai.requests[-1]["messages"][-1]["content"] == (
         "[audio voice-message.ogg, transcribed]\n> Hello there."
     )
+
+
+async def test_ask_about_a_voice_message(fake_discord, fake_openai, world, start_bot):
+    await start_bot(**SPEECH)
+    target = await fake_discord.user_says(world.channel, world.bob, "", voice=(WHAT_TIME, 2.0))
+    fake_openai.transcripts.append("What time is it in Tokyo?")
+    fake_openai.respond(Script(text="Bob asked for Tokyo's time."))
+    token = await fake_discord.use_on_message(target, world.alice, "Ask about this")
+    await fake_discord.wait_for(lambda: fake_discord.responses_to(token))
+    await fake_discord.submit_modal(token, world.alice, {"question": "what did he ask?"})
+    await fake_discord.wait_for(lambda: len(fake_openai.requests) == 1)
+    assert fake_openai.requests[0]["messages"][-1]["content"] == (
+        "[asking about a message by bob]\n"
+        "> [audio voice-message.ogg, transcribed]\n> > (spoken in English)\n"
+        "> > What time is it in Tokyo?\n\nwhat did he ask?"
+    )
+    (upload,) = fake_openai.transcriptions
+    assert upload["seconds"] == pytest.approx(2.0, rel=0.1)
