@@ -418,3 +418,19 @@ async def test_the_rounds_are_bounded_and_the_last_must_answer_in_text(
     assert [r.get("tool_choice") for r in sent] == [None] * 5 + ["none"]
     assert all(r["tools"] for r in sent)  # still offered, so the calls before make sense
     assert sum(m["role"] == "tool" for m in sent[-1]["messages"]) == 5
+
+
+async def test_a_server_that_streams_nothing_when_offered_tools_is_answered_without_them(
+    fake_discord, fake_openai, world, start_bot, tmp_path
+):
+    # llama-cpp-python's chatml-function-calling: a streamed request with tools ends empty,
+    # the same request unstreamed answers.
+    await start_bot(MCP_CONFIG=mcp_config(tmp_path, time=TIME))
+    fake_openai.respond(
+        Script(empty_stream=True), Script(text="probed"), Script(text="No tools, then.")
+    )
+    thread_id = await ask(fake_discord, world, "what time is it?")
+    no_tools = EN.failure(Failure.NO_TOOLS)
+    await reply_done(fake_discord, thread_id, f"No tools, then.\n\n{no_tools}")
+    streamed, probe, answered = fake_openai.requests
+    assert streamed["tools"] and "stream" not in probe and "tools" not in answered

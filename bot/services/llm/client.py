@@ -227,7 +227,10 @@ class LLMClient:
 
     async def _why_empty(self, body: dict[str, Any]) -> LLMError:
         """A stream that ended before a single chunk: ask once without streaming, for one
-        token, to learn the cause (a context overflow comes back as a 400 there)."""
+        token, to learn the cause (a context overflow comes back as a 400 there). When that
+        answers and the request offered tools, streaming with tools is what the server can't
+        do: llama-cpp-python's function-calling format ends such a stream empty ("automatic
+        streaming tool choice is not supported"), so the reply goes on without tools."""
         probe = {k: v for k, v in body.items() if k != "stream"}
         for field in ("max_tokens", "max_completion_tokens"):
             if field in probe:
@@ -236,6 +239,8 @@ class LLMClient:
             await self.client.chat.completions.create(**probe)
         except Exception as exc:
             return classify(exc)
+        if body.get("tools"):
+            return LLMError(Failure.NO_TOOLS, "the stream ended empty when offered tools")
         return LLMError(Failure.UNAVAILABLE, "the stream ended before its first chunk")
 
     async def _open(self, body: dict[str, Any]) -> openai.AsyncStream[object]:
